@@ -1,0 +1,1 @@
+"""The pytrnn command line (Typer). Argument parsing and printing only."""

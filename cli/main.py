@@ -1,0 +1,116 @@
+"""``pytrnn``: each command parses options, calls one library function, prints.
+
+Errors a user can cause (pytrnn.PytrnnError) become one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="The classic Theano char-RNN notebook on PyTensor, and a word-level RNN.")
+data_app = typer.Typer(no_args_is_help=True, help="Corpora: download the notebook's text.")
+app.add_typer(data_app, name="data")
+
+
+def user_errors(fn):
+    """Turn the library's user errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from pytrnn.errors import PytrnnError
+
+        try:
+            return fn(*args, **kwargs)
+        except PytrnnError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2)
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def train(
+    corpus: Annotated[Optional[str], typer.Option(help="Text file, 'pydoc' (default, embedded) or 'four-million'.")] = None,
+    level: Annotated[str, typer.Option(help="char (the notebook) or word.")] = "char",
+    hidden: Annotated[int, typer.Option(help="Hidden units H.")] = 100,
+    window: Annotated[int, typer.Option(help="Chars per window L (char level).")] = 25,
+    lr: Annotated[float, typer.Option(help="SGD learning rate.")] = 0.01,
+    reg: Annotated[float, typer.Option(help="L2 on Wxh, Whh, Why.")] = 0.01,
+    clip: Annotated[float, typer.Option(help="Elementwise gradient clip.")] = 5.0,
+    bptt_truncate: Annotated[int, typer.Option(help="Backprop through the last K steps only (-1: all).")] = -1,
+    passes: Annotated[int, typer.Option(help="Passes over the text.")] = 10,
+    limit_chars: Annotated[Optional[int], typer.Option(help="Train on the first N chars (the notebook's N).")] = None,
+    val_frac: Annotated[Optional[float], typer.Option(help="Held-out fraction (default: 0 for chars, 0.05 for words).")] = None,
+    vocab_size: Annotated[int, typer.Option(help="Word level: most frequent words kept.")] = 8000,
+    max_sentence_len: Annotated[int, typer.Option(help="Word level: skip longer sentences.")] = 50,
+    lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, sampling.")] = 0,
+    dtype: Annotated[str, typer.Option(help="float64 (the notebook) or float32.")] = "float64",
+    mode: Annotated[Optional[str], typer.Option(help="unroll (char default) or scan (word default).")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="jax, numba or c (default: fastest here).")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default runs/CORPUS-LEVEL.npz).")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint.")] = None,
+    save_every: Annotated[float, typer.Option(help="Also save every this many seconds.")] = 60.0,
+    sample_length: Annotated[int, typer.Option(help="Chars sampled at the end.")] = 200,
+):
+    """Train the RNN, printing the notebook's line per pass, then sample."""
+    from pytrnn import RNNConfig, TrainConfig
+    from pytrnn.progress import RichReporter
+    from pytrnn.train import train as run
+
+    model_cfg = RNNConfig(hidden=hidden, window=window, lr=lr, reg=reg, clip=clip,
+                          dtype=dtype, bptt_truncate=bptt_truncate)
+    cfg = TrainConfig(corpus=corpus, level=level, passes=passes, limit_chars=limit_chars,
+                      seed=seed, mode=mode, backend=backend, checkpoint=checkpoint,
+                      resume=resume, val_frac=val_frac, vocab_size=vocab_size,
+                      max_sentence_len=max_sentence_len, lower=lower,
+                      sample_length=sample_length)
+    run(model_cfg, cfg, reporter=RichReporter(), save_every=save_every)
+
+
+@app.command()
+@user_errors
+def sample(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
+    length: Annotated[int, typer.Option(help="Chars to generate (char level).")] = 200,
+    temperature: Annotated[float, typer.Option(help="Below 1: safer; above 1: wilder.")] = 1.0,
+    prime: Annotated[str, typer.Option(help="Text to start from (char level).")] = "",
+    seed: Annotated[int, typer.Option(help="The same seed gives the same text.")] = 0,
+    argmax: Annotated[bool, typer.Option(help="Always take the most likely char.")] = False,
+    sentences: Annotated[int, typer.Option(help="Sentences to generate (word level).")] = 5,
+    min_words: Annotated[int, typer.Option(help="Word level: shortest sentence.")] = 0,
+    backend: Annotated[Optional[str], typer.Option(help="jax, numba or c.")] = None,
+):
+    """Generate text from a checkpoint."""
+    from pytrnn.generate import generate
+
+    typer.echo(generate(checkpoint, length=length, temperature=temperature, prime=prime,
+                        seed=seed, argmax=argmax, sentences=sentences,
+                        min_words=min_words, backend=backend))
+
+
+@data_app.command("fetch")
+@user_errors
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="Corpus name: four-million.")] = "four-million",
+    url: Annotated[Optional[str], typer.Option(help="Download from this address instead.")] = None,
+):
+    """Download a named corpus once into the user cache (the only network use)."""
+    from pytrnn.data import fetch
+
+    path = fetch(name, url=url)
+    typer.echo(f"saved {name} to {path}")
+
+
+def main():
+    app(prog_name="pytrnn")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

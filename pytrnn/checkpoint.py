@@ -1,0 +1,151 @@
+"""Checkpoints: one ``.npz`` of named parameters plus a JSON metadata string.
+
+No pickle anywhere: parameters are plain arrays, metadata is a 0-d unicode array
+holding JSON, and loading uses ``allow_pickle=False``. Writes go to a temporary
+file in the same folder and are renamed into place, so a crash never leaves a
+half-written checkpoint. The metadata carries a format version and a SHA-256 of
+the parameters, both checked on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import RNNConfig
+from .errors import CheckpointError
+from .params import PARAM_NAMES
+
+FORMAT = "pytrnn-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to sample or resume with no other input."""
+
+    cfg: RNNConfig
+    params: dict
+    vocab: list  # chars, or word tokens
+    level: str = "char"
+    corpus: str = "pydoc"
+    mode: str = "unroll"
+    backend: str | None = None
+    seed: int = 0
+    passes_done: int = 0
+    window: int = 0  # next window (or sentence) index inside the current pass
+    iseq: int = 0  # windows trained so far over all passes, as the notebook
+    pass_loss_sum: float = 0.0  # partial loss sum of the current pass
+    history: list = field(default_factory=list)  # one dict per pass
+    extra: dict = field(default_factory=dict)  # level-specific settings (lower, ...)
+
+
+def params_digest(params: dict) -> str:
+    h = hashlib.sha256()
+    for k in PARAM_NAMES:
+        a = np.ascontiguousarray(params[k])
+        h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
+    """Write atomically: temp file in the same folder, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    params = {k: np.asarray(ckpt.params[k]) for k in PARAM_NAMES}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "pytrnn": __version__,
+        "sha256": params_digest(params),
+        "config": ckpt.cfg.to_dict(),
+        "vocab": list(ckpt.vocab),
+        "level": ckpt.level,
+        "corpus": ckpt.corpus,
+        "mode": ckpt.mode,
+        "backend": ckpt.backend,
+        "seed": ckpt.seed,
+        "passes_done": ckpt.passes_done,
+        "window": ckpt.window,
+        "iseq": ckpt.iseq,
+        "pass_loss_sum": ckpt.pass_loss_sum,
+        "history": ckpt.history,
+        "extra": ckpt.extra,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), **params)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike) -> Checkpoint:
+    """Read and verify a checkpoint; every failure is a one-line CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+            if "meta" not in names:
+                raise CheckpointError(f"{path} is not a pytrnn checkpoint (no metadata)")
+            meta = json.loads(str(z["meta"][()]))
+            params = {k: np.array(z[k]) for k in PARAM_NAMES if k in names}
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(f"{path} is damaged or truncated ({e})")
+    except ValueError as e:
+        raise CheckpointError(f"{path} is damaged or not a pytrnn checkpoint ({e})")
+    except Exception as e:  # zlib/OSError/KeyError from a corrupt member
+        raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a pytrnn checkpoint")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format version {meta['format_version']}, newer than this "
+            f"pytrnn reads ({FORMAT_VERSION}): upgrade pytrnn"
+        )
+    missing = [k for k in PARAM_NAMES if k not in params]
+    if missing:
+        raise CheckpointError(f"{path} lacks parameters: {', '.join(missing)}")
+    if params_digest(params) != meta.get("sha256"):
+        raise CheckpointError(f"{path} is damaged: parameter checksum does not match")
+    try:
+        cfg = RNNConfig.from_dict(meta["config"]).validate()
+        ckpt = Checkpoint(
+            cfg=cfg,
+            params=params,
+            vocab=list(meta["vocab"]),
+            level=meta["level"],
+            corpus=meta["corpus"],
+            mode=meta["mode"],
+            backend=meta.get("backend"),
+            seed=int(meta["seed"]),
+            passes_done=int(meta["passes_done"]),
+            window=int(meta["window"]),
+            iseq=int(meta["iseq"]),
+            pass_loss_sum=float(meta["pass_loss_sum"]),
+            history=list(meta.get("history", [])),
+            extra=dict(meta.get("extra", {})),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} has damaged metadata ({type(e).__name__}: {e})")
+    if len(ckpt.vocab) != cfg.vocab_size:
+        raise CheckpointError(f"{path} is damaged: vocabulary size does not match config")
+    return ckpt

@@ -1,0 +1,108 @@
+"""One dataclass per concern: the model (RNNConfig) and the run (TrainConfig).
+
+Defaults are the original notebook's: window 25, hidden 100, SGD lr 0.01, L2 0.01 on
+the three weight matrices, elementwise gradient clip to [-5, 5], float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .errors import ConfigError
+
+MODES = ("unroll", "scan")
+LEVELS = ("char", "word")
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    """The network and its optimiser. ``vocab_size`` is filled from the corpus."""
+
+    vocab_size: int = 98
+    hidden: int = 100
+    window: int = 25
+    lr: float = 0.01
+    reg: float = 0.01
+    clip: float = 5.0
+    dtype: str = "float64"
+    bptt_truncate: int = -1  # scan's truncate_gradient; -1 = full BPTT
+
+    def validate(self) -> RNNConfig:
+        if self.vocab_size < 2:
+            raise ConfigError(f"vocab_size must be at least 2, got {self.vocab_size}")
+        if self.hidden < 1:
+            raise ConfigError(f"--hidden must be at least 1, got {self.hidden}")
+        if self.window < 1:
+            raise ConfigError(f"--window must be at least 1, got {self.window}")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if not self.reg >= 0:
+            raise ConfigError(f"--reg must be non-negative, got {self.reg}")
+        if not self.clip > 0:
+            raise ConfigError(f"--clip must be positive, got {self.clip}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.bptt_truncate == 0 or self.bptt_truncate < -1:
+            raise ConfigError(
+                f"--bptt-truncate must be -1 (full) or a positive number of steps, "
+                f"got {self.bptt_truncate}"
+            )
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RNNConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: data, loop, backend and where the checkpoint goes."""
+
+    corpus: str | None = None  # a path, "pydoc" (embedded default) or "four-million"
+    level: str = "char"
+    passes: int = 10
+    limit_chars: int | None = None  # the notebook's N: train on the first N chars
+    seed: int = 0
+    mode: str | None = None  # None: "unroll" for chars (the notebook), "scan" for words
+    backend: str | None = None  # None: the fastest backend here
+    checkpoint: str | None = None  # None: runs/<corpus>-<level>.npz
+    resume: str | None = None
+    val_frac: float | None = None  # None: 0 for chars (the notebook), 0.05 for words
+    vocab_size: int = 8000  # word level: most frequent words kept
+    max_sentence_len: int = 50  # word level: longer sentences are skipped
+    lower: bool = True  # word level: lower-case the text first
+    sample_length: int = 200  # chars (or sentences' worth) printed after training
+
+    @property
+    def resolved_mode(self) -> str:
+        return self.mode or ("unroll" if self.level == "char" else "scan")
+
+    @property
+    def resolved_val_frac(self) -> float:
+        if self.val_frac is not None:
+            return self.val_frac
+        return 0.0 if self.level == "char" else 0.05
+
+    def validate(self) -> TrainConfig:
+        if self.level not in LEVELS:
+            raise ConfigError(f"--level must be one of {', '.join(LEVELS)}, got {self.level!r}")
+        if self.resolved_mode not in MODES:
+            raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.passes < 1:
+            raise ConfigError(f"--passes must be at least 1, got {self.passes}")
+        if self.limit_chars is not None and self.limit_chars < 2:
+            raise ConfigError(f"--limit-chars must be at least 2, got {self.limit_chars}")
+        if not 0 <= self.resolved_val_frac < 1:
+            raise ConfigError(f"--val-frac must be in [0, 1), got {self.val_frac}")
+        if self.vocab_size < 1:
+            raise ConfigError(f"--vocab-size must be at least 1, got {self.vocab_size}")
+        if self.max_sentence_len < 1:
+            raise ConfigError(
+                f"--max-sentence-len must be at least 1, got {self.max_sentence_len}"
+            )
+        return self

@@ -1,0 +1,159 @@
+"""Corpora and the character vocabulary.
+
+A corpus is a UTF-8 text file path or a name: ``pydoc`` (the embedded default: the
+English text of Python's own ``pydoc_data.topics``, so training works offline) or
+``four-million`` (O. Henry, Project Gutenberg ebook 2776, the notebook's text,
+downloaded once by ``pytrnn data fetch``). Nothing here touches the network except
+``fetch``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorpusError
+
+DEFAULT_CORPUS = "pydoc"
+REMOTE = {
+    "four-million": (
+        "https://www.gutenberg.org/cache/epub/2776/pg2776.txt",
+        "4millions.txt",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Where fetched corpora live: $PYTRNN_CACHE, else $XDG_CACHE_HOME/pytrnn."""
+    if os.environ.get("PYTRNN_CACHE"):
+        return Path(os.environ["PYTRNN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pytrnn"
+
+
+def pydoc_text() -> str:
+    """The embedded default: pydoc's topic texts, in sorted key order."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[k] for k in sorted(topics))
+
+
+def decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{where} is not valid UTF-8 (byte {e.start}): pass a UTF-8 text file")
+
+
+def load_corpus(spec: str | None) -> tuple[str, str]:
+    """Return (name, text) for a corpus name or path. Line endings are kept as read."""
+    spec = spec or DEFAULT_CORPUS
+    if spec == "pydoc":
+        return "pydoc", pydoc_text()
+    if spec in REMOTE:
+        path = cache_dir() / REMOTE[spec][1]
+        if not path.exists():
+            raise CorpusError(
+                f"corpus {spec!r} is not downloaded: run `pytrnn data fetch {spec}` "
+                f"or pass a local file with --corpus PATH"
+            )
+        name = spec
+    else:
+        path = Path(spec)
+        name = path.stem
+        if not path.is_file():
+            raise CorpusError(f"corpus file not found: {spec}")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus {spec}: {e.strerror}")
+    text = decode(raw, str(path))
+    if not text:
+        raise CorpusError(f"corpus {spec} is empty")
+    return name, text
+
+
+def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=None) -> Path:
+    """Download a named corpus once into the cache; returns its path.
+
+    ``progress(done_bytes, total_bytes_or_None)`` is called as it downloads.
+    """
+    if name not in REMOTE:
+        raise CorpusError(f"unknown corpus {name!r}; known: {', '.join(REMOTE)}")
+    default_url, filename = REMOTE[name]
+    dest = cache_dir() / filename
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url or default_url, timeout=timeout) as r:
+            total = r.headers.get("Content-Length")
+            total = int(total) if total and total.isdigit() else None
+            chunks, done = [], 0
+            while chunk := r.read(1 << 16):
+                chunks.append(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise CorpusError(
+            f"could not download {name} ({reason}); without network, pass a local "
+            f"copy with --corpus PATH"
+        )
+    raw = b"".join(chunks)
+    decode(raw, f"the download of {name}")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".fetch-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+    os.replace(tmp, dest)
+    return dest
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Sorted distinct symbols (chars or word tokens); ids are their positions."""
+
+    symbols: tuple
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocab:
+        return cls(tuple(sorted(set(text))))
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def index(self) -> dict:
+        return {s: i for i, s in enumerate(self.symbols)}
+
+    def encode(self, text: str) -> np.ndarray:
+        """Chars -> compact int32 ids; unknown chars raise CorpusError naming them."""
+        index = self.index
+        missing = sorted(set(text) - index.keys())
+        if missing:
+            shown = ", ".join(repr(c) for c in missing[:20])
+            raise CorpusError(f"characters not in the vocabulary: {shown}")
+        return np.fromiter((index[c] for c in text), dtype=np.int32, count=len(text))
+
+    def decode(self, ids) -> str:
+        return "".join(self.symbols[int(i)] for i in ids)
+
+
+def window_starts(n: int, window: int) -> np.ndarray:
+    """The notebook's windows: x = data[i:i+L], y = data[i+1:i+1+L], stride L.
+
+    The first window is always trained; a pass ends when ``i + 1 + L >= n``.
+    """
+    if n < window + 1:
+        raise CorpusError(
+            f"the text has {n} chars, fewer than window+1 = {window + 1}: "
+            f"use a longer corpus or a smaller --window"
+        )
+    last = (n - window - 2) // window  # largest k >= 1 with k*L + 1 + L < n
+    return np.arange(0, max(last, 0) + 1, dtype=np.int64) * window

@@ -1,0 +1,159 @@
+"""Pure graph builders: the notebook's RNN as an unrolled loop and as a scan.
+
+Shapes: D = vocab size, H = hidden, T = sequence length. ``params`` is a dict of
+PyTensor variables (shared in practice) keyed Wxh (D,H), Whh (H,H), bh (H,),
+Why (H,D), by (D,). Nothing here knows about training loops or backends.
+
+Masks (word level): a masked graph takes ``mask`` (T,) of 0/1 and expects sequences
+padded on the *left*. ``h_t = mask_t * tanh(...)`` keeps the hidden state at zero
+through the padding, so the first real step starts from h = 0 exactly as an
+unpadded sequence does, and masked positions add nothing to the loss. Left padding
+also keeps "the last K steps" of truncated BPTT the last K real steps.
+
+Truncated BPTT (``bptt_truncate = K > 0``) has scan's ``truncate_gradient``
+semantics: the recurrent weights (Wxh, Whh, bh) get gradient only from the losses
+at the last K positions, flowing back through those K steps and stopping at the
+hidden state before them; the output layer (Why, by) still sees every position.
+The unrolled builder reproduces exactly that with ``disconnected_grad``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.gradient import disconnected_grad
+from pytensor.tensor.special import softmax
+
+from .config import RNNConfig
+from .params import PARAM_NAMES
+
+
+@dataclass(frozen=True)
+class RNNGraph:
+    """Symbolic inputs and outputs of one sequence's forward pass."""
+
+    inputs: list  # [x, y] or [x, y, mask]
+    loss: pytensor.Variable  # data_loss + reg * sum of squares (the notebook's loss)
+    data_loss: pytensor.Variable  # sum over positions of -log probs_t[y_t]
+    probs_last: pytensor.Variable  # (D,) after the last step
+
+
+def step(x_t, h_tm1, Wxh, Whh, bh):
+    """One tanh step: x_t () int, h_tm1 (H,) -> h_t (H,). Wrap it in scan for a sequence."""
+    return pt.tanh(Wxh[x_t, :] + Whh.dot(h_tm1) + bh)
+
+
+def output(h, Why, by):
+    """Next-token probabilities: h (H,) -> (D,), or (T, H) -> (T, D) row-wise."""
+    return softmax(h.dot(Why) + by, axis=-1)
+
+
+def reg_loss(params):
+    """The notebook's L2 term: sum of squares of the three weight matrices."""
+    return sum((params[k] * params[k]).sum() for k in ("Wxh", "Whh", "Why"))
+
+
+def _seq_inputs(cfg: RNNConfig, length: int | None, masked: bool):
+    x = pt.tensor("x", shape=(length,), dtype="int32")  # seq of char/word ids
+    y = pt.tensor("y", shape=(length,), dtype="int32")  # seq of next ids
+    mask = pt.tensor("mask", shape=(length,), dtype=cfg.dtype) if masked else None
+    return x, y, mask
+
+
+def _finish(cfg, params, x, y, mask, errors, probs_last) -> RNNGraph:
+    if mask is not None:
+        errors = errors * mask
+    data_loss = errors.sum()
+    loss = data_loss + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params)
+    inputs = [x, y] if mask is None else [x, y, mask]
+    return RNNGraph(inputs, loss, data_loss, probs_last)
+
+
+def _cut(cfg: RNNConfig, length: int | None):
+    """First position whose loss feeds the recurrent gradient (0 = all of them)."""
+    K = cfg.bptt_truncate
+    if K < 0:
+        return 0
+    return max(length - K, 0)
+
+
+def build_unrolled(
+    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False
+) -> RNNGraph:
+    """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window)."""
+    T = length or cfg.window
+    x, y, mask = _seq_inputs(cfg, T, masked)
+    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
+    cut = _cut(cfg, T)
+    h = pt.zeros((cfg.hidden,), dtype=cfg.dtype)  # h_{-1}: zero for every window
+    errors, probs = [], None
+    for i in range(T):
+        h_tm1 = disconnected_grad(h) if 0 < cut == i else h
+        h = step(x[i], h_tm1, Wxh, Whh, bh)  # (H,)
+        if mask is not None:
+            h = mask[i] * h
+        h_out = disconnected_grad(h) if i < cut else h
+        probs = output(h_out, Why, by)  # (D,)
+        errors.append(-pt.log(probs[y[i]]))
+    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs)
+
+
+def build_scan(
+    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False
+) -> RNNGraph:
+    """The same RNN as a ``scan`` over a sequence of any length (static if ``length``)."""
+    x, y, mask = _seq_inputs(cfg, length, masked)
+    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
+    h0 = pt.zeros((cfg.hidden,), dtype=cfg.dtype)
+
+    if mask is None:
+        sequences = [x]
+
+        def fn(x_t, h_tm1, Wxh, Whh, bh):
+            return step(x_t, h_tm1, Wxh, Whh, bh)
+
+    else:
+        sequences = [x, mask]
+
+        def fn(x_t, m_t, h_tm1, Wxh, Whh, bh):
+            return m_t * step(x_t, h_tm1, Wxh, Whh, bh)
+
+    hs = pytensor.scan(
+        fn,
+        sequences=sequences,
+        outputs_info=[h0],
+        non_sequences=[Wxh, Whh, bh],
+        truncate_gradient=cfg.bptt_truncate,
+        strict=True,
+        return_updates=False,
+    )  # (T, H)
+    probs = output(hs, Why, by)  # (T, D)
+    errors = -pt.log(probs[pt.arange(x.shape[0]), y])  # (T,)
+    return _finish(cfg, params, x, y, mask, errors, probs[-1])
+
+
+BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
+
+
+def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
+    """Plain SGD on elementwise-clipped gradients, as update pairs."""
+    lr = np.asarray(cfg.lr, dtype=cfg.dtype)
+    c = np.asarray(cfg.clip, dtype=cfg.dtype)
+    return [
+        (params[k], params[k] - lr * pt.clip(g, -c, c)) for k, g in zip(PARAM_NAMES, grads)
+    ]
+
+
+def build_step(cfg: RNNConfig, params: dict):
+    """One sampling step with the hidden state carried by the caller.
+
+    Returns (x_t, h_tm1) inputs and (h_t, logits) outputs: x_t () int32, h (H,), logits (D,).
+    """
+    x_t = pt.scalar("x_t", dtype="int32")
+    h_tm1 = pt.tensor("h_tm1", shape=(cfg.hidden,), dtype=cfg.dtype)
+    h_t = step(x_t, h_tm1, params["Wxh"], params["Whh"], params["bh"])
+    logits = h_t.dot(params["Why"]) + params["by"]
+    return [x_t, h_tm1], [h_t, logits]

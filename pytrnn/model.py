@@ -1,0 +1,189 @@
+"""``RNN``: the compiled notebook model behind ``train_on_seq`` / ``predict_prob``.
+
+The model owns shared parameters and compiles, lazily and once per sequence shape,
+the functions the notebook compiled: a training step with SGD updates, a loss, a
+probability read-out, and a one-step function for sampling. It knows nothing of
+corpora or training loops.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytensor
+
+from .backends import compile_mode, resolve_backend
+from .config import MODES, RNNConfig
+from .errors import ConfigError
+from .graph import BUILDERS, build_step, sgd_updates
+from .params import PARAM_NAMES, check_params, init_params
+
+
+def left_pad(x, y, length: int, dtype: str):
+    """Pad (x, y) on the left to ``length`` with id 0 and return them with the 0/1 mask."""
+    n = len(x)
+    xp = np.zeros(length, dtype=np.int32)
+    yp = np.zeros(length, dtype=np.int32)
+    mask = np.zeros(length, dtype=dtype)
+    xp[length - n :], yp[length - n :], mask[length - n :] = x, y, 1
+    return xp, yp, mask
+
+
+class RNN:
+    """The notebook's vanilla tanh RNN, compiled with PyTensor.
+
+    ``mode`` "unroll" is the notebook's explicit loop over ``cfg.window`` steps;
+    "scan" takes sequences of any length. ``backend`` None picks the fastest here.
+    """
+
+    def __init__(
+        self,
+        cfg: RNNConfig,
+        params: dict | None = None,
+        mode: str = "unroll",
+        backend: str | None = None,
+        seed: int = 0,
+    ):
+        self.cfg = cfg.validate()
+        if mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.backend = resolve_backend(backend)
+        if params is None:
+            params = init_params(cfg, np.random.default_rng(seed))
+        values = check_params(cfg, params)
+        self.params = {k: pytensor.shared(values[k], name=k) for k in PARAM_NAMES}
+        self._fns: dict = {}
+
+    # -- shapes -----------------------------------------------------------------
+    @property
+    def static_shapes(self) -> bool:
+        """True where every sequence length needs its own compiled graph."""
+        return self.mode == "unroll" or self.backend == "jax"
+
+    def _check_seq(self, x, y=None, pad_to=None):
+        """Validate ids and lengths here: the JAX backend does no bounds checks."""
+        x = np.asarray(x)
+        if x.ndim != 1 or len(x) == 0:
+            raise ConfigError(f"a sequence must be a non-empty 1-D array, got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise ConfigError(f"token ids must be integers, got {x.dtype}")
+        arrays = [x]
+        if y is not None:
+            y = np.asarray(y)
+            if y.shape != x.shape or not np.issubdtype(y.dtype, np.integer):
+                raise ConfigError(f"y must be integers shaped like x {x.shape}, got {y.shape}")
+            arrays.append(y)
+        D = self.cfg.vocab_size
+        for a in arrays:
+            if a.min() < 0 or a.max() >= D:
+                raise ConfigError(f"token ids must be in [0, {D}), got {a.min()}..{a.max()}")
+        n = len(x)
+        if pad_to is not None and pad_to < n:
+            raise ConfigError(f"pad_to={pad_to} is shorter than the sequence ({n})")
+        length = pad_to if pad_to is not None else n
+        if self.mode == "unroll" and pad_to is None and n != self.cfg.window:
+            raise ConfigError(
+                f"mode 'unroll' takes sequences of exactly window={self.cfg.window}, got {n}"
+            )
+        x = x.astype(np.int32)
+        y = None if y is None else y.astype(np.int32)
+        return x, y, length
+
+    def _args(self, x, y, pad_to):
+        x, y, length = self._check_seq(x, y, pad_to)
+        if pad_to is None:
+            return [x] if y is None else [x, y], length, False
+        yy = np.zeros_like(x) if y is None else y
+        xp, yp, mask = left_pad(x, yy, pad_to, self.cfg.dtype)
+        return ([xp, mask] if y is None else [xp, yp, mask]), length, True
+
+    def _compiled(self, kind: str, length: int, masked: bool):
+        key = (kind, length if self.static_shapes else None, masked)
+        if key not in self._fns:
+            self._fns[key] = self._compile(kind, key[1], masked)
+        return self._fns[key]
+
+    def _compile(self, kind: str, length: int | None, masked: bool):
+        g = BUILDERS[self.mode](self.cfg, self.params, length=length, masked=masked)
+        mode = compile_mode(self.backend)
+        if kind == "train":
+            grads = pytensor.grad(g.loss, [self.params[k] for k in PARAM_NAMES])
+            updates = sgd_updates(self.params, grads, self.cfg)
+            return pytensor.function(
+                g.inputs, [g.loss, g.data_loss], updates=updates, mode=mode
+            )
+        if kind == "loss":
+            return pytensor.function(g.inputs, [g.loss, g.data_loss], mode=mode)
+        inputs = [v for v in g.inputs if v.name != "y"]
+        return pytensor.function(inputs, g.probs_last, mode=mode)
+
+    def compile(self, length: int | None = None, masked: bool = False,
+                kinds=("train",)) -> float:
+        """Compile ahead of the first call (for sequences of ``length``); seconds taken."""
+        t0 = time.perf_counter()
+        n = length or self.cfg.window
+        zeros = np.zeros(n, dtype=np.int32)
+        args = [zeros, zeros] + ([np.ones(n, dtype=self.cfg.dtype)] if masked else [])
+        for kind in kinds:
+            fn = self._compiled(kind, n, masked)
+            # Backends like JAX compile on the first call: make that call here, on a
+            # throw-away step whose parameter update is undone.
+            saved = self.get_params() if kind == "train" else None
+            fn(*args) if kind != "prob" else fn(*args[:1], *args[2:])
+            if saved is not None:
+                self.set_params(saved)
+        return time.perf_counter() - t0
+
+    # -- the notebook's functions ----------------------------------------------
+    def train_step(self, x, y, pad_to: int | None = None) -> tuple[float, float]:
+        """One SGD step; returns (loss, data_loss) before the update, as the notebook."""
+        args, length, masked = self._args(x, y, pad_to)
+        loss, data_loss = self._compiled("train", length, masked)(*args)
+        return float(loss), float(data_loss)
+
+    def train_on_seq(self, x, y, pad_to: int | None = None) -> float:
+        """One SGD step on int arrays x, y; returns the loss (data + reg) as a float."""
+        return self.train_step(x, y, pad_to)[0]
+
+    def seq_loss(self, x, y, pad_to: int | None = None) -> tuple[float, float]:
+        """(loss, data_loss) of a sequence without updating: validation."""
+        args, length, masked = self._args(x, y, pad_to)
+        loss, data_loss = self._compiled("loss", length, masked)(*args)
+        return float(loss), float(data_loss)
+
+    def predict_prob(self, x, pad_to: int | None = None) -> np.ndarray:
+        """(vocab,) probabilities of the next id after the last step of x."""
+        args, length, masked = self._args(x, None, pad_to)
+        return np.asarray(self._compiled("prob", length, masked)(*args))
+
+    def predict(self, x, pad_to: int | None = None) -> int:
+        """The most likely next id after x."""
+        return int(np.argmax(self.predict_prob(x, pad_to)))
+
+    # -- sampling ---------------------------------------------------------------
+    def initial_state(self) -> np.ndarray:
+        return np.zeros(self.cfg.hidden, dtype=self.cfg.dtype)
+
+    def step(self, x_t: int, h_tm1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feed one id with the hidden state carried by the caller: (h_t, logits)."""
+        if not 0 <= int(x_t) < self.cfg.vocab_size:
+            raise ConfigError(f"token id {x_t} is outside [0, {self.cfg.vocab_size})")
+        if "step" not in self._fns:
+            inputs, outputs = build_step(self.cfg, self.params)
+            self._fns["step"] = pytensor.function(
+                inputs, outputs, mode=compile_mode(self.backend)
+            )
+        h, logits = self._fns["step"](np.int32(x_t), np.asarray(h_tm1, self.cfg.dtype))
+        return np.asarray(h), np.asarray(logits)
+
+    # -- parameters -------------------------------------------------------------
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Numpy copies of Wxh, Whh, bh, Why, by."""
+        return {k: np.array(v.get_value(), copy=True) for k, v in self.params.items()}
+
+    def set_params(self, params: dict) -> None:
+        values = check_params(self.cfg, params)
+        for k in PARAM_NAMES:
+            self.params[k].set_value(values[k])

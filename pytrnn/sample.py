@@ -1,0 +1,112 @@
+"""Generation: characters from a prime text, or sentences from START until END.
+
+The hidden state is carried forward one step at a time (the prefix is never
+re-run). Every draw comes from an explicit ``np.random.Generator`` seeded by the
+caller, so the same seed gives the same text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Vocab
+from .errors import ConfigError
+from .model import RNN
+from .words import END_ID, START_ID, UNK_ID, WordVocab, detokenize
+
+
+def softmax_t(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities at a temperature: softmax(logits / T), in float64."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z -= z.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def _check_temperature(temperature: float) -> None:
+    if not temperature > 0:
+        raise ConfigError(f"--temperature must be positive, got {temperature}")
+
+
+def _draw(rng, p: np.ndarray, argmax: bool) -> int:
+    return int(np.argmax(p)) if argmax else int(rng.choice(len(p), p=p))
+
+
+def sample_chars(
+    model: RNN,
+    vocab: Vocab,
+    length: int = 200,
+    temperature: float = 1.0,
+    prime: str = "",
+    seed: int = 0,
+    argmax: bool = False,
+) -> str:
+    """``prime`` followed by ``length`` sampled characters.
+
+    Without a prime, the first character is drawn uniformly from the vocabulary.
+    """
+    _check_temperature(temperature)
+    if length < 0:
+        raise ConfigError(f"--length must be non-negative, got {length}")
+    rng = np.random.default_rng(seed)
+    missing = sorted(set(prime) - set(vocab.symbols))
+    if missing:
+        shown = ", ".join(repr(c) for c in missing)
+        raise ConfigError(f"--prime has characters outside the vocabulary: {shown}")
+    ids = list(vocab.encode(prime)) if prime else [int(rng.integers(vocab.size))]
+    h = model.initial_state()
+    for i in ids[:-1]:
+        h, _ = model.step(i, h)
+    out, last = [], ids[-1]
+    for _ in range(length):
+        h, logits = model.step(last, h)
+        last = _draw(rng, softmax_t(logits, temperature), argmax)
+        out.append(last)
+    return vocab.decode(ids) + vocab.decode(out)
+
+
+def sample_sentence(
+    model: RNN,
+    vocab: WordVocab,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+    min_words: int = 0,
+    max_words: int = 100,
+) -> list[str]:
+    """Words from START until END. UNKNOWN and START are never drawn (their
+    probability is set to zero and the rest renormalised, the same distribution as
+    WildML's resampling); END is held back until ``min_words`` words are out."""
+    h, last, words = model.initial_state(), START_ID, []
+    while len(words) < max_words:
+        h, logits = model.step(last, h)
+        p = softmax_t(logits, temperature)
+        p[[UNK_ID, START_ID]] = 0.0
+        if len(words) < min_words:
+            p[END_ID] = 0.0
+        if p.sum() <= 0:  # everything left was masked: end the sentence
+            break
+        last = int(rng.choice(len(p), p=p / p.sum()))
+        if last == END_ID:
+            break
+        words.append(vocab.symbols[last])
+    return words
+
+
+def sample_sentences(
+    model: RNN,
+    vocab: WordVocab,
+    n: int = 5,
+    temperature: float = 1.0,
+    min_words: int = 0,
+    seed: int = 0,
+    max_words: int = 100,
+) -> list[str]:
+    """``n`` generated sentences as text."""
+    _check_temperature(temperature)
+    if n < 0 or min_words < 0:
+        raise ConfigError("--sentences and --min-words must be non-negative")
+    rng = np.random.default_rng(seed)
+    return [
+        detokenize(sample_sentence(model, vocab, rng, temperature, min_words, max_words))
+        for _ in range(n)
+    ]

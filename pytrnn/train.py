@@ -1,0 +1,310 @@
+"""The notebook's training loop (char level) and the WildML-style one (word level).
+
+The loop calls a compiled step and knows nothing of how it was built. After each
+pass it prints a line, evaluates the held-out split when there is one, and writes a
+checkpoint; it also writes one every ``save_every`` seconds inside a pass. A run can
+resume from any checkpoint at the saved pass and window (or sentence) position.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt_io
+from .config import RNNConfig, TrainConfig
+from .data import Vocab, load_corpus, window_starts
+from .errors import ConfigError, DivergedError
+from .model import RNN
+from .progress import PrintReporter
+from .sample import sample_chars, sample_sentences
+from .words import WordVocab, bucket, prepare
+
+LN2 = math.log(2.0)
+# TrainConfig fields that fix the data a run sees: a resumed run must keep them.
+DATA_FIELDS = ("corpus", "level", "limit_chars", "seed", "val_frac", "vocab_size",
+               "max_sentence_len", "lower")
+ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
+
+
+@dataclass
+class TrainResult:
+    model: RNN
+    checkpoint: ckpt_io.Checkpoint
+    path: Path
+    history: list = field(default_factory=list)
+    compile_s: float = 0.0
+    units_per_s: float = 0.0
+    sample: str = ""
+
+
+def _merge(given, saved: dict, default, names, what: str):
+    """Take saved values on resume; an explicitly changed value that differs is an error."""
+    updates = {}
+    for name in names:
+        g, d = getattr(given, name), getattr(default, name)
+        s = saved.get(name, d)
+        if g != d and g != s:
+            raise ConfigError(f"--resume: {what} {name} is {s!r} in the checkpoint, "
+                              f"but {g!r} was given")
+        updates[name] = s
+    return replace(given, **updates)
+
+
+def default_checkpoint(cfg: TrainConfig, corpus_name: str) -> Path:
+    return Path("runs") / f"{corpus_name}-{cfg.level}.npz"
+
+
+def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
+          save_every: float = 60.0) -> TrainResult:
+    """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the corpus."""
+    reporter = reporter or PrintReporter()
+    cfg.validate()
+    resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
+    if resumed is not None:
+        saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
+                       **resumed.extra.get("train", {})}
+        cfg = _merge(cfg, saved_train, TrainConfig(), DATA_FIELDS, "option")
+        if cfg.mode is None:
+            cfg = replace(cfg, mode=resumed.mode)
+        model_names = [f.name for f in fields(RNNConfig) if f.name != "vocab_size"]
+        model_cfg = _merge(model_cfg, resumed.cfg.to_dict(), RNNConfig(), model_names,
+                           "option")
+        if cfg.passes <= resumed.passes_done:
+            raise ConfigError(f"--resume: the checkpoint has done {resumed.passes_done} "
+                              f"passes already; ask for more with --passes")
+    name, text = load_corpus(cfg.corpus)
+    if cfg.limit_chars is not None:
+        text = text[: cfg.limit_chars]
+    loop = _CharLoop if cfg.level == "char" else _WordLoop
+    return loop(model_cfg, cfg, name, text, resumed, reporter, save_every).run()
+
+
+class _Loop:
+    """Shared pass/checkpoint machinery; subclasses say what a unit of training is."""
+
+    unit = "chars"
+
+    def __init__(self, model_cfg, cfg, corpus_name, text, resumed, reporter, save_every):
+        self.cfg, self.reporter, self.save_every = cfg, reporter, save_every
+        self.corpus_name = corpus_name
+        self.model_cfg = model_cfg
+        self.prepare(text, resumed)
+        model_cfg = replace(model_cfg, vocab_size=self.vocab.size).validate()
+        params = resumed.params if resumed else None
+        self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
+                         backend=cfg.backend, seed=cfg.seed)
+        self.path = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint(
+            cfg, corpus_name)
+        if resumed:
+            self.state = dict(passes_done=resumed.passes_done, window=resumed.window,
+                              iseq=resumed.iseq, pass_loss_sum=resumed.pass_loss_sum)
+            self.history = list(resumed.history)
+        else:
+            self.state = dict(passes_done=0, window=0, iseq=0, pass_loss_sum=0.0)
+            self.history = []
+
+    # -- checkpoints ------------------------------------------------------------
+    def checkpoint(self) -> ckpt_io.Checkpoint:
+        train_fields = {k: getattr(self.cfg, k) for k in DATA_FIELDS}
+        return ckpt_io.Checkpoint(
+            cfg=self.model.cfg, params=self.model.get_params(),
+            vocab=list(self.vocab.symbols), level=self.cfg.level,
+            corpus=self.corpus_name, mode=self.model.mode, backend=self.model.backend,
+            seed=self.cfg.seed, history=self.history,
+            extra={"train": train_fields, **self.extra()}, **self.state)
+
+    def save(self) -> None:
+        ckpt_io.save(self.path, self.checkpoint())
+
+    def extra(self) -> dict:
+        return {}
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg, rep = self.cfg, self.reporter
+        rep.line(self.describe())
+        compile_s = self.compile()
+        rep.line(f"compiled ({self.model.backend}, {self.model.mode}) in {compile_s:.1f} s")
+        trained_units, train_s = 0, 0.0
+        last_save = time.monotonic()
+        for p in range(self.state["passes_done"], cfg.passes):
+            order = self.order(p)
+            start = self.state["window"]
+            rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
+            rep.advance(start)
+            t0 = time.perf_counter()
+            pass_units, pending = 0, 0
+            for j in range(start, len(order)):
+                loss, units = self.train_unit(order[j])
+                if not math.isfinite(loss):
+                    rep.stop()
+                    raise DivergedError(
+                        f"loss became {loss} at pass {p + 1}, window {j} "
+                        f"(iseq {self.state['iseq']}); lower --lr. The last good "
+                        f"checkpoint is kept: {self.path}")
+                self.state["pass_loss_sum"] += loss
+                self.state["iseq"] += 1
+                self.state["window"] = j + 1
+                pass_units += units
+                pending += 1
+                if pending == ADVANCE_EVERY:
+                    rep.advance(pending)
+                    pending = 0
+                    if time.monotonic() - last_save > self.save_every:
+                        self.save()
+                        last_save = time.monotonic()
+            dt = time.perf_counter() - t0
+            rep.stop()
+            trained_units += pass_units
+            train_s += dt
+            record = {"pass": p + 1, "iseq": self.state["iseq"] - 1,
+                      "loss": self.state["pass_loss_sum"] / max(len(order), 1),
+                      "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
+            record.update(self.pass_metrics())
+            self.history.append(record)
+            self.state.update(passes_done=p + 1, window=0, pass_loss_sum=0.0)
+            rep.line(self.pass_line(record))
+            self.save()
+            last_save = time.monotonic()
+        speed = trained_units / train_s if train_s else 0.0
+        rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
+                 f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s)")
+        rep.line(f"checkpoint: {self.path}")
+        text = self.sample()
+        rep.line(text)
+        return TrainResult(self.model, self.checkpoint(), self.path, self.history,
+                           compile_s, speed, text)
+
+
+class _CharLoop(_Loop):
+    unit = "chars"
+
+    def prepare(self, text, resumed):
+        self.vocab = Vocab(tuple(resumed.vocab)) if resumed else Vocab.from_text(text)
+        data = self.vocab.encode(text)
+        n_val = int(len(data) * self.cfg.resolved_val_frac)
+        self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
+        L = self.window = self.model_cfg.window
+        self.starts = window_starts(len(self.train_data), L)
+        self.val_starts = window_starts(len(self.val_data), L) if n_val else None
+        self._pass_data = 0.0
+
+    def describe(self):
+        n = len(self.train_data)
+        val = f", {len(self.val_data)} held out" if self.val_starts is not None else ""
+        return (f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
+                f"{val}; {len(self.starts)} windows of {self.window} per pass")
+
+    def compile(self):
+        return self.model.compile(length=self.window)
+
+    def order(self, p):
+        return self.starts
+
+    def train_unit(self, i):
+        L, d = self.window, self.train_data
+        loss, data_loss = self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L])
+        self._pass_data += data_loss
+        return loss, L
+
+    def pass_metrics(self):
+        n_chars = len(self.starts) * self.window
+        m = {"train_bpc": self._pass_data / n_chars / LN2}
+        self._pass_data = 0.0
+        if self.val_starts is not None:
+            L, d = self.window, self.val_data
+            total = sum(self.model.seq_loss(d[i:i + L], d[i + 1:i + 1 + L])[1]
+                        for i in self.val_starts)
+            m["val_loss"] = total / len(self.val_starts)
+            m["val_bpc"] = total / (len(self.val_starts) * L) / LN2
+        return m
+
+    def pass_line(self, r):
+        line = f"iteration={r['pass']}, iseq={r['iseq']}, ichar=0, loss={r['loss']:g}"
+        extra = f"  (train {r['train_bpc']:.3f} bits/char"
+        if "val_bpc" in r:
+            extra += f", val {r['val_bpc']:.3f} bits/char"
+        return line + extra + f", {r['chars_per_s']:,.0f} chars/s)"
+
+    def sample(self):
+        return sample_chars(self.model, self.vocab, self.cfg.sample_length,
+                            seed=self.cfg.seed)
+
+
+class _WordLoop(_Loop):
+    unit = "words"
+
+    def prepare(self, text, resumed):
+        cfg = self.cfg
+        vocab, sentences, self.skipped = prepare(text, cfg.vocab_size,
+                                                 cfg.max_sentence_len, cfg.lower)
+        self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else vocab
+        seqs = [self.vocab.encode_sentence(s) for s in sentences]
+        perm = np.random.default_rng(cfg.seed).permutation(len(seqs))
+        n_val = int(round(len(seqs) * cfg.resolved_val_frac))
+        if cfg.resolved_val_frac > 0 and len(seqs) >= 2:
+            n_val = min(max(n_val, 1), len(seqs) - 1)
+        self.val = [seqs[i] for i in perm[:n_val]]
+        self.train_seqs = [seqs[i] for i in perm[n_val:]]
+        self._pass_words, self._pass_data = 0, 0.0
+
+    def describe(self):
+        n_words = sum(len(y) for _, y in self.train_seqs)
+        return (f"corpus {self.corpus_name}: vocabulary {self.vocab.size} "
+                f"(incl. <unk>, <s>, </s>); {len(self.train_seqs)} train sentences "
+                f"({n_words} words), {len(self.val)} held out, {self.skipped} skipped "
+                f"as longer than {self.cfg.max_sentence_len} words")
+
+    def _pad(self, n):
+        return bucket(n) if self.model.static_shapes else None
+
+    def compile(self):
+        lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs + self.val},
+                         key=lambda v: v or 0)
+        kinds = ("train", "loss") if self.val else ("train",)
+        return sum(self.model.compile(length=n, masked=n is not None, kinds=kinds)
+                   for n in lengths)
+
+    def order(self, p):
+        return np.random.default_rng([self.cfg.seed, p]).permutation(len(self.train_seqs))
+
+    def train_unit(self, k):
+        x, y = self.train_seqs[k]
+        loss, data_loss = self.model.train_step(x, y, pad_to=self._pad(len(x)))
+        self._pass_words += len(y)
+        self._pass_data += data_loss
+        return loss, len(y)
+
+    def evaluate(self, seqs) -> float:
+        """Mean data loss per predicted word (END included)."""
+        total = sum(self.model.seq_loss(x, y, pad_to=self._pad(len(x)))[1] for x, y in seqs)
+        return total / sum(len(y) for _, y in seqs)
+
+    def pass_metrics(self):
+        m = {"train_word_loss": self._pass_data / max(self._pass_words, 1)}
+        m["train_ppl"] = math.exp(m["train_word_loss"])
+        self._pass_words, self._pass_data = 0, 0.0
+        if self.val:
+            m["val_word_loss"] = self.evaluate(self.val)
+            m["val_ppl"] = math.exp(m["val_word_loss"])
+        return m
+
+    def pass_line(self, r):
+        line = (f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
+                f" ppl={r['train_ppl']:.2f}")
+        if "val_ppl" in r:
+            line += f", val loss/word={r['val_word_loss']:.4f} ppl={r['val_ppl']:.2f}"
+        return line + f"  ({r['words_per_s']:,.0f} words/s)"
+
+    def extra(self):
+        return {"lower": self.cfg.lower}
+
+    def sample(self):
+        sents = sample_sentences(self.model, self.vocab, n=3, seed=self.cfg.seed)
+        return "\n".join(sents)
+

@@ -1,0 +1,113 @@
+"""Word level, after the WildML RNN tutorial: regex tokens, sentences, a vocabulary
+of the most frequent words plus UNKNOWN, START and END, and bucket lengths.
+
+No downloads: a regex splits words and punctuation, and a sentence ends at ``.``,
+``!`` or ``?`` or at a blank line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CorpusError
+
+UNKNOWN, START, END = "<unk>", "<s>", "</s>"
+SPECIALS = (UNKNOWN, START, END)
+UNK_ID, START_ID, END_ID = 0, 1, 2
+
+_TOKEN = re.compile(r"\w+(?:['’.-]\w+)*|[^\w\s]")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_ENDERS = {".", "!", "?"}
+
+
+def tokenize(text: str, lower: bool = True) -> list[str]:
+    """Words (with inner apostrophes, hyphens and dots) and single punctuation marks."""
+    return _TOKEN.findall(text.lower() if lower else text)
+
+
+def split_sentences(text: str, lower: bool = True) -> list[list[str]]:
+    """Token lists, one per sentence; empty sentences are dropped."""
+    sentences = []
+    for para in _PARAGRAPH.split(text):
+        current: list[str] = []
+        for tok in tokenize(para, lower):
+            current.append(tok)
+            if tok in _ENDERS:
+                sentences.append(current)
+                current = []
+        if current:
+            sentences.append(current)
+    return sentences
+
+
+@dataclass(frozen=True)
+class WordVocab:
+    """ids 0, 1, 2 = UNKNOWN, START, END; then words by falling count (ties: a-z)."""
+
+    symbols: tuple
+
+    @classmethod
+    def build(cls, sentences: list[list[str]], size: int) -> WordVocab:
+        counts = Counter(w for s in sentences for w in s)
+        for s in SPECIALS:
+            counts.pop(s, None)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+        return cls(SPECIALS + tuple(w for w, _ in ranked))
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def index(self) -> dict:
+        return {w: i for i, w in enumerate(self.symbols)}
+
+    def encode_sentence(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """x = [START, w1..wn], y = [w1..wn, END], unknown words -> UNKNOWN."""
+        index = self.index
+        ids = [index.get(w, UNK_ID) for w in words]
+        x = np.array([START_ID] + ids, dtype=np.int32)
+        y = np.array(ids + [END_ID], dtype=np.int32)
+        return x, y
+
+
+def prepare(
+    text: str, vocab_size: int, max_len: int, lower: bool
+) -> tuple[WordVocab, list[list[str]], int]:
+    """Split, drop sentences longer than ``max_len`` words, build the vocabulary.
+
+    Returns (vocab, kept sentences, number skipped as too long).
+    """
+    sentences = split_sentences(text, lower)
+    kept = [s for s in sentences if len(s) <= max_len]
+    if not kept:
+        raise CorpusError(
+            f"no sentences of at most {max_len} words in the corpus "
+            f"({len(sentences)} found): raise --max-sentence-len or use another text"
+        )
+    return WordVocab.build(kept, vocab_size), kept, len(sentences) - len(kept)
+
+
+_LADDER = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+
+
+def bucket(n: int) -> int:
+    """The padded length for a sequence of n steps: few distinct lengths, little waste."""
+    for b in _LADDER:
+        if n <= b:
+            return b
+    return -(-n // 64) * 64
+
+
+def detokenize(words: list[str]) -> str:
+    """Join tokens with spaces, closing up before punctuation; capitalise the start."""
+    out = ""
+    for w in words:
+        if out and not re.fullmatch(r"[^\w\s(\[{\"'“‘]", w):
+            out += " "
+        out += w
+    return out[:1].upper() + out[1:]
