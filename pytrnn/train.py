@@ -64,6 +64,7 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
     """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the corpus."""
     reporter = reporter or PrintReporter()
     cfg.validate()
+    model_cfg.validate()
     resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
     if resumed is not None:
         saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
@@ -82,6 +83,21 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
         text = text[: cfg.limit_chars]
     loop = _CharLoop if cfg.level == "char" else _WordLoop
     return loop(model_cfg, cfg, name, text, resumed, reporter, save_every).run()
+
+
+def pad_length(model: RNN, n: int) -> int | None:
+    """The bucket a sequence of n steps is padded to, where the backend needs it."""
+    return bucket(n) if model.static_shapes else None
+
+
+def mean_word_loss(model: RNN, seqs) -> float:
+    """Mean data loss per predicted word (END included) over (x, y) sentences."""
+    total = sum(model.seq_loss(x, y, pad_to=pad_length(model, len(x)))[1] for x, y in seqs)
+    return total / sum(len(y) for _, y in seqs)
+
+
+def perplexity(word_loss: float) -> float:
+    return math.exp(word_loss)
 
 
 class _Loop:
@@ -261,7 +277,7 @@ class _WordLoop(_Loop):
                 f"as longer than {self.cfg.max_sentence_len} words")
 
     def _pad(self, n):
-        return bucket(n) if self.model.static_shapes else None
+        return pad_length(self.model, n)
 
     def compile(self):
         lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs + self.val},
@@ -280,18 +296,13 @@ class _WordLoop(_Loop):
         self._pass_data += data_loss
         return loss, len(y)
 
-    def evaluate(self, seqs) -> float:
-        """Mean data loss per predicted word (END included)."""
-        total = sum(self.model.seq_loss(x, y, pad_to=self._pad(len(x)))[1] for x, y in seqs)
-        return total / sum(len(y) for _, y in seqs)
-
     def pass_metrics(self):
         m = {"train_word_loss": self._pass_data / max(self._pass_words, 1)}
-        m["train_ppl"] = math.exp(m["train_word_loss"])
+        m["train_ppl"] = perplexity(m["train_word_loss"])
         self._pass_words, self._pass_data = 0, 0.0
         if self.val:
-            m["val_word_loss"] = self.evaluate(self.val)
-            m["val_ppl"] = math.exp(m["val_word_loss"])
+            m["val_word_loss"] = mean_word_loss(self.model, self.val)
+            m["val_ppl"] = perplexity(m["val_word_loss"])
         return m
 
     def pass_line(self, r):

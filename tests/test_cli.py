@@ -1,0 +1,154 @@
+"""The command line through Typer's CliRunner: training, sampling, and bad input."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+runner = CliRunner()
+SMALL = ["--hidden", "8", "--window", "5", "--passes", "2", "--mode", "scan"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_user_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: ")
+    for n in needles:
+        assert n in err, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    corpus = d / "c.txt"
+    corpus.write_text("hello world, hello there. " * 40, encoding="utf-8")
+    ckpt = d / "m.npz"
+    r = invoke("train", "--corpus", corpus, "--checkpoint", ckpt, "--val-frac", "0.2", *SMALL)
+    assert r.exit_code == 0, r.output
+    return r, ckpt, corpus
+
+
+def test_train_prints_the_notebook_line_and_a_sample(trained):
+    r, ckpt, _ = trained
+    lines = r.stdout.splitlines()
+    its = [ln for ln in lines if ln.startswith("iteration=")]
+    assert len(its) == 2
+    assert its[0].startswith("iteration=1, iseq=") and ", ichar=0, loss=" in its[0]
+    assert "val" in its[0] and "bits/char" in its[0]
+    assert any("chars/s" in ln for ln in lines)
+    assert ckpt.exists()
+
+
+def test_sample_is_reproducible_and_primed(trained):
+    _, ckpt, _ = trained
+    a = invoke("sample", ckpt, "--seed", 1, "--length", 50, "--prime", "hello")
+    b = invoke("sample", ckpt, "--seed", 1, "--length", 50, "--prime", "hello")
+    c = invoke("sample", ckpt, "--seed", 2, "--length", 50, "--prime", "hello")
+    assert a.exit_code == 0, a.output
+    assert a.stdout == b.stdout != c.stdout
+    assert a.stdout.startswith("hello") and len(a.stdout.rstrip("\n")) == 55
+    g = invoke("sample", ckpt, "--argmax", "--length", 20, "--prime", "hel")
+    assert g.exit_code == 0 and g.stdout == invoke("sample", ckpt, "--argmax", "--length",
+                                                      20, "--prime", "hel").stdout
+
+
+def test_sampler_carries_state_like_a_full_rerun(trained):
+    """Stepping with a carried hidden state equals re-running the prefix with scan."""
+    from pytrnn.data import Vocab
+    from pytrnn.generate import load_model
+
+    model, ck = load_model(trained[1])
+    vocab = Vocab(tuple(ck.vocab))
+    ids = vocab.encode("hello wor")
+    h = model.initial_state()
+    for i in ids:
+        h, logits = model.step(i, h)
+    p = np.exp(logits - logits.max())
+    np.testing.assert_allclose(p / p.sum(), model.predict_prob(ids), rtol=1e-10)
+
+
+def test_resume_continues_to_the_same_parameters(trained, tmp_path):
+    from pytrnn.checkpoint import load
+
+    _, _, corpus = trained
+    full, part = tmp_path / "full.npz", tmp_path / "part.npz"
+    base = ["--corpus", corpus, "--hidden", "8", "--window", "5", "--mode", "scan"]
+    assert invoke("train", *base, "--passes", 3, "--checkpoint", full).exit_code == 0
+    assert invoke("train", *base, "--passes", 1, "--checkpoint", part).exit_code == 0
+    r = invoke("train", "--resume", part, "--passes", 3, "--checkpoint", part)
+    assert r.exit_code == 0, r.output
+    a, b = load(full), load(part)
+    assert b.passes_done == 3 and len(b.history) == 3
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+def test_resume_conflict_names_both_values(trained, tmp_path):
+    _, ckpt, _ = trained
+    r = invoke("train", "--resume", ckpt, "--passes", 5, "--hidden", 12,
+               "--checkpoint", tmp_path / "x.npz")
+    assert_user_error(r, "hidden", "8", "12")
+
+
+@pytest.mark.parametrize("content,needle", [
+    (None, "not found"),
+    (b"", "empty"),
+    (b"abc", "fewer than window+1"),
+    (b"caf\xe9 au lait " * 10, "not valid UTF-8"),
+])
+def test_bad_corpus(tmp_path, content, needle):
+    path = tmp_path / "corpus.txt"
+    if content is not None:
+        path.write_bytes(content)
+    assert_user_error(invoke("train", "--corpus", path, *SMALL,
+                             "--checkpoint", tmp_path / "x.npz"), needle)
+
+
+@pytest.mark.parametrize("opt,val", [("--hidden", 0), ("--window", 0), ("--lr", -1),
+                                     ("--dtype", "float16"), ("--mode", "loop"),
+                                     ("--backend", "tpu"), ("--passes", 0)])
+def test_bad_options(small_text, tmp_path, opt, val):
+    args = ["train", "--corpus", small_text, "--checkpoint", tmp_path / "x.npz", opt, val]
+    assert_user_error(invoke(*args), opt)
+
+
+def test_prime_outside_vocabulary_lists_the_chars(trained):
+    _, ckpt, _ = trained
+    assert_user_error(invoke("sample", ckpt, "--prime", "hé!Z"), "'Z'", "'é'", "'!'")
+
+
+def test_missing_and_damaged_checkpoints(tmp_path, trained):
+    assert_user_error(invoke("sample", tmp_path / "nope.npz"), "not found")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(trained[1].read_bytes()[:300])
+    assert_user_error(invoke("sample", bad), "damaged")
+
+
+def test_unknown_four_million_without_cache_says_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
+    assert_user_error(invoke("train", "--corpus", "four-million"),
+                      "pytrnn data fetch four-million", "--corpus PATH")
+
+
+@pytest.mark.skipif(shutil.which("pytrnn") is None, reason="pytrnn is not installed")
+def test_console_script_runs_from_any_directory(tmp_path):
+    r = subprocess.run(["pytrnn", "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0 and "train" in r.stdout
+
+
+def test_module_entry_point(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "cli", "train", "--hidden", "0"],
+                       capture_output=True, text=True, cwd=os.getcwd())
+    assert r.returncode == 2 and r.stderr.strip().startswith("error: --hidden")
