@@ -54,6 +54,7 @@ def train(
     dtype: Annotated[str, typer.Option(help="float64 (the notebook) or float32.")] = "float64",
     mode: Annotated[Optional[str], typer.Option(help="unroll (char default) or scan (word default).")] = None,
     backend: Annotated[Optional[str], typer.Option(help="jax, numba or c (default: fastest here).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="JAX device: cpu or gpu (default: GPU if JAX sees one).")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default runs/CORPUS-LEVEL.npz).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint.")] = None,
     save_every: Annotated[float, typer.Option(help="Also save every this many seconds.")] = 60.0,
@@ -67,7 +68,8 @@ def train(
     model_cfg = RNNConfig(hidden=hidden, window=window, lr=lr, reg=reg, clip=clip,
                           dtype=dtype, bptt_truncate=bptt_truncate)
     cfg = TrainConfig(corpus=corpus, level=level, passes=passes, limit_chars=limit_chars,
-                      seed=seed, mode=mode, backend=backend, checkpoint=checkpoint,
+                      seed=seed, mode=mode, backend=backend, device=device,
+                      checkpoint=checkpoint,
                       resume=resume, val_frac=val_frac, vocab_size=vocab_size,
                       max_sentence_len=max_sentence_len, lower=lower,
                       sample_length=sample_length)
@@ -93,6 +95,32 @@ def sample(
     typer.echo(generate(checkpoint, length=length, temperature=temperature, prime=prime,
                         seed=seed, argmax=argmax, sentences=sentences,
                         min_words=min_words, backend=backend))
+
+
+@app.command()
+@user_errors
+def info(
+    probe: Annotated[bool, typer.Option(help="Compile a tiny graph on each backend.")] = True,
+):
+    """Versions, the backends that work here, JAX devices, BLAS, compile caches."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pytrnn.info import info as gather
+
+    facts = gather(probe=probe)
+    table = Table(show_header=False, box=None)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in facts.items():
+        if key == "backends":
+            for name, (ok, detail) in value.items():
+                table.add_row(f"backend {name}", ("works" if ok else "FAILS") + f" ({detail})")
+        elif key == "jax_devices":
+            table.add_row("jax devices", ", ".join(value) or "none")
+        else:
+            table.add_row(key, str(value))
+    Console().print(table)
 
 
 @data_app.command("fetch")

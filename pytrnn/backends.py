@@ -1,26 +1,79 @@
-"""Backend names -> PyTensor compile modes.
+"""Backend names -> PyTensor compile modes, and the set-up each backend needs.
 
 In PyTensor 3.x ``FAST_RUN`` (and the default mode) is the Numba backend, so "c" is
-spelled ``CVM`` here, never ``FAST_RUN``.
+spelled ``CVM`` here, never ``FAST_RUN``. Importing this module, before anything is
+compiled: links PyTensor's C backend to the OpenBLAS that the ``scipy-openblas32``
+dependency ships (PyPI's PyTensor finds no BLAS otherwise and runs far slower), and
+turns on JAX's persistent compilation cache next to PyTensor's own compile cache.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import warnings
+from pathlib import Path
 
+import pytensor
 from pytensor.compile.mode import Mode, get_mode
 
 from .errors import ConfigError
 
 BACKENDS = {"jax": "JAX", "c": "CVM", "numba": "NUMBA"}
-# Fastest first, as measured on a 2-core CPU (see README: jax > numba > c).
+# Fastest first, as measured on a 2-core CPU (README, "Backends"): jax > numba > c.
 PREFERENCE = ("jax", "numba", "c")
+# The BLAS routines PyTensor's C code calls; scipy-openblas names them scipy_<name>.
+BLAS_ROUTINES = ("gemm", "gemv", "ger", "dot", "scal", "axpy", "copy", "swap")
 
-# JAX traces through PyTensor's shape Asserts; it says so once per graph. pytrnn
-# checks lengths and ids itself before every call (see model._check_seq).
+# JAX traces through PyTensor's shape Asserts and says so once per graph. pytrnn
+# checks lengths and ids itself before every call (see RNN._check_seq).
 warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
+
+
+def _user_set(flag: str) -> bool:
+    return flag in os.environ.get("PYTENSOR_FLAGS", "")
+
+
+def configure_blas() -> str:
+    """Point PyTensor's C backend at scipy-openblas32; returns the ldflags in force.
+
+    scipy-openblas prefixes its symbols (``scipy_dgemm_``), so the C code's calls are
+    renamed with ``-D`` macros. A BLAS the user configured themselves is left alone.
+    """
+    if _user_set("blas__ldflags") or importlib.util.find_spec("scipy_openblas32") is None:
+        return ""
+    import scipy_openblas32 as sob
+
+    libdir = sob.get_lib_dir()
+    pytensor.config.blas__ldflags = (
+        f"-L{libdir} -l{sob.get_library()} -Wl,-rpath,{libdir}"
+    )
+    renames = " ".join(
+        f"-D{p}{r}_=scipy_{p}{r}_" for r in BLAS_ROUTINES for p in ("s", "d")
+    )
+    if renames not in pytensor.config.gcc__cxxflags:
+        pytensor.config.gcc__cxxflags = f"{pytensor.config.gcc__cxxflags} {renames}".strip()
+    return pytensor.config.blas__ldflags
+
+
+def jax_cache_dir() -> Path:
+    return Path(pytensor.config.compiledir) / "jax-cache"
+
+
+def configure_jax_cache() -> None:
+    """Keep XLA's compiled programs between runs, beside PyTensor's compile cache."""
+    if importlib.util.find_spec("jax") is None:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(jax_cache_dir()))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+configure_blas()
+configure_jax_cache()
 
 
 def importable(name: str) -> bool:
@@ -46,7 +99,62 @@ def resolve_backend(name: str | None) -> str:
     return name
 
 
+def jax_devices(platform: str | None = None) -> list:
+    import jax
+
+    try:
+        return jax.devices(platform) if platform else jax.devices()
+    except RuntimeError:
+        return []
+
+
+def select_device(device: str | None) -> str:
+    """Make ``device`` ("cpu" | "gpu" | None = GPU when JAX sees one) JAX's default."""
+    import jax
+
+    if device is not None and device not in ("cpu", "gpu"):
+        raise ConfigError(f"--device must be cpu or gpu, got {device!r}")
+    gpus = jax_devices("gpu")
+    if device == "gpu" and not gpus:
+        raise ConfigError("--device gpu: JAX sees no GPU here (pip install '.[gpu]')")
+    chosen = gpus[0] if (device != "cpu" and gpus) else jax_devices("cpu")[0]
+    jax.config.update("jax_default_device", chosen)
+    return chosen.platform
+
+
+def patch_jax_reductions() -> None:
+    """Make PyTensor's JAX reductions return their declared dtype.
+
+    PyTensor sums float32 in a float64 accumulator (``Sum{acc=float64}``) and its JAX
+    dispatch returns the accumulator's dtype instead of casting back. With x64 on,
+    float64 then leaks through the whole float32 graph and into the shared
+    parameters. The C and Numba backends cast back; this does the same for JAX.
+    """
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.elemwise import CAReduce
+
+    original = jax_funcify.dispatch(CAReduce)
+    if getattr(original, "casts_to_output_dtype", False):
+        return
+
+    def careduce_in_output_dtype(op, node=None, **kwargs):
+        reduce = original(op, node=node, **kwargs)
+        if node is None:
+            return reduce
+        dtype = node.outputs[0].dtype
+
+        def reduce_then_cast(x):
+            return reduce(x).astype(dtype)
+
+        return reduce_then_cast
+
+    careduce_in_output_dtype.casts_to_output_dtype = True
+    jax_funcify.register(CAReduce)(careduce_in_output_dtype)
+
+
 @functools.cache
 def compile_mode(name: str) -> Mode:
     """The PyTensor Mode object for a backend name."""
+    if name == "jax":
+        patch_jax_reductions()
     return get_mode(BACKENDS[name])

@@ -70,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     mode: str | None = None  # None: "unroll" for chars (the notebook), "scan" for words
     backend: str | None = None  # None: the fastest backend here
+    device: str | None = None  # JAX: "cpu" | "gpu"; None: GPU when JAX sees one
     checkpoint: str | None = None  # None: runs/<corpus>-<level>.npz
     resume: str | None = None
     val_frac: float | None = None  # None: 0 for chars (the notebook), 0.05 for words

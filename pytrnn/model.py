@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytensor
 
-from .backends import compile_mode, resolve_backend
+from .backends import compile_mode, resolve_backend, select_device
 from .config import MODES, RNNConfig
 from .errors import ConfigError
 from .graph import BUILDERS, build_step, sgd_updates
@@ -34,7 +34,8 @@ class RNN:
     """The notebook's vanilla tanh RNN, compiled with PyTensor.
 
     ``mode`` "unroll" is the notebook's explicit loop over ``cfg.window`` steps;
-    "scan" takes sequences of any length. ``backend`` None picks the fastest here.
+    "scan" takes sequences of any length. ``backend`` None picks the fastest here;
+    ``device`` ("cpu" | "gpu", JAX only) None means the GPU when JAX sees one.
     """
 
     def __init__(
@@ -44,12 +45,19 @@ class RNN:
         mode: str = "unroll",
         backend: str | None = None,
         seed: int = 0,
+        device: str | None = None,
     ):
         self.cfg = cfg.validate()
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
         self.backend = resolve_backend(backend)
+        if self.backend == "jax":
+            self.device = select_device(device)
+        elif device == "gpu":
+            raise ConfigError("--device gpu needs --backend jax")
+        else:
+            self.device = "cpu"
         if params is None:
             params = init_params(cfg, np.random.default_rng(seed))
         values = check_params(cfg, params)

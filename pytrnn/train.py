@@ -113,7 +113,7 @@ class _Loop:
         model_cfg = replace(model_cfg, vocab_size=self.vocab.size).validate()
         params = resumed.params if resumed else None
         self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
-                         backend=cfg.backend, seed=cfg.seed)
+                         backend=cfg.backend, seed=cfg.seed, device=cfg.device)
         self.path = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint(
             cfg, corpus_name)
         if resumed:
@@ -145,7 +145,8 @@ class _Loop:
         cfg, rep = self.cfg, self.reporter
         rep.line(self.describe())
         compile_s = self.compile()
-        rep.line(f"compiled ({self.model.backend}, {self.model.mode}) in {compile_s:.1f} s")
+        rep.line(f"compiled ({self.model.backend} on {self.model.device}, "
+                 f"{self.model.mode}) in {compile_s:.1f} s")
         trained_units, train_s = 0, 0.0
         last_save = time.monotonic()
         for p in range(self.state["passes_done"], cfg.passes):

@@ -1,0 +1,75 @@
+"""Every backend against the others and the numpy reference, for every mode and level."""
+
+import numpy as np
+import pytest
+
+import pytrnn
+from conftest import cached_model
+from helpers import compare_backends
+
+BACKENDS = ["c", "jax", "numba"]
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+@pytest.mark.parametrize("mode", ["unroll", "scan"])
+@pytest.mark.parametrize("backend", ["jax", "numba"])
+def test_backend_agrees_with_c_and_numpy(backend, mode, level):
+    compare_backends(mode, level, ["c", backend])
+
+
+@pytest.mark.parametrize("mode", ["unroll", "scan"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_tracks_float64(backend, mode):
+    results = compare_backends(mode, "char", [backend], dtype="float32")
+    losses, params = results[backend]
+    assert params["Whh"].dtype == np.float32
+
+
+def test_compare_backends_can_fail(monkeypatch):
+    """The helper must notice a backend that computes something else."""
+    import helpers
+
+    real = helpers.run_model
+
+    def off_by_a_bit(model, P0, seqs, level):
+        losses, params = real(model, P0, seqs, level)
+        if model.backend == "jax":
+            params["bh"] = params["bh"] + 1e-6
+        return losses, params
+
+    monkeypatch.setattr(helpers, "run_model", off_by_a_bit)
+    with pytest.raises(AssertionError, match="bh"):
+        compare_backends("scan", "char", ["c", "jax"])
+
+
+def test_jax_parameters_stay_on_the_device():
+    """After a step the shared storage holds JAX arrays: no host copy per window."""
+    import jax
+
+    m = cached_model("scan", "jax")
+    m.train_on_seq([1, 2, 3], [2, 3, 4])
+    for p in m.params.values():
+        assert isinstance(p.get_value(borrow=True), jax.Array), p.name
+
+
+def test_default_backend_is_jax_here():
+    assert pytrnn.RNN(pytrnn.RNNConfig(vocab_size=3, hidden=2, window=2)).backend == "jax"
+
+
+def test_device_gpu_without_one_is_a_clear_error():
+    import jax
+
+    if jax.devices()[0].platform == "gpu":
+        pytest.skip("a GPU is present")
+    with pytest.raises(pytrnn.PytrnnError, match="no GPU"):
+        pytrnn.RNN(pytrnn.RNNConfig(vocab_size=3, hidden=2, window=2), device="gpu")
+
+
+def test_c_backend_links_openblas():
+    import pytensor
+
+    from pytrnn.info import info
+
+    assert "scipy_openblas" in pytensor.config.blas__ldflags
+    facts = info(probe=True)
+    assert all(ok for ok, _ in facts["backends"].values()), facts["backends"]
