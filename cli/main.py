@@ -52,17 +52,19 @@ def train(
     lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.")] = True,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="float64 (the notebook) or float32.")] = "float64",
-    mode: Annotated[Optional[str], typer.Option(help="unroll (char default) or scan (word default).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="scan (default) or unroll (the notebook's loop; same numbers, slower to compile).")] = None,
     backend: Annotated[Optional[str], typer.Option(help="jax, numba or c (default: fastest here).")] = None,
     device: Annotated[Optional[str], typer.Option(help="JAX device: cpu or gpu (default: GPU if JAX sees one).")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default runs/CORPUS-LEVEL.npz).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint.")] = None,
     save_every: Annotated[float, typer.Option(help="Also save every this many seconds.")] = 60.0,
+    log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.")] = None,
     sample_length: Annotated[int, typer.Option(help="Chars sampled at the end.")] = 200,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
     from pytrnn import RNNConfig, TrainConfig
     from pytrnn.progress import RichReporter
+    from pytrnn.train import TrainingInterrupted
     from pytrnn.train import train as run
 
     model_cfg = RNNConfig(hidden=hidden, window=window, lr=lr, reg=reg, clip=clip,
@@ -72,8 +74,12 @@ def train(
                       checkpoint=checkpoint,
                       resume=resume, val_frac=val_frac, vocab_size=vocab_size,
                       max_sentence_len=max_sentence_len, lower=lower,
-                      sample_length=sample_length)
-    run(model_cfg, cfg, reporter=RichReporter(), save_every=save_every)
+                      sample_length=sample_length, save_every=save_every, log=log)
+    try:
+        run(model_cfg, cfg, reporter=RichReporter())
+    except TrainingInterrupted as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(130)
 
 
 @app.command()
@@ -95,6 +101,18 @@ def sample(
     typer.echo(generate(checkpoint, length=length, temperature=temperature, prime=prime,
                         seed=seed, argmax=argmax, sentences=sentences,
                         min_words=min_words, backend=backend))
+
+
+@app.command()
+@user_errors
+def plot(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The PNG to write.")] = "loss.png",
+):
+    """Draw the per-pass loss and bits/char (or perplexity) kept in a checkpoint."""
+    from pytrnn.plot import plot_checkpoint
+
+    typer.echo(f"wrote {plot_checkpoint(checkpoint, output)}")
 
 
 @app.command()

@@ -43,7 +43,9 @@ class Checkpoint:
     passes_done: int = 0
     window: int = 0  # next window (or sentence) index inside the current pass
     iseq: int = 0  # windows trained so far over all passes, as the notebook
-    pass_loss_sum: float = 0.0  # partial loss sum of the current pass
+    pass_loss_sum: float = 0.0  # partial sums of the current pass, for a mid-pass resume
+    pass_data_sum: float = 0.0
+    pass_units: int = 0
     history: list = field(default_factory=list)  # one dict per pass
     extra: dict = field(default_factory=dict)  # level-specific settings (lower, ...)
 
@@ -78,6 +80,8 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "window": ckpt.window,
         "iseq": ckpt.iseq,
         "pass_loss_sum": ckpt.pass_loss_sum,
+        "pass_data_sum": ckpt.pass_data_sum,
+        "pass_units": ckpt.pass_units,
         "history": ckpt.history,
         "extra": ckpt.extra,
     }
@@ -141,6 +145,8 @@ def load(path: str | os.PathLike) -> Checkpoint:
             window=int(meta["window"]),
             iseq=int(meta["iseq"]),
             pass_loss_sum=float(meta["pass_loss_sum"]),
+            pass_data_sum=float(meta.get("pass_data_sum", 0.0)),
+            pass_units=int(meta.get("pass_units", 0)),
             history=list(meta.get("history", [])),
             extra=dict(meta.get("extra", {})),
         )

@@ -68,7 +68,7 @@ class TrainConfig:
     passes: int = 10
     limit_chars: int | None = None  # the notebook's N: train on the first N chars
     seed: int = 0
-    mode: str | None = None  # None: "unroll" for chars (the notebook), "scan" for words
+    mode: str | None = None  # None: "scan" (same numbers as "unroll", compiles faster)
     backend: str | None = None  # None: the fastest backend here
     device: str | None = None  # JAX: "cpu" | "gpu"; None: GPU when JAX sees one
     checkpoint: str | None = None  # None: runs/<corpus>-<level>.npz
@@ -78,10 +78,12 @@ class TrainConfig:
     max_sentence_len: int = 50  # word level: longer sentences are skipped
     lower: bool = True  # word level: lower-case the text first
     sample_length: int = 200  # chars (or sentences' worth) printed after training
+    log: str | None = None  # a JSON-lines file: one line per pass
+    save_every: float = 60.0  # seconds between checkpoints inside a pass
 
     @property
     def resolved_mode(self) -> str:
-        return self.mode or ("unroll" if self.level == "char" else "scan")
+        return self.mode or "scan"
 
     @property
     def resolved_val_frac(self) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 from .errors import CorpusError
 
 DEFAULT_CORPUS = "pydoc"
+ENCODE_CHUNK = 1 << 22  # chars per encoding step
 REMOTE = {
     "four-million": (
         "https://www.gutenberg.org/cache/epub/2776/pg2776.txt",
@@ -132,14 +133,29 @@ class Vocab:
     def index(self) -> dict:
         return {s: i for i, s in enumerate(self.symbols)}
 
-    def encode(self, text: str) -> np.ndarray:
-        """Chars -> compact int32 ids; unknown chars raise CorpusError naming them."""
-        index = self.index
-        missing = sorted(set(text) - index.keys())
-        if missing:
-            shown = ", ".join(repr(c) for c in missing[:20])
-            raise CorpusError(f"characters not in the vocabulary: {shown}")
-        return np.fromiter((index[c] for c in text), dtype=np.int32, count=len(text))
+    def encode(self, text: str, progress=None) -> np.ndarray:
+        """Chars -> compact ids (uint16 where the vocabulary fits, else int32).
+
+        Vectorised in chunks: code points are looked up in the sorted symbols with
+        ``searchsorted``, so a 100 MB text encodes in seconds and in little memory.
+        ``progress(n_chars_done)`` is called after each chunk. Characters outside the
+        vocabulary raise CorpusError naming them.
+        """
+        codes = np.array([ord(c) for c in self.symbols], dtype=np.uint32)
+        out = np.empty(len(text), dtype=np.uint16 if self.size <= 1 << 16 else np.int32)
+        for start in range(0, len(text), ENCODE_CHUNK):
+            chunk = text[start : start + ENCODE_CHUNK]
+            cps = np.frombuffer(chunk.encode("utf-32-le", "surrogatepass"), np.uint32)
+            idx = np.minimum(np.searchsorted(codes, cps), len(codes) - 1)
+            bad = codes[idx] != cps
+            if bad.any():
+                missing = sorted({chr(c) for c in np.unique(cps[bad])[:20]})
+                shown = ", ".join(repr(c) for c in missing)
+                raise CorpusError(f"characters not in the vocabulary: {shown}")
+            out[start : start + len(chunk)] = idx
+            if progress:
+                progress(start + len(chunk))
+        return out
 
     def decode(self, ids) -> str:
         return "".join(self.symbols[int(i)] for i in ids)

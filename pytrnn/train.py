@@ -8,7 +8,11 @@ resume from any checkpoint at the saved pass and window (or sentence) position.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,7 +21,7 @@ import numpy as np
 
 from . import checkpoint as ckpt_io
 from .config import RNNConfig, TrainConfig
-from .data import Vocab, load_corpus, window_starts
+from .data import ENCODE_CHUNK, Vocab, load_corpus, window_starts
 from .errors import ConfigError, DivergedError
 from .model import RNN
 from .progress import PrintReporter
@@ -59,8 +63,7 @@ def default_checkpoint(cfg: TrainConfig, corpus_name: str) -> Path:
     return Path("runs") / f"{corpus_name}-{cfg.level}.npz"
 
 
-def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
-          save_every: float = 60.0) -> TrainResult:
+def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None) -> TrainResult:
     """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the corpus."""
     reporter = reporter or PrintReporter()
     cfg.validate()
@@ -82,7 +85,7 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
     if cfg.limit_chars is not None:
         text = text[: cfg.limit_chars]
     loop = _CharLoop if cfg.level == "char" else _WordLoop
-    return loop(model_cfg, cfg, name, text, resumed, reporter, save_every).run()
+    return loop(model_cfg, cfg, name, text, resumed, reporter).run()
 
 
 def pad_length(model: RNN, n: int) -> int | None:
@@ -104,9 +107,11 @@ class _Loop:
     """Shared pass/checkpoint machinery; subclasses say what a unit of training is."""
 
     unit = "chars"
+    STATE = dict(passes_done=0, window=0, iseq=0, pass_loss_sum=0.0, pass_data_sum=0.0,
+                 pass_units=0)
 
-    def __init__(self, model_cfg, cfg, corpus_name, text, resumed, reporter, save_every):
-        self.cfg, self.reporter, self.save_every = cfg, reporter, save_every
+    def __init__(self, model_cfg, cfg, corpus_name, text, resumed, reporter):
+        self.cfg, self.reporter = cfg, reporter
         self.corpus_name = corpus_name
         self.model_cfg = model_cfg
         self.prepare(text, resumed)
@@ -116,13 +121,9 @@ class _Loop:
                          backend=cfg.backend, seed=cfg.seed, device=cfg.device)
         self.path = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint(
             cfg, corpus_name)
-        if resumed:
-            self.state = dict(passes_done=resumed.passes_done, window=resumed.window,
-                              iseq=resumed.iseq, pass_loss_sum=resumed.pass_loss_sum)
-            self.history = list(resumed.history)
-        else:
-            self.state = dict(passes_done=0, window=0, iseq=0, pass_loss_sum=0.0)
-            self.history = []
+        self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
+        self.history = list(resumed.history) if resumed else []
+        self.stop_requested = False
 
     # -- checkpoints ------------------------------------------------------------
     def checkpoint(self) -> ckpt_io.Checkpoint:
@@ -140,54 +141,20 @@ class _Loop:
     def extra(self) -> dict:
         return {}
 
+    def log(self, record: dict) -> None:
+        if self.cfg.log:
+            with open(self.cfg.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
     # -- the loop ---------------------------------------------------------------
     def run(self) -> TrainResult:
-        cfg, rep = self.cfg, self.reporter
+        rep = self.reporter
         rep.line(self.describe())
         compile_s = self.compile()
         rep.line(f"compiled ({self.model.backend} on {self.model.device}, "
                  f"{self.model.mode}) in {compile_s:.1f} s")
-        trained_units, train_s = 0, 0.0
-        last_save = time.monotonic()
-        for p in range(self.state["passes_done"], cfg.passes):
-            order = self.order(p)
-            start = self.state["window"]
-            rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
-            rep.advance(start)
-            t0 = time.perf_counter()
-            pass_units, pending = 0, 0
-            for j in range(start, len(order)):
-                loss, units = self.train_unit(order[j])
-                if not math.isfinite(loss):
-                    rep.stop()
-                    raise DivergedError(
-                        f"loss became {loss} at pass {p + 1}, window {j} "
-                        f"(iseq {self.state['iseq']}); lower --lr. The last good "
-                        f"checkpoint is kept: {self.path}")
-                self.state["pass_loss_sum"] += loss
-                self.state["iseq"] += 1
-                self.state["window"] = j + 1
-                pass_units += units
-                pending += 1
-                if pending == ADVANCE_EVERY:
-                    rep.advance(pending)
-                    pending = 0
-                    if time.monotonic() - last_save > self.save_every:
-                        self.save()
-                        last_save = time.monotonic()
-            dt = time.perf_counter() - t0
-            rep.stop()
-            trained_units += pass_units
-            train_s += dt
-            record = {"pass": p + 1, "iseq": self.state["iseq"] - 1,
-                      "loss": self.state["pass_loss_sum"] / max(len(order), 1),
-                      "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
-            record.update(self.pass_metrics())
-            self.history.append(record)
-            self.state.update(passes_done=p + 1, window=0, pass_loss_sum=0.0)
-            rep.line(self.pass_line(record))
-            self.save()
-            last_save = time.monotonic()
+        with stop_on_signals(self):
+            trained_units, train_s = self.passes()
         speed = trained_units / train_s if train_s else 0.0
         rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
                  f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s)")
@@ -197,19 +164,114 @@ class _Loop:
         return TrainResult(self.model, self.checkpoint(), self.path, self.history,
                            compile_s, speed, text)
 
+    def passes(self) -> tuple[int, float]:
+        cfg, rep, st = self.cfg, self.reporter, self.state
+        trained_units, train_s = 0, 0.0
+        last_save = time.monotonic()
+        for p in range(st["passes_done"], cfg.passes):
+            order = self.order(p)
+            rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
+            rep.advance(st["window"])
+            t0 = time.perf_counter()
+            units_before, pending = st["pass_units"], 0
+            for j in range(st["window"], len(order)):
+                loss, data_loss, units = self.train_unit(order[j])
+                if not math.isfinite(loss):
+                    rep.stop()
+                    raise DivergedError(
+                        f"loss became {loss} at pass {p + 1}, window {j} "
+                        f"(iseq {st['iseq']}); lower --lr. The last good "
+                        f"checkpoint is kept: {self.path}")
+                st["pass_loss_sum"] += loss
+                st["pass_data_sum"] += data_loss
+                st["pass_units"] += units
+                st["iseq"] += 1
+                st["window"] = j + 1
+                pending += 1
+                if self.stop_requested:
+                    self.interrupt(p, units_before, t0, trained_units, train_s)
+                if pending == ADVANCE_EVERY:
+                    rep.advance(pending)
+                    pending = 0
+                    if time.monotonic() - last_save > cfg.save_every:
+                        self.save()
+                        last_save = time.monotonic()
+            dt = time.perf_counter() - t0
+            rep.stop()
+            pass_units = st["pass_units"] - units_before
+            trained_units += pass_units
+            train_s += dt
+            record = {"pass": p + 1, "iseq": st["iseq"] - 1,
+                      "loss": st["pass_loss_sum"] / max(len(order), 1),
+                      "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
+            record.update(self.pass_metrics())
+            self.history.append(record)
+            st.update(passes_done=p + 1, window=0, pass_loss_sum=0.0, pass_data_sum=0.0,
+                      pass_units=0)
+            rep.line(self.pass_line(record))
+            self.log(record)
+            self.save()
+            last_save = time.monotonic()
+        return trained_units, train_s
+
+    def interrupt(self, p, units_before, t0, trained_units, train_s):
+        """Save where we are and stop: the checkpoint resumes at the next window."""
+        self.reporter.stop()
+        self.save()
+        done = trained_units + self.state["pass_units"] - units_before
+        raise TrainingInterrupted(
+            f"interrupted at pass {p + 1}, window {self.state['window']} after {done} "
+            f"{self.unit}; saved {self.path}. Resume with: pytrnn train --resume "
+            f"{self.path} --passes {self.cfg.passes}")
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM stopped training after a checkpoint was written."""
+
+
+@contextlib.contextmanager
+def stop_on_signals(loop: _Loop):
+    """First SIGINT/SIGTERM: finish the step, save, stop. A second: stop at once
+    (checkpoint writes are atomic, so even then no half-written file is left)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if loop.stop_requested:
+            raise KeyboardInterrupt
+        loop.stop_requested = True
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
 
 class _CharLoop(_Loop):
     unit = "chars"
 
     def prepare(self, text, resumed):
         self.vocab = Vocab(tuple(resumed.vocab)) if resumed else Vocab.from_text(text)
-        data = self.vocab.encode(text)
+        rep = self.reporter
+        big = len(text) > 4 * ENCODE_CHUNK
+        if big:
+            rep.start(len(text), "encoding")
+        done = [0]
+
+        def advance(n):
+            rep.advance(n - done[0])
+            done[0] = n
+
+        data = self.vocab.encode(text, progress=advance if big else None)
+        rep.stop()
         n_val = int(len(data) * self.cfg.resolved_val_frac)
         self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
         L = self.window = self.model_cfg.window
         self.starts = window_starts(len(self.train_data), L)
         self.val_starts = window_starts(len(self.val_data), L) if n_val else None
-        self._pass_data = 0.0
 
     def describe(self):
         n = len(self.train_data)
@@ -226,13 +288,10 @@ class _CharLoop(_Loop):
     def train_unit(self, i):
         L, d = self.window, self.train_data
         loss, data_loss = self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L])
-        self._pass_data += data_loss
-        return loss, L
+        return loss, data_loss, L
 
     def pass_metrics(self):
-        n_chars = len(self.starts) * self.window
-        m = {"train_bpc": self._pass_data / n_chars / LN2}
-        self._pass_data = 0.0
+        m = {"train_bpc": self.state["pass_data_sum"] / self.state["pass_units"] / LN2}
         if self.val_starts is not None:
             L, d = self.window, self.val_data
             total = sum(self.model.seq_loss(d[i:i + L], d[i + 1:i + 1 + L])[1]
@@ -268,7 +327,6 @@ class _WordLoop(_Loop):
             n_val = min(max(n_val, 1), len(seqs) - 1)
         self.val = [seqs[i] for i in perm[:n_val]]
         self.train_seqs = [seqs[i] for i in perm[n_val:]]
-        self._pass_words, self._pass_data = 0, 0.0
 
     def describe(self):
         n_words = sum(len(y) for _, y in self.train_seqs)
@@ -293,14 +351,11 @@ class _WordLoop(_Loop):
     def train_unit(self, k):
         x, y = self.train_seqs[k]
         loss, data_loss = self.model.train_step(x, y, pad_to=self._pad(len(x)))
-        self._pass_words += len(y)
-        self._pass_data += data_loss
-        return loss, len(y)
+        return loss, data_loss, len(y)
 
     def pass_metrics(self):
-        m = {"train_word_loss": self._pass_data / max(self._pass_words, 1)}
+        m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
         m["train_ppl"] = perplexity(m["train_word_loss"])
-        self._pass_words, self._pass_data = 0, 0.0
         if self.val:
             m["val_word_loss"] = mean_word_loss(self.model, self.val)
             m["val_ppl"] = perplexity(m["val_word_loss"])
