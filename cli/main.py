@@ -117,6 +117,33 @@ def plot(
 
 @app.command()
 @user_errors
+def reproduce(
+    corpus: Annotated[Optional[str], typer.Option(help="Default: four-million if fetched, else pydoc.")] = None,
+    quick: Annotated[bool, typer.Option(help="In[107] on 100,000 chars for 2 passes.")] = False,
+    seed: Annotated[int, typer.Option(help="Initialisation seed.")] = 0,
+    mode: Annotated[str, typer.Option(help="unroll (the notebook's loop) or scan.")] = "unroll",
+):
+    """Re-run the notebook's In[114], In[115], In[107] and compare with its figures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pytrnn.progress import RichReporter
+    from pytrnn.reproduce import reproduce as run
+
+    console = Console()
+    out = run(corpus=corpus, quick=quick, seed=seed, mode=mode,
+              reporter=RichReporter(console))
+    table = Table(title=f"original notebook vs pytrnn on {out['corpus']} ({out['why']})")
+    for col in ("figure", "original", "pytrnn", "rel. diff"):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    for r in out["rows"]:
+        table.add_row(r.figure, f"{r.original:.4f}", f"{r.pytrnn:.4f}", f"{r.rel_diff:+.1%}")
+    console.print(table)
+    console.print(out["note"])
+
+
+@app.command()
+@user_errors
 def info(
     probe: Annotated[bool, typer.Option(help="Compile a tiny graph on each backend.")] = True,
 ):

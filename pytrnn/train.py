@@ -159,8 +159,9 @@ class _Loop:
         rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
                  f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s)")
         rep.line(f"checkpoint: {self.path}")
-        text = self.sample()
-        rep.line(text)
+        text = self.sample() if self.cfg.sample_length > 0 else ""
+        if text:
+            rep.line(text)
         return TrainResult(self.model, self.checkpoint(), self.path, self.history,
                            compile_s, speed, text)
 
