@@ -50,9 +50,11 @@ def train(
     vocab_size: Annotated[int, typer.Option(help="Word level: most frequent words kept.")] = 8000,
     max_sentence_len: Annotated[int, typer.Option(help="Word level: skip longer sentences.")] = 50,
     lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.")] = True,
+    batch: Annotated[int, typer.Option(help="Char level: streams trained in parallel (1: the notebook).")] = 1,
+    fuse: Annotated[Optional[int], typer.Option(help="Char level: windows per compiled call (default 16).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="float64 (the notebook) or float32.")] = "float64",
-    mode: Annotated[Optional[str], typer.Option(help="scan (default) or unroll (the notebook's loop; same numbers, slower to compile).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="unroll (the notebook's loop; char default) or scan (word default).")] = None,
     backend: Annotated[Optional[str], typer.Option(help="jax, numba or c (default: fastest here).")] = None,
     device: Annotated[Optional[str], typer.Option(help="JAX device: cpu or gpu (default: GPU if JAX sees one).")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default runs/CORPUS-LEVEL.npz).")] = None,
@@ -74,7 +76,8 @@ def train(
                       checkpoint=checkpoint,
                       resume=resume, val_frac=val_frac, vocab_size=vocab_size,
                       max_sentence_len=max_sentence_len, lower=lower,
-                      sample_length=sample_length, save_every=save_every, log=log)
+                      sample_length=sample_length, save_every=save_every, log=log,
+                      batch=batch, fuse=fuse)
     try:
         run(model_cfg, cfg, reporter=RichReporter())
     except TrainingInterrupted as e:
@@ -140,6 +143,42 @@ def reproduce(
         table.add_row(r.figure, f"{r.original:.4f}", f"{r.pytrnn:.4f}", f"{r.rel_diff:+.1%}")
     console.print(table)
     console.print(out["note"])
+
+
+@app.command()
+@user_errors
+def bench(
+    smoke: Annotated[bool, typer.Option(help="A few seconds: tiny model, JAX only.")] = False,
+    backend: Annotated[Optional[list[str]], typer.Option(help="Backends to measure (repeatable).")] = None,
+    e2e: Annotated[bool, typer.Option(help="Also time the In[107] job end to end (minutes).")] = False,
+    corpus: Annotated[Optional[str], typer.Option(help="Default: pydoc.")] = None,
+    json_out: Annotated[Optional[str], typer.Option("--json", help="Write the figures here.")] = None,
+):
+    """Throughput of every mode x backend x dtype x batch, against numpy and JAX baselines."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pytrnn.bench import run, save_json
+
+    console = Console(width=max(Console().width, 130))
+    out = run(smoke=smoke, backends=tuple(backend or ("jax", "numba", "c")), e2e=e2e,
+              corpus=corpus, reporter=lambda s: console.print(s, markup=False))
+    table = Table(title=f"chars/s on {out['corpus']} (H={out['hidden']}, L={out['window']}, "
+                        f"D={out['vocab']}); f32 matmul peak {out['matmul_peak_gflops_f32']:.0f} GFLOP/s")
+    for col in ("run", "chars/s", "x numpy", "x JAX", "compile s", "% f32 peak", "peak RSS MB"):
+        table.add_column(col, justify="left" if col == "run" else "right")
+    for r in out["rows"]:
+        table.add_row(r["name"] + (f" ({r['note']})" if r["note"] else ""),
+                      f"{r['chars_per_s']:,.0f}", f"{r['vs_numpy']:.2f}", f"{r['vs_jax']:.2f}",
+                      f"{r['compile_s']:.1f}", f"{100 * r['of_peak']:.0f}%", f"{r['rss_mb']:.0f}")
+    console.print(table)
+    if "in107" in out:
+        e = out["in107"]
+        console.print(f"In[107] job, 10 passes end to end: pytrnn CLI {e['cli_s']:.1f} s, "
+                      f"hand-written JAX {e['jax_s']:.1f} s, ratio {e['ratio']:.2f}; "
+                      f"CLI peak RSS {e['cli_peak_rss_mb']:.0f} MB")
+    if json_out:
+        save_json(out, json_out)
 
 
 @app.command()

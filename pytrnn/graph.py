@@ -56,17 +56,25 @@ def reg_loss(params):
     return sum((params[k] * params[k]).sum() for k in ("Wxh", "Whh", "Why"))
 
 
-def _seq_inputs(cfg: RNNConfig, length: int | None, masked: bool):
-    x = pt.tensor("x", shape=(length,), dtype="int32")  # seq of char/word ids
-    y = pt.tensor("y", shape=(length,), dtype="int32")  # seq of next ids
+def step_batch(x_t, h_tm1, Wxh, Whh, bh):
+    """``step`` for B streams at once: x_t (B,) int, h_tm1 (B, H) -> h_t (B, H)."""
+    return pt.tanh(Wxh[x_t, :] + h_tm1.dot(Whh.T) + bh)
+
+
+def _seq_inputs(cfg: RNNConfig, length: int | None, masked: bool, batch: int | None):
+    shape = (length,) if batch is None else (length, batch)
+    x = pt.tensor("x", shape=shape, dtype="int32")  # seq of char/word ids
+    y = pt.tensor("y", shape=shape, dtype="int32")  # seq of next ids
     mask = pt.tensor("mask", shape=(length,), dtype=cfg.dtype) if masked else None
     return x, y, mask
 
 
-def _finish(cfg, params, x, y, mask, errors, probs_last) -> RNNGraph:
+def _finish(cfg, params, x, y, mask, errors, probs_last, batch) -> RNNGraph:
     if mask is not None:
         errors = errors * mask
     data_loss = errors.sum()
+    if batch is not None:  # mean over streams of the window sums: lr keeps its meaning
+        data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
     loss = data_loss + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params)
     inputs = [x, y] if mask is None else [x, y, mask]
     return RNNGraph(inputs, loss, data_loss, probs_last)
@@ -80,46 +88,66 @@ def _cut(cfg: RNNConfig, length: int | None):
     return max(length - K, 0)
 
 
+def _pick(probs, y, batch):
+    """probs[..., y]: (D,) with y () or (B, D) with y (B,)."""
+    if batch is None:
+        return probs[y]
+    return probs[pt.arange(batch), y]
+
+
 def build_unrolled(
-    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False
+    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
+    batch: int | None = None, xy=None,
 ) -> RNNGraph:
-    """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window)."""
+    """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
+
+    ``batch`` B: x, y are (T, B) and the data loss is the mean over the B streams.
+    ``xy``: existing (x, y) variables to build on (the fused builder's windows).
+    """
     T = length or cfg.window
-    x, y, mask = _seq_inputs(cfg, T, masked)
+    x, y, mask = _seq_inputs(cfg, T, masked, batch)
+    if xy is not None:
+        x, y = xy
     Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
     cut = _cut(cfg, T)
-    h = pt.zeros((cfg.hidden,), dtype=cfg.dtype)  # h_{-1}: zero for every window
+    one = step if batch is None else step_batch
+    h_shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
+    h = pt.zeros(h_shape, dtype=cfg.dtype)  # h_{-1}: zero for every window
     errors, probs = [], None
     for i in range(T):
         h_tm1 = disconnected_grad(h) if 0 < cut == i else h
-        h = step(x[i], h_tm1, Wxh, Whh, bh)  # (H,)
+        h = one(x[i], h_tm1, Wxh, Whh, bh)  # (H,) or (B, H)
         if mask is not None:
             h = mask[i] * h
         h_out = disconnected_grad(h) if i < cut else h
-        probs = output(h_out, Why, by)  # (D,)
-        errors.append(-pt.log(probs[y[i]]))
-    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs)
+        probs = output(h_out, Why, by)  # (D,) or (B, D)
+        errors.append(-pt.log(_pick(probs, y[i], batch)))
+    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch)
 
 
 def build_scan(
-    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False
+    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
+    batch: int | None = None, xy=None,
 ) -> RNNGraph:
     """The same RNN as a ``scan`` over a sequence of any length (static if ``length``)."""
-    x, y, mask = _seq_inputs(cfg, length, masked)
+    x, y, mask = _seq_inputs(cfg, length, masked, batch)
+    if xy is not None:
+        x, y = xy
     Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
-    h0 = pt.zeros((cfg.hidden,), dtype=cfg.dtype)
+    one = step if batch is None else step_batch
+    h0 = pt.zeros((cfg.hidden,) if batch is None else (batch, cfg.hidden), dtype=cfg.dtype)
 
     if mask is None:
         sequences = [x]
 
         def fn(x_t, h_tm1, Wxh, Whh, bh):
-            return step(x_t, h_tm1, Wxh, Whh, bh)
+            return one(x_t, h_tm1, Wxh, Whh, bh)
 
     else:
         sequences = [x, mask]
 
         def fn(x_t, m_t, h_tm1, Wxh, Whh, bh):
-            return m_t * step(x_t, h_tm1, Wxh, Whh, bh)
+            return m_t * one(x_t, h_tm1, Wxh, Whh, bh)
 
     hs = pytensor.scan(
         fn,
@@ -129,10 +157,14 @@ def build_scan(
         truncate_gradient=cfg.bptt_truncate,
         strict=True,
         return_updates=False,
-    )  # (T, H)
-    probs = output(hs, Why, by)  # (T, D)
-    errors = -pt.log(probs[pt.arange(x.shape[0]), y])  # (T,)
-    return _finish(cfg, params, x, y, mask, errors, probs[-1])
+    )  # (T, H) or (T, B, H)
+    probs = output(hs, Why, by)  # (T, D) or (T, B, D)
+    T = x.shape[0] if length is None else length
+    if batch is None:
+        errors = -pt.log(probs[pt.arange(T), y])  # (T,)
+    else:
+        errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
+    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch)
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
@@ -145,6 +177,42 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
     return [
         (params[k], params[k] - lr * pt.clip(g, -c, c)) for k, g in zip(PARAM_NAMES, grads)
     ]
+
+
+def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
+                length: int | None = None, batch: int | None = None):
+    """``windows`` SGD steps in one graph: an outer scan over windows carrying the
+    parameters, so Python leaves the hot loop.
+
+    Inputs X, Y (K, T) or (K, T, B) int32 and ``wmask`` (K,): a window with weight 0
+    leaves the parameters untouched (pads the last chunk of a pass). Returns
+    (inputs, [losses (K,), data_losses (K,)], updates of the shared params).
+    """
+    T = length or cfg.window
+    shape = (windows, T) if batch is None else (windows, T, batch)
+    X = pt.tensor("X", shape=shape, dtype="int32")
+    Y = pt.tensor("Y", shape=shape, dtype="int32")
+    W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
+    lr = np.asarray(cfg.lr, dtype=cfg.dtype)
+    c = np.asarray(cfg.clip, dtype=cfg.dtype)
+    inner = BUILDERS[mode]
+
+    def window(x, y, w, *P):
+        g = inner(cfg, dict(zip(PARAM_NAMES, P)), length=T, batch=batch, xy=(x, y))
+        grads = pytensor.grad(g.loss, list(P))
+        new = [p - w * (lr * pt.clip(d, -c, c)) for p, d in zip(P, grads)]
+        return [*new, g.loss, g.data_loss]
+
+    shared = [params[k] for k in PARAM_NAMES]
+    outs = pytensor.scan(
+        window,
+        sequences=[X, Y, W],
+        outputs_info=[*shared, None, None],
+        strict=True,
+        return_updates=False,
+    )
+    updates = [(p, seq[-1]) for p, seq in zip(shared, outs[:5])]
+    return [X, Y, W], [outs[5], outs[6]], updates
 
 
 def build_step(cfg: RNNConfig, params: dict):

@@ -16,7 +16,7 @@ import pytensor
 from .backends import compile_mode, resolve_backend, select_device
 from .config import MODES, RNNConfig
 from .errors import ConfigError
-from .graph import BUILDERS, build_step, sgd_updates
+from .graph import BUILDERS, build_fused, build_step, sgd_updates
 from .params import PARAM_NAMES, check_params, init_params
 
 
@@ -169,6 +169,33 @@ class RNN:
     def predict(self, x, pad_to: int | None = None) -> int:
         """The most likely next id after x."""
         return int(np.argmax(self.predict_prob(x, pad_to)))
+
+    def train_windows(self, X, Y, wmask=None) -> tuple[np.ndarray, np.ndarray]:
+        """K SGD steps in one call (fused): X, Y (K, T) or (K, T, B) int arrays.
+
+        Same losses and parameters as K calls of ``train_on_seq`` (B = 1), or of a
+        batched step whose loss is the mean over the B streams. ``wmask`` (K,) of 0/1
+        skips windows (padding). Returns (losses, data_losses), each (K,).
+        """
+        X, Y = np.asarray(X), np.asarray(Y)
+        if X.ndim not in (2, 3) or X.shape != Y.shape:
+            raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
+        K, T = X.shape[:2]
+        B = X.shape[2] if X.ndim == 3 else None
+        if self.mode == "unroll" and T != self.cfg.window:
+            raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
+        D = self.cfg.vocab_size
+        if X.min() < 0 or Y.min() < 0 or X.max() >= D or Y.max() >= D:
+            raise ConfigError(f"token ids must be in [0, {D})")
+        w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
+        key = ("fused", K, T, B)
+        if key not in self._fns:
+            inputs, outputs, updates = build_fused(self.cfg, self.params, self.mode, K,
+                                                   length=T, batch=B)
+            self._fns[key] = pytensor.function(inputs, outputs, updates=updates,
+                                               mode=compile_mode(self.backend))
+        losses, data_losses = self._fns[key](X.astype(np.int32), Y.astype(np.int32), w)
+        return np.asarray(losses), np.asarray(data_losses)
 
     # -- sampling ---------------------------------------------------------------
     def initial_state(self) -> np.ndarray:

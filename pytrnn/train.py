@@ -31,7 +31,7 @@ from .words import WordVocab, bucket, prepare
 LN2 = math.log(2.0)
 # TrainConfig fields that fix the data a run sees: a resumed run must keep them.
 DATA_FIELDS = ("corpus", "level", "limit_chars", "seed", "val_frac", "vocab_size",
-               "max_sentence_len", "lower")
+               "max_sentence_len", "lower", "batch", "fuse")
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
 
 
@@ -175,23 +175,25 @@ class _Loop:
             rep.advance(st["window"])
             t0 = time.perf_counter()
             units_before, pending = st["pass_units"], 0
-            for j in range(st["window"], len(order)):
-                loss, data_loss, units = self.train_unit(order[j])
-                if not math.isfinite(loss):
-                    rep.stop()
-                    raise DivergedError(
-                        f"loss became {loss} at pass {p + 1}, window {j} "
-                        f"(iseq {st['iseq']}); lower --lr. The last good "
-                        f"checkpoint is kept: {self.path}")
-                st["pass_loss_sum"] += loss
-                st["pass_data_sum"] += data_loss
-                st["pass_units"] += units
-                st["iseq"] += 1
-                st["window"] = j + 1
-                pending += 1
+            j = st["window"]
+            while j < len(order):
+                n = min(self.chunk, len(order) - j)
+                for k, (loss, data_loss, units) in enumerate(self.train_chunk(order, j, n)):
+                    if not math.isfinite(loss):
+                        rep.stop()
+                        raise DivergedError(
+                            f"loss became {loss} at pass {p + 1}, window {j + k} "
+                            f"(iseq {st['iseq']}); lower --lr. The last good "
+                            f"checkpoint is kept: {self.path}")
+                    st["pass_loss_sum"] += loss
+                    st["pass_data_sum"] += data_loss
+                    st["pass_units"] += units
+                    st["iseq"] += 1
+                st["window"] = j = j + n
+                pending += n
                 if self.stop_requested:
                     self.interrupt(p, units_before, t0, trained_units, train_s)
-                if pending == ADVANCE_EVERY:
+                if pending >= ADVANCE_EVERY:
                     rep.advance(pending)
                     pending = 0
                     if time.monotonic() - last_save > cfg.save_every:
@@ -271,25 +273,54 @@ class _CharLoop(_Loop):
         n_val = int(len(data) * self.cfg.resolved_val_frac)
         self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
         L = self.window = self.model_cfg.window
-        self.starts = window_starts(len(self.train_data), L)
+        B = self.batch = self.cfg.batch
+        self.chunk = self.cfg.resolved_fuse
+        # B contiguous streams, as karpathy's char-rnn; B = 1 is the notebook's text
+        S = len(self.train_data) // B
+        self.streams = self.train_data[: S * B].reshape(B, S)
+        self.starts = window_starts(S, L)
         self.val_starts = window_starts(len(self.val_data), L) if n_val else None
 
     def describe(self):
         n = len(self.train_data)
         val = f", {len(self.val_data)} held out" if self.val_starts is not None else ""
+        streams = f" in {self.batch} streams" if self.batch > 1 else ""
         return (f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
-                f"{val}; {len(self.starts)} windows of {self.window} per pass")
+                f"{val}; {len(self.starts)} windows of {self.window}{streams} per pass, "
+                f"{self.chunk} per call")
 
     def compile(self):
-        return self.model.compile(length=self.window)
+        if self.chunk == 1 and self.batch == 1:
+            return self.model.compile(length=self.window)
+        t0 = time.perf_counter()
+        X = np.zeros(self._shape(self.chunk), np.int32)
+        self.model.train_windows(X, X, wmask=np.zeros(self.chunk))  # weight 0: no update
+        return time.perf_counter() - t0
+
+    def _shape(self, K):
+        return (K, self.window) if self.batch == 1 else (K, self.window, self.batch)
 
     def order(self, p):
         return self.starts
 
-    def train_unit(self, i):
-        L, d = self.window, self.train_data
-        loss, data_loss = self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L])
-        return loss, data_loss, L
+    def train_chunk(self, order, j, n):
+        L, B = self.window, self.batch
+        if self.chunk == 1 and B == 1:  # one call per window: the notebook's loop
+            i, d = order[j], self.train_data
+            loss, data_loss = self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L])
+            return [(loss, data_loss, L)]
+        K = self.chunk
+        starts = np.resize(order[j:j + n], K)  # pad the last chunk; weight 0 below
+        offs = starts[:, None] + np.arange(L)[None, :]  # (K, L)
+        X = self.streams[:, offs].transpose(1, 2, 0)  # (K, L, B)
+        Y = self.streams[:, offs + 1].transpose(1, 2, 0)
+        if B == 1:
+            X, Y = X[..., 0], Y[..., 0]
+        w = (np.arange(K) < n).astype(self.model.cfg.dtype)
+        losses, data_losses = self.model.train_windows(X, Y, wmask=w)
+        # the loss stays the mean over streams (the notebook's scale); the data loss
+        # is summed over streams so bits/char = data sum / chars
+        return [(float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])]
 
     def pass_metrics(self):
         m = {"train_bpc": self.state["pass_data_sum"] / self.state["pass_units"] / LN2}
@@ -349,10 +380,12 @@ class _WordLoop(_Loop):
     def order(self, p):
         return np.random.default_rng([self.cfg.seed, p]).permutation(len(self.train_seqs))
 
-    def train_unit(self, k):
-        x, y = self.train_seqs[k]
+    chunk = 1  # one sentence per SGD step
+
+    def train_chunk(self, order, j, n):
+        x, y = self.train_seqs[order[j]]
         loss, data_loss = self.model.train_step(x, y, pad_to=self._pad(len(x)))
-        return loss, data_loss, len(y)
+        return [(loss, data_loss, len(y))]
 
     def pass_metrics(self):
         m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}

@@ -1,0 +1,200 @@
+"""``pytrnn bench``: chars/s for every mode x backend x dtype x batch that runs here,
+next to two baselines measured in the same run (a plain numpy BPTT loop and a
+hand-written JAX trainer), with ratios, compile times and peak memory.
+
+Machines are shared and noisy: compare the ratios, not the absolute figures.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .baselines import jax_trainer, numpy_train
+from .config import RNNConfig
+from .data import Vocab, load_corpus, window_starts
+from .model import RNN
+from .params import init_params
+
+L = 25
+
+
+@dataclass
+class Row:
+    name: str
+    chars_per_s: float
+    compile_s: float = 0.0
+    vs_numpy: float = 0.0
+    vs_jax: float = 0.0
+    rss_mb: float = 0.0
+    note: str = ""
+
+
+def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def matmul_peak_gflops(n: int = 1024, repeat: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate, measured now with numpy."""
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeat))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def windows(data, B: int):
+    """(streams (B, S), starts) as the trainer lays out B contiguous streams."""
+    S = len(data) // B
+    return data[: S * B].reshape(B, S), window_starts(S, L)
+
+
+def bench_pytrnn(cfg: RNNConfig, data, mode, backend, batch, fuse, budget_chars) -> Row:
+    model = RNN(cfg, mode=mode, backend=backend, seed=0)
+    streams, starts = windows(data, batch)
+    n_steps = max(fuse, min(len(starts), budget_chars // (L * batch)) // fuse * fuse)
+    offs = starts[:n_steps, None] + np.arange(L)[None, :]
+    X = streams[:, offs].transpose(1, 2, 0)
+    Y = streams[:, offs + 1].transpose(1, 2, 0)
+    if batch == 1:
+        X, Y = X[..., 0], Y[..., 0]
+    t0 = time.perf_counter()
+    if fuse == 1 and batch == 1:
+        model.compile()
+        compile_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for k in range(n_steps):
+            model.train_step(X[k], Y[k])
+    else:
+        model.train_windows(X[:fuse], Y[:fuse], wmask=np.zeros(fuse))
+        compile_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for k in range(0, n_steps, fuse):
+            model.train_windows(X[k:k + fuse], Y[k:k + fuse])
+    dt = time.perf_counter() - t0
+    name = f"pytrnn {backend} {mode} {cfg.dtype} batch {batch} fuse {fuse}"
+    return Row(name, n_steps * L * batch / dt, compile_s, rss_mb=peak_rss_mb())
+
+
+def bench_baselines(cfg, data, budget_chars, numpy_chars):
+    P = init_params(cfg, np.random.default_rng(0))
+    starts = window_starts(len(data), L)
+    n_np = max(1, min(len(starts), numpy_chars // L))
+    dt = _timed(lambda: numpy_train(P, data, starts[:n_np], L))
+    rows = [Row("numpy BPTT loop (baseline)", n_np * L / dt, rss_mb=peak_rss_mb())]
+    import jax.numpy as jnp
+
+    train = jax_trainer(L)
+    n = max(1, min(len(starts), budget_chars // L))
+    offs = starts[:n, None] + np.arange(L)[None, :]
+    X, Y = jnp.asarray(data[offs]), jnp.asarray(data[offs + 1])
+    PJ = {k: jnp.asarray(v) for k, v in P.items()}
+    c = _timed(lambda: train(PJ, X, Y)[1].block_until_ready())
+    dt = _timed(lambda: train(PJ, X, Y)[1].block_until_ready())
+    rows.append(Row("hand-written JAX lax.scan (baseline)", n * L / dt, c, rss_mb=peak_rss_mb()))
+    return rows
+
+
+def configs(smoke: bool, backends):
+    """(mode, backend, dtype, batch, fuse) to measure."""
+    if smoke:
+        return [("scan", "jax", "float64", 1, 1), ("unroll", "jax", "float64", 1, 4),
+                ("scan", "jax", "float32", 8, 4)]
+    out = []
+    if "jax" in backends:  # the default backend: the whole grid
+        out += [("scan", "jax", "float64", 1, 1), ("unroll", "jax", "float64", 1, 1),
+                ("unroll", "jax", "float64", 1, 16), ("unroll", "jax", "float32", 1, 16)]
+        out += [("unroll", "jax", dt, B, 16) for dt in ("float64", "float32") for B in (32, 64)]
+    for b in backends:  # the others compile for a minute per graph: fewer rows
+        if b != "jax":
+            out += [("scan", b, "float64", 1, 1), ("scan", b, "float64", 32, 16)]
+    return out
+
+
+def end_to_end(corpus: str, passes: int) -> dict:
+    """The In[107] job through the CLI's defaults vs the hand-written JAX trainer,
+    each a fresh process, start-up and compile included; and the CLI's peak RSS."""
+    with tempfile.TemporaryDirectory() as d:
+        cmd = [sys.executable, "-m", "cli", "train", "--corpus", corpus, "--passes",
+               str(passes), "--checkpoint", str(Path(d) / "m.npz"), "--sample-length", "0"]
+        t_cli = _timed(lambda: subprocess.run(cmd, check=True, capture_output=True))
+        rss = peak_rss_mb(resource.RUSAGE_CHILDREN)
+        code = ("import sys, numpy as np, jax.numpy as jnp\n"
+                "from pytrnn.baselines import jax_trainer\n"
+                "from pytrnn.bench import e2e_jax_job\n"
+                f"e2e_jax_job({corpus!r}, {passes})\n")
+        t_jax = _timed(lambda: subprocess.run([sys.executable, "-c", code], check=True,
+                                              capture_output=True))
+    return {"cli_s": t_cli, "jax_s": t_jax, "ratio": t_cli / t_jax, "cli_peak_rss_mb": rss}
+
+
+def e2e_jax_job(corpus: str, passes: int) -> None:
+    """The hand-written JAX trainer doing the In[107] job (run in a subprocess)."""
+    import jax.numpy as jnp
+
+    name, text = load_corpus(corpus)
+    vocab = Vocab.from_text(text)
+    data = vocab.encode(text).astype(np.int32)
+    P = init_params(RNNConfig(vocab_size=vocab.size), np.random.default_rng(0))
+    starts = window_starts(len(data), L)
+    offs = starts[:, None] + np.arange(L)[None, :]
+    X, Y = jnp.asarray(data[offs]), jnp.asarray(data[offs + 1])
+    train = jax_trainer(L)
+    P = {k: jnp.asarray(v) for k, v in P.items()}
+    for _ in range(passes):
+        P, losses = train(P, X, Y)
+        print(float(losses.mean()))
+
+
+def run(smoke: bool = False, backends=("jax", "numba", "c"), e2e: bool = False,
+        corpus: str | None = None, reporter=print) -> dict:
+    name, text = load_corpus(corpus)
+    vocab = Vocab.from_text(text)
+    data = vocab.encode(text).astype(np.int32)
+    H = 16 if smoke else 100
+    budget = 5_000 if smoke else 150_000
+    base_cfg = RNNConfig(vocab_size=vocab.size, hidden=H)
+    rows = bench_baselines(base_cfg, data, budget, 2_000 if smoke else 40_000)
+    np_cps, jax_cps = rows[0].chars_per_s, rows[1].chars_per_s
+    for r in rows:
+        reporter(f"{r.name}: {r.chars_per_s:,.0f} chars/s")
+    for mode, backend, dtype, batch, fuse in configs(smoke, backends):
+        cfg = RNNConfig(vocab_size=vocab.size, hidden=H, dtype=dtype)
+        try:
+            row = bench_pytrnn(cfg, data, mode, backend, batch, fuse,
+                                int(budget * batch ** 0.5))
+        except Exception as e:  # a backend that fails here is reported, not fatal
+            row = Row(f"pytrnn {backend} {mode} {dtype} batch {batch} fuse {fuse}", 0.0,
+                      note=f"{type(e).__name__}: {str(e).splitlines()[0][:60]}")
+        rows.append(row)
+        reporter(f"{row.name}: {row.chars_per_s:,.0f} chars/s (compile {row.compile_s:.1f} s)")
+    for r in rows:
+        r.vs_numpy, r.vs_jax = r.chars_per_s / np_cps, r.chars_per_s / jax_cps
+    peak = matmul_peak_gflops(512 if smoke else 1024)
+    flops_per_char = 6 * H * (H + vocab.size)
+    out = {"corpus": name, "hidden": H, "window": L, "vocab": vocab.size,
+           "matmul_peak_gflops_f32": peak, "flops_per_char": flops_per_char,
+           "rows": [asdict(r) for r in rows]}
+    for r in out["rows"]:
+        r["gflops"] = r["chars_per_s"] * flops_per_char / 1e9
+        r["of_peak"] = r["gflops"] / peak
+    if e2e:
+        out["in107"] = end_to_end(corpus or "pydoc", 10)
+    return out
+
+
+def save_json(out: dict, path) -> None:
+    Path(path).write_text(json.dumps(out, indent=2))

@@ -1,0 +1,132 @@
+"""Fused training (K windows per call) and minibatches against per-window steps and
+the numpy reference; the trainer's fused path against its one-call-per-window path."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import pytrnn
+from cli.main import app
+from conftest import TINY, cached_model
+from numpy_ref import init, loss_and_grads, sgd_step
+from pytrnn.progress import PrintReporter
+from pytrnn.train import train
+
+D, H, L = TINY["vocab_size"], TINY["hidden"], TINY["window"]
+LR, REG, CLIP = 0.01, 0.01, 5.0
+
+
+@pytest.mark.parametrize("backend", ["jax", "c"])
+@pytest.mark.parametrize("mode", ["unroll", "scan"])
+def test_fused_equals_one_call_per_window(mode, backend, rng):
+    P = init(D, H, rng)
+    X, Y = rng.integers(0, D, (5, L)), rng.integers(0, D, (5, L))
+    fused = cached_model(mode, backend)
+    fused.set_params(P)
+    losses, data_losses = fused.train_windows(X, Y, wmask=[1, 1, 1, 0, 0])  # 2 padded
+    ref = P
+    for k in range(3):
+        want, ref = sgd_step(ref, X[k], Y[k], LR, REG, CLIP)
+        assert losses[k] == pytest.approx(want, rel=1e-9)
+    got = fused.get_params()
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def batched_step(P, X, Y):
+    """Reference minibatch step: mean over streams of the window losses, one SGD step."""
+    B = X.shape[1]
+    grads = {k: np.zeros_like(v) for k, v in P.items()}
+    data = 0.0
+    for b in range(B):
+        _, d, g = loss_and_grads(P, X[:, b], Y[:, b], reg=0.0)
+        data += d / B
+        for k in g:
+            grads[k] += g[k] / B
+    reg_sum = sum((P[k] ** 2).sum() for k in ("Wxh", "Whh", "Why"))
+    for k in ("Wxh", "Whh", "Why"):
+        grads[k] += 2 * REG * P[k]
+    new = {k: P[k] - LR * np.clip(grads[k], -CLIP, CLIP) for k in P}
+    return data + REG * reg_sum, new
+
+
+@pytest.mark.parametrize("mode", ["unroll", "scan"])
+def test_minibatch_matches_numpy_mean_over_streams(mode, rng):
+    B = 3
+    P = init(D, H, rng)
+    X, Y = rng.integers(0, D, (2, L, B)), rng.integers(0, D, (2, L, B))
+    model = cached_model(mode, "jax")
+    model.set_params(P)
+    losses, _ = model.train_windows(X, Y)
+    ref = P
+    for k in range(2):
+        want, ref = batched_step(ref, X[k], Y[k])
+        assert losses[k] == pytest.approx(want, rel=1e-9)
+    got = model.get_params()
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_trainer_fused_pass_equals_per_window_pass(tmp_path):
+    """The CLI's default (16 windows per call) trains exactly the notebook's loop."""
+    results = []
+    for fuse in (1, 16):
+        cfg = pytrnn.TrainConfig(limit_chars=3000, passes=1, fuse=fuse, mode="scan",
+                                 checkpoint=str(tmp_path / f"{fuse}.npz"), sample_length=0)
+        results.append(train(pytrnn.RNNConfig(hidden=8), cfg, reporter=PrintReporter(quiet=True)))
+    a, b = results
+    assert a.history[0]["iseq"] == b.history[0]["iseq"] == 118  # 119 windows, 7 chunks + pad
+    assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"], rel=1e-9)
+    pa, pb = a.model.get_params(), b.model.get_params()
+    for k in pa:
+        np.testing.assert_allclose(pa[k], pb[k], rtol=1e-9, atol=1e-12)
+
+
+def test_trainer_batch_reports_bits_per_char_on_the_right_scale(tmp_path):
+    cfg = pytrnn.TrainConfig(limit_chars=20000, passes=1, batch=8, mode="scan",
+                             checkpoint=str(tmp_path / "b.npz"), sample_length=0)
+    r = train(pytrnn.RNNConfig(hidden=8), cfg, reporter=PrintReporter(quiet=True))
+    h = r.history[0]
+    # mean window loss over 25 chars vs bits per char: same data, two scales
+    assert 2.0 < h["train_bpc"] < 8.0
+    assert h["loss"] / 25 / np.log(2) == pytest.approx(h["train_bpc"], rel=0.2)
+
+
+def test_word_level_rejects_batch():
+    with pytest.raises(pytrnn.PytrnnError, match="one sentence per step"):
+        pytrnn.TrainConfig(level="word", batch=4).validate()
+
+
+def test_bench_smoke(tmp_path):
+    out = tmp_path / "b.json"
+    r = CliRunner().invoke(app, ["bench", "--smoke", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    names = [row["name"] for row in data["rows"]]
+    assert names[0].startswith("numpy") and names[1].startswith("hand-written JAX")
+    assert all(row["chars_per_s"] > 0 for row in data["rows"]), data["rows"]
+    assert data["rows"][0]["vs_numpy"] == pytest.approx(1.0)
+    assert "x numpy" in r.stdout and "x JAX" in r.stdout
+
+
+def test_bench_baselines_train_the_same_model(rng):
+    """The baselines must compute the notebook's SGD, or their speed means nothing."""
+    from pytrnn.baselines import jax_trainer, numpy_train
+    from pytrnn.data import window_starts
+
+    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=25)
+    P = init(D, H, rng)
+    data = rng.integers(0, D, 200).astype(np.int32)
+    starts = window_starts(len(data), 25)[:4]
+    np_losses, np_params = numpy_train(P, data, starts, 25)
+    model = pytrnn.RNN(cfg, params=P, mode="scan")
+    ours = [model.train_on_seq(data[i:i + 25], data[i + 1:i + 26]) for i in starts]
+    np.testing.assert_allclose(np_losses, ours, rtol=1e-9)
+    offs = starts[:, None] + np.arange(25)
+    PJ, jax_losses = jax_trainer(25)(P, data[offs], data[offs + 1])
+    np.testing.assert_allclose(np.asarray(jax_losses), ours, rtol=1e-9)
+    for k, v in model.get_params().items():
+        np.testing.assert_allclose(np_params[k], v, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(PJ[k]), v, rtol=1e-9, atol=1e-12)
