@@ -52,6 +52,10 @@ def train(
     lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.")] = True,
     batch: Annotated[int, typer.Option(help="Char level: streams trained in parallel (1: the notebook).")] = 1,
     fuse: Annotated[Optional[int], typer.Option(help="Char level: windows per compiled call (default 16).")] = None,
+    devices: Annotated[int, typer.Option(help="JAX devices to split the batch's streams over.")] = 1,
+    coordinator: Annotated[Optional[str], typer.Option(help="Multi-host: HOST:PORT of process 0.")] = None,
+    num_processes: Annotated[int, typer.Option(help="Multi-host: number of processes.")] = 1,
+    process_id: Annotated[int, typer.Option(help="Multi-host: this process's index.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="float64 (the notebook) or float32.")] = "float64",
     mode: Annotated[Optional[str], typer.Option(help="unroll (the notebook's loop; char default) or scan (word default).")] = None,
@@ -64,6 +68,9 @@ def train(
     sample_length: Annotated[int, typer.Option(help="Chars sampled at the end.")] = 200,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
+    from pytrnn.parallel import ask_for_host_devices
+
+    ask_for_host_devices(devices // max(num_processes, 1))  # before JAX starts
     from pytrnn import RNNConfig, TrainConfig
     from pytrnn.progress import RichReporter
     from pytrnn.train import TrainingInterrupted
@@ -77,7 +84,8 @@ def train(
                       resume=resume, val_frac=val_frac, vocab_size=vocab_size,
                       max_sentence_len=max_sentence_len, lower=lower,
                       sample_length=sample_length, save_every=save_every, log=log,
-                      batch=batch, fuse=fuse)
+                      batch=batch, fuse=fuse, devices=devices, coordinator=coordinator,
+                      num_processes=num_processes, process_id=process_id)
     try:
         run(model_cfg, cfg, reporter=RichReporter())
     except TrainingInterrupted as e:

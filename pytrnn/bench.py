@@ -8,6 +8,7 @@ Machines are shared and noisy: compare the ratios, not the absolute figures.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -124,20 +125,26 @@ def configs(smoke: bool, backends):
     return out
 
 
+def run_child(cmd) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one child process, measured for that child alone."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}")
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024
+
+
 def end_to_end(corpus: str, passes: int) -> dict:
     """The In[107] job through the CLI's defaults vs the hand-written JAX trainer,
     each a fresh process, start-up and compile included; and the CLI's peak RSS."""
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, "-m", "cli", "train", "--corpus", corpus, "--passes",
                str(passes), "--checkpoint", str(Path(d) / "m.npz"), "--sample-length", "0"]
-        t_cli = _timed(lambda: subprocess.run(cmd, check=True, capture_output=True))
-        rss = peak_rss_mb(resource.RUSAGE_CHILDREN)
-        code = ("import sys, numpy as np, jax.numpy as jnp\n"
-                "from pytrnn.baselines import jax_trainer\n"
-                "from pytrnn.bench import e2e_jax_job\n"
-                f"e2e_jax_job({corpus!r}, {passes})\n")
-        t_jax = _timed(lambda: subprocess.run([sys.executable, "-c", code], check=True,
-                                              capture_output=True))
+        t_cli, rss = run_child(cmd)
+        code = f"from pytrnn.bench import e2e_jax_job; e2e_jax_job({corpus!r}, {passes})"
+        t_jax, _ = run_child([sys.executable, "-c", code])
     return {"cli_s": t_cli, "jax_s": t_jax, "ratio": t_cli / t_jax, "cli_peak_rss_mb": rss}
 
 

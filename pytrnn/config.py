@@ -80,6 +80,10 @@ class TrainConfig:
     sample_length: int = 200  # chars (or sentences' worth) printed after training
     batch: int = 1  # char level: B contiguous streams per step (1 = the notebook)
     fuse: int | None = None  # char level: windows per compiled call (None: 16)
+    devices: int = 1  # JAX devices the batch's streams are split over (data parallel)
+    coordinator: str | None = None  # multi-host: HOST:PORT of process 0
+    num_processes: int = 1
+    process_id: int = 0
     log: str | None = None  # a JSON-lines file: one line per pass
     save_every: float = 60.0  # seconds between checkpoints inside a pass
 
@@ -115,6 +119,11 @@ class TrainConfig:
         if self.level == "word" and (self.batch > 1 or self.resolved_fuse > 1):
             raise ConfigError("word level trains one sentence per step: "
                               "--batch and --fuse are char-level options")
+        if self.devices < 1:
+            raise ConfigError(f"--devices must be at least 1, got {self.devices}")
+        if self.devices > 1 and (self.batch < 2 or self.batch % self.devices):
+            raise ConfigError(f"--batch {self.batch} must be a multiple of --devices "
+                              f"{self.devices} (and at least 2)")
         if self.vocab_size < 1:
             raise ConfigError(f"--vocab-size must be at least 1, got {self.vocab_size}")
         if self.max_sentence_len < 1:

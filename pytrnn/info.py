@@ -32,6 +32,13 @@ def probe_backend(name: str) -> tuple[bool, str]:
         return False, f"{type(e).__name__}: {e}".splitlines()[0][:120]
 
 
+def _topology() -> str:
+    import jax
+
+    return (f"process {jax.process_index()} of {jax.process_count()}, "
+            f"{jax.local_device_count()} local / {jax.device_count()} global devices")
+
+
 def info(probe: bool = True) -> dict:
     devices = [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax_devices()]
     blas = pytensor.config.blas__ldflags
@@ -45,6 +52,7 @@ def info(probe: bool = True) -> dict:
         "backends": {n: probe_backend(n) if probe else (True, "not probed")
                      for n in BACKENDS},
         "jax_devices": devices,
+        "processes": _topology(),
         "c_blas": blas or "none found (C backend uses a slow fallback)",
         "pytensor_compiledir": str(pytensor.config.compiledir),
         "jax_cache_dir": str(jax_cache_dir()),

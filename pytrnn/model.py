@@ -17,6 +17,7 @@ from .backends import compile_mode, resolve_backend, select_device
 from .config import MODES, RNNConfig
 from .errors import ConfigError
 from .graph import BUILDERS, build_fused, build_step, sgd_updates
+from .parallel import DataParallel
 from .params import PARAM_NAMES, check_params, init_params
 
 
@@ -46,12 +47,14 @@ class RNN:
         backend: str | None = None,
         seed: int = 0,
         device: str | None = None,
+        devices: int = 1,
     ):
         self.cfg = cfg.validate()
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
         self.backend = resolve_backend(backend)
+        compile_mode(self.backend)  # for JAX: loads PyTensor's dispatch, which sets x64
         if self.backend == "jax":
             self.device = select_device(device)
         elif device == "gpu":
@@ -63,6 +66,8 @@ class RNN:
         values = check_params(cfg, params)
         self.params = {k: pytensor.shared(values[k], name=k) for k in PARAM_NAMES}
         self._fns: dict = {}
+        self.parallel = DataParallel.create(devices, self.backend)
+        self.parallel.replicate(self.params)
 
     # -- shapes -----------------------------------------------------------------
     @property
@@ -181,7 +186,8 @@ class RNN:
         if X.ndim not in (2, 3) or X.shape != Y.shape:
             raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
         K, T = X.shape[:2]
-        B = X.shape[2] if X.ndim == 3 else None
+        # across hosts each process passes its share of the streams
+        B = X.shape[2] * self.parallel.processes if X.ndim == 3 else None
         if self.mode == "unroll" and T != self.cfg.window:
             raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
         D = self.cfg.vocab_size
@@ -194,8 +200,10 @@ class RNN:
                                                    length=T, batch=B)
             self._fns[key] = pytensor.function(inputs, outputs, updates=updates,
                                                mode=compile_mode(self.backend))
-        losses, data_losses = self._fns[key](X.astype(np.int32), Y.astype(np.int32), w)
-        return np.asarray(losses), np.asarray(data_losses)
+            self._fns[key].trust_input = self.parallel.n > 1  # keep the shardings
+        args = self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w)
+        losses, data_losses = self._fns[key](*args)
+        return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
 
     # -- sampling ---------------------------------------------------------------
     def initial_state(self) -> np.ndarray:
@@ -216,9 +224,11 @@ class RNN:
     # -- parameters -------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:
         """Numpy copies of Wxh, Whh, bh, Why, by."""
-        return {k: np.array(v.get_value(), copy=True) for k, v in self.params.items()}
+        return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
+                for k, v in self.params.items()}
 
     def set_params(self, params: dict) -> None:
         values = check_params(self.cfg, params)
         for k in PARAM_NAMES:
             self.params[k].set_value(values[k])
+        self.parallel.replicate(self.params)

@@ -68,6 +68,10 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None) -> TrainResult:
     reporter = reporter or PrintReporter()
     cfg.validate()
     model_cfg.validate()
+    if cfg.coordinator:
+        from .parallel import init_distributed
+
+        init_distributed(cfg.coordinator, cfg.num_processes, cfg.process_id)
     resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
     if resumed is not None:
         saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
@@ -118,7 +122,11 @@ class _Loop:
         model_cfg = replace(model_cfg, vocab_size=self.vocab.size).validate()
         params = resumed.params if resumed else None
         self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
-                         backend=cfg.backend, seed=cfg.seed, device=cfg.device)
+                         backend=cfg.backend, seed=cfg.seed, device=cfg.device,
+                         devices=cfg.devices)
+        self.lead = self.model.parallel.process_index == 0  # only it saves and prints
+        if not self.lead:
+            self.reporter = reporter = PrintReporter(quiet=True)
         self.path = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint(
             cfg, corpus_name)
         self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
@@ -136,13 +144,14 @@ class _Loop:
             extra={"train": train_fields, **self.extra()}, **self.state)
 
     def save(self) -> None:
-        ckpt_io.save(self.path, self.checkpoint())
+        if self.lead:
+            ckpt_io.save(self.path, self.checkpoint())
 
     def extra(self) -> dict:
         return {}
 
     def log(self, record: dict) -> None:
-        if self.cfg.log:
+        if self.cfg.log and self.lead:
             with open(self.cfg.log, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 
@@ -294,8 +303,18 @@ class _CharLoop(_Loop):
             return self.model.compile(length=self.window)
         t0 = time.perf_counter()
         X = np.zeros(self._shape(self.chunk), np.int32)
+        if self.cfg.num_processes > 1:
+            X = X[..., : self.batch // self.cfg.num_processes]
         self.model.train_windows(X, X, wmask=np.zeros(self.chunk))  # weight 0: no update
         return time.perf_counter() - t0
+
+    def local_streams(self):
+        """All B streams, or across hosts this process's contiguous share of them."""
+        if self.cfg.num_processes == 1:
+            return self.streams
+        share = self.batch // self.cfg.num_processes
+        i = self.model.parallel.process_index
+        return self.streams[i * share:(i + 1) * share]
 
     def _shape(self, K):
         return (K, self.window) if self.batch == 1 else (K, self.window, self.batch)
@@ -312,8 +331,9 @@ class _CharLoop(_Loop):
         K = self.chunk
         starts = np.resize(order[j:j + n], K)  # pad the last chunk; weight 0 below
         offs = starts[:, None] + np.arange(L)[None, :]  # (K, L)
-        X = self.streams[:, offs].transpose(1, 2, 0)  # (K, L, B)
-        Y = self.streams[:, offs + 1].transpose(1, 2, 0)
+        streams = self.local_streams()
+        X = streams[:, offs].transpose(1, 2, 0)  # (K, L, B) or this process's share of B
+        Y = streams[:, offs + 1].transpose(1, 2, 0)
         if B == 1:
             X, Y = X[..., 0], Y[..., 0]
         w = (np.arange(K) < n).astype(self.model.cfg.dtype)

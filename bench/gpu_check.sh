@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's GPU check, for a borrowed GPU machine (see the device tool; ~15 min a
+# session). Prepare here with bench/fetch_gpu_wheels.sh, then run with .whl carried:
+#   bash bench/gpu_check.sh
+# It installs PyTensor from the carried wheels, prints `pytrnn info`, runs the tests
+# that compare backends (JAX on the GPU against C, Numba and numpy), and times
+# training on the GPU against the CPU. Finishes within 5 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu_check}; mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+  --target /tmp/site .whl/*.whl || { echo "wheel install failed"; exit 1; }
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+python3 -m cli info 2>&1 | tee "$OUT/info.txt"
+timeout 150 python3 -m pytest -q -x -p no:cacheprovider tests/test_backends.py \
+  tests/test_reference.py 2>&1 | tail -15 | tee "$OUT/tests.txt"
+timeout 120 python3 - <<'PY' 2>&1 | tee "$OUT/throughput.txt"
+import time, numpy as np, pytrnn
+from pytrnn.data import load_corpus, Vocab
+_, text = load_corpus(None)
+vocab = Vocab.from_text(text)
+data = vocab.encode(text).astype(np.int32)
+for device in ("gpu", "cpu"):
+    for batch, dtype in ((1, "float64"), (64, "float32"), (256, "float32")):
+        cfg = pytrnn.RNNConfig(vocab_size=vocab.size, dtype=dtype)
+        m = pytrnn.RNN(cfg, mode="unroll", device=device)
+        S = len(data) // batch
+        streams = data[: S * batch].reshape(batch, S)
+        K, steps = 16, 160
+        offs = (np.arange(steps)[:, None] * 25) + np.arange(25)[None, :]
+        X = streams[:, offs].transpose(1, 2, 0); Y = streams[:, offs + 1].transpose(1, 2, 0)
+        if batch == 1:
+            X, Y = X[..., 0], Y[..., 0]
+        t0 = time.perf_counter(); m.train_windows(X[:K], Y[:K], wmask=np.zeros(K)); c = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for k in range(0, steps, K):
+            losses, _ = m.train_windows(X[k:k + K], Y[k:k + K])
+        float(losses[-1]); dt = time.perf_counter() - t0
+        print(f"{device} batch {batch} {dtype}: {steps * 25 * batch / dt:,.0f} chars/s "
+              f"(compile {c:.1f} s, device {m.device}, storage {type(m.params['Whh'].get_value(borrow=True)).__name__})")
+PY
+echo "gpu_check done"

@@ -1,0 +1,104 @@
+"""Data parallelism over JAX devices: the same numbers as one device, and clear errors."""
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import pytrnn
+from cli.main import app
+
+ROOT = Path(__file__).resolve().parents[1]
+TWO_CPUS = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+            "PYTHONPATH": str(ROOT)}
+
+
+def run_py(code: str, env=TWO_CPUS, timeout=300) -> str:
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+def test_two_devices_equal_one_device_with_the_same_global_batch():
+    out = run_py("""
+        import numpy as np, jax, pytrnn
+        assert len(jax.devices()) == 2
+        cfg = pytrnn.RNNConfig(vocab_size=9, hidden=6, window=5)
+        rng = np.random.default_rng(0)
+        X, Y = rng.integers(0, 9, (6, 5, 4)), rng.integers(0, 9, (6, 5, 4))
+        runs = []
+        for d in (1, 2):
+            m = pytrnn.RNN(cfg, mode="unroll", devices=d, seed=3)
+            losses = np.concatenate([m.train_windows(X[:3], Y[:3])[0],
+                                     m.train_windows(X[3:], Y[3:])[0]])
+            runs.append((losses, m.get_params()))
+            assert "NamedSharding" in type(m.params["Whh"].get_value(borrow=True).sharding).__name__ or d == 1
+        np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-9)
+        for k in runs[0][1]:
+            np.testing.assert_allclose(runs[0][1][k], runs[1][1][k], rtol=1e-9, atol=1e-12)
+        print("ok", runs[1][0][-1])
+    """)
+    assert out.startswith("ok")
+
+
+def test_cli_devices_two_matches_one(tmp_path):
+    base = [sys.executable, "-m", "cli", "train", "--limit-chars", "6000", "--passes", "1",
+            "--batch", "4", "--hidden", "8", "--window", "10", "--mode", "scan",
+            "--sample-length", "0"]
+    for d in (1, 2):
+        r = subprocess.run(base + ["--devices", str(d), "--checkpoint",
+                                   str(tmp_path / f"{d}.npz")],
+                           env=TWO_CPUS, cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+    from pytrnn.checkpoint import load
+
+    a, b = load(tmp_path / "1.npz"), load(tmp_path / "2.npz")
+    assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"], rel=1e-9)
+    for k in a.params:
+        assert a.params[k] == pytest.approx(b.params[k], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--devices", "3", "--batch", "4"], "multiple of --devices 3"),
+    (["--devices", "2"], "multiple of --devices 2"),
+])
+def test_devices_need_a_matching_batch(args, needle, small_text, monkeypatch):
+    # the CLI asks XLA for host devices before JAX starts: keep that out of this process
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    r = CliRunner().invoke(app, ["train", "--corpus", str(small_text), *args])
+    assert r.exit_code == 2 and needle in r.stderr
+
+
+def test_more_devices_than_jax_sees_is_a_clear_error():
+    with pytest.raises(pytrnn.PytrnnError, match="JAX sees 1 device"):
+        pytrnn.RNN(pytrnn.RNNConfig(vocab_size=3, hidden=2, window=2), devices=2)
+
+
+def test_two_processes_join_one_topology():
+    """jax.distributed over 127.0.0.1 with CPU collectives: both processes see one
+    2-device mesh. (Training across processes fails inside PyTensor's JAX linker with
+    this JAX; see the README's "Scaling out".)"""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = textwrap.dedent(f"""
+        import sys, jax
+        from pytrnn.parallel import init_distributed
+        init_distributed("127.0.0.1:{port}", 2, int(sys.argv[1]))
+        print(jax.process_index(), jax.process_count(), jax.device_count())
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in (0, 1)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for i, (p, (out, err)) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0, err[-2000:]
+        assert out.split() == [str(i), "2", "2"]
