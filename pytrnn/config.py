@@ -68,7 +68,7 @@ class TrainConfig:
     passes: int = 10
     limit_chars: int | None = None  # the notebook's N: train on the first N chars
     seed: int = 0
-    mode: str | None = None  # None: "unroll" for chars (the notebook; fastest fused), "scan" for words
+    mode: str | None = None  # None: "scan" (same steps as "unroll", starts fastest)
     backend: str | None = None  # None: the fastest backend here
     device: str | None = None  # JAX: "cpu" | "gpu"; None: GPU when JAX sees one
     checkpoint: str | None = None  # None: runs/<corpus>-<level>.npz
@@ -79,7 +79,7 @@ class TrainConfig:
     lower: bool = True  # word level: lower-case the text first
     sample_length: int = 200  # chars (or sentences' worth) printed after training
     batch: int = 1  # char level: B contiguous streams per step (1 = the notebook)
-    fuse: int | None = None  # char level: windows per compiled call (None: 16)
+    fuse: int = 1  # char level: windows per compiled call (16 with --mode unroll: fastest)
     devices: int = 1  # JAX devices the batch's streams are split over (data parallel)
     coordinator: str | None = None  # multi-host: HOST:PORT of process 0
     num_processes: int = 1
@@ -89,13 +89,7 @@ class TrainConfig:
 
     @property
     def resolved_mode(self) -> str:
-        return self.mode or ("unroll" if self.level == "char" else "scan")
-
-    @property
-    def resolved_fuse(self) -> int:
-        if self.fuse is not None:
-            return self.fuse
-        return 16 if self.level == "char" else 1
+        return self.mode or "scan"
 
     @property
     def resolved_val_frac(self) -> float:
@@ -114,9 +108,9 @@ class TrainConfig:
             raise ConfigError(f"--limit-chars must be at least 2, got {self.limit_chars}")
         if not 0 <= self.resolved_val_frac < 1:
             raise ConfigError(f"--val-frac must be in [0, 1), got {self.val_frac}")
-        if self.batch < 1 or self.resolved_fuse < 1:
+        if self.batch < 1 or self.fuse < 1:
             raise ConfigError("--batch and --fuse must be at least 1")
-        if self.level == "word" and (self.batch > 1 or self.resolved_fuse > 1):
+        if self.level == "word" and (self.batch > 1 or self.fuse > 1):
             raise ConfigError("word level trains one sentence per step: "
                               "--batch and --fuse are char-level options")
         if self.devices < 1:

@@ -126,7 +126,7 @@ class _Loop:
                          devices=cfg.devices)
         self.lead = self.model.parallel.process_index == 0  # only it saves and prints
         if not self.lead:
-            self.reporter = reporter = PrintReporter(quiet=True)
+            self.reporter = PrintReporter(quiet=True)
         self.path = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint(
             cfg, corpus_name)
         self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
@@ -283,7 +283,7 @@ class _CharLoop(_Loop):
         self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
         L = self.window = self.model_cfg.window
         B = self.batch = self.cfg.batch
-        self.chunk = self.cfg.resolved_fuse
+        self.chunk = self.cfg.fuse
         # B contiguous streams, as karpathy's char-rnn; B = 1 is the notebook's text
         S = len(self.train_data) // B
         self.streams = self.train_data[: S * B].reshape(B, S)
