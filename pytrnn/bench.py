@@ -24,6 +24,7 @@ from .config import RNNConfig
 from .data import Vocab, load_corpus, window_starts
 from .model import RNN
 from .params import init_params
+from .train import ASYNC_STEPS, settle
 
 L = 25
 
@@ -77,8 +78,9 @@ def bench_pytrnn(cfg: RNNConfig, data, mode, backend, batch, fuse, budget_chars)
         model.compile()
         compile_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        for k in range(n_steps):
-            model.train_step(X[k], Y[k])
+        for k0 in range(0, n_steps, ASYNC_STEPS):  # as the trainer: read back in groups
+            settle([model.train_step(X[k], Y[k], sync=False)
+                    for k in range(k0, min(k0 + ASYNC_STEPS, n_steps))], L)
     else:
         model.train_windows(X[:fuse], Y[:fuse], wmask=np.zeros(fuse))
         compile_s = time.perf_counter() - t0

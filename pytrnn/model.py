@@ -150,11 +150,18 @@ class RNN:
         return time.perf_counter() - t0
 
     # -- the notebook's functions ----------------------------------------------
-    def train_step(self, x, y, pad_to: int | None = None) -> tuple[float, float]:
-        """One SGD step; returns (loss, data_loss) before the update, as the notebook."""
+    def train_step(self, x, y, pad_to: int | None = None, sync: bool = True):
+        """One SGD step; returns (loss, data_loss) before the update, as the notebook.
+
+        ``sync=False`` returns them as the backend's arrays without waiting: turning a
+        JAX result into a float blocks until the step is done, so a loop that collects
+        a few dozen steps before reading them lets JAX run ahead of Python.
+        """
         args, length, masked = self._args(x, y, pad_to)
         loss, data_loss = self._compiled("train", length, masked)(*args)
-        return float(loss), float(data_loss)
+        if sync:
+            return float(loss), float(data_loss)
+        return loss, data_loss
 
     def train_on_seq(self, x, y, pad_to: int | None = None) -> float:
         """One SGD step on int arrays x, y; returns the loss (data + reg) as a float."""

@@ -33,6 +33,7 @@ LN2 = math.log(2.0)
 DATA_FIELDS = ("corpus", "level", "limit_chars", "seed", "val_frac", "vocab_size",
                "max_sentence_len", "lower", "batch", "fuse")
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
+ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
 
 
 @dataclass
@@ -90,6 +91,11 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None) -> TrainResult:
         text = text[: cfg.limit_chars]
     loop = _CharLoop if cfg.level == "char" else _WordLoop
     return loop(model_cfg, cfg, name, text, resumed, reporter).run()
+
+
+def settle(steps, units):
+    """Read back (loss, data_loss) pairs left on the device: [(loss, data, units)]."""
+    return [(float(loss), float(data), units) for loss, data in steps]
 
 
 def pad_length(model: RNN, n: int) -> int | None:
@@ -283,7 +289,7 @@ class _CharLoop(_Loop):
         self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
         L = self.window = self.model_cfg.window
         B = self.batch = self.cfg.batch
-        self.chunk = self.cfg.fuse
+        self.chunk = self.cfg.fuse if self.cfg.fuse > 1 or B > 1 else ASYNC_STEPS
         # B contiguous streams, as karpathy's char-rnn; B = 1 is the notebook's text
         S = len(self.train_data) // B
         self.streams = self.train_data[: S * B].reshape(B, S)
@@ -296,10 +302,10 @@ class _CharLoop(_Loop):
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
         return (f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
                 f"{val}; {len(self.starts)} windows of {self.window}{streams} per pass, "
-                f"{self.chunk} per call")
+                f"{self.cfg.fuse} per call")
 
     def compile(self):
-        if self.chunk == 1 and self.batch == 1:
+        if self.cfg.fuse == 1 and self.batch == 1:
             return self.model.compile(length=self.window)
         t0 = time.perf_counter()
         X = np.zeros(self._shape(self.chunk), np.int32)
@@ -324,10 +330,10 @@ class _CharLoop(_Loop):
 
     def train_chunk(self, order, j, n):
         L, B = self.window, self.batch
-        if self.chunk == 1 and B == 1:  # one call per window: the notebook's loop
-            i, d = order[j], self.train_data
-            loss, data_loss = self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L])
-            return [(loss, data_loss, L)]
+        if self.cfg.fuse == 1 and B == 1:  # one call per window: the notebook's loop
+            d = self.train_data
+            return settle([self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L], sync=False)
+                           for i in order[j:j + n]], L)
         K = self.chunk
         starts = np.resize(order[j:j + n], K)  # pad the last chunk; weight 0 below
         offs = starts[:, None] + np.arange(L)[None, :]  # (K, L)
@@ -400,12 +406,13 @@ class _WordLoop(_Loop):
     def order(self, p):
         return np.random.default_rng([self.cfg.seed, p]).permutation(len(self.train_seqs))
 
-    chunk = 1  # one sentence per SGD step
+    chunk = ASYNC_STEPS  # one sentence per SGD step, read back in groups
 
     def train_chunk(self, order, j, n):
-        x, y = self.train_seqs[order[j]]
-        loss, data_loss = self.model.train_step(x, y, pad_to=self._pad(len(x)))
-        return [(loss, data_loss, len(y))]
+        seqs = [self.train_seqs[k] for k in order[j:j + n]]
+        steps = [self.model.train_step(x, y, pad_to=self._pad(len(x)), sync=False)
+                 for x, y in seqs]
+        return [(loss, data, len(y)) for (loss, data, _), (_, y) in zip(settle(steps, 0), seqs)]
 
     def pass_metrics(self):
         m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
