@@ -99,11 +99,12 @@ def resolve_backend(name: str | None) -> str:
     return name
 
 
-def jax_devices(platform: str | None = None) -> list:
+def jax_devices(platform: str | None = None, local: bool = False) -> list:
     import jax
 
+    find = jax.local_devices if local else jax.devices
     try:
-        return jax.devices(platform) if platform else jax.devices()
+        return find(backend=platform) if platform else find()
     except RuntimeError:
         return []
 
@@ -114,10 +115,11 @@ def select_device(device: str | None) -> str:
 
     if device is not None and device not in ("cpu", "gpu"):
         raise ConfigError(f"--device must be cpu or gpu, got {device!r}")
-    gpus = jax_devices("gpu")
+    # this process's own devices: across hosts, device 0 belongs to process 0
+    gpus = jax_devices("gpu", local=True)
     if device == "gpu" and not gpus:
         raise ConfigError("--device gpu: JAX sees no GPU here (pip install '.[gpu]')")
-    chosen = gpus[0] if (device != "cpu" and gpus) else jax_devices("cpu")[0]
+    chosen = gpus[0] if (device != "cpu" and gpus) else jax_devices("cpu", local=True)[0]
     jax.config.update("jax_default_device", chosen)
     return chosen.platform
 
