@@ -10,7 +10,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from . import __version__
-from .backends import BACKENDS, compile_mode, jax_cache_dir, jax_devices
+from .backends import BACKENDS, compile_mode, importable, jax_cache_dir, jax_devices
 
 
 def _version(pkg: str) -> str:
@@ -49,7 +49,8 @@ def info(probe: bool = True) -> dict:
         "jaxlib": _version("jaxlib"),
         "numba": _version("numba"),
         "numpy": _version("numpy"),
-        "backends": {n: probe_backend(n) if probe else (True, "not probed")
+        "backends": {n: probe_backend(n) if probe else
+                     (importable(n), "importable, not probed" if importable(n) else "not installed")
                      for n in BACKENDS},
         "jax_devices": devices,
         "processes": _topology(),
