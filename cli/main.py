@@ -207,7 +207,8 @@ def info(
     for key, value in facts.items():
         if key == "backends":
             for name, (ok, detail) in value.items():
-                table.add_row(f"backend {name}", ("works" if ok else "FAILS") + f" ({detail})")
+                verdict = {True: "works", False: "FAILS", None: "not probed"}[ok]
+                table.add_row(f"backend {name}", f"{verdict} ({detail})")
         elif key == "jax_devices":
             table.add_row("jax devices", ", ".join(value) or "none")
         else:

@@ -49,8 +49,9 @@ def info(probe: bool = True) -> dict:
         "jaxlib": _version("jaxlib"),
         "numba": _version("numba"),
         "numpy": _version("numpy"),
+        # (True | False | None = not probed, detail)
         "backends": {n: probe_backend(n) if probe else
-                     (importable(n), "importable, not probed" if importable(n) else "not installed")
+                     (None, "importable" if importable(n) else "not installed")
                      for n in BACKENDS},
         "jax_devices": devices,
         "processes": _topology(),

@@ -72,4 +72,4 @@ def test_c_backend_links_openblas():
 
     assert "scipy_openblas" in pytensor.config.blas__ldflags
     facts = info(probe=True)
-    assert all(ok for ok, _ in facts["backends"].values()), facts["backends"]
+    assert all(ok is True for ok, _ in facts["backends"].values()), facts["backends"]
