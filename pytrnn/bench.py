@@ -20,7 +20,7 @@ import numpy as np
 
 from .baselines import jax_trainer, numpy_train
 from .config import RNNConfig
-from .data import Vocab, load_corpus, window_starts
+from .data import Vocab, load_corpus, split_streams, stack_windows, window_starts
 from .model import RNN
 from .params import init_params
 from .train import ASYNC_STEPS, settle
@@ -57,21 +57,12 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def windows(data, B: int):
-    """(streams (B, S), starts) as the trainer lays out B contiguous streams."""
-    S = len(data) // B
-    return data[: S * B].reshape(B, S), window_starts(S, L)
-
-
 def bench_pytrnn(cfg: RNNConfig, data, mode, backend, batch, fuse, budget_chars) -> Row:
     model = RNN(cfg, mode=mode, backend=backend, seed=0)
-    streams, starts = windows(data, batch)
+    streams = split_streams(data, batch)  # as the trainer lays them out
+    starts = window_starts(streams.shape[1], L)
     n_steps = max(fuse, min(len(starts), budget_chars // (L * batch)) // fuse * fuse)
-    offs = starts[:n_steps, None] + np.arange(L)[None, :]
-    X = streams[:, offs].transpose(1, 2, 0)
-    Y = streams[:, offs + 1].transpose(1, 2, 0)
-    if batch == 1:
-        X, Y = X[..., 0], Y[..., 0]
+    X, Y = stack_windows(streams, starts[:n_steps], L)
     t0 = time.perf_counter()
     if fuse == 1 and batch == 1:
         model.compile()
@@ -101,8 +92,7 @@ def bench_baselines(cfg, data, budget_chars, numpy_chars):
 
     train = jax_trainer(L)
     n = max(1, min(len(starts), budget_chars // L))
-    offs = starts[:n, None] + np.arange(L)[None, :]
-    X, Y = jnp.asarray(data[offs]), jnp.asarray(data[offs + 1])
+    X, Y = map(jnp.asarray, stack_windows(data[None], starts[:n], L))
     PJ = {k: jnp.asarray(v) for k, v in P.items()}
     c = _timed(lambda: train(PJ, X, Y)[1].block_until_ready())
     dt = _timed(lambda: train(PJ, X, Y)[1].block_until_ready())
@@ -168,8 +158,7 @@ def e2e_jax_job(corpus: str, passes: int) -> None:
     data = vocab.encode(text).astype(np.int32)
     P = init_params(RNNConfig(vocab_size=vocab.size), np.random.default_rng(0))
     starts = window_starts(len(data), L)
-    offs = starts[:, None] + np.arange(L)[None, :]
-    X, Y = jnp.asarray(data[offs]), jnp.asarray(data[offs + 1])
+    X, Y = map(jnp.asarray, stack_windows(data[None], starts, L))
     train = jax_trainer(L)
     P = {k: jnp.asarray(v) for k, v in P.items()}
     for _ in range(passes):

@@ -173,3 +173,19 @@ def window_starts(n: int, window: int) -> np.ndarray:
         )
     last = (n - window - 2) // window  # largest k >= 1 with k*L + 1 + L < n
     return np.arange(0, max(last, 0) + 1, dtype=np.int64) * window
+
+
+def split_streams(data: np.ndarray, batch: int) -> np.ndarray:
+    """B contiguous streams (B, S), as karpathy's char-rnn; B = 1 is the whole text."""
+    S = len(data) // batch
+    return data[: S * batch].reshape(batch, S)
+
+
+def stack_windows(streams: np.ndarray, starts, window: int):
+    """X, Y for windows at ``starts`` of every stream: (K, L, B), or (K, L) for B = 1."""
+    offs = np.asarray(starts)[:, None] + np.arange(window)[None, :]  # (K, L)
+    X = streams[:, offs].transpose(1, 2, 0)
+    Y = streams[:, offs + 1].transpose(1, 2, 0)
+    if streams.shape[0] == 1:
+        return X[..., 0], Y[..., 0]
+    return X, Y

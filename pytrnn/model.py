@@ -75,6 +75,13 @@ class RNN:
         """True where every sequence length needs its own compiled graph."""
         return self.mode == "unroll" or self.backend == "jax"
 
+    def _check_ids(self, *arrays) -> None:
+        """Token ids in [0, vocab): the JAX backend does no bounds checks."""
+        D = self.cfg.vocab_size
+        for a in arrays:
+            if a.min() < 0 or a.max() >= D:
+                raise ConfigError(f"token ids must be in [0, {D}), got {a.min()}..{a.max()}")
+
     def _check_seq(self, x, y=None, pad_to=None):
         """Validate ids and lengths here: the JAX backend does no bounds checks."""
         x = np.asarray(x)
@@ -88,10 +95,7 @@ class RNN:
             if y.shape != x.shape or not np.issubdtype(y.dtype, np.integer):
                 raise ConfigError(f"y must be integers shaped like x {x.shape}, got {y.shape}")
             arrays.append(y)
-        D = self.cfg.vocab_size
-        for a in arrays:
-            if a.min() < 0 or a.max() >= D:
-                raise ConfigError(f"token ids must be in [0, {D}), got {a.min()}..{a.max()}")
+        self._check_ids(*arrays)
         n = len(x)
         if pad_to is not None and pad_to < n:
             raise ConfigError(f"pad_to={pad_to} is shorter than the sequence ({n})")
@@ -197,9 +201,7 @@ class RNN:
         B = X.shape[2] * self.parallel.processes if X.ndim == 3 else None
         if self.mode == "unroll" and T != self.cfg.window:
             raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
-        D = self.cfg.vocab_size
-        if X.min() < 0 or Y.min() < 0 or X.max() >= D or Y.max() >= D:
-            raise ConfigError(f"token ids must be in [0, {D})")
+        self._check_ids(X, Y)
         w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
         key = ("fused", K, T, B)
         if key not in self._fns:

@@ -21,7 +21,8 @@ import numpy as np
 
 from . import checkpoint as ckpt_io
 from .config import RNNConfig, TrainConfig
-from .data import ENCODE_CHUNK, Vocab, load_corpus, window_starts
+from .data import (ENCODE_CHUNK, Vocab, load_corpus, split_streams, stack_windows,
+                   window_starts)
 from .errors import ConfigError, DivergedError
 from .model import RNN
 from .progress import PrintReporter
@@ -207,7 +208,7 @@ class _Loop:
                 st["window"] = j = j + n
                 pending += n
                 if self.stop_requested:
-                    self.interrupt(p, units_before, t0, trained_units, train_s)
+                    self.interrupt(p, trained_units + st["pass_units"] - units_before)
                 if pending >= ADVANCE_EVERY:
                     rep.advance(pending)
                     pending = 0
@@ -232,11 +233,10 @@ class _Loop:
             last_save = time.monotonic()
         return trained_units, train_s
 
-    def interrupt(self, p, units_before, t0, trained_units, train_s):
+    def interrupt(self, p, done):
         """Save where we are and stop: the checkpoint resumes at the next window."""
         self.reporter.stop()
         self.save()
-        done = trained_units + self.state["pass_units"] - units_before
         raise TrainingInterrupted(
             f"interrupted at pass {p + 1}, window {self.state['window']} after {done} "
             f"{self.unit}; saved {self.path}. Resume with: pytrnn train --resume "
@@ -289,11 +289,11 @@ class _CharLoop(_Loop):
         self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
         L = self.window = self.model_cfg.window
         B = self.batch = self.cfg.batch
-        self.chunk = self.cfg.fuse if self.cfg.fuse > 1 or B > 1 else ASYNC_STEPS
-        # B contiguous streams, as karpathy's char-rnn; B = 1 is the notebook's text
-        S = len(self.train_data) // B
-        self.streams = self.train_data[: S * B].reshape(B, S)
-        self.starts = window_starts(S, L)
+        # one compiled call per window (the notebook's loop) unless fused or batched
+        self.per_window = self.cfg.fuse == 1 and B == 1
+        self.chunk = ASYNC_STEPS if self.per_window else self.cfg.fuse
+        self.streams = split_streams(self.train_data, B)
+        self.starts = window_starts(self.streams.shape[1], L)
         self.val_starts = window_starts(len(self.val_data), L) if n_val else None
 
     def describe(self):
@@ -305,7 +305,7 @@ class _CharLoop(_Loop):
                 f"{self.cfg.fuse} per call")
 
     def compile(self):
-        if self.cfg.fuse == 1 and self.batch == 1:
+        if self.per_window:
             return self.model.compile(length=self.window)
         t0 = time.perf_counter()
         X = np.zeros(self._shape(self.chunk), np.int32)
@@ -330,18 +330,13 @@ class _CharLoop(_Loop):
 
     def train_chunk(self, order, j, n):
         L, B = self.window, self.batch
-        if self.cfg.fuse == 1 and B == 1:  # one call per window: the notebook's loop
+        if self.per_window:
             d = self.train_data
             return settle([self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L], sync=False)
                            for i in order[j:j + n]], L)
         K = self.chunk
         starts = np.resize(order[j:j + n], K)  # pad the last chunk; weight 0 below
-        offs = starts[:, None] + np.arange(L)[None, :]  # (K, L)
-        streams = self.local_streams()
-        X = streams[:, offs].transpose(1, 2, 0)  # (K, L, B) or this process's share of B
-        Y = streams[:, offs + 1].transpose(1, 2, 0)
-        if B == 1:
-            X, Y = X[..., 0], Y[..., 0]
+        X, Y = stack_windows(self.local_streams(), starts, L)
         w = (np.arange(K) < n).astype(self.model.cfg.dtype)
         losses, data_losses = self.model.train_windows(X, Y, wmask=w)
         # the loss stays the mean over streams (the notebook's scale); the data loss
