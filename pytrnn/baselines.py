@@ -53,6 +53,10 @@ def jax_trainer(L: int, lr=0.01, reg=0.01, clip=5.0):
     import jax
     import jax.numpy as jnp
 
+    # The notebook's float64. JAX computes in float32 unless told otherwise, and a
+    # float32 baseline would flatter itself against pytrnn's float64 rows.
+    jax.config.update("jax_enable_x64", True)
+
     def window_loss(P, x, y):
         def step(h, xt):
             h = jnp.tanh(P["Wxh"][xt] + P["Whh"] @ h + P["bh"])

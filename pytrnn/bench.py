@@ -90,7 +90,7 @@ def bench_baselines(cfg, data, budget_chars, numpy_chars):
     rows = [Row("numpy BPTT loop (baseline)", n_np * L / dt, rss_mb=peak_rss_mb())]
     import jax.numpy as jnp
 
-    train = jax_trainer(L)
+    train = jax_trainer(L)  # turns on float64 before the arrays below are made
     n = max(1, min(len(starts), budget_chars // L))
     X, Y = map(jnp.asarray, stack_windows(data[None], starts[:n], L))
     PJ = {k: jnp.asarray(v) for k, v in P.items()}
@@ -158,8 +158,8 @@ def e2e_jax_job(corpus: str, passes: int) -> None:
     data = vocab.encode(text).astype(np.int32)
     P = init_params(RNNConfig(vocab_size=vocab.size), np.random.default_rng(0))
     starts = window_starts(len(data), L)
+    train = jax_trainer(L)  # float64, as the notebook
     X, Y = map(jnp.asarray, stack_windows(data[None], starts, L))
-    train = jax_trainer(L)
     P = {k: jnp.asarray(v) for k, v in P.items()}
     for _ in range(passes):
         P, losses = train(P, X, Y)

@@ -2,6 +2,8 @@
 the numpy reference; the trainer's fused path against its one-call-per-window path."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -130,3 +132,14 @@ def test_bench_baselines_train_the_same_model(rng):
     for k, v in model.get_params().items():
         np.testing.assert_allclose(np_params[k], v, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(np.asarray(PJ[k]), v, rtol=1e-9, atol=1e-12)
+
+
+def test_jax_baseline_is_float64_in_a_fresh_process():
+    """The bench builds the baseline's arrays before any pytrnn model turns JAX's
+    float64 on: the baseline must do so itself, or it times float32 against float64."""
+    code = ("import jax.numpy as jnp; from pytrnn.bench import bench_baselines; "
+            "from pytrnn.baselines import jax_trainer; jax_trainer(25); "
+            "print(jnp.asarray(1.0).dtype)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split()[-1] == "float64", out.stdout
