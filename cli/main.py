@@ -51,7 +51,7 @@ def train(
     max_sentence_len: Annotated[int, typer.Option(help="Word level: skip longer sentences.")] = 50,
     lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.")] = True,
     batch: Annotated[int, typer.Option(help="Char level: streams trained in parallel (1: the notebook).")] = 1,
-    fuse: Annotated[int, typer.Option(help="Char level: windows per compiled call (16 with --mode unroll trains fastest).")] = 1,
+    fuse: Annotated[Optional[int], typer.Option(help="Char level: windows per compiled call (default: on JAX the pass in chunks of about 256, one lax.scan each; elsewhere 1).")] = None,
     devices: Annotated[int, typer.Option(help="JAX devices to split the batch's streams over.")] = 1,
     coordinator: Annotated[Optional[str], typer.Option(help="Multi-host: HOST:PORT of process 0.")] = None,
     num_processes: Annotated[int, typer.Option(help="Multi-host: number of processes.")] = 1,

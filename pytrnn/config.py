@@ -13,6 +13,7 @@ from .errors import ConfigError
 MODES = ("unroll", "scan")
 LEVELS = ("char", "word")
 DTYPES = ("float64", "float32")
+FUSE_CHUNK = 256  # default windows per call on JAX: ~50 ms of work, so the bar moves
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class TrainConfig:
     lower: bool = True  # word level: lower-case the text first
     sample_length: int = 200  # chars (or sentences' worth) printed after training
     batch: int = 1  # char level: B contiguous streams per step (1 = the notebook)
-    fuse: int = 1  # char level: windows per compiled call (16 with --mode unroll: fastest)
+    fuse: int | None = None  # char level: windows per compiled call; None: see resolved_fuse
     devices: int = 1  # JAX devices the batch's streams are split over (data parallel)
     coordinator: str | None = None  # multi-host: HOST:PORT of process 0
     num_processes: int = 1
@@ -90,6 +91,18 @@ class TrainConfig:
     @property
     def resolved_mode(self) -> str:
         return self.mode or "scan"
+
+    def resolved_fuse(self, backend: str, windows: int) -> int:
+        """Windows per compiled call. Default: on JAX the pass in even chunks of about
+        FUSE_CHUNK windows (each one ``lax.scan``, pytrnn.passes), so the last chunk
+        needs almost no padding; elsewhere one call per window, as the notebook (the
+        other backends compile PyTensor's scan-over-windows slowly)."""
+        if self.fuse is not None:
+            return self.fuse
+        if backend != "jax" or self.level != "char":
+            return 1
+        chunks = -(-windows // FUSE_CHUNK)
+        return -(-windows // chunks)
 
     @property
     def resolved_val_frac(self) -> float:
@@ -108,9 +121,9 @@ class TrainConfig:
             raise ConfigError(f"--limit-chars must be at least 2, got {self.limit_chars}")
         if not 0 <= self.resolved_val_frac < 1:
             raise ConfigError(f"--val-frac must be in [0, 1), got {self.val_frac}")
-        if self.batch < 1 or self.fuse < 1:
+        if self.batch < 1 or (self.fuse is not None and self.fuse < 1):
             raise ConfigError("--batch and --fuse must be at least 1")
-        if self.level == "word" and (self.batch > 1 or self.fuse > 1):
+        if self.level == "word" and (self.batch > 1 or (self.fuse or 1) > 1):
             raise ConfigError("word level trains one sentence per step: "
                               "--batch and --fuse are char-level options")
         if self.devices < 1:

@@ -28,7 +28,7 @@ from pytensor.gradient import disconnected_grad
 from pytensor.tensor.special import softmax
 
 from .config import RNNConfig
-from .params import PARAM_NAMES
+from .params import PARAM_NAMES, param_shapes
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,39 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
     ]
 
 
+def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
+               batch: int | None):
+    """One window's SGD step on parameter variables ``P`` (in PARAM_NAMES order).
+
+    ``w`` scales the step: 0 leaves the parameters as they were (a padding window).
+    Returns (new parameters, loss, data_loss).
+    """
+    lr = np.asarray(cfg.lr, dtype=cfg.dtype)
+    c = np.asarray(cfg.clip, dtype=cfg.dtype)
+    g = BUILDERS[mode](cfg, dict(zip(PARAM_NAMES, P)), length=length, batch=batch, xy=(x, y))
+    grads = pytensor.grad(g.loss, list(P))
+    new = [p - w * (lr * pt.clip(d, -c, c)) for p, d in zip(P, grads)]
+    return new, g.loss, g.data_loss
+
+
+def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
+                      batch: int | None = None):
+    """One window's SGD step as a pure graph: no shared variables, no updates.
+
+    Inputs x, y (T,) or (T, B) int32, w () and the parameters; outputs the new
+    parameters, loss and data_loss. A backend can then loop it over windows itself
+    (``pytrnn.passes`` runs it inside one ``jax.lax.scan`` per chunk of windows).
+    """
+    T = length or cfg.window
+    shape = (T,) if batch is None else (T, batch)
+    x = pt.tensor("x", shape=shape, dtype="int32")
+    y = pt.tensor("y", shape=shape, dtype="int32")
+    w = pt.tensor("w", shape=(), dtype=cfg.dtype)
+    P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
+    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch)
+    return [x, y, w, *P], [*new, loss, data_loss]
+
+
 def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
                 length: int | None = None, batch: int | None = None):
     """``windows`` SGD steps in one graph: an outer scan over windows carrying the
@@ -193,15 +226,10 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     X = pt.tensor("X", shape=shape, dtype="int32")
     Y = pt.tensor("Y", shape=shape, dtype="int32")
     W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
-    lr = np.asarray(cfg.lr, dtype=cfg.dtype)
-    c = np.asarray(cfg.clip, dtype=cfg.dtype)
-    inner = BUILDERS[mode]
 
     def window(x, y, w, *P):
-        g = inner(cfg, dict(zip(PARAM_NAMES, P)), length=T, batch=batch, xy=(x, y))
-        grads = pytensor.grad(g.loss, list(P))
-        new = [p - w * (lr * pt.clip(d, -c, c)) for p, d in zip(P, grads)]
-        return [*new, g.loss, g.data_loss]
+        new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch)
+        return [*new, loss, data_loss]
 
     shared = [params[k] for k in PARAM_NAMES]
     outs = pytensor.scan(

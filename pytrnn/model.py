@@ -18,6 +18,7 @@ from .config import MODES, RNNConfig
 from .errors import ConfigError
 from .graph import BUILDERS, build_fused, build_step, sgd_updates
 from .parallel import DataParallel
+from .passes import compile_windows
 from .params import PARAM_NAMES, check_params, init_params
 
 
@@ -205,14 +206,30 @@ class RNN:
         w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
         key = ("fused", K, T, B)
         if key not in self._fns:
-            inputs, outputs, updates = build_fused(self.cfg, self.params, self.mode, K,
-                                                   length=T, batch=B)
-            self._fns[key] = pytensor.function(inputs, outputs, updates=updates,
-                                               mode=compile_mode(self.backend))
-            self._fns[key].trust_input = self.parallel.n > 1  # keep the shardings
+            self._fns[key] = self._compile_fused(K, T, B)
         args = self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w)
         losses, data_losses = self._fns[key](*args)
         return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
+
+    def _compile_fused(self, K: int, T: int, B: int | None):
+        """JAX: PyTensor's window step in one ``lax.scan`` (pytrnn.passes); other
+        backends: PyTensor's own outer scan over the windows (graph.build_fused)."""
+        if self.backend == "jax":
+            train = compile_windows(self.cfg, self.mode, T, B)
+            shared = [self.params[k] for k in PARAM_NAMES]
+
+            def run(X, Y, w):
+                P = [p.get_value(borrow=True) for p in shared]
+                P, losses, data_losses = train(P, X, Y, w)
+                for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
+                    p.container.storage[0] = v
+                return losses, data_losses
+
+            return run
+        inputs, outputs, updates = build_fused(self.cfg, self.params, self.mode, K,
+                                               length=T, batch=B)
+        return pytensor.function(inputs, outputs, updates=updates,
+                                 mode=compile_mode(self.backend))
 
     # -- sampling ---------------------------------------------------------------
     def initial_state(self) -> np.ndarray:

@@ -23,6 +23,7 @@ from . import checkpoint as ckpt_io
 from .config import RNNConfig, TrainConfig
 from .data import (ENCODE_CHUNK, Vocab, load_corpus, split_streams, stack_windows,
                    window_starts)
+from .backends import resolve_backend
 from .errors import ConfigError, DivergedError
 from .model import RNN
 from .progress import PrintReporter
@@ -289,11 +290,12 @@ class _CharLoop(_Loop):
         self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
         L = self.window = self.model_cfg.window
         B = self.batch = self.cfg.batch
-        # one compiled call per window (the notebook's loop) unless fused or batched
-        self.per_window = self.cfg.fuse == 1 and B == 1
-        self.chunk = ASYNC_STEPS if self.per_window else self.cfg.fuse
         self.streams = split_streams(self.train_data, B)
         self.starts = window_starts(self.streams.shape[1], L)
+        self.fuse = self.cfg.resolved_fuse(resolve_backend(self.cfg.backend), len(self.starts))
+        # one compiled call per window (the notebook's loop) unless fused or batched
+        self.per_window = self.fuse == 1 and B == 1
+        self.chunk = ASYNC_STEPS if self.per_window else self.fuse
         self.val_starts = window_starts(len(self.val_data), L) if n_val else None
 
     def describe(self):
@@ -302,7 +304,7 @@ class _CharLoop(_Loop):
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
         return (f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
                 f"{val}; {len(self.starts)} windows of {self.window}{streams} per pass, "
-                f"{self.cfg.fuse} per call")
+                f"{self.fuse} per call")
 
     def compile(self):
         if self.per_window:

@@ -71,19 +71,30 @@ def test_minibatch_matches_numpy_mean_over_streams(mode, rng):
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
-def test_trainer_fused_pass_equals_per_window_pass(tmp_path):
-    """The CLI's default (16 windows per call) trains exactly the notebook's loop."""
+@pytest.mark.parametrize("fuse", [None, 16])
+def test_trainer_fused_pass_equals_per_window_pass(tmp_path, fuse):
+    """The CLI's default (on JAX, the pass in chunks of one lax.scan each) and an
+    explicit --fuse 16 (the last chunk padded) train exactly the notebook's loop."""
     results = []
-    for fuse in (1, 16):
-        cfg = pytrnn.TrainConfig(limit_chars=3000, passes=1, fuse=fuse, mode="scan",
-                                 checkpoint=str(tmp_path / f"{fuse}.npz"), sample_length=0)
+    for f in (1, fuse):
+        cfg = pytrnn.TrainConfig(limit_chars=3000, passes=1, fuse=f, mode="scan",
+                                 checkpoint=str(tmp_path / f"{f}.npz"), sample_length=0)
         results.append(train(pytrnn.RNNConfig(hidden=8), cfg, reporter=PrintReporter(quiet=True)))
     a, b = results
-    assert a.history[0]["iseq"] == b.history[0]["iseq"] == 118  # 119 windows, 7 chunks + pad
+    assert a.history[0]["iseq"] == b.history[0]["iseq"] == 118  # 119 windows
     assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"], rel=1e-9)
     pa, pb = a.model.get_params(), b.model.get_params()
     for k in pa:
         np.testing.assert_allclose(pa[k], pb[k], rtol=1e-9, atol=1e-12)
+
+
+def test_default_fuse_covers_a_pass_in_even_chunks():
+    cfg = pytrnn.TrainConfig()
+    assert cfg.resolved_fuse("jax", 119) == 119  # one call
+    assert cfg.resolved_fuse("jax", 18612) == 255  # 73 calls, 3 padding windows
+    assert cfg.resolved_fuse("numba", 18612) == 1  # the notebook's one call per window
+    assert pytrnn.TrainConfig(fuse=16).resolved_fuse("jax", 18612) == 16
+    assert pytrnn.TrainConfig(level="word").resolved_fuse("jax", 100) == 1
 
 
 def test_trainer_batch_reports_bits_per_char_on_the_right_scale(tmp_path):

@@ -1,0 +1,46 @@
+"""Fused passes on JAX: PyTensor's compiled window step inside one ``jax.lax.scan``.
+
+PyTensor builds and rewrites one window's SGD step (forward, BPTT by
+``pytensor.grad``, clip, update) as a pure graph; ``jax_funcify`` turns the
+rewritten graph into a JAX function, and a ``jit``-ed ``lax.scan`` carries the
+parameters across a chunk of windows. Python then leaves the hot loop, and XLA sees
+one flat loop instead of PyTensor's scan-in-scan, which is slow on XLA's CPU
+backend (README, "Performance"). The numbers are PyTensor's own: the same graph
+the one-call-per-window path runs, so the same losses and parameters (tested).
+"""
+
+from __future__ import annotations
+
+import pytensor
+
+from .backends import compile_mode
+from .config import RNNConfig
+from .graph import build_window_step
+
+
+def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None):
+    """``train(P, X, Y, W) -> (P, losses, data_losses)`` for any number of windows.
+
+    P: the parameters as a tuple in PARAM_NAMES order; X, Y (K, T) or (K, T, B)
+    int32; W (K,) window weights (0 = leave the parameters alone).
+    """
+    import jax
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    inputs, outputs = build_window_step(cfg, mode, length=length, batch=batch)
+    # pytensor.function applies the JAX mode's graph rewrites; its jitted callable is
+    # never used, only the rewritten graph.
+    fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))
+    window = jax_funcify(fn.maker.fgraph)
+
+    def body(P, xyw):
+        x, y, w = xyw
+        *new, loss, data_loss = window(x, y, w, *P)
+        return tuple(new), (loss, data_loss)
+
+    @jax.jit
+    def train(P, X, Y, W):
+        P, (losses, data_losses) = jax.lax.scan(body, tuple(P), (X, Y, W))
+        return P, losses, data_losses
+
+    return train
