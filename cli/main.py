@@ -180,6 +180,11 @@ def bench(
                       f"{r['chars_per_s']:,.0f}", f"{r['vs_numpy']:.2f}", f"{r['vs_jax']:.2f}",
                       f"{r['compile_s']:.1f}", f"{100 * r['of_peak']:.0f}%", f"{r['rss_mb']:.0f}")
     console.print(table)
+    console.print(f"XLA alone, (64, {out['hidden']}) @ ({out['hidden']}, {out['hidden']}) "
+                  f"float32 in a dependent loop (batch 64's recurrent step): "
+                  f"{out['xla_recurrent_matmul_gflops_f32']:.0f} GFLOP/s, "
+                  f"{100 * out['xla_recurrent_matmul_gflops_f32'] / out['matmul_peak_gflops_f32']:.0f}"
+                  f"% of the numpy peak")
     if "in107" in out:
         e = out["in107"]
         console.print(f"In[107] job, 10 passes end to end: pytrnn CLI {e['cli_s']:.1f} s, "

@@ -52,6 +52,21 @@ def matmul_peak_gflops(n: int = 1024, repeat: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
+def xla_matmul_gflops(m: int, k: int, steps: int = 2000) -> float:
+    """What XLA itself reaches here for an (m, k) @ (k, k) float32 matmul repeated in
+    a loop, each product feeding the next as the recurrence does: a ceiling for the
+    batched recurrent step that no graph handed to XLA can beat."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.full((m, k), 0.01, jnp.float32)
+    b = jnp.full((k, k), 0.01, jnp.float32)
+    loop = jax.jit(lambda a, b: jax.lax.fori_loop(0, steps, lambda i, c: jnp.tanh(c @ b), a))
+    loop(a, b).block_until_ready()
+    best = min(_timed(lambda: loop(a, b).block_until_ready()) for _ in range(3))
+    return 2 * m * k * k * steps / best / 1e9
+
+
 def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -194,9 +209,11 @@ def run(smoke: bool = False, backends=("jax", "numba", "c"), e2e: bool = False,
     for r in rows:
         r.vs_numpy, r.vs_jax = r.chars_per_s / np_cps, r.chars_per_s / jax_cps
     peak = matmul_peak_gflops(512 if smoke else 1024)
+    recurrent = xla_matmul_gflops(64, H)
     flops_per_char = 6 * H * (H + vocab.size)
     out = {"corpus": name, "hidden": H, "window": L, "vocab": vocab.size,
            "matmul_peak_gflops_f32": peak, "flops_per_char": flops_per_char,
+           "xla_recurrent_matmul_gflops_f32": recurrent,
            "rows": [asdict(r) for r in rows]}
     for r in out["rows"]:
         r["gflops"] = r["chars_per_s"] * flops_per_char / 1e9
