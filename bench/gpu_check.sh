@@ -23,10 +23,10 @@ data = vocab.encode(text).astype(np.int32)
 for device in ("gpu", "cpu"):
     for batch, dtype in ((1, "float64"), (64, "float32"), (256, "float32")):
         cfg = pytrnn.RNNConfig(vocab_size=vocab.size, dtype=dtype)
-        m = pytrnn.RNN(cfg, mode="unroll", device=device)
+        m = pytrnn.RNN(cfg, mode="scan", device=device)  # the CLI default
         S = len(data) // batch
         streams = data[: S * batch].reshape(batch, S)
-        K, steps = 16, 160
+        K, steps = 32, 320  # windows per call (one lax.scan on JAX), windows timed
         offs = (np.arange(steps)[:, None] * 25) + np.arange(25)[None, :]
         X = streams[:, offs].transpose(1, 2, 0); Y = streams[:, offs + 1].transpose(1, 2, 0)
         if batch == 1:
