@@ -29,6 +29,7 @@ from pytensor.tensor.special import softmax
 
 from .config import RNNConfig
 from .params import PARAM_NAMES, param_shapes
+from .recurrence import recurrence
 
 
 @dataclass(frozen=True)
@@ -127,13 +128,38 @@ def build_unrolled(
 
 def build_scan(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None,
+    batch: int | None = None, xy=None, autodiff: bool = False,
 ) -> RNNGraph:
-    """The same RNN as a ``scan`` over a sequence of any length (static if ``length``)."""
+    """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
+
+    With a static length the recurrence carries its BPTT as its gradient
+    (pytrnn.recurrence), which trains faster; ``autodiff=True`` builds the plain scan
+    and lets ``pytensor.grad`` derive the same gradient through it (the tests hold one
+    to the other). Free-length graphs (C and Numba) keep the plain scan: PyTensor 3.0's
+    ``AdvancedIncSubtensor1`` takes a runtime length of 1 for broadcasting and refuses
+    it, which the scatter-add of a projection outside the loop would hit.
+    """
     x, y, mask = _seq_inputs(cfg, length, masked, batch)
     if xy is not None:
         x, y = xy
     Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
+    if not autodiff and x.type.shape[0] is not None:
+        # the input projection of every position at once: one gather, one scatter-add
+        hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=mask, batch=batch,
+                        truncate=cfg.bptt_truncate)
+    else:
+        hs = _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch)
+    probs = output(hs, Why, by)  # (T, D) or (T, B, D)
+    T = x.shape[0] if length is None else length
+    if batch is None:
+        errors = -pt.log(probs[pt.arange(T), y])  # (T,)
+    else:
+        errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
+    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch)
+
+
+def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch):
+    """The recurrence as one plain scan over the ids: gradient derived through it."""
     one = step if batch is None else step_batch
     h0 = pt.zeros((cfg.hidden,) if batch is None else (batch, cfg.hidden), dtype=cfg.dtype)
 
@@ -149,7 +175,7 @@ def build_scan(
         def fn(x_t, m_t, h_tm1, Wxh, Whh, bh):
             return m_t * one(x_t, h_tm1, Wxh, Whh, bh)
 
-    hs = pytensor.scan(
+    return pytensor.scan(
         fn,
         sequences=sequences,
         outputs_info=[h0],
@@ -158,13 +184,6 @@ def build_scan(
         strict=True,
         return_updates=False,
     )  # (T, H) or (T, B, H)
-    probs = output(hs, Why, by)  # (T, D) or (T, B, D)
-    T = x.shape[0] if length is None else length
-    if batch is None:
-        errors = -pt.log(probs[pt.arange(T), y])  # (T,)
-    else:
-        errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
-    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch)
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
