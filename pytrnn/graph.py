@@ -189,13 +189,15 @@ def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch):
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
 
 
+def sgd_delta(g, cfg: RNNConfig):
+    """The notebook's SGD step for gradient ``g``: lr times g clipped elementwise."""
+    c = np.asarray(cfg.clip, dtype=cfg.dtype)
+    return np.asarray(cfg.lr, dtype=cfg.dtype) * pt.clip(g, -c, c)
+
+
 def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
     """Plain SGD on elementwise-clipped gradients, as update pairs."""
-    lr = np.asarray(cfg.lr, dtype=cfg.dtype)
-    c = np.asarray(cfg.clip, dtype=cfg.dtype)
-    return [
-        (params[k], params[k] - lr * pt.clip(g, -c, c)) for k, g in zip(PARAM_NAMES, grads)
-    ]
+    return [(params[k], params[k] - sgd_delta(g, cfg)) for k, g in zip(PARAM_NAMES, grads)]
 
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
@@ -205,11 +207,9 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
     ``w`` scales the step: 0 leaves the parameters as they were (a padding window).
     Returns (new parameters, loss, data_loss).
     """
-    lr = np.asarray(cfg.lr, dtype=cfg.dtype)
-    c = np.asarray(cfg.clip, dtype=cfg.dtype)
     g = BUILDERS[mode](cfg, dict(zip(PARAM_NAMES, P)), length=length, batch=batch, xy=(x, y))
     grads = pytensor.grad(g.loss, list(P))
-    new = [p - w * (lr * pt.clip(d, -c, c)) for p, d in zip(P, grads)]
+    new = [p - w * sgd_delta(d, cfg) for p, d in zip(P, grads)]
     return new, g.loss, g.data_loss
 
 
@@ -222,9 +222,7 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     (``pytrnn.passes`` runs it inside one ``jax.lax.scan`` per chunk of windows).
     """
     T = length or cfg.window
-    shape = (T,) if batch is None else (T, batch)
-    x = pt.tensor("x", shape=shape, dtype="int32")
-    y = pt.tensor("y", shape=shape, dtype="int32")
+    x, y, _ = _seq_inputs(cfg, T, False, batch)
     w = pt.tensor("w", shape=(), dtype=cfg.dtype)
     P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
     new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch)

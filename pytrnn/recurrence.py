@@ -83,7 +83,7 @@ def recurrence(xe, Whh, hidden: int, mask=None, batch: int | None = None,
 
     def pullback(ins, outs, cots):
         dxe, dWhh = _bptt(ins[0], ins[1], ins[2] if mask is not None else None, outs[0],
-                          cots[0], pt.zeros(shape, dtype=xe.dtype), batched, truncate)
+                          cots[0], h0, batched, truncate)
         return [dxe, dWhh] + ([pt.zeros_like(ins[2])] if mask is not None else [])
 
     op = OpFromGraph(inputs, [hs], inline=True, pullback=pullback, name="tanh_recurrence")
