@@ -124,6 +124,23 @@ def select_device(device: str | None) -> str:
     return chosen.platform
 
 
+def _wrap_jax_dispatch(op_class, name: str, wrap) -> None:
+    """Wrap PyTensor's JAX dispatch for ``op_class`` once: the function it builds for
+    a node becomes ``wrap(fn, op, node)``."""
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    original = jax_funcify.dispatch(op_class)
+    done = getattr(original, "pytrnn_wraps", ())
+    if name in done:
+        return
+
+    def wrapped(op, node=None, **kwargs):
+        return wrap(original(op, node=node, **kwargs), op, node)
+
+    wrapped.pytrnn_wraps = (*done, name)
+    jax_funcify.register(op_class)(wrapped)
+
+
 def patch_jax_reductions() -> None:
     """Make PyTensor's JAX reductions return their declared dtype.
 
@@ -132,15 +149,9 @@ def patch_jax_reductions() -> None:
     float64 then leaks through the whole float32 graph and into the shared
     parameters. The C and Numba backends cast back; this does the same for JAX.
     """
-    from pytensor.link.jax.dispatch import jax_funcify
     from pytensor.tensor.elemwise import CAReduce
 
-    original = jax_funcify.dispatch(CAReduce)
-    if getattr(original, "casts_to_output_dtype", False):
-        return
-
-    def careduce_in_output_dtype(op, node=None, **kwargs):
-        reduce = original(op, node=node, **kwargs)
+    def cast_to_output_dtype(reduce, op, node):
         if node is None:
             return reduce
         dtype = node.outputs[0].dtype
@@ -150,8 +161,7 @@ def patch_jax_reductions() -> None:
 
         return reduce_then_cast
 
-    careduce_in_output_dtype.casts_to_output_dtype = True
-    jax_funcify.register(CAReduce)(careduce_in_output_dtype)
+    _wrap_jax_dispatch(CAReduce, "casts_to_output_dtype", cast_to_output_dtype)
 
 
 def _jax_on_cpu() -> bool:
@@ -175,15 +185,9 @@ def patch_jax_transposes() -> None:
     about 1.15x faster at batch 1 (README, "Performance"). GPUs transpose for free
     inside cuBLAS: there the dispatch is left alone.
     """
-    from pytensor.link.jax.dispatch import jax_funcify
     from pytensor.tensor.elemwise import DimShuffle
 
-    original = jax_funcify.dispatch(DimShuffle)
-    if getattr(original, "materializes_transposes", False):
-        return
-
-    def dimshuffle(op, node=None, **kwargs):
-        shuffle = original(op, node=node, **kwargs)
+    def copy_transposes(shuffle, op, node):
         if tuple(op.new_order) != (1, 0) or not _jax_on_cpu():
             return shuffle
         import jax
@@ -193,8 +197,7 @@ def patch_jax_transposes() -> None:
 
         return transpose_copy
 
-    dimshuffle.materializes_transposes = True
-    jax_funcify.register(DimShuffle)(dimshuffle)
+    _wrap_jax_dispatch(DimShuffle, "materializes_transposes", copy_transposes)
 
 
 @functools.cache

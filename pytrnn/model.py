@@ -204,7 +204,8 @@ class RNN:
             raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
         self._check_ids(X, Y)
         w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
-        key = ("fused", K, T, B)
+        # JAX's chunk function takes any number of windows; the others are built for K
+        key = ("fused", None if self.backend == "jax" else K, T, B)
         if key not in self._fns:
             self._fns[key] = self._compile_fused(K, T, B)
         args = self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w)
