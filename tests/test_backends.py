@@ -25,21 +25,45 @@ def test_float32_tracks_float64(backend, mode):
     assert params["Whh"].dtype == np.float32
 
 
-def test_compare_backends_can_fail(monkeypatch):
-    """The helper must notice a backend that computes something else."""
+@pytest.mark.parametrize("what", ["bh", "data_loss"])
+def test_compare_backends_can_fail(monkeypatch, what):
+    """The helper must notice a backend that computes something else: a parameter off
+    by 1e-6, or a data loss scaled by 8/7 (the loss itself left right)."""
     import helpers
 
     real = helpers.run_model
 
     def off_by_a_bit(model, P0, seqs, level):
-        losses, params = real(model, P0, seqs, level)
+        losses, data_losses, params = real(model, P0, seqs, level)
         if model.backend == "jax":
-            params["bh"] = params["bh"] + 1e-6
-        return losses, params
+            if what == "bh":
+                params["bh"] = params["bh"] + 1e-6
+            else:
+                data_losses = data_losses * 8 / 7
+        return losses, data_losses, params
 
     monkeypatch.setattr(helpers, "run_model", off_by_a_bit)
-    with pytest.raises(AssertionError, match="bh"):
+    with pytest.raises(AssertionError, match=what):
         compare_backends("scan", "char", ["c", "jax"])
+
+
+def test_backend_c_is_pytensors_c_linker_and_the_check_sees_a_fallback():
+    """"c" compiles on the C VM; a function compiled by FAST_RUN (Numba in PyTensor 3)
+    or by Numba itself fails the same check, so a silent fallback cannot pass."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.compile.mode import get_mode
+
+    from helpers import assert_linker
+    from pytrnn.backends import compile_mode
+
+    x = pt.vector("x")
+    for name in BACKENDS:
+        assert_linker(pytensor.function([x], x.sum(), mode=compile_mode(name)), name)
+    for other in ("FAST_RUN", "NUMBA", "JAX"):
+        fn = pytensor.function([x], x.sum(), mode=get_mode(other))
+        with pytest.raises(AssertionError):
+            assert_linker(fn, "c")
 
 
 def test_jax_parameters_stay_on_the_device():

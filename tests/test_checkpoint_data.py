@@ -1,8 +1,11 @@
 """Checkpoints (atomic, checked, no pickle) and corpora (names, files, the downloader)."""
 
 import http.server
+import io
+import struct
 import threading
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -68,13 +71,54 @@ def test_bit_flip_in_parameters_is_caught_by_the_checksum(saved, tmp_path):
         ck.load(path)
 
 
-def test_bit_flip_in_the_file_is_rejected(saved):
-    path, _ = saved
+def flip_in_whh_data(path, expected_nbytes, repair_crc):
+    """Flip one bit inside the bytes of Whh's array data in the file itself (not in
+    the .npy header or the zip's records); with ``repair_crc`` also rewrite the zip's
+    CRC-32 of that member (local header and central directory), so that the zip layer
+    cannot see the change and only pytrnn's own SHA-256 can."""
     raw = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as z:
         info = z.getinfo("Whh.npy")
-    raw[info.header_offset + 30 + len(info.filename) + 140] ^= 0x01  # inside Whh's data
+        member = z.read("Whh.npy")
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:
+                                                   info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len  # the member's first byte
+    assert bytes(raw[start:start + len(member)]) == member  # stored, uncompressed
+    f = io.BytesIO(member)
+    version = np.lib.format.read_magic(f)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}[version]
+    read_header(f)
+    data_at = f.tell()  # the .npy header ends here; the array's bytes follow
+    assert len(member) - data_at == expected_nbytes
+    raw[start + data_at + 3] ^= 0x10
+    if repair_crc:
+        crc = struct.pack("<I", zlib.crc32(bytes(raw[start:start + len(member)])))
+        raw[info.header_offset + 14:info.header_offset + 18] = crc
+        i = raw.find(b"PK\x01\x02")
+        while raw[i + 46:i + 46 + len(info.filename)] != info.filename.encode():
+            i = raw.find(b"PK\x01\x02", i + 1)
+            assert i >= 0, "no central directory entry for Whh.npy"
+        raw[i + 16:i + 20] = crc
     path.write_bytes(bytes(raw))
+
+
+def test_bit_flip_in_whh_data_is_caught_by_the_sha256(saved):
+    path, c = saved
+    flip_in_whh_data(path, c.params["Whh"].nbytes, repair_crc=True)
+    with np.load(path, allow_pickle=False) as z:  # the zip itself reads cleanly ...
+        changed = z["Whh"] != c.params["Whh"]
+        assert changed.sum() == 1  # ... with exactly one element of Whh changed
+        for k in ("Wxh", "bh", "Why", "by"):
+            np.testing.assert_array_equal(z[k], c.params[k])
+    with pytest.raises(CheckpointError, match="parameter checksum does not match"):
+        ck.load(path)
+
+
+def test_bit_flip_in_the_file_is_rejected(saved):
+    """The same flip without repairing the zip's CRC: rejected as damaged."""
+    path, c = saved
+    flip_in_whh_data(path, c.params["Whh"].nbytes, repair_crc=False)
     with pytest.raises(CheckpointError, match="damaged"):
         ck.load(path)
 
@@ -159,3 +203,33 @@ def test_fetch_failure_says_how_to_go_offline(server, tmp_path, monkeypatch):
     with pytest.raises(CorpusError, match="--corpus PATH"):
         fetch("four-million", url=f"{server}/missing.txt")
     assert not (tmp_path / "4millions.txt").exists()
+
+
+def test_encoding_in_chunks_equals_one_chunk(monkeypatch):
+    """Chunk edges (every 7 chars here) change nothing, also with characters outside
+    the BMP on an edge; progress is reported once per chunk."""
+    import pytrnn.data as data
+
+    text = "héllo wörld 😀 a🐍b\n" * 5
+    v = Vocab.from_text(text)
+    whole = v.encode(text)
+    assert v.decode(whole) == text
+    monkeypatch.setattr(data, "ENCODE_CHUNK", 7)
+    seen = []
+    np.testing.assert_array_equal(v.encode(text, progress=seen.append), whole)
+    assert seen == list(range(7, len(text), 7)) + [len(text)]
+
+
+def test_batch_streams_are_contiguous_slices():
+    """--batch B cuts the text into B contiguous streams, as char-rnn: stream b is
+    chars [b*S, (b+1)*S) with S = N // B; the tail that does not fill a row is left."""
+    from pytrnn.data import split_streams, stack_windows
+
+    data = np.arange(23)
+    s = split_streams(data, 4)
+    assert s.shape == (4, 5)
+    for b in range(4):
+        np.testing.assert_array_equal(s[b], np.arange(b * 5, (b + 1) * 5))
+    X, Y = stack_windows(s, [0, 2], 2)  # (K, L, B): window k, position t, stream b
+    assert X.shape == (2, 2, 4)
+    assert X[1, 0, 3] == 17 and Y[1, 0, 3] == 18

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,9 +143,11 @@ def test_unknown_four_million_without_cache_says_how(tmp_path, monkeypatch):
                       "pytrnn data fetch four-million", "--corpus PATH")
 
 
-@pytest.mark.skipif(shutil.which("pytrnn") is None, reason="pytrnn is not installed")
 def test_console_script_runs_from_any_directory(tmp_path):
-    r = subprocess.run(["pytrnn", "--help"], cwd=tmp_path, capture_output=True, text=True)
+    """The test command installs the package, so its console script must be there."""
+    script = shutil.which("pytrnn", path=str(Path(sys.executable).parent))
+    assert script, f"no pytrnn console script beside {sys.executable}"
+    r = subprocess.run([script, "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0 and "train" in r.stdout
 
 
@@ -152,3 +155,56 @@ def test_module_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-m", "cli", "train", "--hidden", "0"],
                        capture_output=True, text=True, cwd=os.getcwd())
     assert r.returncode == 2 and r.stderr.strip().startswith("error: --hidden")
+
+
+def test_data_fetch_command_against_a_local_server(tmp_path, monkeypatch):
+    """The command itself, not only fetch(): it downloads into the cache and says
+    where; a failing address is one line and exit 2."""
+    import http.server
+    import threading
+
+    body = b"The Four Million\r\n" * 100
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/pg.txt":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
+    try:
+        r = invoke("data", "fetch", "four-million", "--url", f"{url}/pg.txt")
+        assert r.exit_code == 0, r.output
+        assert r.stdout.strip() == f"saved four-million to {tmp_path / '4millions.txt'}"
+        assert (tmp_path / "4millions.txt").read_bytes() == body
+        assert_user_error(invoke("data", "fetch", "four-million", "--url",
+                                 f"{url}/gone.txt"), "--corpus PATH")
+        assert_user_error(invoke("data", "fetch", "war-and-peace"), "unknown corpus")
+    finally:
+        httpd.shutdown()
+
+
+def test_reproduce_command_prints_the_original_figures_beside_ours(tmp_path, monkeypatch):
+    """pytrnn reproduce --quick: a table of every figure with the original's value."""
+    from pytrnn.reproduce import ORIGINAL
+
+    monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))  # four-million not fetched
+    r = invoke("reproduce", "--quick", "--mode", "scan")
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "pydoc" in out and "pytrnn data fetch four-million" in out
+    assert f"{ORIGINAL['in114']['loss']:.4f}" in out  # In[114], the original's loss
+    for i in (1, 10):
+        assert f"In[115] iteration={i}" in out
+    assert f"{ORIGINAL['in115'][9]:.4f}" in out
+    assert "In[107] iteration=2" in out and "In[107] iteration=3" not in out

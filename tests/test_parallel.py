@@ -98,8 +98,8 @@ def test_two_processes_train_like_one(tmp_path):
             if len(sys.argv) > 3 else {}
         cfg = pytrnn.TrainConfig(limit_chars=4000, passes=2, batch=4, mode="scan",
                                  checkpoint=ckpt, sample_length=0, **extra)
-        r = train(pytrnn.RNNConfig(hidden=8, window=10), cfg, PrintReporter(quiet=True))
-        print(params_digest(r.model.get_params()))
+        r = train(pytrnn.RNNConfig(hidden=8, window=10), cfg, PrintReporter())
+        print("digest", params_digest(r.model.get_params()))
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     ckpts = [tmp_path / f"{i}.npz" for i in (0, 1, 2)]
@@ -113,6 +113,11 @@ def test_two_processes_train_like_one(tmp_path):
     digests = [out.strip().splitlines()[-1] for out, _ in outs]
     assert digests[0] == digests[1]  # replicated: bit for bit the same on both hosts
     assert ckpts[0].exists() and not ckpts[1].exists()  # only process 0 writes
+    # ... and only process 0 prints: process 1's output is its digest line alone
+    # (beside the lines gloo's C++ writes on stdout itself)
+    assert "iteration=2, iseq=" in outs[0][0] and "compiled" in outs[0][0]
+    ours = [ln for ln in outs[1][0].strip().splitlines() if not ln.startswith("[Gloo]")]
+    assert ours == [digests[1]]
     single = subprocess.run([sys.executable, "-c", code, "0", str(ckpts[2])], env=env,
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]

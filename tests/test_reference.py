@@ -18,9 +18,11 @@ def run_steps(model, P0, seqs, truncate=-1, clip=CLIP, lr=LR):
     biggest = 0.0
     for x, y in seqs:
         biggest = max(biggest, *(np.abs(g).max() for g in loss_and_grads(P, x, y, REG, truncate)[2].values()))
-        got = model.train_on_seq(x, y)
+        got, got_data = model.train_step(x, y)
+        want_data = loss_and_grads(P, x, y, REG, truncate)[1]
         want, P = sgd_step(P, x, y, lr, REG, clip, truncate)
         assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+        assert got_data == pytest.approx(want_data, rel=1e-9, abs=1e-12)
     final = model.get_params()
     for k in P:
         np.testing.assert_allclose(final[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
@@ -107,3 +109,20 @@ def test_float32_config_tracks_float64(rng):
         assert got == pytest.approx(want, rel=1e-4)
     assert m32.get_params()["Wxh"].dtype == np.float32
     np.testing.assert_allclose(m32.get_params()["Whh"], P["Whh"], rtol=1e-4, atol=1e-5)
+
+
+def test_init_params_is_randn_over_sqrt_fan_in_with_zero_biases():
+    """The notebook's In[113]: Wxh, Whh, Why drawn in that order as randn / sqrt of
+    their first dimension, biases zero; the same seed, the same draw."""
+    import pytrnn
+    from pytrnn.params import init_params
+
+    cfg = pytrnn.RNNConfig(vocab_size=400, hidden=300)
+    P = init_params(cfg, np.random.default_rng(7))
+    r = np.random.default_rng(7)
+    for k, (rows, cols) in (("Wxh", (400, 300)), ("Whh", (300, 300)), ("Why", (300, 400))):
+        np.testing.assert_array_equal(P[k], r.standard_normal((rows, cols)) / np.sqrt(rows))
+        assert P[k].std() == pytest.approx(1 / np.sqrt(rows), rel=0.02)  # fan-in scale
+        assert abs(P[k].mean()) < 3 / np.sqrt(rows * cols) / np.sqrt(rows)
+    assert not P["bh"].any() and not P["by"].any()
+    assert P["bh"].shape == (300,) and P["by"].shape == (400,)

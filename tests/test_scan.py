@@ -17,9 +17,11 @@ def check_against_numpy(model, rng, lengths, truncate=-1, pad_to=None):
     model.set_params(P)
     for n in lengths:
         x, y = rng.integers(0, D, n), rng.integers(0, D, n)
-        got = model.train_on_seq(x, y, pad_to=pad_to(n) if pad_to else None)
+        got, got_data = model.train_step(x, y, pad_to=pad_to(n) if pad_to else None)
+        want_data = loss_and_grads(P, x, y, REG, truncate)[1]
         want, P = sgd_step(P, x, y, LR, REG, CLIP, truncate)
         assert got == pytest.approx(want, rel=1e-9), n
+        assert got_data == pytest.approx(want_data, rel=1e-9), n  # masked too, L2 on
     final = model.get_params()
     for k in P:
         np.testing.assert_allclose(final[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
