@@ -36,11 +36,13 @@ def user_errors(fn):
 @app.command()
 @user_errors
 def train(
-    corpus: Annotated[Optional[str], typer.Option(help="Text file, 'pydoc' (default, embedded) or 'four-million'.")] = None,
+    corpus: Annotated[Optional[str], typer.Option(help="Text file, a folder with train.txt (and valid.txt, test.txt), 'pydoc' (default, embedded) or 'four-million'.")] = None,
+    valid: Annotated[Optional[str], typer.Option(help="Validation text file (instead of --val-frac).")] = None,
+    test: Annotated[Optional[str], typer.Option(help="Test text file, scored once at the end.")] = None,
     level: Annotated[str, typer.Option(help="char (the notebook) or word.")] = "char",
     hidden: Annotated[int, typer.Option(help="Hidden units H.")] = 100,
     window: Annotated[int, typer.Option(help="Chars per window L (char level).")] = 25,
-    lr: Annotated[float, typer.Option(help="SGD learning rate.")] = 0.01,
+    lr: Annotated[float, typer.Option(help="SGD learning rate (a resumed run may change it).")] = 0.01,
     reg: Annotated[float, typer.Option(help="L2 on Wxh, Whh, Why.")] = 0.01,
     clip: Annotated[float, typer.Option(help="Elementwise gradient clip.")] = 5.0,
     bptt_truncate: Annotated[int, typer.Option(help="Backprop through the last K steps only (-1: all).")] = -1,
@@ -48,7 +50,7 @@ def train(
     limit_chars: Annotated[Optional[int], typer.Option(help="Train on the first N chars (the notebook's N).")] = None,
     val_frac: Annotated[Optional[float], typer.Option(help="Held-out fraction (default: 0 for chars, 0.05 for words).")] = None,
     vocab_size: Annotated[int, typer.Option(help="Word level: most frequent words kept.")] = 8000,
-    max_sentence_len: Annotated[int, typer.Option(help="Word level: skip longer sentences.")] = 50,
+    max_sentence_len: Annotated[int, typer.Option(help="Word level: skip longer sentences (0: no limit).")] = 50,
     lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.")] = True,
     batch: Annotated[int, typer.Option(help="Char level: streams trained in parallel (1: the notebook).")] = 1,
     fuse: Annotated[Optional[int], typer.Option(help="Char level: windows per compiled call (default: on JAX the pass in chunks of about 256, one lax.scan each; elsewhere 1).")] = None,
@@ -61,8 +63,9 @@ def train(
     mode: Annotated[Optional[str], typer.Option(help="scan (default) or unroll (the notebook's loop; same steps).")] = None,
     backend: Annotated[Optional[str], typer.Option(help="jax, numba or c (default: fastest here).")] = None,
     device: Annotated[Optional[str], typer.Option(help="JAX device: cpu or gpu (default: GPU if JAX sees one).")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default runs/CORPUS-LEVEL.npz).")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint.")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default: the --resume checkpoint, else runs/CORPUS-LEVEL.npz).")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint (and save back to it).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Let a new run replace the checkpoint at its path.")] = False,
     save_every: Annotated[float, typer.Option(help="Also save every this many seconds.")] = 60.0,
     log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.")] = None,
     sample_length: Annotated[int, typer.Option(help="Chars sampled at the end.")] = 200,
@@ -80,8 +83,8 @@ def train(
                           dtype=dtype, bptt_truncate=bptt_truncate)
     cfg = TrainConfig(corpus=corpus, level=level, passes=passes, limit_chars=limit_chars,
                       seed=seed, mode=mode, backend=backend, device=device,
-                      checkpoint=checkpoint,
-                      resume=resume, val_frac=val_frac, vocab_size=vocab_size,
+                      checkpoint=checkpoint, resume=resume, overwrite=overwrite,
+                      valid=valid, test=test, val_frac=val_frac, vocab_size=vocab_size,
                       max_sentence_len=max_sentence_len, lower=lower,
                       sample_length=sample_length, save_every=save_every, log=log,
                       batch=batch, fuse=fuse, devices=devices, coordinator=coordinator,
@@ -91,19 +94,23 @@ def train(
     except TrainingInterrupted as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(130)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
+        typer.echo("interrupted: stopped at once; every checkpoint written is whole",
+                   err=True)
+        raise typer.Exit(130)
 
 
 @app.command()
 @user_errors
 def sample(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
-    length: Annotated[int, typer.Option(help="Chars to generate (char level).")] = 200,
+    length: Annotated[Optional[int], typer.Option(help="Chars to generate (default 200), or at most this many words a sentence (default 100).")] = None,
     temperature: Annotated[float, typer.Option(help="Below 1: safer; above 1: wilder.")] = 1.0,
-    prime: Annotated[str, typer.Option(help="Text to start from (char level).")] = "",
+    prime: Annotated[str, typer.Option(help="Text to start from: chars, or the words every sentence starts with.")] = "",
     seed: Annotated[int, typer.Option(help="The same seed gives the same text.")] = 0,
-    argmax: Annotated[bool, typer.Option(help="Always take the most likely char.")] = False,
-    sentences: Annotated[int, typer.Option(help="Sentences to generate (word level).")] = 5,
-    min_words: Annotated[int, typer.Option(help="Word level: shortest sentence.")] = 0,
+    argmax: Annotated[bool, typer.Option(help="Always take the most likely char or word.")] = False,
+    sentences: Annotated[Optional[int], typer.Option(help="Word level: sentences to generate (default 5).")] = None,
+    min_words: Annotated[Optional[int], typer.Option(help="Word level: shortest sentence.")] = None,
     backend: Annotated[Optional[str], typer.Option(help="jax, numba or c.")] = None,
 ):
     """Generate text from a checkpoint."""
@@ -120,7 +127,8 @@ def plot(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
     output: Annotated[str, typer.Option("--output", "-o", help="The PNG to write.")] = "loss.png",
 ):
-    """Draw the per-pass loss and bits/char (or perplexity) kept in a checkpoint."""
+    """Draw the per-pass loss and bits/char (or perplexity) kept in a checkpoint
+    (the last one, or its .best.npz)."""
     from pytrnn.plot import plot_checkpoint
 
     typer.echo(f"wrote {plot_checkpoint(checkpoint, output)}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from . import __version__
 from .config import RNNConfig
 from .errors import CheckpointError
+from .files import atomic_write
 from .params import PARAM_NAMES
 
 FORMAT = "pytrnn-checkpoint"
@@ -61,8 +61,6 @@ def params_digest(params: dict) -> str:
 
 def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     """Write atomically: temp file in the same folder, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     params = {k: np.asarray(ckpt.params[k]) for k in PARAM_NAMES}
     meta = {
         "format": FORMAT,
@@ -85,17 +83,8 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "history": ckpt.history,
         "extra": ckpt.extra,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **params)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)),
+                                                 **params))
 
 
 def load(path: str | os.PathLike) -> Checkpoint:

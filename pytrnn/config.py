@@ -72,11 +72,14 @@ class TrainConfig:
     mode: str | None = None  # None: "scan" (same steps as "unroll", starts fastest)
     backend: str | None = None  # None: the fastest backend here
     device: str | None = None  # JAX: "cpu" | "gpu"; None: GPU when JAX sees one
-    checkpoint: str | None = None  # None: runs/<corpus>-<level>.npz
+    checkpoint: str | None = None  # None: the resumed checkpoint, or runs/<corpus>-<level>.npz
     resume: str | None = None
+    overwrite: bool = False  # a new run may replace the checkpoint at its path
+    valid: str | None = None  # a validation text file (else val_frac of the corpus)
+    test: str | None = None  # a test text file, scored once at the end
     val_frac: float | None = None  # None: 0 for chars (the notebook), 0.05 for words
     vocab_size: int = 8000  # word level: most frequent words kept
-    max_sentence_len: int = 50  # word level: longer sentences are skipped
+    max_sentence_len: int = 50  # word level: longer sentences are skipped; 0: no limit
     lower: bool = True  # word level: lower-case the text first
     sample_length: int = 200  # chars (or sentences' worth) printed after training
     batch: int = 1  # char level: B contiguous streams per step (1 = the notebook)
@@ -133,8 +136,8 @@ class TrainConfig:
                               f"{self.devices} (and at least 2)")
         if self.vocab_size < 1:
             raise ConfigError(f"--vocab-size must be at least 1, got {self.vocab_size}")
-        if self.max_sentence_len < 1:
+        if self.max_sentence_len < 0:
             raise ConfigError(
-                f"--max-sentence-len must be at least 1, got {self.max_sentence_len}"
+                f"--max-sentence-len must be 0 (no limit) or more, got {self.max_sentence_len}"
             )
         return self

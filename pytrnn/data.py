@@ -10,7 +10,6 @@ downloaded once by ``pytrnn data fetch``). Nothing here touches the network exce
 from __future__ import annotations
 
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorpusError
+from .files import atomic_write
 
 DEFAULT_CORPUS = "pydoc"
 ENCODE_CHUNK = 1 << 22  # chars per encoding step
@@ -52,6 +52,58 @@ def decode(raw: bytes, where: str) -> str:
         raise CorpusError(f"{where} is not valid UTF-8 (byte {e.start}): pass a UTF-8 text file")
 
 
+@dataclass(frozen=True)
+class Texts:
+    """A run's texts: training, and the optional validation and test texts."""
+
+    name: str
+    train: str
+    valid: str | None = None
+    test: str | None = None
+
+
+SPLIT_FILES = ("train.txt", "valid.txt", "test.txt")  # word_language_model's layout
+
+
+def read_text(path: Path, spec: str) -> str:
+    """A UTF-8 file's text; missing, unreadable, non-UTF-8 or empty is a CorpusError."""
+    if not path.is_file():
+        raise CorpusError(f"corpus file not found: {spec}")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus {spec}: {e.strerror}")
+    text = decode(raw, str(path))
+    if not text:
+        raise CorpusError(f"corpus {spec} is empty")
+    return text
+
+
+def load_texts(spec: str | None, valid: str | None = None,
+               test: str | None = None) -> Texts:
+    """The corpus (a name, a file, or a folder with train.txt and optionally
+    valid.txt and test.txt), with ``valid`` / ``test`` files naming or replacing
+    the folder's."""
+    if spec and Path(spec).is_dir():
+        folder = Path(spec)
+        if not (folder / "train.txt").is_file():
+            raise CorpusError(f"corpus folder {spec} has no train.txt "
+                              f"(expected {', '.join(SPLIT_FILES)})")
+        name = folder.resolve().name
+        train = read_text(folder / "train.txt", str(folder / "train.txt"))
+        found = {f: read_text(folder / f, str(folder / f))
+                 for f in SPLIT_FILES[1:] if (folder / f).is_file()}
+        valid_text, test_text = found.get("valid.txt"), found.get("test.txt")
+    else:
+        name, train = load_corpus(spec)
+        valid_text = test_text = None
+    if valid:
+        valid_text = read_text(Path(valid), valid)
+    if test:
+        test_text = read_text(Path(test), test)
+    return Texts(name, train, valid_text, test_text)
+
+
 def load_corpus(spec: str | None) -> tuple[str, str]:
     """Return (name, text) for a corpus name or path. Line endings are kept as read."""
     spec = spec or DEFAULT_CORPUS
@@ -68,16 +120,7 @@ def load_corpus(spec: str | None) -> tuple[str, str]:
     else:
         path = Path(spec)
         name = path.stem
-        if not path.is_file():
-            raise CorpusError(f"corpus file not found: {spec}")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise CorpusError(f"cannot read corpus {spec}: {e.strerror}")
-    text = decode(raw, str(path))
-    if not text:
-        raise CorpusError(f"corpus {spec} is empty")
-    return name, text
+    return name, read_text(path, spec)
 
 
 def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=None) -> Path:
@@ -108,11 +151,7 @@ def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=Non
         )
     raw = b"".join(chunks)
     decode(raw, f"the download of {name}")
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".fetch-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(raw)
-    os.replace(tmp, dest)
-    return dest
+    return atomic_write(dest, lambda f: f.write(raw))
 
 
 @dataclass(frozen=True)
@@ -156,6 +195,12 @@ class Vocab:
             if progress:
                 progress(start + len(chunk))
         return out
+
+    def encode_known(self, text: str) -> tuple[np.ndarray, int]:
+        """Held-out text: (ids of the characters in the vocabulary, count skipped)."""
+        index = self.index
+        kept = "".join(c for c in text if c in index)
+        return self.encode(kept), len(text) - len(kept)
 
     def decode(self, ids) -> str:
         return "".join(self.symbols[int(i)] for i in ids)

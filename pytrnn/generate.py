@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from . import checkpoint as ckpt_io
 from .data import Vocab
+from .errors import ConfigError
 from .model import RNN
 from .sample import sample_chars, sample_sentences
-from .words import WordVocab
+from .words import WordVocab, tokenize
+
+CHAR_LENGTH, WORD_LENGTH = 200, 100  # default --length: chars, or words per sentence
 
 
 def load_model(path, backend: str | None = None) -> tuple[RNN, ckpt_io.Checkpoint]:
@@ -15,12 +18,24 @@ def load_model(path, backend: str | None = None) -> tuple[RNN, ckpt_io.Checkpoin
     return RNN(ck.cfg, params=ck.params, mode="scan", backend=backend), ck
 
 
-def generate(path, length=200, temperature=1.0, prime="", seed=0, argmax=False,
-             sentences=5, min_words=0, backend=None) -> str:
+def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
+             sentences=None, min_words=None, backend=None) -> str:
+    """Characters after ``prime`` (char level), or sentences that start with the
+    ``prime`` words, at most ``length`` words each (word level). An option the
+    checkpoint's level has no use for is an error, never silently ignored."""
     model, ck = load_model(path, backend)
     if ck.level == "word":
-        return "\n".join(sample_sentences(model, WordVocab(tuple(ck.vocab)), n=sentences,
-                                          temperature=temperature, min_words=min_words,
-                                          seed=seed))
-    return sample_chars(model, Vocab(tuple(ck.vocab)), length=length,
+        words = tokenize(prime, ck.extra.get("lower", True))
+        return "\n".join(sample_sentences(
+            model, WordVocab(tuple(ck.vocab)), n=5 if sentences is None else sentences,
+            temperature=temperature, min_words=min_words or 0, seed=seed,
+            max_words=WORD_LENGTH if length is None else length, prime=words,
+            argmax=argmax))
+    given = [o for o, v in (("--sentences", sentences), ("--min-words", min_words))
+             if v is not None]
+    if given:
+        raise ConfigError(f"{' and '.join(given)} apply to word-level checkpoints; "
+                          f"{path} is char level (use --length)")
+    return sample_chars(model, Vocab(tuple(ck.vocab)),
+                        length=CHAR_LENGTH if length is None else length,
                         temperature=temperature, prime=prime, seed=seed, argmax=argmax)

@@ -6,9 +6,12 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-# (history key, label) for the left panel and the right panel, per level
+# (history key, label) for the left panel and the right panel, per level. Each panel
+# compares like with like: the notebook's training loss (data + L2 per window) stands
+# alone on the left, since no held-out figure carries the L2 term; train and
+# validation meet on the right as data loss per char (bits) or per word (perplexity).
 PANELS = {
-    "char": ([("loss", "train loss / window (data + L2)"), ("val_loss", "val loss / window")],
+    "char": ([("loss", "train loss / window (data + L2, the notebook's)")],
              [("train_bpc", "train"), ("val_bpc", "validation")], "bits per char"),
     "word": ([("train_word_loss", "train"), ("val_word_loss", "validation")],
              [("train_ppl", "train"), ("val_ppl", "validation")], "perplexity"),

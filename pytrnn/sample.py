@@ -65,6 +65,16 @@ def sample_chars(
     return vocab.decode(ids) + vocab.decode(out)
 
 
+def encode_prime_words(vocab: WordVocab, words: list[str]) -> list[int]:
+    """Ids of a word prime; words outside the vocabulary are an error naming them."""
+    index = vocab.index
+    missing = sorted({w for w in words if w not in index or index[w] < 3})
+    if missing:
+        shown = ", ".join(repr(w) for w in missing)
+        raise ConfigError(f"--prime has words outside the vocabulary: {shown}")
+    return [index[w] for w in words]
+
+
 def sample_sentence(
     model: RNN,
     vocab: WordVocab,
@@ -72,11 +82,18 @@ def sample_sentence(
     temperature: float = 1.0,
     min_words: int = 0,
     max_words: int = 100,
+    prime: list[str] = (),
+    argmax: bool = False,
 ) -> list[str]:
-    """Words from START until END. UNKNOWN and START are never drawn (their
-    probability is set to zero and the rest renormalised, the same distribution as
-    WildML's resampling); END is held back until ``min_words`` words are out."""
-    h, last, words = model.initial_state(), START_ID, []
+    """Words from START until END, after the ``prime`` words (fed first, and part of
+    the result). UNKNOWN and START are never drawn (their probability is set to zero
+    and the rest renormalised, the same distribution as WildML's resampling); END is
+    held back until ``min_words`` words are out; at most ``max_words`` words."""
+    ids = encode_prime_words(vocab, list(prime))
+    h, last, words = model.initial_state(), START_ID, [vocab.symbols[i] for i in ids]
+    for i in ids:
+        h, _ = model.step(last, h)
+        last = i
     while len(words) < max_words:
         h, logits = model.step(last, h)
         p = softmax_t(logits, temperature)
@@ -85,7 +102,7 @@ def sample_sentence(
             p[END_ID] = 0.0
         if p.sum() <= 0:  # everything left was masked: end the sentence
             break
-        last = int(rng.choice(len(p), p=p / p.sum()))
+        last = _draw(rng, p / p.sum(), argmax)
         if last == END_ID:
             break
         words.append(vocab.symbols[last])
@@ -100,13 +117,18 @@ def sample_sentences(
     min_words: int = 0,
     seed: int = 0,
     max_words: int = 100,
+    prime: list[str] = (),
+    argmax: bool = False,
 ) -> list[str]:
-    """``n`` generated sentences as text."""
+    """``n`` generated sentences as text, each starting with the ``prime`` words."""
     _check_temperature(temperature)
     if n < 0 or min_words < 0:
         raise ConfigError("--sentences and --min-words must be non-negative")
+    if max_words < 1:
+        raise ConfigError(f"--length (words per sentence) must be at least 1, got {max_words}")
     rng = np.random.default_rng(seed)
     return [
-        detokenize(sample_sentence(model, vocab, rng, temperature, min_words, max_words))
+        detokenize(sample_sentence(model, vocab, rng, temperature, min_words, max_words,
+                                   prime, argmax))
         for _ in range(n)
     ]

@@ -75,6 +75,22 @@ class WordVocab:
         return x, y
 
 
+def drop_long(sentences: list[list[str]], max_len: int):
+    """(kept sentences, skipped count, skipped words) for at most ``max_len`` words
+    a sentence; ``max_len`` 0 keeps every sentence."""
+    if max_len == 0:
+        return sentences, 0, 0
+    kept = [s for s in sentences if len(s) <= max_len]
+    if not kept:
+        raise CorpusError(
+            f"no sentences of at most {max_len} words in the corpus "
+            f"({len(sentences)} found): raise --max-sentence-len (0: no limit) "
+            f"or use another text"
+        )
+    skipped_words = sum(len(s) for s in sentences) - sum(len(s) for s in kept)
+    return kept, len(sentences) - len(kept), skipped_words
+
+
 def prepare(
     text: str, vocab_size: int, max_len: int, lower: bool
 ) -> tuple[WordVocab, list[list[str]], int]:
@@ -82,14 +98,15 @@ def prepare(
 
     Returns (vocab, kept sentences, number skipped as too long).
     """
-    sentences = split_sentences(text, lower)
-    kept = [s for s in sentences if len(s) <= max_len]
-    if not kept:
-        raise CorpusError(
-            f"no sentences of at most {max_len} words in the corpus "
-            f"({len(sentences)} found): raise --max-sentence-len or use another text"
-        )
-    return WordVocab.build(kept, vocab_size), kept, len(sentences) - len(kept)
+    kept, skipped, _ = drop_long(split_sentences(text, lower), max_len)
+    return WordVocab.build(kept, vocab_size), kept, skipped
+
+
+def unknown_rate(seqs) -> float:
+    """Fraction of the predicted words (END excluded) that are UNKNOWN."""
+    words = sum(len(y) - 1 for _, y in seqs)
+    unknown = sum(int((y[:-1] == UNK_ID).sum()) for _, y in seqs)
+    return unknown / words if words else 0.0
 
 
 _LADDER = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)

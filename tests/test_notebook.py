@@ -49,7 +49,7 @@ def test_in115_overfit_first_1000_chars(tmp_path, mode):
     ratios = []
     for seed in range(3):
         cfg = pytrnn.TrainConfig(limit_chars=1000, passes=10, seed=seed, mode=mode,
-                                 checkpoint=str(tmp_path / "c.npz"), sample_length=20)
+                                 checkpoint=str(tmp_path / f"c{seed}.npz"), sample_length=20)
         result = train(pytrnn.RNNConfig(), cfg, reporter=PrintReporter(quiet=True))
         losses = [r["loss"] for r in result.history]
         assert len(losses) == 10 and [r["iseq"] for r in result.history][:2] == [38, 77]

@@ -64,7 +64,8 @@ def test_divergence_stops_with_exit_2_and_keeps_the_checkpoint(tmp_path):
             "--checkpoint", str(path)]
     assert runner.invoke(app, [*args, "--passes", "1"]).exit_code == 0
     before = path.read_bytes()
-    r = runner.invoke(app, [*args, "--passes", "2", "--lr", "1e200"])
+    # even a run allowed to replace it keeps it until it has a good pass to write
+    r = runner.invoke(app, [*args, "--passes", "2", "--lr", "1e200", "--overwrite"])
     assert r.exit_code == 2
     err = r.stderr.strip()
     assert len(err.splitlines()) == 1 and "pass 1, window" in err and "inf" in err.lower()

@@ -1,0 +1,266 @@
+"""The pass loop shared by both levels: steps, checkpoints, signals, best-so-far.
+
+The loop calls a compiled step and knows nothing of how it was built. After each
+pass it prints a line, evaluates the held-out split when there is one, writes the
+checkpoint, and keeps a copy of the best pass by validation loss beside it
+(``X.best.npz``, as PyTorch's word_language_model keeps its best model). It also
+saves every ``save_every`` seconds inside a pass. A held-out test text is scored
+once at the end, with the best pass's parameters when there is one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import checkpoint as ckpt_io
+from .errors import DivergedError
+from .model import RNN
+from .progress import PrintReporter
+
+LN2 = math.log(2.0)
+# TrainConfig fields that fix the data a run sees: a resumed run must keep them.
+DATA_FIELDS = ("corpus", "valid", "test", "level", "limit_chars", "seed", "val_frac",
+               "vocab_size", "max_sentence_len", "lower", "batch", "fuse")
+ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
+ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
+
+
+@dataclass
+class TrainResult:
+    model: RNN
+    checkpoint: ckpt_io.Checkpoint
+    path: Path
+    history: list = field(default_factory=list)
+    compile_s: float = 0.0
+    units_per_s: float = 0.0
+    sample: str = ""
+    best_path: Path | None = None  # None: no validation split, so no best pass
+    test: dict | None = None  # the test text's figures, when there is one
+
+
+def best_path(path: Path) -> Path:
+    """``runs/a.npz`` -> ``runs/a.best.npz``: the best pass by validation loss."""
+    path = Path(path)
+    return path.with_name(path.stem + ".best" + (path.suffix or ".npz"))
+
+
+def settle(steps, units):
+    """Read back (loss, data_loss) pairs left on the device: [(loss, data, units)]."""
+    return [(float(loss), float(data), units) for loss, data in steps]
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM stopped training (after a checkpoint was written, if any)."""
+
+
+class Loop:
+    """Shared pass/checkpoint machinery; subclasses say what a unit of training is,
+    how a pass is ordered and trained, and how held-out text is scored."""
+
+    unit = "chars"
+    val_key = "val_bpc"  # the history entry the best pass is chosen by
+    STATE = dict(passes_done=0, window=0, iseq=0, pass_loss_sum=0.0, pass_data_sum=0.0,
+                 pass_units=0)
+
+    def __init__(self, model_cfg, cfg, texts, resumed, reporter, path: Path):
+        self.cfg, self.reporter = cfg, reporter
+        self.corpus_name = texts.name
+        self.model_cfg = model_cfg
+        self.prepare(texts, resumed)
+        model_cfg = replace(model_cfg, vocab_size=self.vocab.size).validate()
+        params = resumed.params if resumed else None
+        self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
+                         backend=cfg.backend, seed=cfg.seed, device=cfg.device,
+                         devices=cfg.devices)
+        self.lead = self.model.parallel.process_index == 0  # only it saves and prints
+        if not self.lead:
+            self.reporter = PrintReporter(quiet=True)
+        self.path = Path(path)
+        self.best_path = best_path(self.path)
+        self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
+        self.history = list(resumed.history) if resumed else []
+        self.test_result = None
+        self.stop_requested = False
+
+    # -- checkpoints ------------------------------------------------------------
+    def checkpoint(self) -> ckpt_io.Checkpoint:
+        train_fields = {k: getattr(self.cfg, k) for k in DATA_FIELDS}
+        extra = {"train": train_fields, **self.extra()}
+        if self.test_result:
+            extra["test"] = self.test_result
+        return ckpt_io.Checkpoint(
+            cfg=self.model.cfg, params=self.model.get_params(),
+            vocab=list(self.vocab.symbols), level=self.cfg.level,
+            corpus=self.corpus_name, mode=self.model.mode, backend=self.model.backend,
+            seed=self.cfg.seed, history=self.history, extra=extra, **self.state)
+
+    def save(self, best: bool = False) -> None:
+        if self.lead:
+            ck = self.checkpoint()
+            ckpt_io.save(self.path, ck)
+            if best:
+                ckpt_io.save(self.best_path, ck)
+
+    def is_best(self, record: dict) -> bool:
+        """The pass just recorded has the lowest validation loss so far."""
+        if self.val_key not in record:
+            return False
+        earlier = [r[self.val_key] for r in self.history[:-1] if self.val_key in r]
+        return not earlier or record[self.val_key] < min(earlier)
+
+    def extra(self) -> dict:
+        return {}
+
+    def log(self, record: dict) -> None:
+        if self.cfg.log and self.lead:
+            with open(self.cfg.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def resume_command(self) -> str:
+        """The command that continues this run exactly where it stopped."""
+        cfg = self.cfg
+        cmd = f"pytrnn train --resume {self.path} --passes {cfg.passes}"
+        if cfg.log:
+            cmd += f" --log {cfg.log}"
+        if cfg.save_every != 60.0:
+            cmd += f" --save-every {cfg.save_every:g}"
+        if cfg.backend:
+            cmd += f" --backend {cfg.backend}"
+        if cfg.device:
+            cmd += f" --device {cfg.device}"
+        return cmd
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self) -> TrainResult:
+        rep = self.reporter
+        rep.line(self.describe())
+        try:
+            compile_s = self.compile()
+        except KeyboardInterrupt:
+            rep.stop()
+            raise TrainingInterrupted(
+                "interrupted while compiling, before any training: nothing was written"
+                + (f"; {self.path} is as it was" if self.path.exists() else ""))
+        rep.line(f"compiled ({self.model.backend} on {self.model.device}, "
+                 f"{self.model.mode}) in {compile_s:.1f} s")
+        with stop_on_signals(self):
+            trained_units, train_s = self.passes()
+        speed = trained_units / train_s if train_s else 0.0
+        rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
+                 f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s)")
+        has_best = any(self.val_key in r for r in self.history)
+        if self.has_test():
+            self.test_result = self.score_test(has_best)
+            rep.line(self.test_line(self.test_result))
+            self.save()
+        rep.line(f"checkpoint: {self.path}" + (f" (best pass: {self.best_path})"
+                                               if has_best else ""))
+        text = self.sample() if self.cfg.sample_length > 0 else ""
+        if text:
+            rep.line(text)
+        return TrainResult(self.model, self.checkpoint(), self.path, self.history,
+                           compile_s, speed, text,
+                           self.best_path if has_best else None, self.test_result)
+
+    def score_test(self, use_best: bool) -> dict:
+        """The test text's figures, with the best pass's parameters where there is
+        one (as PyTorch's word_language_model reloads its best model for test)."""
+        current, which = None, self.state["passes_done"]
+        if use_best and self.best_path.exists():
+            best = ckpt_io.load(self.best_path)
+            current, which = self.model.get_params(), best.passes_done
+            self.model.set_params(best.params)
+        try:
+            return {"pass": which, **self.test_metrics()}
+        finally:
+            if current is not None:
+                self.model.set_params(current)
+
+    def passes(self) -> tuple[int, float]:
+        cfg, rep, st = self.cfg, self.reporter, self.state
+        trained_units, train_s = 0, 0.0
+        last_save = time.monotonic()
+        for p in range(st["passes_done"], cfg.passes):
+            order = self.order(p)
+            rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
+            rep.advance(st["window"])
+            t0 = time.perf_counter()
+            units_before, pending = st["pass_units"], 0
+            j = st["window"]
+            while j < len(order):
+                n = min(self.chunk, len(order) - j)
+                for k, (loss, data_loss, units) in enumerate(self.train_chunk(order, j, n)):
+                    if not math.isfinite(loss):
+                        rep.stop()
+                        raise DivergedError(
+                            f"loss became {loss} at pass {p + 1}, window {j + k} "
+                            f"(iseq {st['iseq']}); lower --lr. The last good "
+                            f"checkpoint is kept: {self.path}")
+                    st["pass_loss_sum"] += loss
+                    st["pass_data_sum"] += data_loss
+                    st["pass_units"] += units
+                    st["iseq"] += 1
+                st["window"] = j = j + n
+                pending += n
+                if self.stop_requested:
+                    self.interrupt(p, trained_units + st["pass_units"] - units_before)
+                if pending >= ADVANCE_EVERY:
+                    rep.advance(pending)
+                    pending = 0
+                    if time.monotonic() - last_save > cfg.save_every:
+                        self.save()
+                        last_save = time.monotonic()
+            dt = time.perf_counter() - t0
+            rep.stop()
+            pass_units = st["pass_units"] - units_before
+            trained_units += pass_units
+            train_s += dt
+            record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.model.cfg.lr,
+                      "loss": st["pass_loss_sum"] / max(len(order), 1),
+                      "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
+            record.update(self.pass_metrics())
+            self.history.append(record)
+            st.update(passes_done=p + 1, window=0, pass_loss_sum=0.0, pass_data_sum=0.0,
+                      pass_units=0)
+            best = self.is_best(record)
+            rep.line(self.pass_line(record) + ("  *best*" if best else ""))
+            self.log(record)
+            self.save(best=best)
+            last_save = time.monotonic()
+        return trained_units, train_s
+
+    def interrupt(self, p, done):
+        """Save where we are and stop: the checkpoint resumes at the next window."""
+        self.reporter.stop()
+        self.save()
+        raise TrainingInterrupted(
+            f"interrupted at pass {p + 1}, window {self.state['window']} after {done} "
+            f"{self.unit}; saved {self.path}. Resume with: {self.resume_command()}")
+
+
+@contextlib.contextmanager
+def stop_on_signals(loop: Loop):
+    """First SIGINT/SIGTERM: finish the step, save, stop. A second: stop at once
+    (checkpoint writes are atomic, so even then no half-written file is left)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if loop.stop_requested:
+            raise KeyboardInterrupt
+        loop.stop_requested = True
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

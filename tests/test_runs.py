@@ -1,0 +1,317 @@
+"""Runs that lose nothing: resume writes back, no run overwrites another, the best
+pass is kept, train/valid/test texts, word sampling options, interrupts anywhere."""
+
+import math
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from numpy_ref import forward
+from pytrnn import checkpoint as ck
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+CHAR = ["--hidden", "8", "--window", "10", "--limit-chars", "3000", "--mode", "scan",
+        "--sample-length", "0"]
+TRAIN = ("the cat sat on the mat . the dog sat on the log . a cat saw a dog . "
+         "the dog saw the cat . a dog sat on a mat . ") * 12
+VALID = "the zebra sat on the mat . the cat saw the dog . "  # zebra: not in train
+TEST = "a dog saw the yak . the cat sat . "  # yak: not in train
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(r, *needles):
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    for n in needles:
+        assert n in err, err
+
+
+def spawn(*args):
+    return subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+# -- resume writes back; nothing overwrites another run -----------------------------
+
+def test_sigterm_saves_and_the_printed_command_continues_the_run(tmp_path):
+    """SIGTERM saves like SIGINT; the printed resume command, run as printed, writes
+    back to the same checkpoint and ends the run: every pass logged exactly once."""
+    cut, log = tmp_path / "cut.npz", tmp_path / "run.jsonl"
+    proc = spawn("train", "--hidden", "8", "--window", "10", "--limit-chars", "40000",
+                 "--passes", "12", "--checkpoint", cut, "--log", log, "--sample-length", 0)
+    for line in proc.stdout:
+        if line.startswith("compiled"):
+            break
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    stopped = ck.load(cut)
+    assert stopped.passes_done < 12
+    command = re.search(r"Resume with: (pytrnn train .*)$", err.strip()).group(1)
+    assert command == f"pytrnn train --resume {cut} --passes 12 --log {log}"
+    r = invoke(*shlex.split(command)[1:])
+    assert r.exit_code == 0, r.output
+    done = ck.load(cut)
+    assert done.passes_done == 12
+    windows = done.iseq  # windows trained over all passes, the interrupted one too
+    assert windows % 12 == 0 and done.history[-1]["iseq"] == windows - 1
+    logged = [int(line.split('"pass": ')[1].split(",")[0]) for line in log.read_text().splitlines()]
+    assert logged == list(range(1, 13))
+
+
+def test_a_new_run_never_overwrites_another(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke("train", *CHAR, "--passes", 1).exit_code == 0  # runs/pydoc-char.npz
+    first = tmp_path / "runs" / "pydoc-char.npz"
+    before = first.read_bytes()
+    r = invoke("train", *CHAR, "--passes", 2, "--hidden", 12)
+    one_line_error(r, "runs/pydoc-char.npz", "--resume", "--overwrite", "1 passes done")
+    assert first.read_bytes() == before and ck.load(first).cfg.hidden == 8
+    r = invoke("train", *CHAR, "--passes", 1, "--hidden", 12, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert ck.load(first).cfg.hidden == 12
+    # resuming into a path that holds another run is refused the same way
+    other = tmp_path / "other.npz"
+    assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", other).exit_code == 0
+    one_line_error(invoke("train", "--resume", first, "--passes", 2, "--checkpoint", other),
+                   "other.npz")
+
+
+def test_resume_saves_back_and_may_change_the_learning_rate(tmp_path):
+    a = tmp_path / "a.npz"
+    assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", a).exit_code == 0
+    r = invoke("train", "--resume", a, "--passes", 2, "--lr", 0.05)
+    assert r.exit_code == 0, r.output
+    assert "resuming with lr 0.05 (was 0.01)" in r.stdout
+    back = ck.load(a)
+    assert back.passes_done == 2 and back.cfg.lr == 0.05
+    assert [h["lr"] for h in back.history] == [0.01, 0.05]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_checkpoints_get_the_mode_the_umask_gives(tmp_path):
+    from pytrnn.config import RNNConfig
+    from pytrnn.params import init_params
+
+    cfg = RNNConfig(vocab_size=3, hidden=2)
+    c = ck.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
+                      vocab=list("abc"))
+    old = os.umask(0o022)
+    try:
+        assert ck.save(tmp_path / "a.npz", c).stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        assert ck.save(tmp_path / "b.npz", c).stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_ctrl_c_while_compiling_is_one_line_and_exit_130(tmp_path):
+    ckpt = tmp_path / "m.npz"
+    proc = spawn("train", "--mode", "unroll", "--hidden", "8", "--window", "40",
+                 "--limit-chars", "3000", "--checkpoint", ckpt)
+    for line in proc.stdout:
+        if line.startswith("corpus "):  # printed just before compiling
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "compiled" not in out  # it stopped before training
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0], err
+    assert not ckpt.exists()
+
+
+# -- train/valid/test texts and the best pass -----------------------------------
+
+@pytest.fixture(scope="module")
+def split_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("split")
+    corpus = d / "corpus"
+    corpus.mkdir()
+    (corpus / "train.txt").write_text(TRAIN)
+    (corpus / "valid.txt").write_text(VALID)
+    (corpus / "test.txt").write_text(TEST)
+    path = d / "w.npz"
+    r = invoke(*split_args(corpus, 6), "--checkpoint", path)
+    assert r.exit_code == 0, r.output
+    return r, path, corpus
+
+
+def split_args(corpus, passes):
+    return ["train", "--corpus", corpus, "--level", "word", "--hidden", 12, "--lr", 0.3,
+            "--reg", 0, "--passes", passes, "--seed", 1]
+
+
+def numpy_word_loss(params, vocab, text):
+    """Mean loss per word (END included) of a text, from the arrays alone."""
+    from pytrnn.words import WordVocab, split_sentences
+
+    v = WordVocab(tuple(vocab))
+    total, words = 0.0, 0
+    for s in split_sentences(text):
+        x, y = v.encode_sentence(s)
+        _, ps = forward(params, x)
+        total -= np.log(ps[np.arange(len(y)), y]).sum()
+        words += len(y)
+    return total / words
+
+
+def test_corpus_folder_gives_valid_and_test_with_the_training_vocabulary(split_run):
+    r, path, _ = split_run
+    last = ck.load(path)
+    assert "zebra" not in last.vocab and "yak" not in last.vocab
+    assert set(last.vocab[3:]) == set(TRAIN.split())  # train.txt's words alone
+    # by hand: valid.txt's two sentences have 7 + 6 words, one of them (zebra)
+    # <unk>; test.txt's have 6 + 4 words, one of them (yak) <unk>
+    assert "2 held out (7.7% <unk>), 2 for test (10.0% <unk>)" in r.stdout
+    # the last pass's validation loss, from the checkpoint's own arrays in numpy
+    want = numpy_word_loss(last.params, last.vocab, VALID)
+    assert last.history[-1]["val_word_loss"] == pytest.approx(want, rel=1e-9)
+    assert last.history[-1]["val_ppl"] == pytest.approx(math.exp(want), rel=1e-9)
+    # test: once, at the end, with the best pass's parameters
+    best = ck.load(path.with_name("w.best.npz"))
+    t = last.extra["test"]
+    assert t["pass"] == best.passes_done
+    assert t["loss_per_word"] == pytest.approx(
+        numpy_word_loss(best.params, best.vocab, TEST), rel=1e-9)
+    assert f"ppl={t['ppl']:.2f}" in r.stdout and "test (pass" in r.stdout
+
+
+def test_best_checkpoint_is_the_pass_with_the_lowest_validation_loss(split_run, tmp_path):
+    _, path, corpus = split_run
+    last, best = ck.load(path), ck.load(path.with_name("w.best.npz"))
+    val = [h["val_word_loss"] for h in last.history]
+    assert best.passes_done == int(np.argmin(val)) + 1
+    assert best.history == last.history[:best.passes_done]
+    # the same run trained for just that many passes has the same parameters
+    again = tmp_path / "again.npz"
+    r = invoke(*split_args(corpus, best.passes_done), "--checkpoint", again)
+    assert r.exit_code == 0, r.output
+    for k, v in ck.load(again).params.items():
+        np.testing.assert_allclose(best.params[k], v, rtol=1e-12, atol=1e-15, err_msg=k)
+
+
+def test_best_pass_is_not_simply_the_last(tmp_path):
+    """A run whose validation loss rises again keeps the earlier, better pass."""
+    (tmp_path / "t.txt").write_text(TRAIN)
+    (tmp_path / "v.txt").write_text("the mat saw a log . a log sat on the dog . " * 3)
+    path = tmp_path / "o.npz"
+    r = invoke("train", "--corpus", tmp_path / "t.txt", "--valid", tmp_path / "v.txt",
+               "--level", "word", "--hidden", 16, "--lr", 0.5, "--reg", 0, "--passes", 8,
+               "--checkpoint", path)
+    assert r.exit_code == 0, r.output
+    val = [h["val_word_loss"] for h in ck.load(path).history]
+    best = ck.load(tmp_path / "o.best.npz")
+    assert best.passes_done == int(np.argmin(val)) + 1 < 8, val
+    assert "*best*" in r.stdout
+
+
+def test_char_level_valid_file_skips_unknown_chars(tmp_path):
+    (tmp_path / "t.txt").write_text("abcab cabca " * 30)
+    (tmp_path / "v.txt").write_text("abZc abc! " * 5)
+    r = invoke("train", "--corpus", tmp_path / "t.txt", "--valid", tmp_path / "v.txt",
+               "--test", tmp_path / "v.txt", "--hidden", 4, "--window", 5, "--passes", 1,
+               "--checkpoint", tmp_path / "c.npz", "--sample-length", 0)
+    assert r.exit_code == 0, r.output
+    assert "(10 valid chars outside the vocabulary skipped)" in r.stdout
+    assert "test (pass 1): loss/char=" in r.stdout
+    assert "val_bpc" in ck.load(tmp_path / "c.npz").history[0]
+
+
+# -- word sampling honours its options ------------------------------------------
+
+def test_word_sample_prime_argmax_and_length(split_run):
+    _, path, _ = split_run
+    r = invoke("sample", path, "--prime", "The dog", "--sentences", 3, "--seed", 4)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 3 and all(s.startswith("The dog") for s in lines), lines
+    a = invoke("sample", path, "--argmax", "--sentences", 2, "--seed", 1).stdout
+    b = invoke("sample", path, "--argmax", "--sentences", 2, "--seed", 2).stdout
+    assert a == b and len(set(a.strip().splitlines())) == 1  # no randomness left
+    capped = invoke("sample", path, "--length", 2, "--sentences", 4, "--min-words", 5)
+    assert capped.exit_code == 0, capped.output
+    assert all(len(s.split()) <= 2 for s in capped.stdout.strip().splitlines())
+    one_line_error(invoke("sample", path, "--prime", "the zebra"), "'zebra'")
+
+
+def test_char_checkpoint_rejects_word_options(tmp_path):
+    path = tmp_path / "c.npz"
+    assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", path).exit_code == 0
+    one_line_error(invoke("sample", path, "--sentences", 3), "--sentences", "char level")
+    one_line_error(invoke("sample", path, "--min-words", 3), "--min-words")
+
+
+# -- long sentences and the word-level shuffle ------------------------------------
+
+def test_long_sentences_report_their_share_of_words_and_zero_lifts_the_limit(tmp_path):
+    text = "a b c . " * 10 + " ".join(["w"] * 9) + " .\n"  # 10 x 4 words + 10 words
+    (tmp_path / "t.txt").write_text(text)
+    base = ["train", "--corpus", tmp_path / "t.txt", "--level", "word", "--hidden", 4,
+            "--passes", 1, "--sample-length", 0, "--val-frac", 0]
+    r = invoke(*base, "--max-sentence-len", 5, "--checkpoint", tmp_path / "a.npz")
+    assert r.exit_code == 0, r.output
+    assert "1 skipped as longer than 5 words (20.0% of the words)" in r.stdout
+    assert "10 train sentences (50 words)" in r.stdout  # 4 words + END each
+    r = invoke(*base, "--max-sentence-len", 0, "--checkpoint", tmp_path / "b.npz")
+    assert r.exit_code == 0, r.output
+    assert "11 train sentences (61 words)" in r.stdout and "no length limit" in r.stdout
+
+
+def test_word_shuffle_is_seeded_and_new_each_pass():
+    from pytrnn.word_loop import WordLoop
+
+    def order(seed, p):
+        loop = SimpleNamespace(cfg=SimpleNamespace(seed=seed), train_seqs=[None] * 50)
+        return WordLoop.order(loop, p)
+
+    np.testing.assert_array_equal(order(3, 0), order(3, 0))
+    assert sorted(order(3, 0)) == list(range(50))
+    assert not np.array_equal(order(3, 0), order(3, 1))
+    assert not np.array_equal(order(3, 0), order(4, 0))
+
+
+def test_save_every_writes_inside_a_pass(tmp_path, monkeypatch):
+    """--save-every 0 writes after every chunk of windows, mid-pass; the default (60 s)
+    only after the pass on a run this short."""
+    import pytrnn
+    import pytrnn.loop as loop
+    from pytrnn.progress import PrintReporter
+    from pytrnn.train import train
+
+    saves = []
+    real = ck.save
+
+    def spy(path, c):
+        saves.append((c.passes_done, c.window))
+        return real(path, c)
+
+    monkeypatch.setattr(loop.ckpt_io, "save", spy)
+    for every, name in ((0.0, "a"), (60.0, "b")):
+        saves.clear()
+        cfg = pytrnn.TrainConfig(limit_chars=2000, passes=1, fuse=64, save_every=every,
+                                 checkpoint=str(tmp_path / f"{name}.npz"), sample_length=0)
+        train(pytrnn.RNNConfig(hidden=4, window=10), cfg, PrintReporter(quiet=True))
+        if every == 0:  # 199 windows in chunks of 64: saved at 64, 128 and 192
+            assert saves == [(0, 64), (0, 128), (0, 192), (1, 0)]
+        else:
+            assert saves == [(1, 0)]
