@@ -42,8 +42,15 @@ def train(
     level: Annotated[str, typer.Option(help="char (the notebook) or word.")] = "char",
     hidden: Annotated[int, typer.Option(help="Hidden units H.")] = 100,
     window: Annotated[int, typer.Option(help="Chars per window L (char level).")] = 25,
-    lr: Annotated[float, typer.Option(help="SGD learning rate (a resumed run may change it).")] = 0.01,
-    reg: Annotated[float, typer.Option(help="L2 on Wxh, Whh, Why.")] = 0.01,
+    cell: Annotated[str, typer.Option(help="rnn (the notebook's tanh cell), gru or lstm.")] = "rnn",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
+    optimizer: Annotated[str, typer.Option(help="sgd (the notebook), adagrad, rmsprop or adam (torch.optim's rules).")] = "sgd",
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.")] = None,
+    beta1: Annotated[float, typer.Option(help="Adam's beta1.")] = 0.9,
+    beta2: Annotated[float, typer.Option(help="Adam's beta2.")] = 0.999,
+    alpha: Annotated[float, typer.Option(help="RMSprop's smoothing constant.")] = 0.99,
+    eps: Annotated[Optional[float], typer.Option(help="Optimizer epsilon (default: torch.optim's).")] = None,
+    reg: Annotated[float, typer.Option(help="L2 on every weight matrix (Wxh*, Whh*, Why).")] = 0.01,
     clip: Annotated[float, typer.Option(help="Elementwise gradient clip.")] = 5.0,
     bptt_truncate: Annotated[int, typer.Option(help="Backprop through the last K steps only (-1: all).")] = -1,
     passes: Annotated[int, typer.Option(help="Passes over the text.")] = 10,
@@ -75,12 +82,17 @@ def train(
 
     ask_for_host_devices(devices // max(num_processes, 1))  # before JAX starts
     from pytrnn import RNNConfig, TrainConfig
+    from pytrnn.config import DEFAULT_LR
     from pytrnn.progress import RichReporter
     from pytrnn.train import TrainingInterrupted
     from pytrnn.train import train as run
 
+    if lr is None:  # a resumed run keeps its own; a new one takes the optimizer's
+        lr = RNNConfig.lr if resume else DEFAULT_LR.get(optimizer, RNNConfig.lr)
     model_cfg = RNNConfig(hidden=hidden, window=window, lr=lr, reg=reg, clip=clip,
-                          dtype=dtype, bptt_truncate=bptt_truncate)
+                          dtype=dtype, bptt_truncate=bptt_truncate, cell=cell,
+                          layers=layers, optimizer=optimizer, beta1=beta1, beta2=beta2,
+                          alpha=alpha, eps=eps)
     cfg = TrainConfig(corpus=corpus, level=level, passes=passes, limit_chars=limit_chars,
                       seed=seed, mode=mode, backend=backend, device=device,
                       checkpoint=checkpoint, resume=resume, overwrite=overwrite,

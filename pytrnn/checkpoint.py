@@ -20,9 +20,10 @@ import numpy as np
 
 from . import __version__
 from .config import RNNConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, PytrnnError
 from .files import atomic_write
-from .params import PARAM_NAMES
+from .optim import state_shapes
+from .params import param_names
 
 FORMAT = "pytrnn-checkpoint"
 FORMAT_VERSION = 1
@@ -48,11 +49,17 @@ class Checkpoint:
     pass_units: int = 0
     history: list = field(default_factory=list)  # one dict per pass
     extra: dict = field(default_factory=dict)  # level-specific settings (lower, ...)
+    opt_state: dict = field(default_factory=dict)  # the optimizer's (pytrnn.optim)
+
+
+STATE_PREFIX = "opt."  # optimizer state arrays: "opt.m.Wxh", ..., "opt.t"
 
 
 def params_digest(params: dict) -> str:
+    """SHA-256 of the arrays in their order (parameters, then optimizer state); for
+    the notebook's model with SGD, the digest format 1 always had."""
     h = hashlib.sha256()
-    for k in PARAM_NAMES:
+    for k in params:
         a = np.ascontiguousarray(params[k])
         h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
@@ -61,7 +68,9 @@ def params_digest(params: dict) -> str:
 
 def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     """Write atomically: temp file in the same folder, fsync, rename."""
-    params = {k: np.asarray(ckpt.params[k]) for k in PARAM_NAMES}
+    params = {k: np.asarray(ckpt.params[k]) for k in param_names(ckpt.cfg)}
+    params.update({STATE_PREFIX + k: np.asarray(ckpt.opt_state[k])
+                   for k in state_shapes(ckpt.cfg)})
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -87,6 +96,16 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
                                                  **params))
 
 
+def _check_format(path, meta) -> None:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a pytrnn checkpoint")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format version {meta['format_version']}, newer than this "
+            f"pytrnn reads ({FORMAT_VERSION}): upgrade pytrnn"
+        )
+
+
 def load(path: str | os.PathLike) -> Checkpoint:
     """Read and verify a checkpoint; every failure is a one-line CheckpointError."""
     path = Path(path)
@@ -98,7 +117,13 @@ def load(path: str | os.PathLike) -> Checkpoint:
             if "meta" not in names:
                 raise CheckpointError(f"{path} is not a pytrnn checkpoint (no metadata)")
             meta = json.loads(str(z["meta"][()]))
-            params = {k: np.array(z[k]) for k in PARAM_NAMES if k in names}
+            _check_format(path, meta)
+            try:
+                cfg = RNNConfig.from_dict(meta["config"]).validate()
+            except (KeyError, TypeError, ValueError, PytrnnError) as e:
+                raise CheckpointError(f"{path} has damaged metadata ({e})")
+            wanted = list(param_names(cfg)) + [STATE_PREFIX + k for k in state_shapes(cfg)]
+            params = {k: np.array(z[k]) for k in wanted if k in names}
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError) as e:
@@ -107,23 +132,18 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} is damaged or not a pytrnn checkpoint ({e})")
     except Exception as e:  # zlib/OSError/KeyError from a corrupt member
         raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a pytrnn checkpoint")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format version {meta['format_version']}, newer than this "
-            f"pytrnn reads ({FORMAT_VERSION}): upgrade pytrnn"
-        )
-    missing = [k for k in PARAM_NAMES if k not in params]
+    missing = [k for k in wanted if k not in params]
     if missing:
         raise CheckpointError(f"{path} lacks parameters: {', '.join(missing)}")
     if params_digest(params) != meta.get("sha256"):
         raise CheckpointError(f"{path} is damaged: parameter checksum does not match")
+    opt_state = {k[len(STATE_PREFIX):]: params.pop(k) for k in list(params)
+                 if k.startswith(STATE_PREFIX)}
     try:
-        cfg = RNNConfig.from_dict(meta["config"]).validate()
         ckpt = Checkpoint(
             cfg=cfg,
             params=params,
+            opt_state=opt_state,
             vocab=list(meta["vocab"]),
             level=meta["level"],
             corpus=meta["corpus"],

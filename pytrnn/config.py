@@ -13,12 +13,20 @@ from .errors import ConfigError
 MODES = ("unroll", "scan")
 LEVELS = ("char", "word")
 DTYPES = ("float64", "float32")
+CELL_NAMES = ("rnn", "gru", "lstm")
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
+# torch.optim's documented defaults: the learning rate when none is given, and eps
+DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
+DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
 FUSE_CHUNK = 256  # default windows per call on JAX: ~50 ms of work, so the bar moves
 
 
 @dataclass(frozen=True)
 class RNNConfig:
-    """The network and its optimiser. ``vocab_size`` is filled from the corpus."""
+    """The network and its optimiser. ``vocab_size`` is filled from the corpus.
+
+    The defaults are the notebook's model, bit for bit: one tanh layer and plain SGD.
+    """
 
     vocab_size: int = 98
     hidden: int = 100
@@ -28,6 +36,17 @@ class RNNConfig:
     clip: float = 5.0
     dtype: str = "float64"
     bptt_truncate: int = -1  # scan's truncate_gradient; -1 = full BPTT
+    cell: str = "rnn"  # "rnn" (the notebook's tanh cell) | "gru" | "lstm"
+    layers: int = 1
+    optimizer: str = "sgd"  # "sgd" | "adagrad" | "rmsprop" | "adam" (torch.optim's rules)
+    beta1: float = 0.9  # adam
+    beta2: float = 0.999  # adam
+    alpha: float = 0.99  # rmsprop's smoothing constant
+    eps: float | None = None  # None: torch.optim's default for the optimizer
+
+    @property
+    def resolved_eps(self) -> float:
+        return DEFAULT_EPS[self.optimizer] if self.eps is None else self.eps
 
     def validate(self) -> RNNConfig:
         if self.vocab_size < 2:
@@ -44,6 +63,17 @@ class RNNConfig:
             raise ConfigError(f"--clip must be positive, got {self.clip}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.cell not in CELL_NAMES:
+            raise ConfigError(f"--cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
+        if self.layers < 1:
+            raise ConfigError(f"--layers must be at least 1, got {self.layers}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                              f"got {self.optimizer!r}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and 0 <= self.alpha < 1):
+            raise ConfigError("--beta1, --beta2 and --alpha must be in [0, 1)")
+        if self.eps is not None and not self.eps >= 0:
+            raise ConfigError(f"--eps must be non-negative, got {self.eps}")
         if self.bptt_truncate == 0 or self.bptt_truncate < -1:
             raise ConfigError(
                 f"--bptt-truncate must be -1 (full) or a positive number of steps, "

@@ -27,9 +27,12 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 from pytensor.tensor.special import softmax
 
+from . import optim
+from .cells import CELLS
 from .config import RNNConfig
-from .params import PARAM_NAMES, param_shapes
+from .params import PARAM_NAMES, param_names, param_shapes, weight_names
 from .recurrence import recurrence
+from .stack import scan_layers, step_layers, unrolled_layers
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,15 @@ def output(h, Why, by):
     return softmax(h.dot(Why) + by, axis=-1)
 
 
-def reg_loss(params):
-    """The notebook's L2 term: sum of squares of the three weight matrices."""
-    return sum((params[k] * params[k]).sum() for k in ("Wxh", "Whh", "Why"))
+def reg_loss(params, cfg: RNNConfig):
+    """The notebook's L2 term: sum of squares of the weight matrices (its three for
+    its cell; every Wxh*, Whh* and Why for the others)."""
+    return sum((params[k] * params[k]).sum() for k in weight_names(cfg))
+
+
+def notebook_cell(cfg: RNNConfig) -> bool:
+    """The notebook's one tanh layer: built by its own (hand-tuned) path."""
+    return cfg.cell == "rnn" and cfg.layers == 1
 
 
 def step_batch(x_t, h_tm1, Wxh, Whh, bh):
@@ -76,7 +85,7 @@ def _finish(cfg, params, x, y, mask, errors, probs_last, batch) -> RNNGraph:
     data_loss = errors.sum()
     if batch is not None:  # mean over streams of the window sums: lr keeps its meaning
         data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
-    loss = data_loss + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params)
+    loss = data_loss + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
     inputs = [x, y] if mask is None else [x, y, mask]
     return RNNGraph(inputs, loss, data_loss, probs_last)
 
@@ -109,8 +118,15 @@ def build_unrolled(
     x, y, mask = _seq_inputs(cfg, T, masked, batch)
     if xy is not None:
         x, y = xy
-    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
     cut = _cut(cfg, T)
+    if not notebook_cell(cfg):
+        hs = unrolled_layers(cfg, params, x, mask, batch, T, cut)
+        errors, probs = [], None
+        for i in range(T):
+            probs = output(hs[i], params["Why"], params["by"])
+            errors.append(-pt.log(_pick(probs, y[i], batch)))
+        return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch)
+    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
     one = step if batch is None else step_batch
     h_shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
     h = pt.zeros(h_shape, dtype=cfg.dtype)  # h_{-1}: zero for every window
@@ -142,8 +158,11 @@ def build_scan(
     x, y, mask = _seq_inputs(cfg, length, masked, batch)
     if xy is not None:
         x, y = xy
-    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
-    if not autodiff and x.type.shape[0] is not None:
+    Wxh, Whh, bh = (params.get(k) for k in ("Wxh", "Whh", "bh"))
+    Why, by = params["Why"], params["by"]
+    if not notebook_cell(cfg):
+        hs = scan_layers(cfg, params, x, mask, batch)
+    elif not autodiff and x.type.shape[0] is not None:
         # the input projection of every position at once: one gather, one scatter-add
         hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=mask, batch=batch,
                         truncate=cfg.bptt_truncate)
@@ -189,28 +208,35 @@ def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch):
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
 
 
-def sgd_delta(g, cfg: RNNConfig):
-    """The notebook's SGD step for gradient ``g``: lr times g clipped elementwise."""
-    c = np.asarray(cfg.clip, dtype=cfg.dtype)
-    return np.asarray(cfg.lr, dtype=cfg.dtype) * pt.clip(g, -c, c)
+sgd_delta = optim.sgd_delta
+
+
+def train_updates(params: dict, grads: list, state: dict, cfg: RNNConfig) -> list:
+    """Update pairs of the parameters and the optimizer's state (pytrnn.optim)."""
+    names = param_names(cfg)
+    P, S = [params[k] for k in names], list(state.values())
+    new_p, new_s = optim.apply(cfg, P, grads, S)
+    return list(zip(P, new_p)) + list(zip(S, new_s))
 
 
 def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
     """Plain SGD on elementwise-clipped gradients, as update pairs."""
-    return [(params[k], params[k] - sgd_delta(g, cfg)) for k, g in zip(PARAM_NAMES, grads)]
+    return [(params[k], params[k] - sgd_delta(g, cfg)) for k, g in zip(param_names(cfg), grads)]
 
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
-               batch: int | None):
-    """One window's SGD step on parameter variables ``P`` (in PARAM_NAMES order).
+               batch: int | None, S: list = ()):
+    """One window's optimizer step on parameter variables ``P`` (in param_names order)
+    and optimizer state ``S`` (pytrnn.optim.state_shapes order).
 
-    ``w`` scales the step: 0 leaves the parameters as they were (a padding window).
-    Returns (new parameters, loss, data_loss).
+    ``w`` scales the step: 0 leaves everything as it was (a padding window).
+    Returns (new parameters + new state, loss, data_loss).
     """
-    g = BUILDERS[mode](cfg, dict(zip(PARAM_NAMES, P)), length=length, batch=batch, xy=(x, y))
+    g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
+                       xy=(x, y))
     grads = pytensor.grad(g.loss, list(P))
-    new = [p - w * sgd_delta(d, cfg) for p, d in zip(P, grads)]
-    return new, g.loss, g.data_loss
+    new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w)
+    return new_p + new_s, g.loss, g.data_loss
 
 
 def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
@@ -225,12 +251,14 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     x, y, _ = _seq_inputs(cfg, T, False, batch)
     w = pt.tensor("w", shape=(), dtype=cfg.dtype)
     P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
-    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch)
-    return [x, y, w, *P], [*new, loss, data_loss]
+    S = [pt.tensor(k, shape=s, dtype=cfg.dtype)
+         for k, s in optim.state_shapes(cfg).items()]
+    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S)
+    return [x, y, w, *P, *S], [*new, loss, data_loss]
 
 
 def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
-                length: int | None = None, batch: int | None = None):
+                length: int | None = None, batch: int | None = None, state: dict = None):
     """``windows`` SGD steps in one graph: an outer scan over windows carrying the
     parameters, so Python leaves the hot loop.
 
@@ -244,11 +272,13 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     Y = pt.tensor("Y", shape=shape, dtype="int32")
     W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
 
-    def window(x, y, w, *P):
-        new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch)
+    n_p = len(param_names(cfg))
+    shared = [params[k] for k in param_names(cfg)] + list((state or {}).values())
+
+    def window(x, y, w, *PS):
+        new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch, PS[n_p:])
         return [*new, loss, data_loss]
 
-    shared = [params[k] for k in PARAM_NAMES]
     outs = pytensor.scan(
         window,
         sequences=[X, Y, W],
@@ -256,8 +286,9 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
         strict=True,
         return_updates=False,
     )
-    updates = [(p, seq[-1]) for p, seq in zip(shared, outs[:5])]
-    return [X, Y, W], [outs[5], outs[6]], updates
+    n = len(shared)
+    updates = [(p, seq[-1]) for p, seq in zip(shared, outs[:n])]
+    return [X, Y, W], [outs[n], outs[n + 1]], updates
 
 
 def build_step(cfg: RNNConfig, params: dict):
@@ -266,6 +297,11 @@ def build_step(cfg: RNNConfig, params: dict):
     Returns (x_t, h_tm1) inputs and (h_t, logits) outputs: x_t () int32, h (H,), logits (D,).
     """
     x_t = pt.scalar("x_t", dtype="int32")
+    if not notebook_cell(cfg):  # the state stacks every layer's h (and c): (S, H)
+        S = cfg.layers * CELLS[cfg.cell].states
+        state = pt.tensor("state", shape=(S, cfg.hidden), dtype=cfg.dtype)
+        new, h_top = step_layers(cfg, params, x_t, state)
+        return [x_t, state], [new, h_top.dot(params["Why"]) + params["by"]]
     h_tm1 = pt.tensor("h_tm1", shape=(cfg.hidden,), dtype=cfg.dtype)
     h_t = step(x_t, h_tm1, params["Wxh"], params["Whh"], params["bh"])
     logits = h_t.dot(params["Why"]) + params["by"]

@@ -79,6 +79,8 @@ class Loop:
         self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
                          backend=cfg.backend, seed=cfg.seed, device=cfg.device,
                          devices=cfg.devices)
+        if resumed is not None and resumed.opt_state:
+            self.model.set_state(resumed.opt_state)  # Adam's moments, etc.
         self.lead = self.model.parallel.process_index == 0  # only it saves and prints
         if not self.lead:
             self.reporter = PrintReporter(quiet=True)
@@ -99,7 +101,8 @@ class Loop:
             cfg=self.model.cfg, params=self.model.get_params(),
             vocab=list(self.vocab.symbols), level=self.cfg.level,
             corpus=self.corpus_name, mode=self.model.mode, backend=self.model.backend,
-            seed=self.cfg.seed, history=self.history, extra=extra, **self.state)
+            seed=self.cfg.seed, history=self.history, extra=extra,
+            opt_state=self.model.get_state(), **self.state)
 
     def save(self, best: bool = False) -> None:
         if self.lead:

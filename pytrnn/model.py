@@ -16,10 +16,12 @@ import pytensor
 from .backends import compile_mode, resolve_backend, select_device
 from .config import MODES, RNNConfig
 from .errors import ConfigError
-from .graph import BUILDERS, build_fused, build_step, sgd_updates
+from . import optim
+from .cells import CELLS
+from .graph import BUILDERS, build_fused, build_step, notebook_cell, train_updates
 from .parallel import DataParallel
 from .passes import compile_windows
-from .params import PARAM_NAMES, check_params, init_params
+from .params import check_params, init_params, param_names
 
 
 def left_pad(x, y, length: int, dtype: str):
@@ -33,7 +35,8 @@ def left_pad(x, y, length: int, dtype: str):
 
 
 class RNN:
-    """The notebook's vanilla tanh RNN, compiled with PyTensor.
+    """The notebook's vanilla tanh RNN (or the cell, layers and optimizer ``cfg``
+    names), compiled with PyTensor.
 
     ``mode`` "unroll" is the notebook's explicit loop over ``cfg.window`` steps;
     "scan" takes sequences of any length. ``backend`` None picks the fastest here;
@@ -65,10 +68,15 @@ class RNN:
         if params is None:
             params = init_params(cfg, np.random.default_rng(seed))
         values = check_params(cfg, params)
-        self.params = {k: pytensor.shared(values[k], name=k) for k in PARAM_NAMES}
+        self.names = param_names(cfg)
+        self.params = {k: pytensor.shared(values[k], name=k) for k in self.names}
+        # the optimizer's own state (moments, sums, step count): pytrnn.optim
+        self.opt_state = {k: pytensor.shared(v, name=k)
+                          for k, v in optim.init_state(cfg).items()}
         self._fns: dict = {}
         self.parallel = DataParallel.create(devices, self.backend)
         self.parallel.replicate(self.params)
+        self.parallel.replicate(self.opt_state)
 
     # -- shapes -----------------------------------------------------------------
     @property
@@ -127,8 +135,8 @@ class RNN:
         g = BUILDERS[self.mode](self.cfg, self.params, length=length, masked=masked)
         mode = compile_mode(self.backend)
         if kind == "train":
-            grads = pytensor.grad(g.loss, [self.params[k] for k in PARAM_NAMES])
-            updates = sgd_updates(self.params, grads, self.cfg)
+            grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
+            updates = train_updates(self.params, grads, self.opt_state, self.cfg)
             return pytensor.function(
                 g.inputs, [g.loss, g.data_loss], updates=updates, mode=mode
             )
@@ -147,11 +155,12 @@ class RNN:
         for kind in kinds:
             fn = self._compiled(kind, n, masked)
             # Backends like JAX compile on the first call: make that call here, on a
-            # throw-away step whose parameter update is undone.
-            saved = self.get_params() if kind == "train" else None
+            # throw-away step whose update is undone.
+            saved = (self.get_params(), self.get_state()) if kind == "train" else None
             fn(*args) if kind != "prob" else fn(*args[:1], *args[2:])
             if saved is not None:
-                self.set_params(saved)
+                self.set_params(saved[0])
+                self.set_state(saved[1])
         return time.perf_counter() - t0
 
     # -- the notebook's functions ----------------------------------------------
@@ -217,7 +226,7 @@ class RNN:
         backends: PyTensor's own outer scan over the windows (graph.build_fused)."""
         if self.backend == "jax":
             train = compile_windows(self.cfg, self.mode, T, B)
-            shared = [self.params[k] for k in PARAM_NAMES]
+            shared = [self.params[k] for k in self.names] + list(self.opt_state.values())
 
             def run(X, Y, w):
                 P = [p.get_value(borrow=True) for p in shared]
@@ -228,13 +237,18 @@ class RNN:
 
             return run
         inputs, outputs, updates = build_fused(self.cfg, self.params, self.mode, K,
-                                               length=T, batch=B)
+                                               length=T, batch=B, state=self.opt_state)
         return pytensor.function(inputs, outputs, updates=updates,
                                  mode=compile_mode(self.backend))
 
     # -- sampling ---------------------------------------------------------------
     def initial_state(self) -> np.ndarray:
-        return np.zeros(self.cfg.hidden, dtype=self.cfg.dtype)
+        """h = 0: (H,) for the notebook's cell; (layers * states, H) otherwise, every
+        layer's h (and the LSTM's c) stacked."""
+        if notebook_cell(self.cfg):
+            return np.zeros(self.cfg.hidden, dtype=self.cfg.dtype)
+        S = self.cfg.layers * CELLS[self.cfg.cell].states
+        return np.zeros((S, self.cfg.hidden), dtype=self.cfg.dtype)
 
     def step(self, x_t: int, h_tm1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Feed one id with the hidden state carried by the caller: (h_t, logits)."""
@@ -250,12 +264,30 @@ class RNN:
 
     # -- parameters -------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:
-        """Numpy copies of Wxh, Whh, bh, Why, by."""
+        """Numpy copies of Wxh, Whh, bh, Why, by (and the other layers' and cells')."""
         return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
                 for k, v in self.params.items()}
 
     def set_params(self, params: dict) -> None:
         values = check_params(self.cfg, params)
-        for k in PARAM_NAMES:
+        for k in self.names:
             self.params[k].set_value(values[k])
         self.parallel.replicate(self.params)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Numpy copies of the optimizer's state (empty for SGD)."""
+        return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
+                for k, v in self.opt_state.items()}
+
+    def set_state(self, state: dict) -> None:
+        shapes = optim.state_shapes(self.cfg)
+        missing = [k for k in shapes if k not in state]
+        if missing:
+            raise ConfigError(f"optimizer state missing: {', '.join(missing)}")
+        for k, shape in shapes.items():
+            value = np.array(state[k], dtype=self.cfg.dtype)
+            if value.shape != shape:
+                raise ConfigError(f"optimizer state {k} has shape {value.shape}, "
+                                  f"expected {shape}")
+            self.opt_state[k].set_value(value)
+        self.parallel.replicate(self.opt_state)

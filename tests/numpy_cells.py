@@ -1,0 +1,187 @@
+"""Independent plain-numpy forward and BPTT for every cell and any number of layers,
+and numpy transcriptions of torch.optim's documented update rules.
+
+Written from the equations of the parameter contract (README, "Cells, layers and
+optimizers"), not from pytrnn's code:
+- rnn: h = tanh(xe + Whh @ h_prev)
+- gru (torch.nn.GRU, gates r, z, n): hid = h_prev @ Whh + bhh, r = s(xe_r + hid_r),
+  z = s(xe_z + hid_z), n = tanh(xe_n + r * hid_n), h = (1 - z) * n + z * h_prev
+- lstm (torch.nn.LSTM, gates i, f, g, o): a = xe + h_prev @ Whh,
+  c = s(a_f) * c_prev + s(a_i) * tanh(a_g), h = s(a_o) * tanh(c)
+with xe = Wxh[x_t] + bh in layer 0 and h_below @ Wxh_l + bh_l above, p = softmax(h_top
+@ Why + by), loss = sum -log p[y] + reg * (sum of squares of every Wxh*, Whh*, Why).
+"""
+
+import numpy as np
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def names(cell, layers):
+    out = []
+    for l in range(layers):
+        s = "" if l == 0 else f"_{l}"
+        out += [f"Wxh{s}", f"Whh{s}", f"bh{s}"] + ([f"bhh{s}"] if cell == "gru" else [])
+    return out + ["Why", "by"]
+
+
+def init(cell, layers, D, H, rng, scale=0.5):
+    """Random parameters, biases included (non-zero, so their gradients are tested)."""
+    k = GATES[cell] * H
+    P = {}
+    for l in range(layers):
+        s = "" if l == 0 else f"_{l}"
+        P[f"Wxh{s}"] = rng.standard_normal((D if l == 0 else H, k)) * scale
+        P[f"Whh{s}"] = rng.standard_normal((H, k)) * scale
+        P[f"bh{s}"] = rng.standard_normal(k) * 0.1
+        if cell == "gru":
+            P[f"bhh{s}"] = rng.standard_normal(k) * 0.1
+    P["Why"] = rng.standard_normal((H, D)) * scale
+    P["by"] = rng.standard_normal(D) * 0.1
+    return P
+
+
+def _layer_forward(cell, P, s, xe):
+    T, H = len(xe), P[f"Whh{s}"].shape[0]
+    h, c = np.zeros(H), np.zeros(H)
+    cache = []
+    for t in range(T):
+        if cell == "rnn":
+            hn = np.tanh(xe[t] + P[f"Whh{s}"] @ h)
+            cache.append((h,))
+        elif cell == "gru":
+            hid = h @ P[f"Whh{s}"] + P[f"bhh{s}"]
+            r = sig(xe[t][:H] + hid[:H])
+            z = sig(xe[t][H:2 * H] + hid[H:2 * H])
+            n = np.tanh(xe[t][2 * H:] + r * hid[2 * H:])
+            hn = (1 - z) * n + z * h
+            cache.append((h, hid, r, z, n))
+        else:
+            a = xe[t] + h @ P[f"Whh{s}"]
+            i, f = sig(a[:H]), sig(a[H:2 * H])
+            g, o = np.tanh(a[2 * H:3 * H]), sig(a[3 * H:])
+            cn = f * c + i * g
+            hn = o * np.tanh(cn)
+            cache.append((h, c, i, f, g, o, cn))
+            c = cn
+        h = hn
+        cache[-1] = cache[-1] + (hn,)
+    return np.array([cc[-1] for cc in cache]), cache
+
+
+def forward(cell, layers, P, x):
+    """(top hidden states (T, H), probabilities (T, D), per-layer caches)."""
+    inp, caches = None, []
+    for l in range(layers):
+        s = "" if l == 0 else f"_{l}"
+        xe = P["Wxh"][x] + P["bh"] if l == 0 else inp @ P[f"Wxh{s}"] + P[f"bh{s}"]
+        hs, cache = _layer_forward(cell, P, s, xe)
+        caches.append((inp, cache))
+        inp = hs
+    z = inp @ P["Why"] + P["by"]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return inp, e / e.sum(axis=1, keepdims=True), caches
+
+
+def loss_and_grads(cell, layers, P, x, y, reg):
+    """(loss, data_loss, grads keyed like P), by BPTT written from the equations."""
+    P = {k: np.asarray(v, np.float64) for k, v in P.items()}
+    T = len(x)
+    hs, ps, caches = forward(cell, layers, P, x)
+    data = -np.log(ps[np.arange(T), y]).sum()
+    W = [k for k in P if k.startswith(("Wxh", "Whh", "Why"))]
+    g = {k: np.zeros_like(v) for k, v in P.items()}
+    for k in W:
+        g[k] += 2 * reg * P[k]
+    dz = ps.copy()
+    dz[np.arange(T), y] -= 1
+    g["Why"] += hs.T @ dz
+    g["by"] += dz.sum(0)
+    dhs = dz @ P["Why"].T  # (T, H): gradient reaching the top layer's h_t
+    for l in reversed(range(layers)):
+        s = "" if l == 0 else f"_{l}"
+        below, cache = caches[l]
+        H = P[f"Whh{s}"].shape[0]
+        Whh = P[f"Whh{s}"]
+        dxe = np.zeros((T, GATES[cell] * H))
+        dh_next, dc_next = np.zeros(H), np.zeros(H)
+        for t in reversed(range(T)):
+            dh = dhs[t] + dh_next
+            if cell == "rnn":
+                h_prev, hn = cache[t]
+                da = dh * (1 - hn ** 2)
+                g[f"Whh{s}"] += np.outer(da, h_prev)
+                dh_next = Whh.T @ da
+                dxe[t] = da
+            elif cell == "gru":
+                h_prev, hid, r, z, n, hn = cache[t]
+                dn, dzz = dh * (1 - z), dh * (h_prev - n)
+                dan = dn * (1 - n ** 2)
+                dr = dan * hid[2 * H:]
+                dar, daz = dr * r * (1 - r), dzz * z * (1 - z)
+                dhid = np.concatenate([dar, daz, dan * r])
+                g[f"Whh{s}"] += np.outer(h_prev, dhid)
+                g[f"bhh{s}"] += dhid
+                dh_next = dh * z + Whh @ dhid
+                dxe[t] = np.concatenate([dar, daz, dan])
+            else:
+                h_prev, c_prev, i, f, gg, o, cn, hn = cache[t]
+                tc = np.tanh(cn)
+                do = dh * tc
+                dc = dc_next + dh * o * (1 - tc ** 2)
+                da = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
+                                     dc * i * (1 - gg ** 2), do * o * (1 - o)])
+                g[f"Whh{s}"] += np.outer(h_prev, da)
+                dh_next, dc_next = Whh @ da, dc * f
+                dxe[t] = da
+        g[f"bh{s}"] += dxe.sum(0)
+        if l == 0:
+            np.add.at(g["Wxh"], x, dxe)
+        else:
+            g[f"Wxh{s}"] += below.T @ dxe
+            dhs = dxe @ P[f"Wxh{s}"].T
+    reg_sum = sum((P[k] ** 2).sum() for k in W)
+    return data + reg * reg_sum, data, g
+
+
+# -- torch.optim's update rules, transcribed from its documentation ---------------
+
+def opt_init(name, P):
+    if name == "sgd":
+        return {}
+    if name == "adam":
+        return {"m": {k: np.zeros_like(v) for k, v in P.items()},
+                "v": {k: np.zeros_like(v) for k, v in P.items()}, "t": 0}
+    return {"s": {k: np.zeros_like(v) for k, v in P.items()}}
+
+
+def opt_step(name, P, G, state, lr, clip, alpha=0.99, b1=0.9, b2=0.999, eps=None):
+    """One step on clipped gradients; returns new P (state updated in place)."""
+    G = {k: np.clip(v, -clip, clip) for k, v in G.items()}
+    if name == "sgd":
+        return {k: P[k] - lr * G[k] for k in P}
+    if name == "adagrad":
+        eps = 1e-10 if eps is None else eps
+        for k in P:
+            state["s"][k] = state["s"][k] + G[k] ** 2
+        return {k: P[k] - lr * G[k] / (np.sqrt(state["s"][k]) + eps) for k in P}
+    if name == "rmsprop":
+        eps = 1e-8 if eps is None else eps
+        for k in P:
+            state["s"][k] = alpha * state["s"][k] + (1 - alpha) * G[k] ** 2
+        return {k: P[k] - lr * G[k] / (np.sqrt(state["s"][k]) + eps) for k in P}
+    eps = 1e-8 if eps is None else eps
+    state["t"] += 1
+    t = state["t"]
+    new = {}
+    for k in P:
+        state["m"][k] = b1 * state["m"][k] + (1 - b1) * G[k]
+        state["v"][k] = b2 * state["v"][k] + (1 - b2) * G[k] ** 2
+        mhat = state["m"][k] / (1 - b1 ** t)
+        vhat = state["v"][k] / (1 - b2 ** t)
+        new[k] = P[k] - lr * mhat / (np.sqrt(vhat) + eps)
+    return new

@@ -1,0 +1,228 @@
+"""GRU, LSTM and stacked layers; Adagrad, RMSprop and Adam: pytrnn against the
+independent numpy references in tests/numpy_cells.py, which finite differences
+check in turn."""
+
+import numpy as np
+import pytest
+
+import pytrnn
+from helpers import assert_model_linkers
+from numpy_cells import init, loss_and_grads, names, opt_init, opt_step
+
+D, H, L = 6, 4, 5
+LR, REG, CLIP = 0.05, 0.01, 5.0
+_MODELS: dict = {}
+
+
+def model(mode="scan", backend="jax", **kw):
+    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=kw.pop("lr", LR),
+                           reg=REG, clip=kw.pop("clip", CLIP), **kw)
+    key = (mode, backend, cfg)
+    if key not in _MODELS:
+        _MODELS[key] = pytrnn.RNN(cfg, mode=mode, backend=backend)
+    return _MODELS[key]
+
+
+@pytest.mark.parametrize("cell, layers", [("gru", 1), ("gru", 2), ("lstm", 1),
+                                          ("lstm", 2), ("rnn", 2)])
+def test_numpy_reference_matches_finite_differences(cell, layers):
+    rng = np.random.default_rng(0)
+    P = init(cell, layers, D, H, rng)
+    x, y = rng.integers(0, D, L), rng.integers(0, D, L)
+    _, _, g = loss_and_grads(cell, layers, P, x, y, REG)
+    eps = 1e-6
+    for k in names(cell, layers):
+        for idx in list(np.ndindex(P[k].shape))[::max(P[k].size // 6, 1)]:
+            Q = {n: v.copy() for n, v in P.items()}
+            Q[k][idx] += eps
+            lp = loss_and_grads(cell, layers, Q, x, y, REG)[0]
+            Q[k][idx] -= 2 * eps
+            lm = loss_and_grads(cell, layers, Q, x, y, REG)[0]
+            assert g[k][idx] == pytest.approx((lp - lm) / (2 * eps), rel=1e-5, abs=1e-8), (k, idx)
+
+
+def run_against_numpy(m, cell, layers, optimizer, seqs, rng, pad=None, clip=CLIP):
+    """Train pytrnn and numpy side by side; loss, data loss, parameters to 1e-9."""
+    P = init(cell, layers, D, H, rng)
+    assert list(m.get_params()) == names(cell, layers)  # the contract's layout
+    m.set_params(P)
+    m.set_state({k: np.zeros_like(v) for k, v in m.get_state().items()})
+    state = opt_init(optimizer, P)
+    for x, y in seqs:
+        loss, data = m.train_step(x, y, pad_to=pad)
+        want, want_data, g = loss_and_grads(cell, layers, P, x, y, REG)
+        P = opt_step(optimizer, P, g, state, LR, clip)
+        assert loss == pytest.approx(want, rel=1e-9)
+        assert data == pytest.approx(want_data, rel=1e-9)
+    got = m.get_params()
+    for k in P:
+        np.testing.assert_allclose(got[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("mode", ["scan", "unroll"])
+@pytest.mark.parametrize("cell, layers", [("gru", 1), ("lstm", 2), ("rnn", 2), ("gru", 2)])
+def test_cells_match_numpy(cell, layers, mode):
+    rng = np.random.default_rng(1)
+    seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(3)]
+    m = model(mode, cell=cell, layers=layers)
+    run_against_numpy(m, cell, layers, "sgd", seqs, rng)
+    run_against_numpy(model(mode, cell=cell, layers=layers, clip=0.05), cell, layers,
+                      "sgd", seqs, rng, clip=0.05)  # a clip that bites
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_optimizers_match_torch_rules(optimizer, cell):
+    rng = np.random.default_rng(2)
+    seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(4)]
+    m = model("scan", cell=cell, optimizer=optimizer)
+    run_against_numpy(m, cell, 1, optimizer, seqs, rng)
+    assert m.get_state()  # the state the checkpoint keeps
+
+
+@pytest.mark.parametrize("backend", ["c", "numba"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_other_backends_match_numpy_free_length(backend, cell):
+    """C and Numba take any length (project layer 0 inside the loop); two layers,
+    Adam, three lengths."""
+    rng = np.random.default_rng(3)
+    seqs = [(rng.integers(0, D, n), rng.integers(0, D, n)) for n in (5, 3, 7)]
+    m = model("scan", backend, cell=cell, layers=2, optimizer="adam")
+    run_against_numpy(m, cell, 2, "adam", seqs, rng)
+    assert_model_linkers(m)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_padding_gives_the_bare_sequence_steps(cell):
+    """Word level: left-padded, masked sentences train exactly the bare ones."""
+    rng = np.random.default_rng(4)
+    seqs = [(rng.integers(0, D, n), rng.integers(0, D, n)) for n in (3, 5, 2)]
+    run_against_numpy(model("scan", cell=cell, layers=2), cell, 2, "sgd", seqs, rng, pad=8)
+
+
+@pytest.mark.parametrize("backend", ["jax", "c"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_fused_batched_windows_match_numpy(cell, backend):
+    """K = 3 windows of B = 2 streams in one call (the last one padded), with Adam:
+    the mean over streams, one optimizer step per window, state carried along."""
+    rng = np.random.default_rng(5)
+    B = 2
+    P = init(cell, 2, D, H, rng)
+    X, Y = rng.integers(0, D, (3, L, B)), rng.integers(0, D, (3, L, B))
+    m = model("scan", backend, cell=cell, layers=2, optimizer="adam")
+    m.set_params(P)
+    m.set_state({k: np.zeros_like(v) for k, v in m.get_state().items()})
+    losses, data = m.train_windows(X, Y, wmask=[1, 1, 0])
+    state = opt_init("adam", P)
+    for k in range(2):
+        parts = [loss_and_grads(cell, 2, P, X[k, :, b], Y[k, :, b], 0.0) for b in range(B)]
+        g = {n: sum(p[2][n] for p in parts) / B for n in P}
+        W = [n for n in P if n.startswith(("Wxh", "Whh", "Why"))]
+        for n in W:
+            g[n] += 2 * REG * P[n]
+        want_data = sum(p[1] for p in parts) / B
+        want = want_data + REG * sum((P[n] ** 2).sum() for n in W)
+        P = opt_step("adam", P, g, state, LR, CLIP)
+        assert losses[k] == pytest.approx(want, rel=1e-9)
+        assert data[k] == pytest.approx(want_data, rel=1e-9)
+    got = m.get_params()
+    for n in P:
+        np.testing.assert_allclose(got[n], P[n], rtol=1e-9, atol=1e-12, err_msg=n)
+    assert m.get_state()["t"] == 2  # the padded window took no step
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_truncated_bptt_scan_equals_unroll(cell):
+    """--bptt-truncate keeps scan's truncate_gradient semantics in every layer; the
+    unrolled loop cuts at the same place."""
+    rng = np.random.default_rng(6)
+    P = init(cell, 2, D, H, rng)
+    seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(2)]
+    out = []
+    for mode in ("scan", "unroll"):
+        m = model(mode, cell=cell, layers=2, bptt_truncate=2)
+        m.set_params(P)
+        losses = [m.train_on_seq(x, y) for x, y in seqs]
+        out.append((losses, m.get_params()))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-10)
+    for k in P:
+        np.testing.assert_allclose(out[0][1][k], out[1][1][k], rtol=1e-9, atol=1e-12)
+    full = model("scan", cell=cell, layers=2)
+    full.set_params(P)
+    full.train_on_seq(*seqs[0])
+    assert not np.allclose(full.get_params()["Whh"], out[0][1]["Whh"])  # it did cut
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_sampling_step_carries_every_layer_state(cell):
+    """Stepping with the carried (layers x states, H) state equals rerunning the
+    prefix in one scan."""
+    rng = np.random.default_rng(7)
+    m = model("scan", cell=cell, layers=2)
+    m.set_params(init(cell, 2, D, H, rng))
+    ids = rng.integers(0, D, 6)
+    h = m.initial_state()
+    for i in ids:
+        h, logits = m.step(i, h)
+    p = np.exp(logits - logits.max())
+    np.testing.assert_allclose(p / p.sum(), m.predict_prob(ids), rtol=1e-10)
+
+
+def test_the_notebook_model_keeps_its_layout_and_initialisation():
+    """Defaults are the notebook's cell, bit for bit: five arrays, In[113]'s draw."""
+    from pytrnn.params import init_params
+
+    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H)
+    assert (cfg.cell, cfg.layers, cfg.optimizer) == ("rnn", 1, "sgd")
+    P = init_params(cfg, np.random.default_rng(0))
+    r = np.random.default_rng(0)
+    assert list(P) == ["Wxh", "Whh", "bh", "Why", "by"]
+    np.testing.assert_array_equal(P["Wxh"], r.standard_normal((D, H)) / np.sqrt(D))
+    np.testing.assert_array_equal(P["Whh"], r.standard_normal((H, H)) / np.sqrt(H))
+    np.testing.assert_array_equal(P["Why"], r.standard_normal((H, D)) / np.sqrt(H))
+
+
+# -- through the CLI: both levels, sampling, resume with the optimizer's state ----
+
+def test_cli_lstm_adam_resumes_to_the_same_parameters(tmp_path):
+    """An interrupted Adam run resumed (its moments and step count from the
+    checkpoint) ends where an uninterrupted one does; it samples."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from pytrnn import checkpoint as ck
+
+    run = CliRunner().invoke
+    base = ["train", "--cell", "lstm", "--layers", "2", "--optimizer", "adam", "--hidden",
+            "6", "--window", "10", "--limit-chars", "2000", "--sample-length", "0"]
+    full, part = tmp_path / "full.npz", tmp_path / "part.npz"
+    assert run(app, [*base, "--passes", "3", "--checkpoint", str(full)]).exit_code == 0
+    assert run(app, [*base, "--passes", "1", "--checkpoint", str(part)]).exit_code == 0
+    assert ck.load(part).opt_state["t"] > 0
+    r = run(app, ["train", "--resume", str(part), "--passes", "3"])
+    assert r.exit_code == 0, r.output
+    a, b = ck.load(full), ck.load(part)
+    assert b.cfg.lr == 0.001 and b.cfg.cell == "lstm"  # adam's default rate, kept
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    for k in a.opt_state:
+        np.testing.assert_array_equal(a.opt_state[k], b.opt_state[k], err_msg=k)
+    s = run(app, ["sample", str(full), "--length", "30", "--prime", "The "])
+    assert s.exit_code == 0 and s.stdout.startswith("The ") and len(s.stdout.strip()) >= 30
+
+
+def test_cli_gru_word_level_trains_and_samples(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    run = CliRunner().invoke
+    (tmp_path / "t.txt").write_text("the cat sat on the mat . the dog sat on the log . " * 20)
+    path = tmp_path / "w.npz"
+    r = run(app, ["train", "--corpus", str(tmp_path / "t.txt"), "--level", "word",
+                  "--cell", "gru", "--layers", "2", "--optimizer", "rmsprop", "--hidden",
+                  "8", "--passes", "2", "--val-frac", "0.1", "--checkpoint", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "val loss/word=" in r.stdout
+    s = run(app, ["sample", str(path), "--prime", "the cat", "--sentences", "2"])
+    assert s.exit_code == 0 and s.stdout.startswith("The cat"), s.output
