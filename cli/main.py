@@ -50,6 +50,9 @@ def train(
     beta2: Annotated[float, typer.Option(help="Adam's beta2.")] = 0.999,
     alpha: Annotated[float, typer.Option(help="RMSprop's smoothing constant.")] = 0.99,
     eps: Annotated[Optional[float], typer.Option(help="Optimizer epsilon (default: torch.optim's).")] = None,
+    lr_decay: Annotated[float, typer.Option(help="char-rnn's schedule: lr *= F after each pass from --lr-decay-after on.")] = 1.0,
+    lr_decay_after: Annotated[int, typer.Option(help="First pass after which --lr-decay applies.")] = 10,
+    anneal_on_plateau: Annotated[bool, typer.Option(help="word_language_model's schedule: lr /= 4 when validation loss does not improve.")] = False,
     reg: Annotated[float, typer.Option(help="L2 on every weight matrix (Wxh*, Whh*, Why).")] = 0.01,
     clip: Annotated[float, typer.Option(help="Elementwise gradient clip.")] = 5.0,
     bptt_truncate: Annotated[int, typer.Option(help="Backprop through the last K steps only (-1: all).")] = -1,
@@ -100,6 +103,8 @@ def train(
                       max_sentence_len=max_sentence_len, lower=lower,
                       sample_length=sample_length, save_every=save_every, log=log,
                       batch=batch, fuse=fuse, devices=devices, coordinator=coordinator,
+                      lr_decay=lr_decay, lr_decay_after=lr_decay_after,
+                      anneal_on_plateau=anneal_on_plateau,
                       num_processes=num_processes, process_id=process_id)
     try:
         run(model_cfg, cfg, reporter=RichReporter())

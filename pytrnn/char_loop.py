@@ -126,7 +126,7 @@ class CharLoop(Loop):
         extra = f"  (train {r['train_bpc']:.3f} bits/char"
         if "val_bpc" in r:
             extra += f", val {r['val_bpc']:.3f} bits/char"
-        return line + extra + f", {r['chars_per_s']:,.0f} chars/s)"
+        return line + extra + f", lr {r['lr']:g}, {r['chars_per_s']:,.0f} chars/s)"
 
     def has_test(self):
         return self.test_data is not None

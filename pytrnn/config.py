@@ -119,7 +119,14 @@ class TrainConfig:
     num_processes: int = 1
     process_id: int = 0
     log: str | None = None  # a JSON-lines file: one line per pass
+    lr_decay: float = 1.0  # char-rnn: after each pass >= lr_decay_after, lr *= lr_decay
+    lr_decay_after: int = 10
+    anneal_on_plateau: bool = False  # word_language_model: lr /= 4 when val stalls
     save_every: float = 60.0  # seconds between checkpoints inside a pass
+
+    @property
+    def has_schedule(self) -> bool:
+        return self.lr_decay != 1.0 or self.anneal_on_plateau
 
     @property
     def resolved_mode(self) -> str:
@@ -159,6 +166,8 @@ class TrainConfig:
         if self.level == "word" and (self.batch > 1 or (self.fuse or 1) > 1):
             raise ConfigError("word level trains one sentence per step: "
                               "--batch and --fuse are char-level options")
+        if not 0 < self.lr_decay <= 1 or self.lr_decay_after < 0:
+            raise ConfigError("--lr-decay must be in (0, 1] and --lr-decay-after at least 0")
         if self.devices < 1:
             raise ConfigError(f"--devices must be at least 1, got {self.devices}")
         if self.devices > 1 and (self.batch < 2 or self.batch % self.devices):

@@ -211,11 +211,13 @@ BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
 sgd_delta = optim.sgd_delta
 
 
-def train_updates(params: dict, grads: list, state: dict, cfg: RNNConfig) -> list:
-    """Update pairs of the parameters and the optimizer's state (pytrnn.optim)."""
+def train_updates(params: dict, grads: list, state: dict, cfg: RNNConfig,
+                  lr=None) -> list:
+    """Update pairs of the parameters and the optimizer's state (pytrnn.optim);
+    ``lr`` a variable with the current rate (None: cfg.lr)."""
     names = param_names(cfg)
     P, S = [params[k] for k in names], list(state.values())
-    new_p, new_s = optim.apply(cfg, P, grads, S)
+    new_p, new_s = optim.apply(cfg, P, grads, S, lr=lr)
     return list(zip(P, new_p)) + list(zip(S, new_s))
 
 
@@ -225,7 +227,7 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
 
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
-               batch: int | None, S: list = ()):
+               batch: int | None, S: list = (), lr=None):
     """One window's optimizer step on parameter variables ``P`` (in param_names order)
     and optimizer state ``S`` (pytrnn.optim.state_shapes order).
 
@@ -235,7 +237,7 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
     g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
                        xy=(x, y))
     grads = pytensor.grad(g.loss, list(P))
-    new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w)
+    new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     return new_p + new_s, g.loss, g.data_loss
 
 
@@ -250,15 +252,17 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     T = length or cfg.window
     x, y, _ = _seq_inputs(cfg, T, False, batch)
     w = pt.tensor("w", shape=(), dtype=cfg.dtype)
+    lr = pt.tensor("lr", shape=(), dtype=cfg.dtype)
     P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
     S = [pt.tensor(k, shape=s, dtype=cfg.dtype)
          for k, s in optim.state_shapes(cfg).items()]
-    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S)
-    return [x, y, w, *P, *S], [*new, loss, data_loss]
+    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr)
+    return [x, y, w, lr, *P, *S], [*new, loss, data_loss]
 
 
 def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
-                length: int | None = None, batch: int | None = None, state: dict = None):
+                length: int | None = None, batch: int | None = None, state: dict = None,
+                lr=None):
     """``windows`` SGD steps in one graph: an outer scan over windows carrying the
     parameters, so Python leaves the hot loop.
 
@@ -275,18 +279,22 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     n_p = len(param_names(cfg))
     shared = [params[k] for k in param_names(cfg)] + list((state or {}).values())
 
+    n = len(shared)
+    rate = [] if lr is None else [lr]  # strict scans take every outer variable in
+
     def window(x, y, w, *PS):
-        new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch, PS[n_p:])
+        new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch,
+                                          PS[n_p:n], PS[n] if rate else None)
         return [*new, loss, data_loss]
 
     outs = pytensor.scan(
         window,
         sequences=[X, Y, W],
         outputs_info=[*shared, None, None],
+        non_sequences=rate,
         strict=True,
         return_updates=False,
     )
-    n = len(shared)
     updates = [(p, seq[-1]) for p, seq in zip(shared, outs[:n])]
     return [X, Y, W], [outs[n], outs[n + 1]], updates
 

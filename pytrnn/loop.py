@@ -26,6 +26,8 @@ from .progress import PrintReporter
 
 LN2 = math.log(2.0)
 # TrainConfig fields that fix the data a run sees: a resumed run must keep them.
+SCHEDULE_FIELDS = ("lr_decay", "lr_decay_after", "anneal_on_plateau")
+ANNEAL = 4.0  # word_language_model divides its rate by 4 on a plateau
 DATA_FIELDS = ("corpus", "valid", "test", "level", "limit_chars", "seed", "val_frac",
                "vocab_size", "max_sentence_len", "lower", "batch", "fuse")
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
@@ -78,7 +80,11 @@ class Loop:
         params = resumed.params if resumed else None
         self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
                          backend=cfg.backend, seed=cfg.seed, device=cfg.device,
-                         devices=cfg.devices)
+                         devices=cfg.devices, variable_lr=cfg.has_schedule)
+        # the rate of the next pass: a schedule's, unless the resumed run changed --lr
+        saved_now = resumed.extra.get("lr_now") if resumed else None
+        same_base = resumed is not None and resumed.cfg.lr == model_cfg.lr
+        self.lr_now = saved_now if (same_base and saved_now) else model_cfg.lr
         if resumed is not None and resumed.opt_state:
             self.model.set_state(resumed.opt_state)  # Adam's moments, etc.
         self.lead = self.model.parallel.process_index == 0  # only it saves and prints
@@ -94,7 +100,8 @@ class Loop:
     # -- checkpoints ------------------------------------------------------------
     def checkpoint(self) -> ckpt_io.Checkpoint:
         train_fields = {k: getattr(self.cfg, k) for k in DATA_FIELDS}
-        extra = {"train": train_fields, **self.extra()}
+        extra = {"train": train_fields, **self.extra(), "lr_now": self.lr_now,
+                 "schedule": {k: getattr(self.cfg, k) for k in SCHEDULE_FIELDS}}
         if self.test_result:
             extra["test"] = self.test_result
         return ckpt_io.Checkpoint(
@@ -191,6 +198,8 @@ class Loop:
         trained_units, train_s = 0, 0.0
         last_save = time.monotonic()
         for p in range(st["passes_done"], cfg.passes):
+            if cfg.has_schedule:
+                self.model.set_lr(self.lr_now)
             order = self.order(p)
             rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
             rep.advance(st["window"])
@@ -225,7 +234,7 @@ class Loop:
             pass_units = st["pass_units"] - units_before
             trained_units += pass_units
             train_s += dt
-            record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.model.cfg.lr,
+            record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.lr_now,
                       "loss": st["pass_loss_sum"] / max(len(order), 1),
                       "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
             record.update(self.pass_metrics())
@@ -233,11 +242,23 @@ class Loop:
             st.update(passes_done=p + 1, window=0, pass_loss_sum=0.0, pass_data_sum=0.0,
                       pass_units=0)
             best = self.is_best(record)
+            self.lr_now = self.next_lr(p + 1, record, best)
             rep.line(self.pass_line(record) + ("  *best*" if best else ""))
             self.log(record)
             self.save(best=best)
             last_save = time.monotonic()
         return trained_units, train_s
+
+    def next_lr(self, passes_done: int, record: dict, best: bool) -> float:
+        """The rate after a pass: char-rnn's decay (``lr *= F`` after each pass from
+        ``lr_decay_after`` on) and word_language_model's annealing (``lr /= 4`` when
+        the validation loss did not improve)."""
+        cfg, lr = self.cfg, self.lr_now
+        if cfg.anneal_on_plateau and self.val_key in record and not best:
+            lr /= ANNEAL
+        if cfg.lr_decay != 1.0 and passes_done >= cfg.lr_decay_after:
+            lr *= cfg.lr_decay
+        return lr
 
     def interrupt(self, p, done):
         """Save where we are and stop: the checkpoint resumes at the next window."""

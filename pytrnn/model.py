@@ -52,6 +52,7 @@ class RNN:
         seed: int = 0,
         device: str | None = None,
         devices: int = 1,
+        variable_lr: bool = False,
     ):
         self.cfg = cfg.validate()
         if mode not in MODES:
@@ -73,6 +74,12 @@ class RNN:
         # the optimizer's own state (moments, sums, step count): pytrnn.optim
         self.opt_state = {k: pytensor.shared(v, name=k)
                           for k, v in optim.init_state(cfg).items()}
+        # the current learning rate: a schedule changes it without recompiling.
+        # Without one it stays a constant in the graphs, as the notebook's (PyTensor
+        # rewrites a constant rate differently, and the default must not move a bit)
+        self.variable_lr = variable_lr
+        self.lr = pytensor.shared(np.asarray(cfg.lr, dtype=cfg.dtype), name="lr")
+        self._lr_var = self.lr if variable_lr else None
         self._fns: dict = {}
         self.parallel = DataParallel.create(devices, self.backend)
         self.parallel.replicate(self.params)
@@ -136,7 +143,8 @@ class RNN:
         mode = compile_mode(self.backend)
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
-            updates = train_updates(self.params, grads, self.opt_state, self.cfg)
+            updates = train_updates(self.params, grads, self.opt_state, self.cfg,
+                                    self._lr_var)
             return pytensor.function(
                 g.inputs, [g.loss, g.data_loss], updates=updates, mode=mode
             )
@@ -230,14 +238,15 @@ class RNN:
 
             def run(X, Y, w):
                 P = [p.get_value(borrow=True) for p in shared]
-                P, losses, data_losses = train(P, X, Y, w)
+                P, losses, data_losses = train(P, X, Y, w, self.lr.get_value())
                 for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
                     p.container.storage[0] = v
                 return losses, data_losses
 
             return run
         inputs, outputs, updates = build_fused(self.cfg, self.params, self.mode, K,
-                                               length=T, batch=B, state=self.opt_state)
+                                               length=T, batch=B, state=self.opt_state,
+                                               lr=self._lr_var)
         return pytensor.function(inputs, outputs, updates=updates,
                                  mode=compile_mode(self.backend))
 
@@ -273,6 +282,18 @@ class RNN:
         for k in self.names:
             self.params[k].set_value(values[k])
         self.parallel.replicate(self.params)
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate from the next step on (schedules; no recompiling).
+        Only a model built with ``variable_lr=True`` can change it."""
+        if not self.variable_lr and lr != self.cfg.lr:
+            raise ConfigError("this model was built with a fixed learning rate: "
+                              "pass variable_lr=True")
+        self.lr.set_value(np.asarray(lr, dtype=self.cfg.dtype))
+
+    @property
+    def current_lr(self) -> float:
+        return float(self.lr.get_value())
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Numpy copies of the optimizer's state (empty for SGD)."""

@@ -50,20 +50,23 @@ def clipped(g, cfg: RNNConfig):
     return pt.clip(g, -c, c)
 
 
-def sgd_delta(g, cfg: RNNConfig):
-    """The notebook's SGD step for gradient ``g``: lr times g clipped elementwise."""
-    return _c(cfg.lr, cfg) * clipped(g, cfg)
+def sgd_delta(g, cfg: RNNConfig, lr=None):
+    """The notebook's SGD step for gradient ``g``: lr times g clipped elementwise.
+    ``lr``: a variable holding the current rate (schedules); None: cfg.lr."""
+    return (_c(cfg.lr, cfg) if lr is None else lr) * clipped(g, cfg)
 
 
-def apply(cfg: RNNConfig, P: list, grads: list, S: list, w=None):
+def apply(cfg: RNNConfig, P: list, grads: list, S: list, w=None, lr=None):
     """(new parameters, new state) for parameters ``P`` (param_names order), their
     gradients and state ``S`` (state_shapes order). ``w`` (a 0/1 scalar) leaves
-    everything as it was when 0: a padding window of a fused chunk."""
+    everything as it was when 0: a padding window of a fused chunk. ``lr``: a
+    variable holding the current learning rate (None: cfg.lr as a constant)."""
     if cfg.optimizer == "sgd":  # the notebook's rule, written as it always was
         if w is None:
-            return [p - sgd_delta(g, cfg) for p, g in zip(P, grads)], []
-        return [p - w * sgd_delta(g, cfg) for p, g in zip(P, grads)], []
-    lr, eps = _c(cfg.lr, cfg), _c(cfg.resolved_eps, cfg)
+            return [p - sgd_delta(g, cfg, lr) for p, g in zip(P, grads)], []
+        return [p - w * sgd_delta(g, cfg, lr) for p, g in zip(P, grads)], []
+    lr = _c(cfg.lr, cfg) if lr is None else lr
+    eps = _c(cfg.resolved_eps, cfg)
     G = [clipped(g, cfg) for g in grads]
     n = len(P)
     new_p, new_s = [], []

@@ -19,10 +19,11 @@ from .graph import build_window_step
 
 
 def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None):
-    """``train(P, X, Y, W) -> (P, losses, data_losses)`` for any number of windows.
+    """``train(P, X, Y, W, lr) -> (P, losses, data_losses)`` for any number of windows.
 
-    P: the parameters as a tuple in PARAM_NAMES order; X, Y (K, T) or (K, T, B)
-    int32; W (K,) window weights (0 = leave the parameters alone).
+    P: the parameters (param_names order) and then the optimizer's state; X, Y (K, T)
+    or (K, T, B) int32; W (K,) window weights (0 = leave everything alone); lr () the
+    current learning rate.
     """
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
@@ -33,13 +34,13 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None):
     fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))
     window = jax_funcify(fn.maker.fgraph)
 
-    def body(P, xyw):
-        x, y, w = xyw
-        *new, loss, data_loss = window(x, y, w, *P)
-        return tuple(new), (loss, data_loss)
-
     @jax.jit
-    def train(P, X, Y, W):
+    def train(P, X, Y, W, lr):
+        def body(P, xyw):
+            x, y, w = xyw
+            *new, loss, data_loss = window(x, y, w, lr, *P)
+            return tuple(new), (loss, data_loss)
+
         P, (losses, data_losses) = jax.lax.scan(body, tuple(P), (X, Y, W))
         return P, losses, data_losses
 

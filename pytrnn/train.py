@@ -14,8 +14,8 @@ from .char_loop import CharLoop
 from .config import RNNConfig, TrainConfig
 from .data import load_texts
 from .errors import CheckpointError, ConfigError
-from .loop import (ASYNC_STEPS, DATA_FIELDS, LN2, TrainingInterrupted, TrainResult,
-                   best_path, settle)
+from .loop import (ASYNC_STEPS, DATA_FIELDS, LN2, SCHEDULE_FIELDS, TrainingInterrupted,
+                   TrainResult, best_path, settle)
 from .progress import PrintReporter
 from .word_loop import WordLoop, mean_word_loss, pad_length, perplexity
 
@@ -96,6 +96,8 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None) -> TrainResult:
         saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
                        **resumed.extra.get("train", {})}
         cfg = _merge(cfg, saved_train, TrainConfig(), DATA_FIELDS, "option")
+        cfg = _keep_or_change(cfg, resumed.extra.get("schedule", {}), TrainConfig(),
+                              SCHEDULE_FIELDS)
         if cfg.mode is None:
             cfg = replace(cfg, mode=resumed.mode)
         locked = [f.name for f in fields(RNNConfig)

@@ -109,7 +109,7 @@ class WordLoop(Loop):
                 f" ppl={r['train_ppl']:.2f}")
         if "val_ppl" in r:
             line += f", val loss/word={r['val_word_loss']:.4f} ppl={r['val_ppl']:.2f}"
-        return line + f"  ({r['words_per_s']:,.0f} words/s)"
+        return line + f"  (lr {r['lr']:g}, {r['words_per_s']:,.0f} words/s)"
 
     def has_test(self):
         return bool(self.test)

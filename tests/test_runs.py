@@ -315,3 +315,49 @@ def test_save_every_writes_inside_a_pass(tmp_path, monkeypatch):
             assert saves == [(0, 64), (0, 128), (0, 192), (1, 0)]
         else:
             assert saves == [(1, 0)]
+
+
+# -- learning-rate schedules -----------------------------------------------------
+
+def test_lr_decay_changes_the_steps_and_resumes_exactly(tmp_path):
+    """char-rnn's decay: pass p trains at lr * 0.5^max(0, p - 1) with
+    --lr-decay-after 1. The decayed run equals one trained pass by pass at those
+    fixed rates, and a resumed decayed run equals an uninterrupted one."""
+    sched = ["--lr-decay", 0.5, "--lr-decay-after", 1]
+    full, part, fixed = tmp_path / "full.npz", tmp_path / "part.npz", tmp_path / "fx.npz"
+    r = invoke("train", *CHAR, *sched, "--passes", 3, "--checkpoint", full)
+    assert r.exit_code == 0, r.output
+    a = ck.load(full)
+    assert [h["lr"] for h in a.history] == [0.01, 0.005, 0.0025]
+    assert "lr 0.0025" in r.stdout
+    assert invoke("train", *CHAR, *sched, "--passes", 1, "--checkpoint", part).exit_code == 0
+    assert invoke("train", "--resume", part, "--passes", 3).exit_code == 0  # keeps the schedule
+    b = ck.load(part)
+    assert [h["lr"] for h in b.history] == [0.01, 0.005, 0.0025]
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", fixed).exit_code == 0
+    for lr, p in ((0.005, 2), (0.0025, 3)):
+        assert invoke("train", "--resume", fixed, "--passes", p, "--lr", lr).exit_code == 0
+    c = ck.load(fixed)
+    for k in a.params:
+        np.testing.assert_allclose(a.params[k], c.params[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_anneal_on_plateau_divides_by_four_when_validation_stalls(tmp_path):
+    (tmp_path / "t.txt").write_text(TRAIN)
+    (tmp_path / "v.txt").write_text("the mat saw a log . a log sat on the dog . " * 3)
+    path = tmp_path / "p.npz"
+    r = invoke("train", "--corpus", tmp_path / "t.txt", "--valid", tmp_path / "v.txt",
+               "--level", "word", "--hidden", 16, "--lr", 0.5, "--reg", 0, "--passes", 8,
+               "--anneal-on-plateau", "--checkpoint", path)
+    assert r.exit_code == 0, r.output
+    h = ck.load(path).history
+    best = float("inf")
+    stalled = 0
+    for prev, nxt in zip(h, h[1:]):
+        improved = prev["val_word_loss"] < best
+        best = min(best, prev["val_word_loss"])
+        assert nxt["lr"] == pytest.approx(prev["lr"] if improved else prev["lr"] / 4)
+        stalled += not improved
+    assert stalled >= 1, [x["val_word_loss"] for x in h]  # the rule was exercised
