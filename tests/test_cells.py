@@ -80,11 +80,11 @@ def test_optimizers_match_torch_rules(optimizer, cell):
     assert m.get_state()  # the state the checkpoint keeps
 
 
-@pytest.mark.parametrize("backend", ["c", "numba"])
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("backend, cell", [("c", "gru"), ("numba", "lstm")])
 def test_other_backends_match_numpy_free_length(backend, cell):
     """C and Numba take any length (project layer 0 inside the loop); two layers,
-    Adam, three lengths."""
+    Adam, three lengths. (One cell each: a cold Numba graph of a gated cell costs
+    about 50 s, and both cells already meet numpy on JAX and C.)"""
     rng = np.random.default_rng(3)
     seqs = [(rng.integers(0, D, n), rng.integers(0, D, n)) for n in (5, 3, 7)]
     m = model("scan", backend, cell=cell, layers=2, optimizer="adam")
@@ -226,3 +226,21 @@ def test_cli_gru_word_level_trains_and_samples(tmp_path):
     assert "val loss/word=" in r.stdout
     s = run(app, ["sample", str(path), "--prime", "the cat", "--sentences", "2"])
     assert s.exit_code == 0 and s.stdout.startswith("The cat"), s.output
+
+
+def test_float32_gated_cells_track_numpy():
+    rng = np.random.default_rng(8)
+    P = init("gru", 2, D, H, rng)
+    m = model("scan", cell="gru", layers=2, optimizer="rmsprop", dtype="float32")
+    m.set_params(P)
+    state = opt_init("rmsprop", P)
+    for _ in range(3):
+        x, y = rng.integers(0, D, L), rng.integers(0, D, L)
+        loss = m.train_on_seq(x, y)
+        want, _, g = loss_and_grads("gru", 2, P, x, y, REG)
+        P = opt_step("rmsprop", P, g, state, LR, CLIP)
+        assert loss == pytest.approx(want, rel=1e-4)
+    got = m.get_params()
+    assert got["Whh_1"].dtype == np.float32
+    for k in P:
+        np.testing.assert_allclose(got[k], P[k], rtol=1e-3, atol=1e-4, err_msg=k)

@@ -21,8 +21,8 @@ D, H, L = TINY["vocab_size"], TINY["hidden"], TINY["window"]
 LR, REG, CLIP = 0.01, 0.01, 5.0
 
 
-@pytest.mark.parametrize("backend", ["jax", "c", "numba"])
-@pytest.mark.parametrize("mode", ["unroll", "scan"])
+@pytest.mark.parametrize("mode, backend", [(m, b) for m in ("unroll", "scan")
+                                           for b in ("jax", "c")] + [("scan", "numba")])
 def test_fused_equals_one_call_per_window(mode, backend, rng):
     """K windows in one call (JAX: one lax.scan; C and Numba: PyTensor's outer scan)
     train the numpy reference's steps; padded windows change nothing."""
@@ -60,16 +60,17 @@ def batched_step(P, X, Y, lr=LR, reg=REG, clip=CLIP):
     return data + reg * reg_sum, data, new
 
 
-@pytest.mark.parametrize("backend", ["jax", "c", "numba"])
-@pytest.mark.parametrize("mode", ["unroll", "scan"])
+@pytest.mark.parametrize("mode, backend", [(m, b) for m in ("unroll", "scan")
+                                           for b in ("jax", "c")] + [("scan", "numba")])
 def test_minibatch_matches_numpy_mean_over_streams(mode, backend, rng):
-    """Batched, fused windows (K = 2, B = 3) on every backend against numpy."""
+    """Batched, fused windows (K = 3, B = 3, the last padded) on every backend
+    against numpy. (Numba in scan mode only: a cold Numba graph costs 15-30 s.)"""
     B = 3
     P = init(D, H, rng)
-    X, Y = rng.integers(0, D, (2, L, B)), rng.integers(0, D, (2, L, B))
+    X, Y = rng.integers(0, D, (3, L, B)), rng.integers(0, D, (3, L, B))
     model = cached_model(mode, backend)
     model.set_params(P)
-    losses, data_losses = model.train_windows(X, Y)
+    losses, data_losses = model.train_windows(X, Y, wmask=[1, 1, 0])
     ref = P
     for k in range(2):
         want, want_data, ref = batched_step(ref, X[k], Y[k])
