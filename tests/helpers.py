@@ -102,3 +102,16 @@ def compare_backends(mode, level, backends, dtype="float64", seed=0):
             np.testing.assert_allclose(params[k], first_params[k], rtol=tol, atol=tol,
                                        err_msg=f"{b} {k} vs {backends[0]}")
     return results
+
+
+def signal_once_training(proc, sig, delay: float):
+    """Wait for a training subprocess's "compiled" line, let it train ``delay``
+    seconds, send ``sig`` and return its (stdout, stderr)."""
+    import time
+
+    for line in proc.stdout:
+        if line.startswith("compiled"):
+            break
+    time.sleep(delay)
+    proc.send_signal(sig)
+    return proc.communicate(timeout=120)

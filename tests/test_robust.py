@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
+from helpers import signal_once_training
 from pytrnn import checkpoint as ck
 from pytrnn.data import Vocab, load_corpus
 from pytrnn.errors import CheckpointError, ConfigError, CorpusError
@@ -34,12 +34,7 @@ def cli(*args, cwd=None):
 def test_sigint_saves_and_resume_matches_an_unstopped_run(tmp_path):
     full, cut = tmp_path / "full.npz", tmp_path / "cut.npz"
     proc = cli("train", *BASE, "--passes", "40", "--checkpoint", cut)
-    for line in proc.stdout:  # wait until training has started
-        if line.startswith("compiled"):
-            break
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = signal_once_training(proc, signal.SIGINT, 1.0)
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err
     stopped = ck.load(cut)

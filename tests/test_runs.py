@@ -8,7 +8,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from helpers import signal_once_training
 from numpy_ref import forward
 from pytrnn import checkpoint as ck
 
@@ -56,12 +56,7 @@ def test_sigterm_saves_and_the_printed_command_continues_the_run(tmp_path):
     cut, log = tmp_path / "cut.npz", tmp_path / "run.jsonl"
     proc = spawn("train", "--hidden", "8", "--window", "10", "--limit-chars", "40000",
                  "--passes", "12", "--checkpoint", cut, "--log", log, "--sample-length", 0)
-    for line in proc.stdout:
-        if line.startswith("compiled"):
-            break
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    out, err = signal_once_training(proc, signal.SIGTERM, 0.3)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     stopped = ck.load(cut)
@@ -210,15 +205,21 @@ def test_best_checkpoint_is_the_pass_with_the_lowest_validation_loss(split_run, 
         np.testing.assert_allclose(best.params[k], v, rtol=1e-12, atol=1e-15, err_msg=k)
 
 
-def test_best_pass_is_not_simply_the_last(tmp_path):
-    """A run whose validation loss rises again keeps the earlier, better pass."""
+def overfitting_run(tmp_path, path, *extra):
+    """8 word-level passes at a high rate, whose validation loss rises again."""
     (tmp_path / "t.txt").write_text(TRAIN)
     (tmp_path / "v.txt").write_text("the mat saw a log . a log sat on the dog . " * 3)
-    path = tmp_path / "o.npz"
     r = invoke("train", "--corpus", tmp_path / "t.txt", "--valid", tmp_path / "v.txt",
                "--level", "word", "--hidden", 16, "--lr", 0.5, "--reg", 0, "--passes", 8,
-               "--checkpoint", path)
+               "--checkpoint", path, *extra)
     assert r.exit_code == 0, r.output
+    return r
+
+
+def test_best_pass_is_not_simply_the_last(tmp_path):
+    """A run whose validation loss rises again keeps the earlier, better pass."""
+    path = tmp_path / "o.npz"
+    r = overfitting_run(tmp_path, path)
     val = [h["val_word_loss"] for h in ck.load(path).history]
     best = ck.load(tmp_path / "o.best.npz")
     assert best.passes_done == int(np.argmin(val)) + 1 < 8, val
@@ -345,13 +346,8 @@ def test_lr_decay_changes_the_steps_and_resumes_exactly(tmp_path):
 
 
 def test_anneal_on_plateau_divides_by_four_when_validation_stalls(tmp_path):
-    (tmp_path / "t.txt").write_text(TRAIN)
-    (tmp_path / "v.txt").write_text("the mat saw a log . a log sat on the dog . " * 3)
     path = tmp_path / "p.npz"
-    r = invoke("train", "--corpus", tmp_path / "t.txt", "--valid", tmp_path / "v.txt",
-               "--level", "word", "--hidden", 16, "--lr", 0.5, "--reg", 0, "--passes", 8,
-               "--anneal-on-plateau", "--checkpoint", path)
-    assert r.exit_code == 0, r.output
+    overfitting_run(tmp_path, path, "--anneal-on-plateau")
     h = ck.load(path).history
     best = float("inf")
     stalled = 0
