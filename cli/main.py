@@ -44,6 +44,7 @@ def train(
     window: Annotated[int, typer.Option(help="Chars per window L (char level).")] = 25,
     cell: Annotated[str, typer.Option(help="rnn (the notebook's tanh cell), gru or lstm.")] = "rnn",
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output (char-rnn's, word_language_model's).")] = 0.0,
     optimizer: Annotated[str, typer.Option(help="sgd (the notebook), adagrad, rmsprop or adam (torch.optim's rules).")] = "sgd",
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.")] = None,
     beta1: Annotated[float, typer.Option(help="Adam's beta1.")] = 0.9,
@@ -94,7 +95,7 @@ def train(
         lr = RNNConfig.lr if resume else DEFAULT_LR.get(optimizer, RNNConfig.lr)
     model_cfg = RNNConfig(hidden=hidden, window=window, lr=lr, reg=reg, clip=clip,
                           dtype=dtype, bptt_truncate=bptt_truncate, cell=cell,
-                          layers=layers, optimizer=optimizer, beta1=beta1, beta2=beta2,
+                          layers=layers, dropout=dropout, optimizer=optimizer, beta1=beta1, beta2=beta2,
                           alpha=alpha, eps=eps)
     cfg = TrainConfig(corpus=corpus, level=level, passes=passes, limit_chars=limit_chars,
                       seed=seed, mode=mode, backend=backend, device=device,

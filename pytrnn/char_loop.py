@@ -96,15 +96,18 @@ class CharLoop(Loop):
 
     def train_chunk(self, order, j, n):
         L, B = self.window, self.batch
+        rng, m = self.drop_rng(j), self.model
         if self.per_window:
             d = self.train_data
-            return settle([self.model.train_step(d[i:i + L], d[i + 1:i + 1 + L], sync=False)
+            return settle([m.train_step(d[i:i + L], d[i + 1:i + 1 + L], sync=False,
+                                        drop=rng and m.draw_drop(L, rng=rng))
                            for i in order[j:j + n]], L)
         K = self.chunk
         starts = np.resize(order[j:j + n], K)  # pad the last chunk; weight 0 below
         X, Y = stack_windows(self.local_streams(), starts, L)
-        w = (np.arange(K) < n).astype(self.model.cfg.dtype)
-        losses, data_losses = self.model.train_windows(X, Y, wmask=w)
+        w = (np.arange(K) < n).astype(m.cfg.dtype)
+        drops = rng and m.draw_drop(L, B if B > 1 else None, K, rng=rng)
+        losses, data_losses = m.train_windows(X, Y, wmask=w, drops=drops)
         # the loss stays the mean over streams (the notebook's scale); the data loss
         # is summed over streams so bits/char = data sum / chars
         return [(float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])]

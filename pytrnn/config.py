@@ -38,6 +38,7 @@ class RNNConfig:
     bptt_truncate: int = -1  # scan's truncate_gradient; -1 = full BPTT
     cell: str = "rnn"  # "rnn" (the notebook's tanh cell) | "gru" | "lstm"
     layers: int = 1
+    dropout: float = 0.0  # on the non-recurrent connections (between layers, before output)
     optimizer: str = "sgd"  # "sgd" | "adagrad" | "rmsprop" | "adam" (torch.optim's rules)
     beta1: float = 0.9  # adam
     beta2: float = 0.999  # adam
@@ -65,6 +66,8 @@ class RNNConfig:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.cell not in CELL_NAMES:
             raise ConfigError(f"--cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.layers < 1:
             raise ConfigError(f"--layers must be at least 1, got {self.layers}")
         if self.optimizer not in OPTIMIZERS:

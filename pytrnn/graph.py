@@ -63,7 +63,20 @@ def reg_loss(params, cfg: RNNConfig):
 
 def notebook_cell(cfg: RNNConfig) -> bool:
     """The notebook's one tanh layer: built by its own (hand-tuned) path."""
-    return cfg.cell == "rnn" and cfg.layers == 1
+    return cfg.cell == "rnn" and cfg.layers == 1 and cfg.dropout == 0
+
+
+def drop_shape(cfg: RNNConfig, length: int | None, batch: int | None) -> tuple:
+    """Dropout masks of one sequence: one (T, [B,] H) per layer's output."""
+    return (cfg.layers, length) + (() if batch is None else (batch,)) + (cfg.hidden,)
+
+
+def _drop_input(cfg, length, batch, drop):
+    """The dropout masks' variable: ``drop`` True makes one, a variable is used as
+    given, None (evaluation, sampling) means no dropout."""
+    if drop is True:
+        return pt.tensor("drop", shape=drop_shape(cfg, length, batch), dtype=cfg.dtype)
+    return drop
 
 
 def step_batch(x_t, h_tm1, Wxh, Whh, bh):
@@ -79,7 +92,7 @@ def _seq_inputs(cfg: RNNConfig, length: int | None, masked: bool, batch: int | N
     return x, y, mask
 
 
-def _finish(cfg, params, x, y, mask, errors, probs_last, batch) -> RNNGraph:
+def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None) -> RNNGraph:
     if mask is not None:
         errors = errors * mask
     data_loss = errors.sum()
@@ -87,6 +100,8 @@ def _finish(cfg, params, x, y, mask, errors, probs_last, batch) -> RNNGraph:
         data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
     loss = data_loss + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
     inputs = [x, y] if mask is None else [x, y, mask]
+    if drop is not None and drop.owner is None:
+        inputs.append(drop)
     return RNNGraph(inputs, loss, data_loss, probs_last)
 
 
@@ -107,7 +122,7 @@ def _pick(probs, y, batch):
 
 def build_unrolled(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None,
+    batch: int | None = None, xy=None, drop=None,
 ) -> RNNGraph:
     """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
 
@@ -120,12 +135,13 @@ def build_unrolled(
         x, y = xy
     cut = _cut(cfg, T)
     if not notebook_cell(cfg):
-        hs = unrolled_layers(cfg, params, x, mask, batch, T, cut)
+        drop = _drop_input(cfg, T, batch, drop)
+        hs = unrolled_layers(cfg, params, x, mask, batch, T, cut, drop)
         errors, probs = [], None
         for i in range(T):
             probs = output(hs[i], params["Why"], params["by"])
             errors.append(-pt.log(_pick(probs, y[i], batch)))
-        return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch)
+        return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop)
     Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
     one = step if batch is None else step_batch
     h_shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
@@ -144,7 +160,7 @@ def build_unrolled(
 
 def build_scan(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None, autodiff: bool = False,
+    batch: int | None = None, xy=None, autodiff: bool = False, drop=None,
 ) -> RNNGraph:
     """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
 
@@ -160,8 +176,9 @@ def build_scan(
         x, y = xy
     Wxh, Whh, bh = (params.get(k) for k in ("Wxh", "Whh", "bh"))
     Why, by = params["Why"], params["by"]
+    drop = None if notebook_cell(cfg) else _drop_input(cfg, length, batch, drop)
     if not notebook_cell(cfg):
-        hs = scan_layers(cfg, params, x, mask, batch)
+        hs = scan_layers(cfg, params, x, mask, batch, drop)
     elif not autodiff and x.type.shape[0] is not None:
         # the input projection of every position at once: one gather, one scatter-add
         hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=mask, batch=batch,
@@ -174,7 +191,7 @@ def build_scan(
         errors = -pt.log(probs[pt.arange(T), y])  # (T,)
     else:
         errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
-    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch)
+    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop)
 
 
 def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch):
@@ -227,7 +244,7 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
 
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
-               batch: int | None, S: list = (), lr=None):
+               batch: int | None, S: list = (), lr=None, drop=None):
     """One window's optimizer step on parameter variables ``P`` (in param_names order)
     and optimizer state ``S`` (pytrnn.optim.state_shapes order).
 
@@ -235,7 +252,7 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
     Returns (new parameters + new state, loss, data_loss).
     """
     g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
-                       xy=(x, y))
+                       xy=(x, y), drop=drop)
     grads = pytensor.grad(g.loss, list(P))
     new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     return new_p + new_s, g.loss, g.data_loss
@@ -256,8 +273,10 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
     S = [pt.tensor(k, shape=s, dtype=cfg.dtype)
          for k, s in optim.state_shapes(cfg).items()]
-    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr)
-    return [x, y, w, lr, *P, *S], [*new, loss, data_loss]
+    drop = _drop_input(cfg, T, batch, cfg.dropout > 0 or None)
+    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop)
+    d = [] if drop is None else [drop]
+    return [x, y, w, lr, *d, *P, *S], [*new, loss, data_loss]
 
 
 def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
@@ -275,6 +294,10 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     X = pt.tensor("X", shape=shape, dtype="int32")
     Y = pt.tensor("Y", shape=shape, dtype="int32")
     W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
+    seqs = [X, Y, W]
+    if cfg.dropout > 0:  # one set of dropout masks per window
+        seqs.append(pt.tensor("drops", shape=(windows, *drop_shape(cfg, T, batch)),
+                              dtype=cfg.dtype))
 
     n_p = len(param_names(cfg))
     shared = [params[k] for k in param_names(cfg)] + list((state or {}).values())
@@ -282,21 +305,23 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     n = len(shared)
     rate = [] if lr is None else [lr]  # strict scans take every outer variable in
 
-    def window(x, y, w, *PS):
+    def window(x, y, w, *rest):
+        drop = rest[0] if len(seqs) > 3 else None
+        PS = rest[len(seqs) - 3:]
         new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch,
-                                          PS[n_p:n], PS[n] if rate else None)
+                                          PS[n_p:n], PS[n] if rate else None, drop)
         return [*new, loss, data_loss]
 
     outs = pytensor.scan(
         window,
-        sequences=[X, Y, W],
+        sequences=seqs,
         outputs_info=[*shared, None, None],
         non_sequences=rate,
         strict=True,
         return_updates=False,
     )
     updates = [(p, seq[-1]) for p, seq in zip(shared, outs[:n])]
-    return [X, Y, W], [outs[n], outs[n + 1]], updates
+    return seqs, [outs[n], outs[n + 1]], updates
 
 
 def build_step(cfg: RNNConfig, params: dict):

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from . import checkpoint as ckpt_io
 from .errors import DivergedError
 from .model import RNN
@@ -118,6 +120,13 @@ class Loop:
             if best:
                 ckpt_io.save(self.best_path, ck)
 
+    def drop_rng(self, j: int):
+        """Dropout masks for the chunk at window (or sentence) j of this pass: drawn
+        from (seed, pass, j), so a resumed run draws the same ones."""
+        if self.model.cfg.dropout == 0:
+            return None
+        return np.random.default_rng([self.cfg.seed, self.pass_index, j])
+
     def is_best(self, record: dict) -> bool:
         """The pass just recorded has the lowest validation loss so far."""
         if self.val_key not in record:
@@ -201,6 +210,7 @@ class Loop:
             if cfg.has_schedule:
                 self.model.set_lr(self.lr_now)
             order = self.order(p)
+            self.pass_index = p
             rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
             rep.advance(st["window"])
             t0 = time.perf_counter()

@@ -18,7 +18,8 @@ from .config import MODES, RNNConfig
 from .errors import ConfigError
 from . import optim
 from .cells import CELLS
-from .graph import BUILDERS, build_fused, build_step, notebook_cell, train_updates
+from .graph import (BUILDERS, build_fused, build_step, drop_shape, notebook_cell,
+                    train_updates)
 from .parallel import DataParallel
 from .passes import compile_windows
 from .params import check_params, init_params, param_names
@@ -80,6 +81,10 @@ class RNN:
         self.variable_lr = variable_lr
         self.lr = pytensor.shared(np.asarray(cfg.lr, dtype=cfg.dtype), name="lr")
         self._lr_var = self.lr if variable_lr else None
+        # dropout masks come from this generator unless the caller passes its own
+        self.drop_rng = np.random.default_rng([seed, 0xD50])
+        if cfg.dropout > 0 and devices > 1:
+            raise ConfigError("--dropout with --devices is not supported yet")
         self._fns: dict = {}
         self.parallel = DataParallel.create(devices, self.backend)
         self.parallel.replicate(self.params)
@@ -139,7 +144,9 @@ class RNN:
         return self._fns[key]
 
     def _compile(self, kind: str, length: int | None, masked: bool):
-        g = BUILDERS[self.mode](self.cfg, self.params, length=length, masked=masked)
+        dropout = kind == "train" and self.cfg.dropout > 0  # never when evaluating
+        g = BUILDERS[self.mode](self.cfg, self.params, length=length, masked=masked,
+                                drop=True if dropout else None)
         mode = compile_mode(self.backend)
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
@@ -165,21 +172,37 @@ class RNN:
             # Backends like JAX compile on the first call: make that call here, on a
             # throw-away step whose update is undone.
             saved = (self.get_params(), self.get_state()) if kind == "train" else None
-            fn(*args) if kind != "prob" else fn(*args[:1], *args[2:])
+            drop = [self.draw_drop(n)] if kind == "train" and self.cfg.dropout > 0 else []
+            fn(*args, *drop) if kind != "prob" else fn(*args[:1], *args[2:])
             if saved is not None:
                 self.set_params(saved[0])
                 self.set_state(saved[1])
         return time.perf_counter() - t0
 
     # -- the notebook's functions ----------------------------------------------
-    def train_step(self, x, y, pad_to: int | None = None, sync: bool = True):
+    def draw_drop(self, length: int, batch: int | None = None, windows: int | None = None,
+                  rng=None) -> np.ndarray:
+        """Inverted-dropout masks, 0 or 1 / (1 - p), for one sequence (or ``windows``
+        of them): (layers, T, [B,] H), from ``rng`` or the model's own generator."""
+        p = self.cfg.dropout
+        shape = drop_shape(self.cfg, length, batch)
+        if windows is not None:
+            shape = (windows, *shape)
+        keep = (rng or self.drop_rng).random(shape) >= p
+        return (keep / (1.0 - p)).astype(self.cfg.dtype)
+
+    def train_step(self, x, y, pad_to: int | None = None, sync: bool = True, drop=None):
         """One SGD step; returns (loss, data_loss) before the update, as the notebook.
 
         ``sync=False`` returns them as the backend's arrays without waiting: turning a
         JAX result into a float blocks until the step is done, so a loop that collects
-        a few dozen steps before reading them lets JAX run ahead of Python.
+        a few dozen steps before reading them lets JAX run ahead of Python. ``drop``:
+        the dropout masks (``draw_drop``); None draws them from the model's generator.
         """
         args, length, masked = self._args(x, y, pad_to)
+        if self.cfg.dropout > 0:
+            args.append(self.draw_drop(len(args[0])) if drop is None else
+                        np.asarray(drop, self.cfg.dtype))
         loss, data_loss = self._compiled("train", length, masked)(*args)
         if sync:
             return float(loss), float(data_loss)
@@ -204,7 +227,7 @@ class RNN:
         """The most likely next id after x."""
         return int(np.argmax(self.predict_prob(x, pad_to)))
 
-    def train_windows(self, X, Y, wmask=None) -> tuple[np.ndarray, np.ndarray]:
+    def train_windows(self, X, Y, wmask=None, drops=None) -> tuple[np.ndarray, np.ndarray]:
         """K SGD steps in one call (fused): X, Y (K, T) or (K, T, B) int arrays.
 
         Same losses and parameters as K calls of ``train_on_seq`` (B = 1), or of a
@@ -225,7 +248,10 @@ class RNN:
         key = ("fused", None if self.backend == "jax" else K, T, B)
         if key not in self._fns:
             self._fns[key] = self._compile_fused(K, T, B)
-        args = self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w)
+        args = list(self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
+        if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
+            args.append(self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
+                        if drops is None else np.asarray(drops, self.cfg.dtype))
         losses, data_losses = self._fns[key](*args)
         return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
 
@@ -236,9 +262,9 @@ class RNN:
             train = compile_windows(self.cfg, self.mode, T, B)
             shared = [self.params[k] for k in self.names] + list(self.opt_state.values())
 
-            def run(X, Y, w):
+            def run(X, Y, w, *drops):
                 P = [p.get_value(borrow=True) for p in shared]
-                P, losses, data_losses = train(P, X, Y, w, self.lr.get_value())
+                P, losses, data_losses = train(P, X, Y, w, self.lr.get_value(), *drops)
                 for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
                     p.container.storage[0] = v
                 return losses, data_losses

@@ -23,7 +23,8 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None):
 
     P: the parameters (param_names order) and then the optimizer's state; X, Y (K, T)
     or (K, T, B) int32; W (K,) window weights (0 = leave everything alone); lr () the
-    current learning rate.
+    current learning rate; then, with dropout, the masks of every window
+    (K, layers, T, [B,] H).
     """
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
@@ -35,13 +36,13 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None):
     window = jax_funcify(fn.maker.fgraph)
 
     @jax.jit
-    def train(P, X, Y, W, lr):
+    def train(P, X, Y, W, lr, *drops):
         def body(P, xyw):
-            x, y, w = xyw
-            *new, loss, data_loss = window(x, y, w, lr, *P)
+            x, y, w, *drop = xyw  # drop: this window's dropout masks, if any
+            *new, loss, data_loss = window(x, y, w, lr, *drop, *P)
             return tuple(new), (loss, data_loss)
 
-        P, (losses, data_losses) = jax.lax.scan(body, tuple(P), (X, Y, W))
+        P, (losses, data_losses) = jax.lax.scan(body, tuple(P), (X, Y, W, *drops))
         return P, losses, data_losses
 
     return train

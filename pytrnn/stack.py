@@ -35,8 +35,10 @@ def _call(cfg, xe_t, states, rec, batched):
     return CELLS[cfg.cell].step(xe_t, states, Whh, bhh, cfg.hidden, batched)
 
 
-def scan_layers(cfg, params, x, mask, batch):
-    """Top-layer hidden states (T, H) or (T, B, H): one scan per layer."""
+def scan_layers(cfg, params, x, mask, batch, drop=None):
+    """Top-layer hidden states (T, H) or (T, B, H): one scan per layer. ``drop``
+    (layers, T, [B,] H): dropout masks on each layer's output (inverted dropout:
+    0 or 1 / (1 - p)), as it goes up to the next layer or to the output layer."""
     cell, batched = CELLS[cfg.cell], batch is not None
     free = x.type.shape[0] is None  # C / Numba: project layer 0 inside the loop
     below = None
@@ -48,6 +50,8 @@ def scan_layers(cfg, params, x, mask, batch):
             sequences, extra = [params["Wxh"][x] + params["bh"]], []
         else:
             s = suffix(layer)
+            if drop is not None:
+                below = below * drop[layer - 1]
             sequences, extra = [below.dot(params["Wxh" + s]) + params["bh" + s]], []
         if mask is not None:
             sequences.append(mask)
@@ -80,11 +84,12 @@ def scan_layers(cfg, params, x, mask, batch):
             below = pt.concatenate([head[0], tail[0]], axis=0)
         else:
             below = run(sequences, _zeros(cfg, batch), K)[0]
-    return below
+    return below if drop is None else below * drop[cfg.layers - 1]
 
 
-def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int):
-    """Top-layer hidden states, one (H,) or (B, H) per position: a Python loop."""
+def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None):
+    """Top-layer hidden states, one (H,) or (B, H) per position: a Python loop.
+    ``drop``: dropout masks as in ``scan_layers``."""
     batched = batch is not None
     below = None
     for layer in range(cfg.layers):
@@ -96,12 +101,15 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int):
             if layer == 0:
                 xe_t = params["Wxh"][x[i]] + params["bh"]
             else:
-                xe_t = below[i].dot(params["Wxh" + s]) + params["bh" + s]
+                h_in = below[i] if drop is None else below[i] * drop[layer - 1, i]
+                xe_t = h_in.dot(params["Wxh" + s]) + params["bh" + s]
             states = _call(cfg, xe_t, states, rec, batched)
             if mask is not None:
                 states = tuple(mask[i] * v for v in states)
             outs.append(disconnected_grad(states[0]) if i < cut else states[0])
         below = outs
+    if drop is not None:
+        below = [h * drop[cfg.layers - 1, i] for i, h in enumerate(below)]
     return below
 
 

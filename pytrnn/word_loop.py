@@ -92,7 +92,9 @@ class WordLoop(Loop):
 
     def train_chunk(self, order, j, n):
         seqs = [self.train_seqs[k] for k in order[j:j + n]]
-        steps = [self.model.train_step(x, y, pad_to=self._pad(len(x)), sync=False)
+        rng, m = self.drop_rng(j), self.model
+        steps = [m.train_step(x, y, pad_to=self._pad(len(x)), sync=False,
+                              drop=rng and m.draw_drop(self._pad(len(x)) or len(x), rng=rng))
                  for x, y in seqs]
         return [(loss, data, len(y)) for (loss, data, _), (_, y) in zip(settle(steps, 0), seqs)]
 

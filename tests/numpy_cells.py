@@ -73,25 +73,31 @@ def _layer_forward(cell, P, s, xe):
     return np.array([cc[-1] for cc in cache]), cache
 
 
-def forward(cell, layers, P, x):
-    """(top hidden states (T, H), probabilities (T, D), per-layer caches)."""
+def forward(cell, layers, P, x, drop=None):
+    """(top hidden states (T, H) as the output layer reads them, probabilities (T, D),
+    per-layer caches). ``drop`` (layers, T, H): dropout masks multiplying each layer's
+    output on its way up (to the next layer, or to the output layer)."""
     inp, caches = None, []
     for l in range(layers):
         s = "" if l == 0 else f"_{l}"
+        if l > 0 and drop is not None:
+            inp = inp * drop[l - 1]
         xe = P["Wxh"][x] + P["bh"] if l == 0 else inp @ P[f"Wxh{s}"] + P[f"bh{s}"]
         hs, cache = _layer_forward(cell, P, s, xe)
         caches.append((inp, cache))
         inp = hs
+    if drop is not None:
+        inp = inp * drop[layers - 1]
     z = inp @ P["Why"] + P["by"]
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return inp, e / e.sum(axis=1, keepdims=True), caches
 
 
-def loss_and_grads(cell, layers, P, x, y, reg):
+def loss_and_grads(cell, layers, P, x, y, reg, drop=None):
     """(loss, data_loss, grads keyed like P), by BPTT written from the equations."""
     P = {k: np.asarray(v, np.float64) for k, v in P.items()}
     T = len(x)
-    hs, ps, caches = forward(cell, layers, P, x)
+    hs, ps, caches = forward(cell, layers, P, x, drop)
     data = -np.log(ps[np.arange(T), y]).sum()
     W = [k for k in P if k.startswith(("Wxh", "Whh", "Why"))]
     g = {k: np.zeros_like(v) for k, v in P.items()}
@@ -102,6 +108,8 @@ def loss_and_grads(cell, layers, P, x, y, reg):
     g["Why"] += hs.T @ dz
     g["by"] += dz.sum(0)
     dhs = dz @ P["Why"].T  # (T, H): gradient reaching the top layer's h_t
+    if drop is not None:
+        dhs = dhs * drop[layers - 1]
     for l in reversed(range(layers)):
         s = "" if l == 0 else f"_{l}"
         below, cache = caches[l]
@@ -142,8 +150,10 @@ def loss_and_grads(cell, layers, P, x, y, reg):
         if l == 0:
             np.add.at(g["Wxh"], x, dxe)
         else:
-            g[f"Wxh{s}"] += below.T @ dxe
+            g[f"Wxh{s}"] += below.T @ dxe  # below: the (masked) input it read
             dhs = dxe @ P[f"Wxh{s}"].T
+            if drop is not None:
+                dhs = dhs * drop[l - 1]
     reg_sum = sum((P[k] ** 2).sum() for k in W)
     return data + reg * reg_sum, data, g
 

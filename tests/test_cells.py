@@ -185,15 +185,17 @@ def test_the_notebook_model_keeps_its_layout_and_initialisation():
 # -- through the CLI: both levels, sampling, resume with the optimizer's state ----
 
 def test_cli_lstm_adam_resumes_to_the_same_parameters(tmp_path):
-    """An interrupted Adam run resumed (its moments and step count from the
-    checkpoint) ends where an uninterrupted one does; it samples."""
+    """A two-layer LSTM with dropout 0.2 and Adam, interrupted and resumed (Adam's
+    moments and step count from the checkpoint, the dropout masks drawn from
+    (seed, pass, window)), ends where an uninterrupted run does; it samples."""
     from typer.testing import CliRunner
 
     from cli.main import app
     from pytrnn import checkpoint as ck
 
     run = CliRunner().invoke
-    base = ["train", "--cell", "lstm", "--layers", "2", "--optimizer", "adam", "--hidden",
+    base = ["train", "--cell", "lstm", "--layers", "2", "--dropout", "0.2",
+            "--optimizer", "adam", "--hidden",
             "6", "--window", "10", "--limit-chars", "2000", "--sample-length", "0"]
     full, part = tmp_path / "full.npz", tmp_path / "part.npz"
     assert run(app, [*base, "--passes", "3", "--checkpoint", str(full)]).exit_code == 0
@@ -220,7 +222,8 @@ def test_cli_gru_word_level_trains_and_samples(tmp_path):
     (tmp_path / "t.txt").write_text("the cat sat on the mat . the dog sat on the log . " * 20)
     path = tmp_path / "w.npz"
     r = run(app, ["train", "--corpus", str(tmp_path / "t.txt"), "--level", "word",
-                  "--cell", "gru", "--layers", "2", "--optimizer", "rmsprop", "--hidden",
+                  "--cell", "gru", "--layers", "2", "--dropout", "0.2", "--optimizer",
+                  "rmsprop", "--hidden",
                   "8", "--passes", "2", "--val-frac", "0.1", "--checkpoint", str(path)])
     assert r.exit_code == 0, r.output
     assert "val loss/word=" in r.stdout
@@ -244,3 +247,55 @@ def test_float32_gated_cells_track_numpy():
     assert got["Whh_1"].dtype == np.float32
     for k in P:
         np.testing.assert_allclose(got[k], P[k], rtol=1e-3, atol=1e-4, err_msg=k)
+
+
+# -- dropout ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode, backend", [("scan", "jax"), ("unroll", "jax"), ("scan", "c")])
+def test_dropout_matches_numpy_with_the_same_masks(mode, backend):
+    """Dropout (0.3) on the connections between layers and before the output: with
+    the masks pytrnn drew, numpy's forward and BPTT give the same steps; evaluation
+    (seq_loss) uses no dropout."""
+    rng = np.random.default_rng(9)
+    cell, layers = "lstm", 2
+    P = init(cell, layers, D, H, rng)
+    m = model(mode, backend, cell=cell, layers=layers, dropout=0.3)
+    m.set_params(P)
+    x, y = rng.integers(0, D, L), rng.integers(0, D, L)
+    assert m.seq_loss(x, y)[0] == pytest.approx(loss_and_grads(cell, layers, P, x, y, REG)[0],
+                                                rel=1e-9)
+    for _ in range(2):
+        drop = m.draw_drop(L)
+        assert set(np.unique(drop)) <= {0.0, 1 / 0.7} and (drop == 0).any()
+        loss, data = m.train_step(x, y, drop=drop)
+        want, want_data, g = loss_and_grads(cell, layers, P, x, y, REG, drop)
+        P = {k: P[k] - LR * np.clip(g[k], -CLIP, CLIP) for k in P}
+        assert loss == pytest.approx(want, rel=1e-9)
+        assert data == pytest.approx(want_data, rel=1e-9)
+    got = m.get_params()
+    for k in P:
+        np.testing.assert_allclose(got[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_dropout_fused_windows_use_their_own_masks():
+    """The fused path takes one set of masks per window (K, layers, T, B, H)."""
+    rng = np.random.default_rng(10)
+    P = init("gru", 2, D, H, rng)
+    X, Y = rng.integers(0, D, (2, L, 2)), rng.integers(0, D, (2, L, 2))
+    m = model("scan", "jax", cell="gru", layers=2, dropout=0.5)
+    m.set_params(P)
+    drops = m.draw_drop(L, 2, windows=2)
+    losses, _ = m.train_windows(X, Y, drops=drops)
+    for k in range(2):
+        parts = [loss_and_grads("gru", 2, P, X[k, :, b], Y[k, :, b], 0.0, drops[k, :, :, b])
+                 for b in range(2)]
+        g = {n: sum(p[2][n] for p in parts) / 2 for n in P}
+        W = [n for n in P if n.startswith(("Wxh", "Whh", "Why"))]
+        for n in W:
+            g[n] += 2 * REG * P[n]
+        want = sum(p[1] for p in parts) / 2 + REG * sum((P[n] ** 2).sum() for n in W)
+        P = {n: P[n] - LR * np.clip(g[n], -CLIP, CLIP) for n in P}
+        assert losses[k] == pytest.approx(want, rel=1e-9)
+    got = m.get_params()
+    for n in P:
+        np.testing.assert_allclose(got[n], P[n], rtol=1e-9, atol=1e-12, err_msg=n)
