@@ -185,6 +185,7 @@ def bench(
     smoke: Annotated[bool, typer.Option(help="A few seconds: tiny model, JAX only.")] = False,
     backend: Annotated[Optional[list[str]], typer.Option(help="Backends to measure (repeatable).")] = None,
     e2e: Annotated[bool, typer.Option(help="Also time the In[107] job end to end (minutes).")] = False,
+    cells: Annotated[bool, typer.Option(help="Also the tanh, GRU and LSTM cells against a hand-written JAX trainer of each.")] = False,
     corpus: Annotated[Optional[str], typer.Option(help="Default: pydoc.")] = None,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write the figures here.")] = None,
 ):
@@ -196,7 +197,8 @@ def bench(
 
     console = Console(width=max(Console().width, 130))
     out = run(smoke=smoke, backends=tuple(backend or ("jax", "numba", "c")), e2e=e2e,
-              corpus=corpus, reporter=lambda s: console.print(s, markup=False))
+              corpus=corpus, reporter=lambda s: console.print(s, markup=False),
+              cells=cells)
     table = Table(title=f"chars/s on {out['corpus']} (H={out['hidden']}, L={out['window']}, "
                         f"D={out['vocab']}); f32 matmul peak {out['matmul_peak_gflops_f32']:.0f} GFLOP/s")
     for col in ("run", "chars/s", "x numpy", "x JAX", "compile s", "% f32 peak", "peak RSS MB"):
@@ -211,6 +213,14 @@ def bench(
                   f"{out['xla_recurrent_matmul_gflops_f32']:.0f} GFLOP/s, "
                   f"{100 * out['xla_recurrent_matmul_gflops_f32'] / out['matmul_peak_gflops_f32']:.0f}"
                   f"% of the numpy peak")
+    if "cells" in out:
+        t = Table(title="cells: chars/s against a hand-written JAX trainer of the same cell")
+        for col in ("run", "chars/s", "x JAX (same cell)", "compile s"):
+            t.add_column(col, justify="left" if col == "run" else "right")
+        for r in out["cells"]:
+            t.add_row(r["name"], f"{r['chars_per_s']:,.0f}", f"{r['vs_jax']:.2f}",
+                      f"{r['compile_s']:.1f}")
+        console.print(t)
     if "in107" in out:
         e = out["in107"]
         console.print(f"In[107] job, 10 passes end to end: pytrnn CLI {e['cli_s']:.1f} s, "

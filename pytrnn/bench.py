@@ -203,7 +203,7 @@ def e2e_jax_job(corpus: str, passes: int) -> None:
 
 
 def run(smoke: bool = False, backends=("jax", "numba", "c"), e2e: bool = False,
-        corpus: str | None = None, reporter=print) -> dict:
+        corpus: str | None = None, reporter=print, cells: bool = False) -> dict:
     name, text = load_corpus(corpus)
     vocab = Vocab.from_text(text)
     data = vocab.encode(text).astype(np.int32)
@@ -238,6 +238,12 @@ def run(smoke: bool = False, backends=("jax", "numba", "c"), e2e: bool = False,
     for r in out["rows"]:
         r["gflops"] = r["chars_per_s"] * flops_per_char / 1e9
         r["of_peak"] = r["gflops"] / peak
+    if cells:
+        from .bench_cells import CELL_ROWS, bench_cells
+
+        which = [("gru", 1, "float64"), ("lstm", 4, "float32")] if smoke else CELL_ROWS
+        out["cells"] = [asdict(r) for r in bench_cells(
+            data, vocab.size, H, budget, 8 if smoke else FUSE, which, reporter)]
     if e2e:
         out["in107"] = end_to_end(corpus or "pydoc", 10)
     return out

@@ -299,3 +299,41 @@ def test_dropout_fused_windows_use_their_own_masks():
     got = m.get_params()
     for n in P:
         np.testing.assert_allclose(got[n], P[n], rtol=1e-9, atol=1e-12, err_msg=n)
+
+
+@pytest.mark.parametrize("cell, batch", [("gru", None), ("lstm", 3)])
+def test_bench_cell_baseline_trains_the_same_model(cell, batch):
+    """The hand-written JAX trainer of a cell must compute pytrnn's steps, or its
+    speed means nothing as a yardstick."""
+    import jax.numpy as jnp
+
+    from pytrnn.bench_cells import jax_cell_trainer
+
+    rng = np.random.default_rng(11)
+    shape = (3, L) if batch is None else (3, L, batch)
+    X, Y = rng.integers(0, D, shape), rng.integers(0, D, shape)
+    m = model("scan", cell=cell)
+    P = init(cell, 1, D, H, rng)
+    m.set_params(P)
+    ours, _ = m.train_windows(X, Y)
+    PJ, theirs = jax_cell_trainer(m.cfg, batch)({k: jnp.asarray(v) for k, v in P.items()},
+                                                jnp.asarray(X), jnp.asarray(Y))
+    np.testing.assert_allclose(np.asarray(theirs), ours, rtol=1e-9)
+    for k, v in m.get_params().items():
+        np.testing.assert_allclose(np.asarray(PJ[k]), v, rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_bench_cells_smoke(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    out = tmp_path / "b.json"
+    r = CliRunner().invoke(app, ["bench", "--smoke", "--cells", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(out.read_text())["cells"]
+    assert [x["name"].split()[0] for x in rows] == ["hand-written", "pytrnn"] * 2
+    for base, ours in zip(rows[::2], rows[1::2]):
+        assert ours["vs_jax"] == pytest.approx(ours["chars_per_s"] / base["chars_per_s"])
