@@ -139,6 +139,20 @@ def sample(
                         min_words=min_words, backend=backend))
 
 
+@app.command("eval")
+@user_errors
+def eval_(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train (or its .best.npz).")],
+    corpus: Annotated[str, typer.Option(help="The UTF-8 text file to score.")],
+    backend: Annotated[Optional[str], typer.Option(help="jax, numba or c.")] = None,
+):
+    """Score a checkpoint on a text: loss per char and bits/char, or per word and
+    perplexity (data loss only, the checkpoint's own vocabulary)."""
+    from pytrnn.evaluate import eval_line, evaluate
+
+    typer.echo(eval_line(evaluate(checkpoint, corpus, backend=backend)))
+
+
 @app.command()
 @user_errors
 def plot(

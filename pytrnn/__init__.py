@@ -6,4 +6,13 @@ from .config import RNNConfig, TrainConfig  # noqa: E402
 from .errors import PytrnnError  # noqa: E402
 from .model import RNN  # noqa: E402
 
-__all__ = ["RNN", "RNNConfig", "TrainConfig", "PytrnnError", "__version__"]
+
+def evaluate(checkpoint, corpus, backend=None) -> dict:
+    """A checkpoint's data loss on a text file (pytrnn.evaluate): what `pytrnn eval`
+    prints, as a dict."""
+    from .evaluate import evaluate as run
+
+    return run(checkpoint, corpus, backend=backend)
+
+
+__all__ = ["RNN", "RNNConfig", "TrainConfig", "PytrnnError", "evaluate", "__version__"]

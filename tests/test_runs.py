@@ -357,3 +357,54 @@ def test_anneal_on_plateau_divides_by_four_when_validation_stalls(tmp_path):
         assert nxt["lr"] == pytest.approx(prev["lr"] if improved else prev["lr"] / 4)
         stalled += not improved
     assert stalled >= 1, [x["val_word_loss"] for x in h]  # the rule was exercised
+
+
+# -- pytrnn eval -------------------------------------------------------------------
+
+def test_eval_char_level_against_numpy(tmp_path):
+    """Consecutive windows from the first char, the last partial one included, each
+    from h = 0; characters outside the vocabulary counted and skipped."""
+    import pytrnn
+    from numpy_ref import forward as rnn_forward
+
+    path = tmp_path / "c.npz"
+    assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", path).exit_code == 0
+    text = "The quick brown fox: pydoc's text, plus ¤ and ¤ (two unknown)."
+    (tmp_path / "e.txt").write_text(text)
+    r = pytrnn.evaluate(path, tmp_path / "e.txt")
+    c = ck.load(path)
+    index = {s: i for i, s in enumerate(c.vocab)}
+    ids = np.array([index[ch] for ch in text if ch in index])
+    L, total = c.cfg.window, 0.0
+    for i in range(0, len(ids) - 1, L):
+        y = ids[i + 1:i + 1 + L]
+        _, ps = rnn_forward(c.params, ids[i:i + len(y)])
+        total -= np.log(ps[np.arange(len(y)), y]).sum()
+    skipped = len(text) - len(ids)  # the two ¤, and any other char the 3000 lack
+    assert r["skipped_chars"] == skipped >= 2 and r["chars"] == len(ids) - 1
+    assert r["loss_per_char"] == pytest.approx(total / (len(ids) - 1), rel=1e-9)
+    out = invoke("eval", path, "--corpus", tmp_path / "e.txt")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith(f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}")
+    assert f"{skipped} outside the vocabulary skipped" in out.stdout
+
+
+def test_eval_word_level_against_numpy(split_run, tmp_path):
+    _, path, _ = split_run
+    c = ck.load(path)
+    (tmp_path / "e.txt").write_text(TEST)
+    out = invoke("eval", path, "--corpus", tmp_path / "e.txt")
+    assert out.exit_code == 0, out.output
+    want = numpy_word_loss(c.params, c.vocab, TEST)
+    assert out.stdout.startswith(f"loss/word={want:.4f} ppl={math.exp(want):.2f}")
+    assert "10.0% <unk>" in out.stdout
+
+
+def test_eval_bad_input_is_one_line(tmp_path, split_run):
+    _, path, _ = split_run
+    one_line_error(invoke("eval", path, "--corpus", tmp_path / "none.txt"), "not found")
+    (tmp_path / "empty.txt").write_text("")
+    one_line_error(invoke("eval", path, "--corpus", tmp_path / "empty.txt"), "empty")
+    (tmp_path / "t.txt").write_text("hello")
+    one_line_error(invoke("eval", tmp_path / "none.npz", "--corpus", tmp_path / "t.txt"),
+                   "checkpoint not found")

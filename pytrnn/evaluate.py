@@ -1,0 +1,59 @@
+"""``pytrnn eval``: a checkpoint's data loss on any text, as every word-level anchor
+reports at the end (PyTorch's "test ppl", char-rnn's validation loss).
+
+The checkpoint's own vocabulary is used: words outside it are ``<unk>``; characters
+outside it are counted, reported and skipped. Char level: consecutive windows of the
+model's window from the first character, the last partial window included, each from
+h = 0 (as the model trained). Word level: every sentence of the text. Data loss only,
+no L2 term; no dropout.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .data import Vocab, read_text
+from .errors import CorpusError
+from .generate import load_model
+from .word_loop import mean_word_loss
+from .words import WordVocab, split_sentences, unknown_rate
+
+
+def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
+    """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
+    chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate)."""
+    from pathlib import Path
+
+    text = read_text(Path(corpus), str(corpus))
+    model, ck = load_model(checkpoint, backend)
+    if ck.level == "word":
+        lower = ck.extra.get("lower", True)
+        vocab = WordVocab(tuple(ck.vocab))
+        seqs = [vocab.encode_sentence(s) for s in split_sentences(text, lower)]
+        if not seqs:
+            raise CorpusError(f"{corpus} has no sentences to score")
+        loss = mean_word_loss(model, seqs)
+        return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
+                "words": sum(len(y) for _, y in seqs), "unk_rate": unknown_rate(seqs)}
+    ids, skipped = Vocab(tuple(ck.vocab)).encode_known(text)
+    if len(ids) < 2:
+        raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "
+                          f"vocabulary: nothing to predict")
+    L, total = ck.cfg.window, 0.0
+    for i in range(0, len(ids) - 1, L):
+        x, y = ids[i:i + L], ids[i + 1:i + 1 + L]
+        x = x[:len(y)]  # the last, partial window
+        total += model.seq_loss(x, y)[1]
+    n = len(ids) - 1
+    return {"level": "char", "loss_per_char": total / n, "bpc": total / n / math.log(2),
+            "chars": n, "skipped_chars": skipped}
+
+
+def eval_line(r: dict) -> str:
+    if r["level"] == "word":
+        return (f"loss/word={r['loss_per_word']:.4f} ppl={r['ppl']:.2f}  "
+                f"({r['words']} words, {r['unk_rate']:.1%} <unk>)")
+    skipped = (f", {r['skipped_chars']} outside the vocabulary skipped"
+               if r["skipped_chars"] else "")
+    return (f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}  "
+            f"({r['chars']} chars{skipped})")
