@@ -11,6 +11,7 @@ no L2 term; no dropout.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from .data import Vocab, read_text
 from .errors import CorpusError
@@ -22,8 +23,6 @@ from .words import WordVocab, split_sentences, unknown_rate
 def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
     """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
     chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate)."""
-    from pathlib import Path
-
     text = read_text(Path(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
     if ck.level == "word":
