@@ -19,7 +19,7 @@ The unrolled builder reproduces exactly that with ``disconnected_grad``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytensor
@@ -225,9 +225,6 @@ def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch):
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
 
 
-sgd_delta = optim.sgd_delta
-
-
 def train_updates(params: dict, grads: list, state: dict, cfg: RNNConfig,
                   lr=None) -> list:
     """Update pairs of the parameters and the optimizer's state (pytrnn.optim);
@@ -239,8 +236,10 @@ def train_updates(params: dict, grads: list, state: dict, cfg: RNNConfig,
 
 
 def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
-    """Plain SGD on elementwise-clipped gradients, as update pairs."""
-    return [(params[k], params[k] - sgd_delta(g, cfg)) for k, g in zip(param_names(cfg), grads)]
+    """Plain SGD on elementwise-clipped gradients, as update pairs: the notebook's
+    rule, whatever optimizer ``cfg`` names (the rule itself lives in pytrnn.optim)."""
+    P = [params[k] for k in param_names(cfg)]
+    return list(zip(P, optim.apply(replace(cfg, optimizer="sgd"), P, grads, [])[0]))
 
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,

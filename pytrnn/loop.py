@@ -27,9 +27,10 @@ from .model import RNN
 from .progress import PrintReporter
 
 LN2 = math.log(2.0)
-# TrainConfig fields that fix the data a run sees: a resumed run must keep them.
+# TrainConfig fields of the learning-rate schedule: kept on resume unless given again.
 SCHEDULE_FIELDS = ("lr_decay", "lr_decay_after", "anneal_on_plateau")
 ANNEAL = 4.0  # word_language_model divides its rate by 4 on a plateau
+# TrainConfig fields that fix the data a run sees: a resumed run must keep them.
 DATA_FIELDS = ("corpus", "valid", "test", "level", "limit_chars", "seed", "val_frac",
                "vocab_size", "max_sentence_len", "lower", "batch", "fuse")
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop

@@ -104,6 +104,17 @@ def compare_backends(mode, level, backends, dtype="float64", seed=0):
     return results
 
 
+def train_in_both_modes(make_model, P, seqs) -> dict:
+    """mode -> (losses, final parameters) of the same steps from P in "unroll" and
+    "scan": ``make_model(mode)`` gives each mode's model."""
+    out = {}
+    for mode in ("unroll", "scan"):
+        m = make_model(mode)
+        m.set_params(P)
+        out[mode] = ([m.train_on_seq(x, y) for x, y in seqs], m.get_params())
+    return out
+
+
 def signal_once_training(proc, sig, delay: float):
     """Wait for a training subprocess's "compiled" line, let it train ``delay``
     seconds, send ``sig`` and return its (stdout, stderr)."""

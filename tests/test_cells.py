@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pytrnn
-from helpers import assert_model_linkers
+from helpers import assert_model_linkers, train_in_both_modes
 from numpy_cells import init, loss_and_grads, names, opt_init, opt_step
 
 D, H, L = 6, 4, 5
@@ -138,12 +138,9 @@ def test_truncated_bptt_scan_equals_unroll(cell):
     rng = np.random.default_rng(6)
     P = init(cell, 2, D, H, rng)
     seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(2)]
-    out = []
-    for mode in ("scan", "unroll"):
-        m = model(mode, cell=cell, layers=2, bptt_truncate=2)
-        m.set_params(P)
-        losses = [m.train_on_seq(x, y) for x, y in seqs]
-        out.append((losses, m.get_params()))
+    both = train_in_both_modes(
+        lambda mode: model(mode, cell=cell, layers=2, bptt_truncate=2), P, seqs)
+    out = [both["scan"], both["unroll"]]
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-10)
     for k in P:
         np.testing.assert_allclose(out[0][1][k], out[1][1][k], rtol=1e-9, atol=1e-12)
@@ -337,3 +334,27 @@ def test_bench_cells_smoke(tmp_path):
     assert [x["name"].split()[0] for x in rows] == ["hand-written", "pytrnn"] * 2
     for base, ours in zip(rows[::2], rows[1::2]):
         assert ours["vs_jax"] == pytest.approx(ours["chars_per_s"] / base["chars_per_s"])
+
+
+def test_sgd_updates_is_the_notebooks_rule_for_any_config():
+    """graph.sgd_updates (the library's update-pair builder in the notebook's shape)
+    applies plain clipped SGD, whatever optimizer the config names."""
+    import pytensor
+
+    from pytrnn.graph import build_scan, sgd_updates
+
+    rng = np.random.default_rng(12)
+    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.05,
+                           cell="gru", optimizer="adam")
+    P = init("gru", 1, D, H, rng)
+    shared = {k: pytensor.shared(v.copy(), name=k) for k, v in P.items()}
+    g = build_scan(cfg, shared, length=L)
+    grads = pytensor.grad(g.loss, [shared[k] for k in names("gru", 1)])
+    step = pytensor.function(g.inputs, g.loss, updates=sgd_updates(shared, grads, cfg))
+    x, y = rng.integers(0, D, L).astype(np.int32), rng.integers(0, D, L).astype(np.int32)
+    step(x, y)
+    _, _, gr = loss_and_grads("gru", 1, P, x, y, REG)
+    for k in P:
+        np.testing.assert_allclose(shared[k].get_value(),
+                                   P[k] - LR * np.clip(gr[k], -0.05, 0.05), rtol=1e-9,
+                                   atol=1e-12, err_msg=k)

@@ -5,6 +5,7 @@ import pytest
 
 import pytrnn
 from conftest import TINY, cached_model
+from helpers import train_in_both_modes
 from numpy_ref import init, loss_and_grads, sgd_step
 from pytrnn.errors import ConfigError
 
@@ -35,12 +36,8 @@ def test_scan_any_length_matches_numpy(backend, rng):
 def test_scan_equals_unroll(rng):
     P = init(D, H, rng)
     seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(4)]
-    results = []
-    for mode in ("unroll", "scan"):
-        m = cached_model(mode, "jax")
-        m.set_params(P)
-        losses = [m.train_on_seq(x, y) for x, y in seqs]
-        results.append((losses, m.get_params()))
+    both = train_in_both_modes(lambda mode: cached_model(mode, "jax"), P, seqs)
+    results = [both["unroll"], both["scan"]]
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
     for k in P:
         np.testing.assert_allclose(results[0][1][k], results[1][1][k], rtol=1e-9, atol=1e-13)
