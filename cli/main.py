@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import functools
 import sys
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
+
+from pytrnn.config import (BACKEND_NAMES, CELL_NAMES, DEVICES, DTYPES, LAYOUTS, LEVELS,
+                           MODES, OPTIMIZERS)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The classic Theano char-RNN notebook on PyTensor, and a word-level RNN.")
@@ -33,53 +37,79 @@ def user_errors(fn):
     return wrapper
 
 
+def choices(name: str, values) -> type[Enum]:
+    """An option's fixed values as an Enum: --help lists them and Typer rejects others."""
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+Level = choices("Level", LEVELS)
+Layout = choices("Layout", LAYOUTS)
+Cell = choices("Cell", CELL_NAMES)
+Optimizer = choices("Optimizer", OPTIMIZERS)
+Dtype = choices("Dtype", DTYPES)
+Mode = choices("Mode", MODES)
+Backend = choices("Backend", BACKEND_NAMES)
+Device = choices("Device", DEVICES)
+
+
+def value(v):
+    """An Enum option's plain string (None stays None)."""
+    return v.value if isinstance(v, Enum) else v
+
+
+MODEL, DATA, TRAINING, SPEED, SCALE, OUTPUT = ("Model", "Data", "Training", "Speed",
+                                               "Scale-out", "Output")
+
+
 @app.command()
 @user_errors
 def train(
-    corpus: Annotated[Optional[str], typer.Option(help="Text file, a folder with train.txt (and valid.txt, test.txt), 'pydoc' (default, embedded) or 'four-million'.")] = None,
-    valid: Annotated[Optional[str], typer.Option(help="Validation text file (instead of --val-frac).")] = None,
-    test: Annotated[Optional[str], typer.Option(help="Test text file, scored once at the end.")] = None,
-    level: Annotated[str, typer.Option(help="char (the notebook) or word.")] = "char",
-    hidden: Annotated[int, typer.Option(help="Hidden units H.")] = 100,
-    window: Annotated[int, typer.Option(help="Chars per window L (char level).")] = 25,
-    cell: Annotated[str, typer.Option(help="rnn (the notebook's tanh cell), gru or lstm.")] = "rnn",
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output (char-rnn's, word_language_model's).")] = 0.0,
-    optimizer: Annotated[str, typer.Option(help="sgd (the notebook), adagrad, rmsprop or adam (torch.optim's rules).")] = "sgd",
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.")] = None,
-    beta1: Annotated[float, typer.Option(help="Adam's beta1.")] = 0.9,
-    beta2: Annotated[float, typer.Option(help="Adam's beta2.")] = 0.999,
-    alpha: Annotated[float, typer.Option(help="RMSprop's smoothing constant.")] = 0.99,
-    eps: Annotated[Optional[float], typer.Option(help="Optimizer epsilon (default: torch.optim's).")] = None,
-    lr_decay: Annotated[float, typer.Option(help="char-rnn's schedule: lr *= F after each pass from --lr-decay-after on.")] = 1.0,
-    lr_decay_after: Annotated[int, typer.Option(help="First pass after which --lr-decay applies.")] = 10,
-    anneal_on_plateau: Annotated[bool, typer.Option(help="word_language_model's schedule: lr /= 4 when validation loss does not improve.")] = False,
-    reg: Annotated[float, typer.Option(help="L2 on every weight matrix (Wxh*, Whh*, Why).")] = 0.01,
-    clip: Annotated[float, typer.Option(help="Elementwise gradient clip.")] = 5.0,
-    bptt_truncate: Annotated[int, typer.Option(help="Backprop through the last K steps only (-1: all).")] = -1,
-    passes: Annotated[int, typer.Option(help="Passes over the text.")] = 10,
-    limit_chars: Annotated[Optional[int], typer.Option(help="Train on the first N chars (the notebook's N).")] = None,
-    val_frac: Annotated[Optional[float], typer.Option(help="Held-out fraction (default: 0 for chars, 0.05 for words).")] = None,
-    vocab_size: Annotated[int, typer.Option(help="Word level: most frequent words kept.")] = 8000,
-    max_sentence_len: Annotated[int, typer.Option(help="Word level: skip longer sentences (0: no limit).")] = 50,
-    lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.")] = True,
-    batch: Annotated[int, typer.Option(help="Char level: streams trained in parallel (1: the notebook).")] = 1,
-    fuse: Annotated[Optional[int], typer.Option(help="Char level: windows per compiled call (default: on JAX the pass in chunks of about 256, one lax.scan each; elsewhere 1).")] = None,
-    devices: Annotated[int, typer.Option(help="JAX devices to split the batch's streams over.")] = 1,
-    coordinator: Annotated[Optional[str], typer.Option(help="Multi-host: HOST:PORT of process 0.")] = None,
-    num_processes: Annotated[int, typer.Option(help="Multi-host: number of processes.")] = 1,
-    process_id: Annotated[int, typer.Option(help="Multi-host: this process's index.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, sampling.")] = 0,
-    dtype: Annotated[str, typer.Option(help="float64 (the notebook) or float32.")] = "float64",
-    mode: Annotated[Optional[str], typer.Option(help="scan (default) or unroll (the notebook's loop; same steps).")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="jax, numba or c (default: fastest here).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="JAX device: cpu or gpu (default: GPU if JAX sees one).")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default: the --resume checkpoint, else runs/CORPUS-LEVEL.npz).")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint (and save back to it).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Let a new run replace the checkpoint at its path.")] = False,
-    save_every: Annotated[float, typer.Option(help="Also save every this many seconds.")] = 60.0,
-    log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.")] = None,
-    sample_length: Annotated[int, typer.Option(help="Chars sampled at the end.")] = 200,
+    corpus: Annotated[Optional[str], typer.Option(help="Text file, a folder with train.txt (and valid.txt, test.txt), 'pydoc' (default, embedded) or 'four-million'.", rich_help_panel=DATA)] = None,
+    valid: Annotated[Optional[str], typer.Option(help="Validation text file (instead of --val-frac).", rich_help_panel=DATA)] = None,
+    test: Annotated[Optional[str], typer.Option(help="Test text file, scored once at the end (instead of --test-frac).", rich_help_panel=DATA)] = None,
+    level: Annotated[Level, typer.Option(help="char (the notebook) or word.", rich_help_panel=DATA)] = Level.char,
+    layout: Annotated[Optional[Layout], typer.Option(help="Word level: sentences (one padded sentence per row; default) or stream (windows of one token stream, as word_language_model).", rich_help_panel=DATA)] = None,
+    limit_chars: Annotated[Optional[int], typer.Option(help="Train on the first N chars (the notebook's N).", rich_help_panel=DATA)] = None,
+    val_frac: Annotated[Optional[float], typer.Option(help="Held-out fraction (default: 0 for chars, 0.05 for words).", rich_help_panel=DATA)] = None,
+    test_frac: Annotated[float, typer.Option(help="Fraction held out for test, scored once at the end.", rich_help_panel=DATA)] = 0.0,
+    vocab_size: Annotated[int, typer.Option(help="Word level: most frequent words kept.", rich_help_panel=DATA)] = 8000,
+    max_sentence_len: Annotated[int, typer.Option(help="Word level, sentences: skip longer sentences (0: no limit).", rich_help_panel=DATA)] = 50,
+    lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.", rich_help_panel=DATA)] = True,
+    hidden: Annotated[int, typer.Option(help="Hidden units H.", rich_help_panel=MODEL)] = 100,
+    window: Annotated[int, typer.Option(help="Steps per window L (chars, or tokens of a word stream).", rich_help_panel=MODEL)] = 25,
+    cell: Annotated[Cell, typer.Option(help="rnn (the notebook's tanh cell), gru or lstm.", rich_help_panel=MODEL)] = Cell.rnn,
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.", rich_help_panel=MODEL)] = 1,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output (char-rnn's, word_language_model's).", rich_help_panel=MODEL)] = 0.0,
+    dtype: Annotated[Dtype, typer.Option(help="float64 (the notebook) or float32.", rich_help_panel=MODEL)] = Dtype.float64,
+    optimizer: Annotated[Optimizer, typer.Option(help="sgd (the notebook), adagrad, rmsprop or adam (torch.optim's rules).", rich_help_panel=TRAINING)] = Optimizer.sgd,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.", rich_help_panel=TRAINING)] = None,
+    beta1: Annotated[float, typer.Option(help="Adam's beta1.", rich_help_panel=TRAINING)] = 0.9,
+    beta2: Annotated[float, typer.Option(help="Adam's beta2.", rich_help_panel=TRAINING)] = 0.999,
+    alpha: Annotated[float, typer.Option(help="RMSprop's smoothing constant.", rich_help_panel=TRAINING)] = 0.99,
+    eps: Annotated[Optional[float], typer.Option(help="Optimizer epsilon (default: torch.optim's).", rich_help_panel=TRAINING)] = None,
+    lr_decay: Annotated[float, typer.Option(help="char-rnn's schedule: lr *= F after each pass from --lr-decay-after on.", rich_help_panel=TRAINING)] = 1.0,
+    lr_decay_after: Annotated[int, typer.Option(help="First pass after which --lr-decay applies.", rich_help_panel=TRAINING)] = 10,
+    anneal_on_plateau: Annotated[bool, typer.Option(help="word_language_model's schedule: lr /= 4 when validation loss does not improve.", rich_help_panel=TRAINING)] = False,
+    reg: Annotated[float, typer.Option(help="L2 on every weight matrix (Wxh*, Whh*, Why).", rich_help_panel=TRAINING)] = 0.01,
+    clip: Annotated[float, typer.Option(help="Elementwise gradient clip.", rich_help_panel=TRAINING)] = 5.0,
+    bptt_truncate: Annotated[int, typer.Option(help="Backprop through the last K steps only (-1: all).", rich_help_panel=TRAINING)] = -1,
+    passes: Annotated[int, typer.Option(help="Passes over the text.", rich_help_panel=TRAINING)] = 10,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, dropout, sampling.", rich_help_panel=TRAINING)] = 0,
+    batch: Annotated[int, typer.Option(help="Streams (or, word level with sentences, sentences) per step (1: the notebook).", rich_help_panel=SPEED)] = 1,
+    fuse: Annotated[Optional[int], typer.Option(help="Windows per compiled call (default: on JAX the pass in chunks of about 256, one lax.scan each; elsewhere 1).", rich_help_panel=SPEED)] = None,
+    mode: Annotated[Optional[Mode], typer.Option(help="scan (default) or unroll (the notebook's loop; same steps).", rich_help_panel=SPEED)] = None,
+    backend: Annotated[Optional[Backend], typer.Option(help="Default: the fastest here.", rich_help_panel=SPEED)] = None,
+    device: Annotated[Optional[Device], typer.Option(help="JAX device (default: the GPU if JAX sees one).", rich_help_panel=SPEED)] = None,
+    devices: Annotated[int, typer.Option(help="JAX devices to split the batch's streams over.", rich_help_panel=SCALE)] = 1,
+    coordinator: Annotated[Optional[str], typer.Option(help="Multi-host: HOST:PORT of process 0.", rich_help_panel=SCALE)] = None,
+    num_processes: Annotated[int, typer.Option(help="Multi-host: number of processes.", rich_help_panel=SCALE)] = 1,
+    process_id: Annotated[int, typer.Option(help="Multi-host: this process's index.", rich_help_panel=SCALE)] = 0,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default: the --resume checkpoint, else runs/CORPUS-LEVEL.npz).", rich_help_panel=OUTPUT)] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint (and save back to it).", rich_help_panel=OUTPUT)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Let a new run replace the checkpoint at its path.", rich_help_panel=OUTPUT)] = False,
+    save_every: Annotated[float, typer.Option(help="Also save every this many seconds.", rich_help_panel=OUTPUT)] = 60.0,
+    log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.", rich_help_panel=OUTPUT)] = None,
+    sample_length: Annotated[int, typer.Option(help="Chars sampled at the end (0: none).", rich_help_panel=OUTPUT)] = 200,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
     from pytrnn.parallel import ask_for_host_devices
@@ -91,6 +121,8 @@ def train(
     from pytrnn.train import TrainingInterrupted
     from pytrnn.train import train as run
 
+    level, layout, cell, optimizer, dtype, mode, backend, device = map(
+        value, (level, layout, cell, optimizer, dtype, mode, backend, device))
     if lr is None:  # a resumed run keeps its own; a new one takes the optimizer's
         lr = RNNConfig.lr if resume else DEFAULT_LR.get(optimizer, RNNConfig.lr)
     model_cfg = RNNConfig(hidden=hidden, window=window, lr=lr, reg=reg, clip=clip,
@@ -100,7 +132,8 @@ def train(
     cfg = TrainConfig(corpus=corpus, level=level, passes=passes, limit_chars=limit_chars,
                       seed=seed, mode=mode, backend=backend, device=device,
                       checkpoint=checkpoint, resume=resume, overwrite=overwrite,
-                      valid=valid, test=test, val_frac=val_frac, vocab_size=vocab_size,
+                      valid=valid, test=test, val_frac=val_frac, test_frac=test_frac,
+                      layout=layout, vocab_size=vocab_size,
                       max_sentence_len=max_sentence_len, lower=lower,
                       sample_length=sample_length, save_every=save_every, log=log,
                       batch=batch, fuse=fuse, devices=devices, coordinator=coordinator,
@@ -129,14 +162,14 @@ def sample(
     argmax: Annotated[bool, typer.Option(help="Always take the most likely char or word.")] = False,
     sentences: Annotated[Optional[int], typer.Option(help="Word level: sentences to generate (default 5).")] = None,
     min_words: Annotated[Optional[int], typer.Option(help="Word level: shortest sentence.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="jax, numba or c.")] = None,
+    backend: Annotated[Optional[Backend], typer.Option(help="Default: the fastest here.")] = None,
 ):
     """Generate text from a checkpoint."""
     from pytrnn.generate import generate
 
     typer.echo(generate(checkpoint, length=length, temperature=temperature, prime=prime,
                         seed=seed, argmax=argmax, sentences=sentences,
-                        min_words=min_words, backend=backend))
+                        min_words=min_words, backend=value(backend)))
 
 
 @app.command("eval")
@@ -144,13 +177,13 @@ def sample(
 def eval_(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train (or its .best.npz).")],
     corpus: Annotated[str, typer.Option(help="The UTF-8 text file to score.")],
-    backend: Annotated[Optional[str], typer.Option(help="jax, numba or c.")] = None,
+    backend: Annotated[Optional[Backend], typer.Option(help="Default: the fastest here.")] = None,
 ):
     """Score a checkpoint on a text: loss per char and bits/char, or per word and
     perplexity (data loss only, the checkpoint's own vocabulary)."""
-    from pytrnn.evaluate import eval_line, evaluate
+    from pytrnn.scoring import eval_line, evaluate
 
-    typer.echo(eval_line(evaluate(checkpoint, corpus, backend=backend)))
+    typer.echo(eval_line(evaluate(checkpoint, corpus, backend=value(backend))))
 
 
 @app.command()
@@ -172,7 +205,7 @@ def reproduce(
     corpus: Annotated[Optional[str], typer.Option(help="Default: four-million if fetched, else pydoc.")] = None,
     quick: Annotated[bool, typer.Option(help="In[107] on 100,000 chars for 2 passes.")] = False,
     seed: Annotated[int, typer.Option(help="Initialisation seed.")] = 0,
-    mode: Annotated[str, typer.Option(help="unroll (the notebook's loop) or scan.")] = "unroll",
+    mode: Annotated[Mode, typer.Option(help="unroll (the notebook's loop) or scan.")] = Mode.unroll,
 ):
     """Re-run the notebook's In[114], In[115], In[107] and compare with its figures."""
     from rich.console import Console
@@ -182,7 +215,7 @@ def reproduce(
     from pytrnn.reproduce import reproduce as run
 
     console = Console()
-    out = run(corpus=corpus, quick=quick, seed=seed, mode=mode,
+    out = run(corpus=corpus, quick=quick, seed=seed, mode=value(mode),
               reporter=RichReporter(console))
     table = Table(title=f"original notebook vs pytrnn on {out['corpus']} ({out['why']})")
     for col in ("figure", "original", "pytrnn", "rel. diff"):
@@ -197,7 +230,7 @@ def reproduce(
 @user_errors
 def bench(
     smoke: Annotated[bool, typer.Option(help="A few seconds: tiny model, JAX only.")] = False,
-    backend: Annotated[Optional[list[str]], typer.Option(help="Backends to measure (repeatable).")] = None,
+    backend: Annotated[Optional[list[Backend]], typer.Option(help="Backends to measure (repeatable).")] = None,
     e2e: Annotated[bool, typer.Option(help="Also time the In[107] job end to end (minutes).")] = False,
     cells: Annotated[bool, typer.Option(help="Also the tanh, GRU and LSTM cells against a hand-written JAX trainer of each.")] = False,
     corpus: Annotated[Optional[str], typer.Option(help="Default: pydoc.")] = None,
@@ -210,7 +243,7 @@ def bench(
     from pytrnn.bench import run, save_json
 
     console = Console(width=max(Console().width, 130))
-    out = run(smoke=smoke, backends=tuple(backend or ("jax", "numba", "c")), e2e=e2e,
+    out = run(smoke=smoke, backends=tuple(value(b) for b in backend) if backend else BACKEND_NAMES, e2e=e2e,
               corpus=corpus, reporter=lambda s: console.print(s, markup=False),
               cells=cells)
     table = Table(title=f"chars/s on {out['corpus']} (H={out['hidden']}, L={out['window']}, "

@@ -14,6 +14,7 @@ import numpy as np
 
 from .backends import resolve_backend
 from .data import ENCODE_CHUNK, Vocab, split_streams, stack_windows, window_starts
+from .errors import CorpusError
 from .loop import ASYNC_STEPS, LN2, Loop, settle
 from .sample import sample_chars
 
@@ -38,24 +39,36 @@ class CharLoop(Loop):
         data = self.vocab.encode(text, progress=advance if big else None)
         rep.stop()
         self.skipped = {}  # held-out chars outside the vocabulary, per split
+        n = len(data)
+        n_val = int(n * self.cfg.resolved_val_frac) if texts.valid is None else 0
+        n_test = int(n * self.cfg.test_frac) if texts.test is None else 0
+        # the text's order: train, then validation, then test (the last test_frac)
+        self.train_data = data[: n - n_val - n_test]
+        self.val_data = data[n - n_val - n_test: n - n_test]
+        self.test_data = data[n - n_test:] if n_test else None
         if texts.valid is not None:
-            self.train_data = data
             self.val_data, self.skipped["valid"] = self.vocab.encode_known(texts.valid)
-        else:
-            n_val = int(len(data) * self.cfg.resolved_val_frac)
-            self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val:]
-        self.test_data = None
         if texts.test is not None:
             self.test_data, self.skipped["test"] = self.vocab.encode_known(texts.test)
+        self.cut_windows()
+
+    def cut_windows(self):
+        """The training stream as B contiguous streams of the notebook's windows,
+        how many windows go into one call, and the held-out windows."""
         L = self.window = self.model_cfg.window
         B = self.batch = self.cfg.batch
         self.streams = split_streams(self.train_data, B)
-        self.starts = window_starts(self.streams.shape[1], L)
+        if B > 1 and self.streams.shape[1] < L + 1:
+            raise CorpusError(
+                f"--batch {B} cuts the {len(self.train_data)} training {self.unit} into "
+                f"streams of {self.streams.shape[1]}, fewer than window+1 = {L + 1}: "
+                f"lower --batch or --window")
+        self.starts = window_starts(self.streams.shape[1], L, self.unit)
         self.fuse = self.cfg.resolved_fuse(resolve_backend(self.cfg.backend), len(self.starts))
         # one compiled call per window (the notebook's loop) unless fused or batched
         self.per_window = self.fuse == 1 and B == 1
         self.chunk = ASYNC_STEPS if self.per_window else self.fuse
-        self.val_starts = (window_starts(len(self.val_data), L)
+        self.val_starts = (window_starts(len(self.val_data), L, self.unit)
                            if len(self.val_data) else None)
 
     def describe(self):
@@ -112,11 +125,15 @@ class CharLoop(Loop):
         # is summed over streams so bits/char = data sum / chars
         return [(float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])]
 
+    def held_out_sum(self, d, starts) -> float:
+        """Summed data loss over the notebook's windows of d, each from h = 0."""
+        L = self.window
+        return sum(self.model.seq_loss(d[i:i + L], d[i + 1:i + 1 + L])[1] for i in starts)
+
     def held_out(self, d, starts):
         """(data loss per window, bits per char) over the notebook's windows of d."""
-        L = self.window
-        total = sum(self.model.seq_loss(d[i:i + L], d[i + 1:i + 1 + L])[1] for i in starts)
-        return total / len(starts), total / (len(starts) * L) / LN2
+        total = self.held_out_sum(d, starts)
+        return total / len(starts), total / (len(starts) * self.window) / LN2
 
     def pass_metrics(self):
         m = {"train_bpc": self.state["pass_data_sum"] / self.state["pass_units"] / LN2}

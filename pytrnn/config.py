@@ -12,6 +12,9 @@ from .errors import ConfigError
 
 MODES = ("unroll", "scan")
 LEVELS = ("char", "word")
+LAYOUTS = ("sentences", "stream")
+BACKEND_NAMES = ("jax", "numba", "c")  # pytrnn.backends.BACKENDS' keys
+DEVICES = ("cpu", "gpu")
 DTYPES = ("float64", "float32")
 CELL_NAMES = ("rnn", "gru", "lstm")
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
@@ -111,12 +114,14 @@ class TrainConfig:
     valid: str | None = None  # a validation text file (else val_frac of the corpus)
     test: str | None = None  # a test text file, scored once at the end
     val_frac: float | None = None  # None: 0 for chars (the notebook), 0.05 for words
+    test_frac: float = 0.0  # a share held out for test, scored once at the end
+    layout: str | None = None  # word level: "sentences" (default) | "stream"; char: stream
     vocab_size: int = 8000  # word level: most frequent words kept
     max_sentence_len: int = 50  # word level: longer sentences are skipped; 0: no limit
     lower: bool = True  # word level: lower-case the text first
     sample_length: int = 200  # chars (or sentences' worth) printed after training
-    batch: int = 1  # char level: B contiguous streams per step (1 = the notebook)
-    fuse: int | None = None  # char level: windows per compiled call; None: see resolved_fuse
+    batch: int = 1  # B streams (or sentences) per step (1 = the notebook)
+    fuse: int | None = None  # windows per compiled call (streams); None: see resolved_fuse
     devices: int = 1  # JAX devices the batch's streams are split over (data parallel)
     coordinator: str | None = None  # multi-host: HOST:PORT of process 0
     num_processes: int = 1
@@ -142,10 +147,18 @@ class TrainConfig:
         other backends compile PyTensor's scan-over-windows slowly)."""
         if self.fuse is not None:
             return self.fuse
-        if backend != "jax" or self.level != "char":
+        if backend != "jax" or self.resolved_layout != "stream":
             return 1
         chunks = -(-windows // FUSE_CHUNK)
         return -(-windows // chunks)
+
+    @property
+    def resolved_layout(self) -> str:
+        """"stream": windows cut from one token stream (always, for chars);
+        "sentences": one padded sentence per row (the word level's default)."""
+        if self.layout is not None:
+            return self.layout
+        return "stream" if self.level == "char" else "sentences"
 
     @property
     def resolved_val_frac(self) -> float:
@@ -166,9 +179,20 @@ class TrainConfig:
             raise ConfigError(f"--val-frac must be in [0, 1), got {self.val_frac}")
         if self.batch < 1 or (self.fuse is not None and self.fuse < 1):
             raise ConfigError("--batch and --fuse must be at least 1")
-        if self.level == "word" and (self.batch > 1 or (self.fuse or 1) > 1):
-            raise ConfigError("word level trains one sentence per step: "
-                              "--batch and --fuse are char-level options")
+        if self.resolved_layout not in LAYOUTS:
+            raise ConfigError(f"--layout must be one of {', '.join(LAYOUTS)}, "
+                              f"got {self.layout!r}")
+        if self.level == "char" and self.resolved_layout != "stream":
+            raise ConfigError("--layout sentences is a word-level option")
+        if not 0 <= self.test_frac < 1 or self.resolved_val_frac + self.test_frac >= 1:
+            raise ConfigError(f"--test-frac must be in [0, 1) and leave text to train "
+                              f"on with --val-frac, got {self.test_frac}")
+        if self.resolved_layout == "sentences" and (self.fuse or 1) > 1:
+            raise ConfigError("--fuse needs windows of a stream: at the word level, "
+                              "add --layout stream")
+        if self.resolved_layout == "sentences" and self.devices > 1:
+            raise ConfigError("--devices needs windows of a stream: at the word level, "
+                              "add --layout stream")
         if not 0 < self.lr_decay <= 1 or self.lr_decay_after < 0:
             raise ConfigError("--lr-decay must be in (0, 1] and --lr-decay-after at least 0")
         if self.devices < 1:

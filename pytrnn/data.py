@@ -206,14 +206,14 @@ class Vocab:
         return "".join(self.symbols[int(i)] for i in ids)
 
 
-def window_starts(n: int, window: int) -> np.ndarray:
+def window_starts(n: int, window: int, unit: str = "chars") -> np.ndarray:
     """The notebook's windows: x = data[i:i+L], y = data[i+1:i+1+L], stride L.
 
     The first window is always trained; a pass ends when ``i + 1 + L >= n``.
     """
     if n < window + 1:
         raise CorpusError(
-            f"the text has {n} chars, fewer than window+1 = {window + 1}: "
+            f"the text has {n} {unit}, fewer than window+1 = {window + 1}: "
             f"use a longer corpus or a smaller --window"
         )
     last = (n - window - 2) // window  # largest k >= 1 with k*L + 1 + L < n

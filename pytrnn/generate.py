@@ -7,7 +7,7 @@ from .data import Vocab
 from .errors import ConfigError
 from .model import RNN
 from .sample import sample_chars, sample_sentences
-from .words import WordVocab, tokenize
+from .words import END_ID, START_ID, WordVocab, tokenize
 
 CHAR_LENGTH, WORD_LENGTH = 200, 100  # default --length: chars, or words per sentence
 
@@ -16,6 +16,18 @@ def load_model(path, backend: str | None = None) -> tuple[RNN, ckpt_io.Checkpoin
     """Rebuild the model from a checkpoint alone (config, vocabulary, parameters)."""
     ck = ckpt_io.load(path)
     return RNN(ck.cfg, params=ck.params, mode="scan", backend=backend), ck
+
+
+def layout(ck: ckpt_io.Checkpoint) -> str:
+    """How a checkpoint's model saw its text: "stream" or "sentences"."""
+    if ck.level == "char":
+        return "stream"
+    return ck.extra.get("train", {}).get("layout") or "sentences"
+
+
+def sentence_start(ck: ckpt_io.Checkpoint) -> int:
+    """The id a sampled sentence follows: START, or END after a stream."""
+    return END_ID if layout(ck) == "stream" else START_ID
 
 
 def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
@@ -30,7 +42,7 @@ def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
             model, WordVocab(tuple(ck.vocab)), n=5 if sentences is None else sentences,
             temperature=temperature, min_words=min_words or 0, seed=seed,
             max_words=WORD_LENGTH if length is None else length, prime=words,
-            argmax=argmax))
+            argmax=argmax, start=sentence_start(ck)))
     given = [o for o, v in (("--sentences", sentences), ("--min-words", min_words))
              if v is not None]
     if given:

@@ -88,8 +88,13 @@ def _seq_inputs(cfg: RNNConfig, length: int | None, masked: bool, batch: int | N
     shape = (length,) if batch is None else (length, batch)
     x = pt.tensor("x", shape=shape, dtype="int32")  # seq of char/word ids
     y = pt.tensor("y", shape=shape, dtype="int32")  # seq of next ids
-    mask = pt.tensor("mask", shape=(length,), dtype=cfg.dtype) if masked else None
+    mask = pt.tensor("mask", shape=shape, dtype=cfg.dtype) if masked else None
     return x, y, mask
+
+
+def _state_mask(mask, batch):
+    """The mask as it multiplies hidden states: (T,), or (T, B, 1) for batches."""
+    return mask if mask is None or batch is None else mask[:, :, None]
 
 
 def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None) -> RNNGraph:
@@ -134,9 +139,10 @@ def build_unrolled(
     if xy is not None:
         x, y = xy
     cut = _cut(cfg, T)
+    hmask = _state_mask(mask, batch)
     if not notebook_cell(cfg):
         drop = _drop_input(cfg, T, batch, drop)
-        hs = unrolled_layers(cfg, params, x, mask, batch, T, cut, drop)
+        hs = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop)
         errors, probs = [], None
         for i in range(T):
             probs = output(hs[i], params["Why"], params["by"])
@@ -150,8 +156,8 @@ def build_unrolled(
     for i in range(T):
         h_tm1 = disconnected_grad(h) if 0 < cut == i else h
         h = one(x[i], h_tm1, Wxh, Whh, bh)  # (H,) or (B, H)
-        if mask is not None:
-            h = mask[i] * h
+        if hmask is not None:
+            h = hmask[i] * h
         h_out = disconnected_grad(h) if i < cut else h
         probs = output(h_out, Why, by)  # (D,) or (B, D)
         errors.append(-pt.log(_pick(probs, y[i], batch)))
@@ -177,14 +183,15 @@ def build_scan(
     Wxh, Whh, bh = (params.get(k) for k in ("Wxh", "Whh", "bh"))
     Why, by = params["Why"], params["by"]
     drop = None if notebook_cell(cfg) else _drop_input(cfg, length, batch, drop)
+    hmask = _state_mask(mask, batch)
     if not notebook_cell(cfg):
-        hs = scan_layers(cfg, params, x, mask, batch, drop)
+        hs = scan_layers(cfg, params, x, hmask, batch, drop)
     elif not autodiff and x.type.shape[0] is not None:
         # the input projection of every position at once: one gather, one scatter-add
-        hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=mask, batch=batch,
+        hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=hmask, batch=batch,
                         truncate=cfg.bptt_truncate)
     else:
-        hs = _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch)
+        hs = _plain_scan(cfg, x, hmask, Wxh, Whh, bh, batch)
     probs = output(hs, Why, by)  # (T, D) or (T, B, D)
     T = x.shape[0] if length is None else length
     if batch is None:

@@ -32,7 +32,8 @@ SCHEDULE_FIELDS = ("lr_decay", "lr_decay_after", "anneal_on_plateau")
 ANNEAL = 4.0  # word_language_model divides its rate by 4 on a plateau
 # TrainConfig fields that fix the data a run sees: a resumed run must keep them.
 DATA_FIELDS = ("corpus", "valid", "test", "level", "limit_chars", "seed", "val_frac",
-               "vocab_size", "max_sentence_len", "lower", "batch", "fuse")
+               "vocab_size", "max_sentence_len", "lower", "batch", "fuse", "layout",
+               "test_frac")
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
 ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
 

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytensor
+import pytensor.tensor as pt
 
 from .backends import compile_mode, resolve_backend, select_device
 from .config import MODES, RNNConfig
@@ -22,7 +23,7 @@ from .graph import (BUILDERS, build_fused, build_step, drop_shape, notebook_cell
                     train_updates)
 from .parallel import DataParallel
 from .passes import compile_windows
-from .params import check_params, init_params, param_names
+from .params import check_params, init_params, param_names, param_shapes
 
 
 def left_pad(x, y, length: int, dtype: str):
@@ -137,16 +138,20 @@ class RNN:
         xp, yp, mask = left_pad(x, yy, pad_to, self.cfg.dtype)
         return ([xp, mask] if y is None else [xp, yp, mask]), length, True
 
-    def _compiled(self, kind: str, length: int, masked: bool):
-        key = (kind, length if self.static_shapes else None, masked)
+    def _compiled(self, kind: str, length: int, masked: bool, batch: int | None = None):
+        key = (kind, length if self.static_shapes else None, masked, batch)
         if key not in self._fns:
-            self._fns[key] = self._compile(kind, key[1], masked)
+            self._fns[key] = self._compile(kind, key[1], masked, batch)
         return self._fns[key]
 
-    def _compile(self, kind: str, length: int | None, masked: bool):
+    def _compile(self, kind: str, length: int | None, masked: bool, batch: int | None = None):
         dropout = kind == "train" and self.cfg.dropout > 0  # never when evaluating
-        g = BUILDERS[self.mode](self.cfg, self.params, length=length, masked=masked,
-                                drop=True if dropout else None)
+        params = self.params
+        if batch is not None:  # JAX reshapes a (T, B) gather only with static shapes
+            shapes = param_shapes(self.cfg)
+            params = {k: pt.specify_shape(v, shapes[k]) for k, v in params.items()}
+        g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
+                                batch=batch, drop=True if dropout else None)
         mode = compile_mode(self.backend)
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
@@ -161,18 +166,21 @@ class RNN:
         return pytensor.function(inputs, g.probs_last, mode=mode)
 
     def compile(self, length: int | None = None, masked: bool = False,
-                kinds=("train",)) -> float:
-        """Compile ahead of the first call (for sequences of ``length``); seconds taken."""
+                kinds=("train",), batch: int | None = None) -> float:
+        """Compile ahead of the first call (for sequences of ``length``, or ``batch``
+        padded sentences of it); seconds taken."""
         t0 = time.perf_counter()
         n = length or self.cfg.window
-        zeros = np.zeros(n, dtype=np.int32)
-        args = [zeros, zeros] + ([np.ones(n, dtype=self.cfg.dtype)] if masked else [])
+        shape = (n,) if batch is None else (n, batch)
+        zeros = np.zeros(shape, dtype=np.int32)
+        args = [zeros, zeros] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
         for kind in kinds:
-            fn = self._compiled(kind, n, masked)
+            fn = self._compiled(kind, n, masked, batch)
             # Backends like JAX compile on the first call: make that call here, on a
             # throw-away step whose update is undone.
             saved = (self.get_params(), self.get_state()) if kind == "train" else None
-            drop = [self.draw_drop(n)] if kind == "train" and self.cfg.dropout > 0 else []
+            drop = ([self.draw_drop(n, batch)] if kind == "train" and self.cfg.dropout > 0
+                    else [])
             fn(*args, *drop) if kind != "prob" else fn(*args[:1], *args[2:])
             if saved is not None:
                 self.set_params(saved[0])
@@ -204,6 +212,37 @@ class RNN:
             args.append(self.draw_drop(len(args[0])) if drop is None else
                         np.asarray(drop, self.cfg.dtype))
         loss, data_loss = self._compiled("train", length, masked)(*args)
+        if sync:
+            return float(loss), float(data_loss)
+        return loss, data_loss
+
+    def pad_batch(self, seqs, pad_to: int | None = None):
+        """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask (T, B)."""
+        if not seqs:
+            raise ConfigError("a batch needs at least one sequence")
+        checked = [self._check_seq(x, y, pad_to if pad_to is not None else
+                                   max(len(s[0]) for s in seqs))[:2] for x, y in seqs]
+        T = pad_to if pad_to is not None else max(len(x) for x, _ in checked)
+        X = np.zeros((T, len(seqs)), np.int32)
+        Y = np.zeros_like(X)
+        M = np.zeros(X.shape, self.cfg.dtype)
+        for b, (x, y) in enumerate(checked):
+            X[T - len(x):, b], Y[T - len(x):, b], M[T - len(x):, b] = x, y, 1
+        return X, Y, M
+
+    def train_sentences(self, seqs, pad_to: int | None = None, sync: bool = True,
+                        drop=None):
+        """One step on B sentences at once, each left-padded to ``pad_to`` (default:
+        the longest): the loss is the mean over the sentences of each one's summed
+        loss, so one sentence is exactly ``train_step``'s step. Returns (loss,
+        data_loss) before the update, data_loss being that mean too."""
+        X, Y, M = self.pad_batch(seqs, pad_to)
+        T, B = X.shape
+        args = [X, Y, M]
+        if self.cfg.dropout > 0:
+            args.append(self.draw_drop(T, B) if drop is None else
+                        np.asarray(drop, self.cfg.dtype))
+        loss, data_loss = self._compiled("train", T, True, B)(*args)
         if sync:
             return float(loss), float(data_loss)
         return loss, data_loss

@@ -1,7 +1,8 @@
 """The tanh recurrence as a ``scan`` that carries its own BPTT as its gradient.
 
 ``hs = recurrence(xe, Whh)`` runs ``h_t = tanh(xe_t + Whh h_{t-1})`` from h = 0
-(batched: ``h_t = tanh(xe_t + h_{t-1} Whh^T)``; masked: ``h_t = m_t * tanh(...)``).
+(batched: ``h_t = tanh(xe_t + h_{t-1} Whh^T)``; masked: ``h_t = m_t * tanh(...)``,
+with m (T,) or, batched, (T, B, 1)).
 Its gradient is given as a graph rather than derived by ``pytensor.grad`` through
 the scan: a reverse ``scan`` carries only ``da_t = (1 - h_t^2) * (dh_t + Whh^T
 da_{t+1})``, and ``dWhh = sum_t da_t h_{t-1}^T`` is one matrix product outside the
@@ -47,8 +48,9 @@ def _forward(xe, Whh, mask, h0, batched: bool):
 def _bptt(xe, Whh, mask, hs, dhs, h0, batched: bool, truncate: int):
     """(dxe, dWhh) from the hidden states and the gradient reaching them."""
     g = 1 - hs**2  # tanh' at every step
-    if mask is not None:
-        g = g * (mask[:, None, None] if batched else mask[:, None])
+    if mask is not None:  # (T,), or (T, B, 1) for a batch of padded sentences
+        g = g * (mask if batched else mask[:, None])
+
     hprev = pt.concatenate([h0[None], hs[:-1]], axis=0)
     start = 0
     if truncate > 0:

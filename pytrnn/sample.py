@@ -84,13 +84,16 @@ def sample_sentence(
     max_words: int = 100,
     prime: list[str] = (),
     argmax: bool = False,
+    start: int = START_ID,
 ) -> list[str]:
     """Words from START until END, after the ``prime`` words (fed first, and part of
     the result). UNKNOWN and START are never drawn (their probability is set to zero
     and the rest renormalised, the same distribution as WildML's resampling); END is
-    held back until ``min_words`` words are out; at most ``max_words`` words."""
+    held back until ``min_words`` words are out; at most ``max_words`` words.
+    ``start``: the id a sentence follows (END for a model trained on a stream, where
+    each sentence comes after the previous one's END)."""
     ids = encode_prime_words(vocab, list(prime))
-    h, last, words = model.initial_state(), START_ID, [vocab.symbols[i] for i in ids]
+    h, last, words = model.initial_state(), start, [vocab.symbols[i] for i in ids]
     for i in ids:
         h, _ = model.step(last, h)
         last = i
@@ -119,6 +122,7 @@ def sample_sentences(
     max_words: int = 100,
     prime: list[str] = (),
     argmax: bool = False,
+    start: int = START_ID,
 ) -> list[str]:
     """``n`` generated sentences as text, each starting with the ``prime`` words."""
     _check_temperature(temperature)
@@ -129,6 +133,6 @@ def sample_sentences(
     rng = np.random.default_rng(seed)
     return [
         detokenize(sample_sentence(model, vocab, rng, temperature, min_words, max_words,
-                                   prime, argmax))
+                                   prime, argmax, start))
         for _ in range(n)
     ]

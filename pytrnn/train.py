@@ -18,6 +18,7 @@ from .loop import (ASYNC_STEPS, DATA_FIELDS, LN2, SCHEDULE_FIELDS, TrainingInter
                    TrainResult, best_path, settle)
 from .progress import PrintReporter
 from .word_loop import WordLoop, mean_word_loss, pad_length, perplexity
+from .word_stream import WordStreamLoop
 
 __all__ = ["train", "TrainResult", "TrainingInterrupted", "default_checkpoint",
            "best_path", "mean_word_loss", "perplexity", "pad_length", "settle",
@@ -117,8 +118,14 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None) -> TrainResult:
     if texts.valid is not None and cfg.val_frac:
         raise ConfigError("the validation text is a file (--valid or valid.txt): "
                           "leave out --val-frac")
+    if texts.test is not None and cfg.test_frac:
+        raise ConfigError("the test text is a file (--test or test.txt): "
+                          "leave out --test-frac")
     if cfg.limit_chars is not None:
         texts = replace(texts, train=texts.train[: cfg.limit_chars])
     path = checkpoint_path(cfg, texts.name)
-    loop = CharLoop if cfg.level == "char" else WordLoop
+    if cfg.level == "char":
+        loop = CharLoop
+    else:
+        loop = WordStreamLoop if cfg.resolved_layout == "stream" else WordLoop
     return loop(model_cfg, cfg, texts, resumed, reporter, path).run()

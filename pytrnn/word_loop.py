@@ -1,9 +1,15 @@
-"""The WildML-style loop (word level): one sentence per SGD step.
+"""The WildML-style loop (word level): one sentence per SGD step, or B sentences of
+similar length per step (``--batch``).
 
 The vocabulary comes from the training sentences alone, so held-out words outside
 it are ``<unk>`` there, and the ``<unk>`` rate is printed. Held-out sentences are a
 validation file (scored whole), or a seeded random ``val_frac`` of the sentences as
-before; a test file is scored once at the end.
+before; test sentences are a file or a seeded ``test_frac``, scored once at the end.
+
+With a batch, each pass shuffles the sentences with the seed, sorts them by length
+inside pools of ``POOL * B`` (as torchtext's bucket iterator), cuts the pools into
+groups of B and shuffles the groups: little padding, and still a new order each
+pass. The last pool's remainder (fewer than B sentences) waits for the next pass.
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ import math
 
 import numpy as np
 
+from .errors import CorpusError
 from .loop import ASYNC_STEPS, Loop, settle
 from .model import RNN
 from .sample import sample_sentences
-from .words import WordVocab, bucket, drop_long, split_sentences, unknown_rate
+from .words import WordVocab, bucket, drop_long, hold_out, split_sentences, unknown_rate
+
+POOL = 100  # sentences sorted by length together: POOL * B
 
 
 def pad_length(model: RNN, n: int) -> int | None:
@@ -33,34 +42,78 @@ def perplexity(word_loss: float) -> float:
     return math.exp(word_loss)
 
 
-class WordLoop(Loop):
+class WordFigures:
+    """What the word level prints and keeps, whichever layout it trains on."""
+
     unit = "words"
     val_key = "val_word_loss"
-    chunk = ASYNC_STEPS  # one sentence per SGD step, read back in groups
+
+    def pass_line(self, r):
+        line = (f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
+                f" ppl={r['train_ppl']:.2f}")
+        if "val_ppl" in r:
+            line += f", val loss/word={r['val_word_loss']:.4f} ppl={r['val_ppl']:.2f}"
+        return line + f"  (lr {r['lr']:g}, {r['words_per_s']:,.0f} words/s)"
+
+    def test_line(self, t):
+        return (f"test (pass {t['pass']}): loss/word={t['loss_per_word']:.4f} "
+                f"ppl={t['ppl']:.2f} ({t['unk_rate']:.1%} <unk>)")
+
+    def extra(self):
+        return {"lower": self.cfg.lower}
+
+    def held_out_sentences(self, texts):
+        """(train, validation, test) sentences: files where given, else seeded shares."""
+        cfg = self.cfg
+        sentences = split_sentences(texts.train, cfg.lower)
+        total = sum(len(s) for s in sentences)
+        limit = cfg.max_sentence_len if cfg.resolved_layout == "sentences" else 0
+        kept, self.skipped, skipped_words = drop_long(sentences, limit)
+        self.skipped_frac = skipped_words / total if total else 0.0
+        val_frac = cfg.resolved_val_frac if texts.valid is None else 0.0
+        test_frac = cfg.test_frac if texts.test is None else 0.0
+        # a stream keeps the text's order; so does a run with a validation file, as
+        # the word level always has
+        contiguous = cfg.resolved_layout == "stream" or texts.valid is not None
+        train, val, test = hold_out(kept, val_frac, test_frac, cfg.seed, contiguous)
+        if texts.valid is not None:
+            val = split_sentences(texts.valid, cfg.lower)
+        if texts.test is not None:
+            test = split_sentences(texts.test, cfg.lower)
+        return train, val, (test if test else None)
+
+
+def batch_groups(lengths: np.ndarray, batch: int, rng) -> np.ndarray:
+    """(G, B) sentence indices for one pass: shuffled, sorted by length inside pools
+    of POOL * B, cut into groups of B, the groups shuffled."""
+    perm = rng.permutation(len(lengths))
+    pool, groups = POOL * batch, []
+    for k in range(0, len(perm), pool):
+        chunk = perm[k:k + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        whole = len(chunk) // batch * batch
+        groups.extend(chunk[:whole].reshape(-1, batch))
+    groups = np.asarray(groups, dtype=np.int64).reshape(-1, batch)
+    return groups[rng.permutation(len(groups))]
+
+
+class WordLoop(WordFigures, Loop):
+    chunk = ASYNC_STEPS  # one step per sentence (or group), read back in groups
 
     def prepare(self, texts, resumed):
         cfg = self.cfg
-        sentences = split_sentences(texts.train, cfg.lower)
-        total_words = sum(len(s) for s in sentences)
-        kept, self.skipped, skipped_words = drop_long(sentences, cfg.max_sentence_len)
-        self.skipped_frac = skipped_words / total_words if total_words else 0.0
-        if texts.valid is None:  # a seeded random share of the sentences, as before
-            perm = np.random.default_rng(cfg.seed).permutation(len(kept))
-            n_val = int(round(len(kept) * cfg.resolved_val_frac))
-            if cfg.resolved_val_frac > 0 and len(kept) >= 2:
-                n_val = min(max(n_val, 1), len(kept) - 1)
-            val_sents = [kept[i] for i in perm[:n_val]]
-            train_sents = [kept[i] for i in perm[n_val:]]
-        else:
-            val_sents = split_sentences(texts.valid, cfg.lower)
-            train_sents = kept
+        train_sents, val_sents, test_sents = self.held_out_sentences(texts)
         built = WordVocab.build(train_sents, cfg.vocab_size)  # training text only
         self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else built
         enc = self.vocab.encode_sentence
         self.train_seqs = [enc(s) for s in train_sents]
         self.val = [enc(s) for s in val_sents]
-        self.test = ([enc(s) for s in split_sentences(texts.test, cfg.lower)]
-                     if texts.test is not None else None)
+        self.test = [enc(s) for s in test_sents] if test_sents is not None else None
+        self.batch = cfg.batch
+        self.lengths = np.array([len(x) for x, _ in self.train_seqs])
+        if self.batch > len(self.train_seqs):
+            raise CorpusError(f"--batch {self.batch} is more than the "
+                              f"{len(self.train_seqs)} training sentences: lower --batch")
 
     def describe(self):
         n_words = sum(len(y) for _, y in self.train_seqs)
@@ -72,31 +125,61 @@ class WordLoop(Loop):
         limit = self.cfg.max_sentence_len
         skipped = (f"{self.skipped} skipped as longer than {limit} words "
                    f"({self.skipped_frac:.1%} of the words)" if limit else "no length limit")
+        batch = f"; {self.batch} sentences per step" if self.batch > 1 else ""
         return (f"corpus {self.corpus_name}: vocabulary {self.vocab.size} "
                 f"(incl. <unk>, <s>, </s>); {len(self.train_seqs)} train sentences "
-                f"({n_words} words), {held}, {skipped}")
+                f"({n_words} words), {held}, {skipped}{batch}")
 
     def _pad(self, n):
         return pad_length(self.model, n)
 
     def compile(self):
         held = self.val + (self.test or [])
+        kinds = ("train", "loss") if held else ("train",)
+        if self.batch > 1:
+            t = sum(self.model.compile(length=n, masked=True, batch=self.batch)
+                    for n in self._group_lengths())
+            lengths = sorted({self._pad(len(x)) for x, _ in held}, key=lambda v: v or 0)
+            return t + sum(self.model.compile(length=n, masked=n is not None,
+                                              kinds=("loss",)) for n in lengths)
         lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs + held},
                          key=lambda v: v or 0)
-        kinds = ("train", "loss") if held else ("train",)
         return sum(self.model.compile(length=n, masked=n is not None, kinds=kinds)
                    for n in lengths)
 
+    def _group_lengths(self):
+        """The padded lengths batched steps will meet (JAX / unroll: one graph each)."""
+        if not self.model.static_shapes:
+            return [int(self.lengths.max())]  # one free-length graph serves them all
+        return sorted({bucket(int(n)) for n in self.lengths})
+
     def order(self, p):
-        return np.random.default_rng([self.cfg.seed, p]).permutation(len(self.train_seqs))
+        rng = np.random.default_rng([self.cfg.seed, p])
+        if self.batch > 1:
+            return batch_groups(self.lengths, self.batch, rng)
+        return rng.permutation(len(self.train_seqs))
 
     def train_chunk(self, order, j, n):
-        seqs = [self.train_seqs[k] for k in order[j:j + n]]
         rng, m = self.drop_rng(j), self.model
+        if self.batch > 1:
+            return self._train_groups(order[j:j + n], rng)
+        seqs = [self.train_seqs[k] for k in order[j:j + n]]
         steps = [m.train_step(x, y, pad_to=self._pad(len(x)), sync=False,
                               drop=rng and m.draw_drop(self._pad(len(x)) or len(x), rng=rng))
                  for x, y in seqs]
         return [(loss, data, len(y)) for (loss, data, _), (_, y) in zip(settle(steps, 0), seqs)]
+
+    def _train_groups(self, groups, rng):
+        m, B, steps, words = self.model, self.batch, [], []
+        for g in groups:
+            seqs = [self.train_seqs[k] for k in g]
+            T = max(len(x) for x, _ in seqs)
+            T = bucket(T) if m.static_shapes else T
+            steps.append(m.train_sentences(seqs, pad_to=T, sync=False,
+                                           drop=rng and m.draw_drop(T, B, rng=rng)))
+            words.append(sum(len(y) for _, y in seqs))
+        # data_loss is the mean over the group's sentences: the pass sums words' losses
+        return [(loss, data * B, w) for (loss, data, _), w in zip(settle(steps, 0), words)]
 
     def pass_metrics(self):
         m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
@@ -106,13 +189,6 @@ class WordLoop(Loop):
             m["val_ppl"] = perplexity(m["val_word_loss"])
         return m
 
-    def pass_line(self, r):
-        line = (f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
-                f" ppl={r['train_ppl']:.2f}")
-        if "val_ppl" in r:
-            line += f", val loss/word={r['val_word_loss']:.4f} ppl={r['val_ppl']:.2f}"
-        return line + f"  (lr {r['lr']:g}, {r['words_per_s']:,.0f} words/s)"
-
     def has_test(self):
         return bool(self.test)
 
@@ -120,13 +196,6 @@ class WordLoop(Loop):
         loss = mean_word_loss(self.model, self.test)
         return {"loss_per_word": loss, "ppl": perplexity(loss),
                 "unk_rate": unknown_rate(self.test)}
-
-    def test_line(self, t):
-        return (f"test (pass {t['pass']}): loss/word={t['loss_per_word']:.4f} "
-                f"ppl={t['ppl']:.2f} ({t['unk_rate']:.1%} <unk>)")
-
-    def extra(self):
-        return {"lower": self.cfg.lower}
 
     def sample(self):
         sents = sample_sentences(self.model, self.vocab, n=3, seed=self.cfg.seed)

@@ -102,6 +102,45 @@ def prepare(
     return WordVocab.build(kept, vocab_size), kept, skipped
 
 
+def hold_out(sentences: list, val_frac: float, test_frac: float, seed: int,
+             contiguous: bool = False):
+    """(train, validation, test) sentences. Shuffled: a seeded random share for
+    each, and the training sentences in that shuffled order (as the word level has
+    always split). ``contiguous``: the text's order kept, validation and then test
+    taken from its end (as the char level and a token stream need)."""
+    n = len(sentences)
+
+    def share(frac):
+        k = int(round(n * frac))
+        return min(max(k, 1), n - 1) if frac > 0 and n >= 2 else k
+
+    n_val, n_test = share(val_frac), share(test_frac)
+    if n_val + n_test >= n and n_test:
+        raise CorpusError(f"{n} sentences are too few to hold out --val-frac {val_frac} "
+                          f"and --test-frac {test_frac} and still train")
+    if contiguous:
+        cut, end = n - n_val - n_test, n - n_test
+        return sentences[:cut], sentences[cut:end], sentences[end:]
+    perm = np.random.default_rng(seed).permutation(n)
+    val = [sentences[i] for i in perm[:n_val]]
+    test = [sentences[i] for i in perm[n_val:n_val + n_test]]
+    return [sentences[i] for i in perm[n_val + n_test:]], val, test
+
+
+def stream_ids(vocab: "WordVocab", sentences: list) -> np.ndarray:
+    """One token stream: every sentence's ids followed by END (as PyTorch's
+    word_language_model appends ``<eos>`` to each line)."""
+    index = vocab.index
+    ids = [i for s in sentences for i in [*(index.get(w, UNK_ID) for w in s), END_ID]]
+    return np.asarray(ids, dtype=np.int32)
+
+
+def stream_unknown_rate(ids: np.ndarray) -> float:
+    """Fraction of a stream's words (END excluded) that are UNKNOWN."""
+    words = int((ids != END_ID).sum())
+    return float((ids == UNK_ID).sum()) / words if words else 0.0
+
+
 def unknown_rate(seqs) -> float:
     """Fraction of the predicted words (END excluded) that are UNKNOWN."""
     words = sum(len(y) - 1 for _, y in seqs)

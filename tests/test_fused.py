@@ -143,9 +143,15 @@ def test_trainer_batch_matches_numpy_over_the_same_streams(tmp_path):
         np.testing.assert_allclose(got[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
-def test_word_level_rejects_batch():
-    with pytest.raises(pytrnn.PytrnnError, match="one sentence per step"):
-        pytrnn.TrainConfig(level="word", batch=4).validate()
+def test_sentences_layout_rejects_fuse_and_devices():
+    """Fused windows and --devices need a stream; sentences say how to get one."""
+    pytrnn.TrainConfig(level="word", batch=4).validate()  # batched sentences are fine
+    for kw in (dict(fuse=4), dict(batch=4, devices=2)):
+        with pytest.raises(pytrnn.PytrnnError, match="add --layout stream"):
+            pytrnn.TrainConfig(level="word", **kw).validate()
+    pytrnn.TrainConfig(level="word", layout="stream", batch=4, fuse=4).validate()
+    with pytest.raises(pytrnn.PytrnnError, match="word-level option"):
+        pytrnn.TrainConfig(level="char", layout="sentences").validate()
 
 
 def test_bench_smoke(tmp_path):

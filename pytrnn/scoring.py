@@ -2,10 +2,10 @@
 reports at the end (PyTorch's "test ppl", char-rnn's validation loss).
 
 The checkpoint's own vocabulary is used: words outside it are ``<unk>``; characters
-outside it are counted, reported and skipped. Char level: consecutive windows of the
-model's window from the first character, the last partial window included, each from
-h = 0 (as the model trained). Word level: every sentence of the text. Data loss only,
-no L2 term; no dropout.
+outside it are counted, reported and skipped. Char level, and a word model trained on
+a stream: consecutive windows of the model's window from the first token, the last
+partial window included, each from h = 0 (as the model trained). A word model trained
+on sentences: every sentence of the text. Data loss only, no L2 term; no dropout.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 
 from .data import Vocab, read_text
 from .errors import CorpusError
-from .generate import load_model
+from .generate import layout, load_model
 from .word_loop import mean_word_loss
-from .words import WordVocab, split_sentences, unknown_rate
+from .words import (WordVocab, split_sentences, stream_ids, stream_unknown_rate,
+                    unknown_rate)
 
 
 def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
@@ -28,9 +29,15 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
     if ck.level == "word":
         lower = ck.extra.get("lower", True)
         vocab = WordVocab(tuple(ck.vocab))
-        seqs = [vocab.encode_sentence(s) for s in split_sentences(text, lower)]
-        if not seqs:
+        sentences = split_sentences(text, lower)
+        if not sentences:
             raise CorpusError(f"{corpus} has no sentences to score")
+        if layout(ck) == "stream":
+            ids = stream_ids(vocab, sentences)
+            loss = windows_loss(model, ids, ck.cfg.window) / (len(ids) - 1)
+            return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
+                    "words": len(ids) - 1, "unk_rate": stream_unknown_rate(ids)}
+        seqs = [vocab.encode_sentence(s) for s in sentences]
         loss = mean_word_loss(model, seqs)
         return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
                 "words": sum(len(y) for _, y in seqs), "unk_rate": unknown_rate(seqs)}
@@ -38,14 +45,20 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
     if len(ids) < 2:
         raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "
                           f"vocabulary: nothing to predict")
-    L, total = ck.cfg.window, 0.0
-    for i in range(0, len(ids) - 1, L):
-        x, y = ids[i:i + L], ids[i + 1:i + 1 + L]
-        x = x[:len(y)]  # the last, partial window
-        total += model.seq_loss(x, y)[1]
+    total = windows_loss(model, ids, ck.cfg.window)
     n = len(ids) - 1
     return {"level": "char", "loss_per_char": total / n, "bpc": total / n / math.log(2),
             "chars": n, "skipped_chars": skipped}
+
+
+def windows_loss(model, ids, L: int) -> float:
+    """Summed data loss over consecutive windows of L from the first id, the last
+    partial window included, each from h = 0."""
+    total = 0.0
+    for i in range(0, len(ids) - 1, L):
+        x, y = ids[i:i + L], ids[i + 1:i + 1 + L]
+        total += model.seq_loss(x[:len(y)], y)[1]  # x[:len(y)]: the last, partial window
+    return total
 
 
 def eval_line(r: dict) -> str:

@@ -1,0 +1,68 @@
+"""The word level as a token stream (``--layout stream``), as PyTorch's
+word_language_model trains: every sentence followed by ``</s>``, the stream cut into
+B contiguous streams and windows of ``--window`` tokens.
+
+It is the char level's loop (pytrnn.char_loop) over word ids: the same windows,
+batches, fused passes and ``--devices``; only the text, the figures (loss per word,
+perplexity) and the samples are the word level's. Held-out text is scored with the
+same windows from h = 0, the last ``val_frac`` (and ``test_frac``) of the sentences
+unless files are given.
+"""
+
+from __future__ import annotations
+
+from .char_loop import CharLoop
+from .data import window_starts
+from .sample import sample_sentences
+from .word_loop import WordFigures, perplexity
+from .words import END_ID, WordVocab, stream_ids, stream_unknown_rate
+
+
+class WordStreamLoop(WordFigures, CharLoop):
+    def prepare(self, texts, resumed):
+        train, val, test = self.held_out_sentences(texts)
+        built = WordVocab.build(train, self.cfg.vocab_size)  # training text only
+        self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else built
+        self.n_sentences = len(train)
+        self.train_data = stream_ids(self.vocab, train)
+        self.val_data = stream_ids(self.vocab, val)
+        self.test_data = stream_ids(self.vocab, test) if test else None
+        self.skipped = {}
+        self.cut_windows()
+
+    def describe(self):
+        held = ""
+        if self.val_starts is not None:
+            held = (f", {len(self.val_data)} held out "
+                    f"({stream_unknown_rate(self.val_data):.1%} <unk>)")
+        if self.test_data is not None:
+            held += (f", {len(self.test_data)} for test "
+                     f"({stream_unknown_rate(self.test_data):.1%} <unk>)")
+        streams = f" in {self.batch} streams" if self.batch > 1 else ""
+        return (f"corpus {self.corpus_name}: vocabulary {self.vocab.size} "
+                f"(incl. <unk>, <s>, </s>); {self.n_sentences} train sentences as one "
+                f"stream of {len(self.train_data)} tokens{held}; {len(self.starts)} "
+                f"windows of {self.window}{streams} per pass, {self.fuse} per call")
+
+    def _word_loss(self, d):
+        """Data loss per token over the notebook's windows of d, each from h = 0."""
+        starts = window_starts(len(d), self.window, self.unit)
+        return self.held_out_sum(d, starts) / (len(starts) * self.window)
+
+    def pass_metrics(self):
+        m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
+        m["train_ppl"] = perplexity(m["train_word_loss"])
+        if self.val_starts is not None:
+            m["val_word_loss"] = self._word_loss(self.val_data)
+            m["val_ppl"] = perplexity(m["val_word_loss"])
+        return m
+
+    def test_metrics(self):
+        loss = self._word_loss(self.test_data)
+        return {"loss_per_word": loss, "ppl": perplexity(loss),
+                "unk_rate": stream_unknown_rate(self.test_data)}
+
+    def sample(self):
+        sents = sample_sentences(self.model, self.vocab, n=3, seed=self.cfg.seed,
+                                 start=END_ID)  # a sentence follows the last one's end
+        return "\n".join(sents)
