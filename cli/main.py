@@ -189,14 +189,48 @@ def eval_(
 @app.command()
 @user_errors
 def plot(
-    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
+    checkpoints: Annotated[list[str], typer.Argument(help="Checkpoints written by train (several: overlaid).")],
     output: Annotated[str, typer.Option("--output", "-o", help="The PNG to write.")] = "loss.png",
 ):
     """Draw the per-pass loss and bits/char (or perplexity) kept in a checkpoint
-    (the last one, or its .best.npz)."""
+    (the last one, or its .best.npz); several checkpoints overlaid in one figure."""
     from pytrnn.plot import plot_checkpoint
 
-    typer.echo(f"wrote {plot_checkpoint(checkpoint, output)}")
+    typer.echo(f"wrote {plot_checkpoint(checkpoints, output)}")
+
+
+@app.command()
+@user_errors
+def compare(
+    checkpoints: Annotated[list[str], typer.Argument(help="Checkpoints of runs at the same level.")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Also draw every run's curves into this PNG.")] = None,
+):
+    """Runs side by side: the settings that differ, passes, best validation figure,
+    test figure and speed; with -o, their curves overlaid."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pytrnn.compare import compare as gather
+    from pytrnn.compare import plot_runs
+
+    out = gather(checkpoints)
+
+    def fmt(v):
+        return "-" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v)
+
+    differ = ", ".join(out["differ"]) or "nothing: the same settings"
+    table = Table(title=f"{out['level']}-level runs; they differ in {differ}")
+    cols = ["run", *out["differ"], "passes", f"best val {out['val_label']}", "at pass",
+            f"test {out['val_label']}", f"{out['unit']}/s"]
+    for c in cols:
+        table.add_column(c, justify="left" if c == "run" else "right")
+    for r in out["rows"]:
+        speed = "-" if r["speed"] is None else f"{r['speed']:,.0f}"
+        table.add_row(r["run"], *(fmt(r[k]) for k in out["differ"]), str(r["passes"]),
+                      fmt(r["best_val"]), fmt(r["best_pass"]), fmt(r["test"]), speed)
+    Console(width=max(Console().width, 120)).print(table)
+    if output:
+        typer.echo(f"wrote {plot_runs(checkpoints, output)}")
 
 
 @app.command()
@@ -233,6 +267,7 @@ def bench(
     backend: Annotated[Optional[list[Backend]], typer.Option(help="Backends to measure (repeatable).")] = None,
     e2e: Annotated[bool, typer.Option(help="Also time the In[107] job end to end (minutes).")] = False,
     cells: Annotated[bool, typer.Option(help="Also the tanh, GRU and LSTM cells against a hand-written JAX trainer of each.")] = False,
+    level: Annotated[Level, typer.Option(help="char (the grid of modes and backends) or word (pytrnn train's words/s at V=8,003, both layouts).")] = Level.char,
     corpus: Annotated[Optional[str], typer.Option(help="Default: pydoc.")] = None,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write the figures here.")] = None,
 ):
@@ -240,6 +275,8 @@ def bench(
     from rich.console import Console
     from rich.table import Table
 
+    if value(level) == "word":
+        return bench_words(smoke, value(backend[0]) if backend else None, json_out)
     from pytrnn.bench import run, save_json
 
     console = Console(width=max(Console().width, 130))
@@ -273,6 +310,30 @@ def bench(
         console.print(f"In[107] job, 10 passes end to end: pytrnn CLI {e['cli_s']:.1f} s, "
                       f"hand-written JAX {e['jax_s']:.1f} s, ratio {e['ratio']:.2f}; "
                       f"CLI peak RSS {e['cli_peak_rss_mb']:.0f} MB")
+    if json_out:
+        save_json(out, json_out)
+
+
+def bench_words(smoke: bool, backend, json_out) -> None:
+    """``pytrnn bench --level word``: pytrnn.bench_words, as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pytrnn.bench import save_json
+    from pytrnn.bench_words import run
+
+    console = Console(width=max(Console().width, 120))
+    out = run(smoke=smoke, backend=backend, reporter=lambda s: console.print(s, markup=False))
+    table = Table(title=f"words/s, V={out['vocab']}, H={out['hidden']}, windows of "
+                        f"{out['window']}; f32 matmul peak {out['matmul_peak_gflops_f32']:.0f} GFLOP/s")
+    for col in ("run", "words/s", "x numpy", "x JAX (same batch, dtype)", "compile s",
+                "% f32 peak"):
+        table.add_column(col, justify="left" if col == "run" else "right")
+    for r in out["rows"]:
+        table.add_row(r["name"], f"{r['words_per_s']:,.0f}", f"{r['vs_numpy']:.2f}",
+                      f"{r['vs_jax']:.2f}", f"{r['compile_s']:.1f}",
+                      f"{100 * r['of_peak']:.0f}%")
+    console.print(table)
     if json_out:
         save_json(out, json_out)
 

@@ -31,6 +31,7 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     left, right, right_label = PANELS[level]
     passes = [r["pass"] for r in history]
@@ -49,6 +50,8 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
             ax2.plot(passes, [r[key] for r in history], marker="o", label=label)
     ax2.set_xlabel("pass")
     ax2.set_ylabel(right_label)
+    for ax in (ax1, ax2):  # passes are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.legend()
     if title:
         fig.suptitle(title)
@@ -61,8 +64,16 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
 
 
 def plot_checkpoint(path, out) -> Path:
+    """One run's two panels; several runs (a list of paths) overlaid in one figure,
+    as ``pytrnn compare -o`` draws them."""
     from .checkpoint import load
 
+    if isinstance(path, (list, tuple)):
+        if len(path) > 1:
+            from .compare import plot_runs
+
+            return plot_runs(path, out)
+        path = path[0]
     ck = load(path)
     return plot_history(ck.history, out, level=ck.level,
                         title=f"{ck.corpus} ({ck.level}, H={ck.cfg.hidden})")

@@ -1,0 +1,98 @@
+"""``pytrnn compare`` and ``pytrnn plot`` over several runs, from checkpoints the
+tests write themselves (real configs and parameters, made-up histories)."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import pytrnn
+from cli.main import app
+from pytrnn import checkpoint as ckpt_io
+from pytrnn.compare import compare, differences, load_runs
+from pytrnn.optim import init_state
+from pytrnn.params import init_params
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def make_run(path, level="word", val=(300.0, 200.0, 210.0), **cfg_kw):
+    cfg = pytrnn.RNNConfig(vocab_size=6, hidden=4, **cfg_kw)
+    key = ("val_ppl", "train_ppl", "words_per_s") if level == "word" else \
+        ("val_bpc", "train_bpc", "chars_per_s")
+    history = [{"pass": i + 1, "loss": 1.0, key[0]: v, key[1]: v * 1.5, key[2]: 1000.0 + i,
+                "train_word_loss": np.log(v * 1.5)}
+               for i, v in enumerate(val)]
+    ck = ckpt_io.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
+                            vocab=list("abcdef"), level=level, passes_done=len(val),
+                            history=history, extra={"train": {"batch": 1, "layout": None},
+                                                    "test": {"ppl": 190.0}},
+                            opt_state=init_state(cfg))
+    ckpt_io.save(path, ck)
+    return path
+
+
+def test_compare_names_only_what_differs(tmp_path):
+    a = make_run(tmp_path / "a.npz")
+    b = make_run(tmp_path / "b.npz", cell="gru", val=(250.0, 150.0))
+    out = compare([a, b])
+    assert out["differ"] == ["cell"]
+    ra, rb = out["rows"]
+    assert (ra["cell"], rb["cell"]) == ("rnn", "gru")
+    assert (ra["best_val"], ra["best_pass"], rb["best_val"], rb["best_pass"]) == \
+        (200.0, 2, 150.0, 2)
+    assert ra["passes"] == 3 and ra["test"] == 190.0 and ra["speed"] == 1002.0
+    assert rb["label"] == "cell=gru"
+    c = make_run(tmp_path / "c.npz", cell="gru", optimizer="adam", lr=0.001)
+    assert differences(load_runs([a, b, c])) == ["cell", "lr", "optimizer"]
+
+
+def test_compare_cli_table_and_figure(tmp_path):
+    a = make_run(tmp_path / "a.npz")
+    b = make_run(tmp_path / "b.npz", cell="lstm")
+    png = tmp_path / "cmp.png"
+    r = CliRunner().invoke(app, ["compare", str(a), str(b), "-o", str(png)],
+                           env={"COLUMNS": "160"})
+    assert r.exit_code == 0, r.output
+    assert "differ in cell" in r.output and "lstm" in r.output and "200.000" in r.output
+    assert png.read_bytes()[:8] == PNG and png.stat().st_size > 10_000
+
+
+def test_compare_refuses_mixed_levels(tmp_path):
+    a = make_run(tmp_path / "a.npz")
+    c = make_run(tmp_path / "c.npz", level="char", val=(3.0, 2.5))
+    r = CliRunner().invoke(app, ["compare", str(a), str(c)])
+    assert r.exit_code == 2
+    assert r.stderr.strip().count("\n") == 0 and "different levels" in r.stderr
+    with pytest.raises(pytrnn.PytrnnError, match="different levels"):
+        compare([a, c])
+
+
+def test_plot_overlays_several_runs_with_whole_pass_ticks(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = make_run(tmp_path / "a.npz")
+    b = make_run(tmp_path / "b.npz", cell="gru")
+    saved = []
+    real = plt.Figure.savefig
+
+    def spy(fig, *args, **kw):
+        saved.append([[t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+                      for ax in fig.axes])
+        saved.append([ax.get_legend_handles_labels()[1] for ax in fig.axes])
+        return real(fig, *args, **kw)
+
+    plt.Figure.savefig = spy
+    try:
+        r = CliRunner().invoke(app, ["plot", str(a), str(b), "-o", str(tmp_path / "p.png")])
+        r1 = CliRunner().invoke(app, ["plot", str(a), "-o", str(tmp_path / "q.png")])
+    finally:
+        plt.Figure.savefig = real
+    assert r.exit_code == 0 and r1.exit_code == 0, r.output + r1.output
+    ticks, labels, ticks1, _ = saved
+    assert any("cell=gru (validation)" in lab for lab in labels[0])
+    assert "cell=rnn (train)" in labels[0]
+    for t in ticks[0] + ticks1[0] + ticks1[1]:
+        assert float(t).is_integer(), (ticks, ticks1)
