@@ -72,18 +72,20 @@ def synthetic_text(words: int, distinct: int = 30_000, seed: int = 0,
 
 
 def pytrnn_row(path: Path, layout: str, batch: int, dtype: str, limit: int,
-               hidden: int, vocab: int, backend: str | None) -> Row:
+               hidden: int, vocab: int, backend: str | None, device: str | None = None) -> Row:
     """One pass of ``pytrnn train --level word`` on the text at ``path``."""
     from .train import train
 
     with tempfile.TemporaryDirectory() as d:
         cfg = TrainConfig(corpus=str(path), level="word", layout=layout, batch=batch,
                           passes=1, val_frac=0.0, limit_chars=limit, vocab_size=vocab,
-                          max_sentence_len=0, backend=backend, sample_length=0,
+                          max_sentence_len=0, backend=backend, device=device,
+                          sample_length=0,
                           checkpoint=str(Path(d) / "w.npz"))
         r = train(RNNConfig(hidden=hidden, window=WINDOW, dtype=dtype), cfg,
                   reporter=PrintReporter(quiet=True))
-    return Row(f"pytrnn train {layout} {dtype} batch {batch}", r.units_per_s, r.compile_s)
+    return Row(f"pytrnn train {layout} {dtype} batch {batch}", r.units_per_s, r.compile_s,
+               note=r.model.device)
 
 
 def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int,

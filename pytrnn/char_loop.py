@@ -86,12 +86,10 @@ class CharLoop(Loop):
     def compile(self):
         if self.per_window:
             return self.model.compile(length=self.window)
-        t0 = time.perf_counter()
         X = np.zeros(self._shape(self.chunk), np.int32)
         if self.cfg.num_processes > 1:
             X = X[..., : self.batch // self.cfg.num_processes]
-        self.model.train_windows(X, X, wmask=np.zeros(self.chunk))  # weight 0: no update
-        return time.perf_counter() - t0
+        return self.model.warm_windows(X, X)
 
     def local_streams(self):
         """All B streams, or across hosts this process's contiguous share of them."""

@@ -70,6 +70,7 @@ def compare(paths) -> dict:
         test = ck.extra.get("test", {})
         rows.append({"run": path, "label": label(path, ck, differ),
                      **{k: s.get(k) for k in differ}, "passes": ck.passes_done,
+                     "parameters": sum(int(v.size) for v in ck.params.values()),
                      "best_val": best[0], "best_pass": best[1],
                      "test": test.get(test_key), "speed": max(speeds) if speeds else None})
     return {"level": level, "differ": differ, "val_label": val_label,
@@ -77,11 +78,24 @@ def compare(paths) -> dict:
 
 
 def plot_runs(paths, out) -> Path:
-    """Every run's training and validation curves overlaid: train (dashed) and
-    validation (solid) bits/char or perplexity per pass, one colour per run."""
+    """``runs_figure`` saved as a PNG (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = runs_figure(paths)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def runs_figure(paths):
+    """Every run's training and validation curves overlaid: train (dashed) and
+    validation (solid) bits/char or perplexity per pass, one colour per run. A
+    notebook shows the returned figure inline."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -109,8 +123,4 @@ def plot_runs(paths, out) -> Path:
     ax.set_title(f"{level} level: " + (", ".join(differ) or "the same settings"))
     ax.legend(fontsize="small")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return fig

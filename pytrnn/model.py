@@ -273,6 +273,22 @@ class RNN:
         batched step whose loss is the mean over the B streams. ``wmask`` (K,) of 0/1
         skips windows (padding). Returns (losses, data_losses), each (K,).
         """
+        fn, args = self._fused(X, Y, wmask, drops)
+        losses, data_losses = fn(*args)
+        return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
+
+    def warm_windows(self, X, Y) -> float:
+        """Compile ``train_windows`` for chunks shaped like X without training: on JAX
+        (one device) ahead of time, so start-up costs no compute; elsewhere one call
+        whose windows all have weight 0. Seconds taken."""
+        t0 = time.perf_counter()
+        K = np.shape(X)[0]
+        fn, args = self._fused(X, Y, np.zeros(K), None)
+        (fn.warm if hasattr(fn, "warm") else fn)(*args)
+        return time.perf_counter() - t0
+
+    def _fused(self, X, Y, wmask, drops):
+        """The compiled chunk function for X's shape and its arguments."""
         X, Y = np.asarray(X), np.asarray(Y)
         if X.ndim not in (2, 3) or X.shape != Y.shape:
             raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
@@ -291,8 +307,7 @@ class RNN:
         if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
             args.append(self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
                         if drops is None else np.asarray(drops, self.cfg.dtype))
-        losses, data_losses = self._fns[key](*args)
-        return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
+        return self._fns[key], args
 
     def _compile_fused(self, K: int, T: int, B: int | None):
         """JAX: PyTensor's window step in one ``lax.scan`` (pytrnn.passes); other
@@ -301,13 +316,24 @@ class RNN:
             train = compile_windows(self.cfg, self.mode, T, B)
             shared = [self.params[k] for k in self.names] + list(self.opt_state.values())
 
+            ahead = {}  # chunk length K -> executable compiled ahead of time
+
             def run(X, Y, w, *drops):
                 P = [p.get_value(borrow=True) for p in shared]
-                P, losses, data_losses = train(P, X, Y, w, self.lr.get_value(), *drops)
+                fn = ahead.get(np.shape(X)[0], train)
+                P, losses, data_losses = fn(P, X, Y, w, self.lr.get_value(), *drops)
                 for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
                     p.container.storage[0] = v
                 return losses, data_losses
 
+            def warm(X, Y, w, *drops):
+                if self.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
+                    return run(X, Y, w, *drops)
+                P = [p.get_value(borrow=True) for p in shared]
+                ahead[np.shape(X)[0]] = train.lower(P, X, Y, w, self.lr.get_value(),
+                                                    *drops).compile()
+
+            run.warm = warm
             return run
         inputs, outputs, updates = build_fused(self.cfg, self.params, self.mode, K,
                                                length=T, batch=B, state=self.opt_state,

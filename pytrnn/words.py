@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -62,8 +63,9 @@ class WordVocab:
     def size(self) -> int:
         return len(self.symbols)
 
-    @property
+    @cached_property
     def index(self) -> dict:
+        """word -> id, built once (encoding calls it per sentence)."""
         return {w: i for i, w in enumerate(self.symbols)}
 
     def encode_sentence(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:

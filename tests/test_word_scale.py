@@ -237,3 +237,27 @@ def test_cli_lists_its_choices_and_panels():
         assert f"─ {panel} " in r.output, panel
     r = CliRunner().invoke(app, ["train", "--level", "sentence"])
     assert r.exit_code == 2 and "'sentence' is not one of" in r.output
+
+
+def test_bench_words_smoke(tmp_path):
+    """pytrnn bench --level word: baselines and pytrnn rows on the made-up text, each
+    ratio its own speed over the baseline of the same batch and dtype."""
+    import json
+
+    from pytrnn.bench_words import synthetic_text
+
+    text = synthetic_text(2_000, distinct=900, glossary=300)
+    assert len({w for s in split_sentences(text[:3_000]) for w in s}) >= 300
+    out = tmp_path / "w.json"
+    r = CliRunner().invoke(app, ["bench", "--level", "word", "--smoke", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    rows = {row["name"]: row for row in data["rows"]}
+    assert data["vocab"] == 503  # the glossary makes the vocabulary the asked size
+    np_speed = data["rows"][0]["words_per_s"]
+    ours = rows["pytrnn train stream float32 batch 20"]
+    base = rows["hand-written JAX float32 batch 20 (baseline)"]
+    assert ours["vs_jax"] == pytest.approx(ours["words_per_s"] / base["words_per_s"])
+    assert ours["vs_numpy"] == pytest.approx(ours["words_per_s"] / np_speed)
+    assert all(row["words_per_s"] > 0 for row in data["rows"])
+    assert "words/s" in r.stdout
