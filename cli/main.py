@@ -220,13 +220,14 @@ def compare(
 
     differ = ", ".join(out["differ"]) or "nothing: the same settings"
     table = Table(title=f"{out['level']}-level runs; they differ in {differ}")
-    cols = ["run", *out["differ"], "passes", f"best val {out['val_label']}", "at pass",
+    cols = ["run", *out["differ"], "parameters", "passes", f"best val {out['val_label']}", "at pass",
             f"test {out['val_label']}", f"{out['unit']}/s"]
     for c in cols:
         table.add_column(c, justify="left" if c == "run" else "right")
     for r in out["rows"]:
         speed = "-" if r["speed"] is None else f"{r['speed']:,.0f}"
-        table.add_row(r["run"], *(fmt(r[k]) for k in out["differ"]), str(r["passes"]),
+        table.add_row(r["run"], *(fmt(r[k]) for k in out["differ"]), f"{r['parameters']:,}",
+                      str(r["passes"]),
                       fmt(r["best_val"]), fmt(r["best_pass"]), fmt(r["test"]), speed)
     Console(width=max(Console().width, 120)).print(table)
     if output:

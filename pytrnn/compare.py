@@ -97,7 +97,7 @@ def runs_figure(paths):
     validation (solid) bits/char or perplexity per pass, one colour per run. A
     notebook shows the returned figure inline."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
     runs = load_runs(paths)
     level = runs[0][1].level
@@ -105,22 +105,30 @@ def runs_figure(paths):
     differ = differences(runs)
     if not any(ck.history for _, ck in runs):
         raise ConfigError("none of the checkpoints has a finished pass to plot")
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    handles = []
     for i, (path, ck) in enumerate(runs):
         colour, name = f"C{i % 10}", label(path, ck, differ)
         h = ck.history
-        passes = [r["pass"] for r in h]
-        if any(val_key in r for r in h):
-            ax.plot([r["pass"] for r in h if val_key in r], [r[val_key] for r in h
-                    if val_key in r], marker="o", color=colour, label=f"{name} (validation)")
-        ax.plot(passes, [r[train_key] for r in h], ls="--", color=colour, alpha=0.6,
-                label=f"{name} (train)")
+        val = [r for r in h if val_key in r]
+        if val:
+            ax.plot([r["pass"] for r in val], [r[val_key] for r in val], marker="o",
+                    color=colour)
+        ax.plot([r["pass"] for r in h], [r[train_key] for r in h], ls="--", color=colour,
+                alpha=0.6)
+        handles.append(Line2D([], [], color=colour, marker="o", label=name))
+    handles += [Line2D([], [], color="k", label="validation"),
+                Line2D([], [], color="k", ls="--", alpha=0.6, label="train (running)")]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("pass")
     ax.set_ylabel(val_label)
-    if level == "word":
+    if level == "word":  # perplexities span decades; plain numbers on the ticks
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_title(f"{level} level: " + (", ".join(differ) or "the same settings"))
-    ax.legend(fontsize="small")
+    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
