@@ -341,6 +341,7 @@ def test_sgd_updates_is_the_notebooks_rule_for_any_config():
     applies plain clipped SGD, whatever optimizer the config names."""
     import pytensor
 
+    from pytrnn.backends import compile_mode
     from pytrnn.graph import build_scan, sgd_updates
 
     rng = np.random.default_rng(12)
@@ -350,7 +351,8 @@ def test_sgd_updates_is_the_notebooks_rule_for_any_config():
     shared = {k: pytensor.shared(v.copy(), name=k) for k, v in P.items()}
     g = build_scan(cfg, shared, length=L)
     grads = pytensor.grad(g.loss, [shared[k] for k in names("gru", 1)])
-    step = pytensor.function(g.inputs, g.loss, updates=sgd_updates(shared, grads, cfg))
+    step = pytensor.function(g.inputs, g.loss, updates=sgd_updates(shared, grads, cfg),
+                             mode=compile_mode("jax"))  # the rule, not the backend: fast
     x, y = rng.integers(0, D, L).astype(np.int32), rng.integers(0, D, L).astype(np.int32)
     step(x, y)
     _, _, gr = loss_and_grads("gru", 1, P, x, y, REG)
