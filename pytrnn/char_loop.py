@@ -8,7 +8,6 @@ counted, reported and skipped.
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -70,6 +69,8 @@ class CharLoop(Loop):
         self.chunk = ASYNC_STEPS if self.per_window else self.fuse
         self.val_starts = (window_starts(len(self.val_data), L, self.unit)
                            if len(self.val_data) else None)
+        if self.test_data is not None:  # too short a test text: say so now, not at the end
+            window_starts(len(self.test_data), L, self.unit)
 
     def describe(self):
         n = len(self.train_data)

@@ -261,3 +261,17 @@ def test_bench_words_smoke(tmp_path):
     assert ours["vs_numpy"] == pytest.approx(ours["words_per_s"] / np_speed)
     assert all(row["words_per_s"] > 0 for row in data["rows"])
     assert "words/s" in r.stdout
+
+
+def test_cli_backend_choices_are_the_backends():
+    from pytrnn.backends import BACKENDS
+    from pytrnn.config import BACKEND_NAMES
+
+    assert set(BACKEND_NAMES) == set(BACKENDS)
+
+
+def test_a_test_split_too_short_stops_before_training(small_text, tmp_path):
+    r = CliRunner().invoke(app, ["train", "--corpus", str(small_text), "--test-frac",
+                                 "0.001", "--checkpoint", str(tmp_path / "t.npz")])
+    assert r.exit_code == 2 and "fewer than window+1" in r.output
+    assert not (tmp_path / "t.npz").exists()  # nothing trained, nothing written
