@@ -275,3 +275,26 @@ def test_a_test_split_too_short_stops_before_training(small_text, tmp_path):
                                  "0.001", "--checkpoint", str(tmp_path / "t.npz")])
     assert r.exit_code == 2 and "fewer than window+1" in r.output
     assert not (tmp_path / "t.npz").exists()  # nothing trained, nothing written
+
+
+def test_batched_sentences_with_dropout_match_numpy(rng):
+    """Dropout with padded groups: each sentence's real positions take their slice of
+    the (layers, T, B, H) masks; numpy with those slices gives the same steps."""
+    cell, layers, T = "lstm", 2, 8
+    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=6, cell=cell, layers=layers,
+                           dropout=0.3)
+    P = nc.init(cell, layers, D, H, rng)
+    m = pytrnn.RNN(cfg, params=P, mode="scan", backend="jax")
+    ref = P
+    for lengths in ([3, 8, 5], [6, 2, 7]):
+        seqs = sentences(rng, lengths)
+        drop = m.draw_drop(T, len(seqs))
+        assert drop.shape == (layers, T, 3, H) and (drop == 0).any()
+        loss, _ = m.train_sentences(seqs, pad_to=T, drop=drop)
+        per = {id(x): drop[:, T - len(x):, b, :] for b, (x, _) in enumerate(seqs)}
+        want, ref = mean_step(ref, seqs, lambda P, x, y: nc.loss_and_grads(
+            cell, layers, P, x, y, REG, per[id(x)])[:3])
+        assert loss == pytest.approx(want, rel=1e-9)
+    got = m.get_params()
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
