@@ -298,3 +298,22 @@ def test_batched_sentences_with_dropout_match_numpy(rng):
     got = m.get_params()
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("mode", ["scan", "unroll"])
+def test_batched_sentences_truncated_bptt_match_numpy(mode, rng):
+    """--bptt-truncate 3 with left-padded groups: every sentence ends at the last
+    position, so the last 3 steps of the group are each sentence's last 3 steps."""
+    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=6, bptt_truncate=3)
+    P = init(D, H, rng)
+    m = pytrnn.RNN(cfg, params=P, mode=mode, backend="jax")
+    ref = P
+    for lengths in ([5, 2, 8], [7, 8, 4]):
+        seqs = sentences(rng, lengths)
+        loss, _ = m.train_sentences(seqs, pad_to=8)
+        want, ref = mean_step(ref, seqs, lambda P, x, y: loss_and_grads(P, x, y, REG,
+                                                                         truncate=3))
+        assert loss == pytest.approx(want, rel=1e-9)
+    got = m.get_params()
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
