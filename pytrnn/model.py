@@ -208,10 +208,15 @@ class RNN:
         the dropout masks (``draw_drop``); None draws them from the model's generator.
         """
         args, length, masked = self._args(x, y, pad_to)
+        return self._train(args, length, masked, None, drop, sync)
+
+    def _train(self, args, length, masked, batch, drop, sync):
+        """Run the compiled training step on ``args`` (x, y[, mask]), adding the
+        dropout masks (drawn unless given) where the model has dropout."""
         if self.cfg.dropout > 0:
-            args.append(self.draw_drop(len(args[0])) if drop is None else
+            args.append(self.draw_drop(len(args[0]), batch) if drop is None else
                         np.asarray(drop, self.cfg.dtype))
-        loss, data_loss = self._compiled("train", length, masked)(*args)
+        loss, data_loss = self._compiled("train", length, masked, batch)(*args)
         if sync:
             return float(loss), float(data_loss)
         return loss, data_loss
@@ -220,15 +225,9 @@ class RNN:
         """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask (T, B)."""
         if not seqs:
             raise ConfigError("a batch needs at least one sequence")
-        checked = [self._check_seq(x, y, pad_to if pad_to is not None else
-                                   max(len(s[0]) for s in seqs))[:2] for x, y in seqs]
-        T = pad_to if pad_to is not None else max(len(x) for x, _ in checked)
-        X = np.zeros((T, len(seqs)), np.int32)
-        Y = np.zeros_like(X)
-        M = np.zeros(X.shape, self.cfg.dtype)
-        for b, (x, y) in enumerate(checked):
-            X[T - len(x):, b], Y[T - len(x):, b], M[T - len(x):, b] = x, y, 1
-        return X, Y, M
+        T = pad_to if pad_to is not None else max(len(x) for x, _ in seqs)
+        cols = [left_pad(*self._check_seq(x, y, T)[:2], T, self.cfg.dtype) for x, y in seqs]
+        return tuple(np.stack(a, axis=1) for a in zip(*cols))
 
     def train_sentences(self, seqs, pad_to: int | None = None, sync: bool = True,
                         drop=None):
@@ -237,15 +236,7 @@ class RNN:
         loss, so one sentence is exactly ``train_step``'s step. Returns (loss,
         data_loss) before the update, data_loss being that mean too."""
         X, Y, M = self.pad_batch(seqs, pad_to)
-        T, B = X.shape
-        args = [X, Y, M]
-        if self.cfg.dropout > 0:
-            args.append(self.draw_drop(T, B) if drop is None else
-                        np.asarray(drop, self.cfg.dtype))
-        loss, data_loss = self._compiled("train", T, True, B)(*args)
-        if sync:
-            return float(loss), float(data_loss)
-        return loss, data_loss
+        return self._train([X, Y, M], X.shape[0], True, X.shape[1], drop, sync)
 
     def train_on_seq(self, x, y, pad_to: int | None = None) -> float:
         """One SGD step on int arrays x, y; returns the loss (data + reg) as a float."""
