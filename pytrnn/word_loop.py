@@ -22,7 +22,8 @@ from .errors import CorpusError
 from .loop import ASYNC_STEPS, Loop, settle
 from .model import RNN
 from .sample import sample_sentences
-from .words import WordVocab, bucket, drop_long, hold_out, split_sentences, unknown_rate
+from .words import (START_ID, WordVocab, bucket, drop_long, hold_out, split_sentences,
+                    unknown_rate)
 
 POOL = 100  # sentences sorted by length together: POOL * B
 
@@ -43,10 +44,30 @@ def perplexity(word_loss: float) -> float:
 
 
 class WordFigures:
-    """What the word level prints and keeps, whichever layout it trains on."""
+    """What the word level prints and keeps, whichever layout it trains on. A
+    layout says how it scores held-out text (``val_loss``, ``test_loss``,
+    ``test_unknown_rate``) and which id a sampled sentence follows."""
 
     unit = "words"
     val_key = "val_word_loss"
+    sentence_start = START_ID
+
+    def pass_metrics(self):
+        m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
+        m["train_ppl"] = perplexity(m["train_word_loss"])
+        val = self.val_loss()
+        if val is not None:
+            m["val_word_loss"], m["val_ppl"] = val, perplexity(val)
+        return m
+
+    def test_metrics(self):
+        loss = self.test_loss()
+        return {"loss_per_word": loss, "ppl": perplexity(loss),
+                "unk_rate": self.test_unknown_rate()}
+
+    def sample(self):
+        return "\n".join(sample_sentences(self.model, self.vocab, n=3, seed=self.cfg.seed,
+                                          start=self.sentence_start))
 
     def pass_line(self, r):
         line = (f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
@@ -181,22 +202,14 @@ class WordLoop(WordFigures, Loop):
         # data_loss is the mean over the group's sentences: the pass sums words' losses
         return [(loss, data * B, w) for (loss, data, _), w in zip(settle(steps, 0), words)]
 
-    def pass_metrics(self):
-        m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
-        m["train_ppl"] = perplexity(m["train_word_loss"])
-        if self.val:
-            m["val_word_loss"] = mean_word_loss(self.model, self.val)
-            m["val_ppl"] = perplexity(m["val_word_loss"])
-        return m
+    def val_loss(self):
+        return mean_word_loss(self.model, self.val) if self.val else None
 
     def has_test(self):
         return bool(self.test)
 
-    def test_metrics(self):
-        loss = mean_word_loss(self.model, self.test)
-        return {"loss_per_word": loss, "ppl": perplexity(loss),
-                "unk_rate": unknown_rate(self.test)}
+    def test_loss(self):
+        return mean_word_loss(self.model, self.test)
 
-    def sample(self):
-        sents = sample_sentences(self.model, self.vocab, n=3, seed=self.cfg.seed)
-        return "\n".join(sents)
+    def test_unknown_rate(self):
+        return unknown_rate(self.test)

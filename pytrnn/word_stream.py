@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from .char_loop import CharLoop
 from .data import window_starts
-from .sample import sample_sentences
-from .word_loop import WordFigures, perplexity
+from .word_loop import WordFigures
 from .words import END_ID, WordVocab, stream_ids, stream_unknown_rate
 
 
@@ -27,7 +26,6 @@ class WordStreamLoop(WordFigures, CharLoop):
         self.train_data = stream_ids(self.vocab, train)
         self.val_data = stream_ids(self.vocab, val)
         self.test_data = stream_ids(self.vocab, test) if test else None
-        self.skipped = {}
         self.cut_windows()
 
     def describe(self):
@@ -44,25 +42,18 @@ class WordStreamLoop(WordFigures, CharLoop):
                 f"stream of {len(self.train_data)} tokens{held}; {len(self.starts)} "
                 f"windows of {self.window}{streams} per pass, {self.fuse} per call")
 
+    sentence_start = END_ID  # a sentence follows the last one's end
+
     def _word_loss(self, d):
         """Data loss per token over the notebook's windows of d, each from h = 0."""
         starts = window_starts(len(d), self.window, self.unit)
         return self.held_out_sum(d, starts) / (len(starts) * self.window)
 
-    def pass_metrics(self):
-        m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
-        m["train_ppl"] = perplexity(m["train_word_loss"])
-        if self.val_starts is not None:
-            m["val_word_loss"] = self._word_loss(self.val_data)
-            m["val_ppl"] = perplexity(m["val_word_loss"])
-        return m
+    def val_loss(self):
+        return self._word_loss(self.val_data) if self.val_starts is not None else None
 
-    def test_metrics(self):
-        loss = self._word_loss(self.test_data)
-        return {"loss_per_word": loss, "ppl": perplexity(loss),
-                "unk_rate": stream_unknown_rate(self.test_data)}
+    def test_loss(self):
+        return self._word_loss(self.test_data)
 
-    def sample(self):
-        sents = sample_sentences(self.model, self.vocab, n=3, seed=self.cfg.seed,
-                                 start=END_ID)  # a sentence follows the last one's end
-        return "\n".join(sents)
+    def test_unknown_rate(self):
+        return stream_unknown_rate(self.test_data)
