@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import checkpoint as ckpt_io
+from .config import TrainConfig
 from .data import Vocab
 from .errors import ConfigError
 from .model import RNN
@@ -19,10 +20,10 @@ def load_model(path, backend: str | None = None) -> tuple[RNN, ckpt_io.Checkpoin
 
 
 def layout(ck: ckpt_io.Checkpoint) -> str:
-    """How a checkpoint's model saw its text: "stream" or "sentences"."""
-    if ck.level == "char":
-        return "stream"
-    return ck.extra.get("train", {}).get("layout") or "sentences"
+    """How a checkpoint's model saw its text: "stream" or "sentences" (the run's
+    own rule, TrainConfig.resolved_layout, applied to what it saved)."""
+    saved = ck.extra.get("train", {}).get("layout")
+    return TrainConfig(level=ck.level, layout=saved).resolved_layout
 
 
 def sentence_start(ck: ckpt_io.Checkpoint) -> int:
