@@ -88,8 +88,9 @@ def pytrnn_row(path: Path, layout: str, batch: int, dtype: str, limit: int,
 
 
 def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int,
-                  grid) -> list[Row]:
-    """numpy (batch 1, float64) and the hand-written JAX trainer per (batch, dtype)."""
+                  grid) -> list[tuple[Row, str, int]]:
+    """(row, dtype, batch): numpy (batch 1, float64), then the hand-written JAX
+    trainer per (batch, dtype)."""
     import jax.numpy as jnp
 
     cfg = RNNConfig(vocab_size=V, hidden=H, window=WINDOW)
@@ -97,7 +98,8 @@ def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int
     starts = window_starts(len(ids), WINDOW, "words")
     n_np = max(1, min(len(starts), numpy_words // WINDOW))
     dt = best_of(lambda: numpy_train(P, ids, starts[:n_np], WINDOW), 2)
-    rows = [Row("numpy BPTT loop float64 batch 1 (baseline)", n_np * WINDOW / dt)]
+    rows = [(Row("numpy BPTT loop float64 batch 1 (baseline)", n_np * WINDOW / dt),
+             "float64", 1)]
     for B, dtype in sorted({(B, dt) for _, B, dt in grid}):
         streams = split_streams(ids, B)
         st = window_starts(streams.shape[1], WINDOW, "words")
@@ -108,8 +110,8 @@ def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int
         PJ = {k: jnp.asarray(v, dtype) for k, v in P.items()}
         c = _timed(lambda: train(PJ, X, Y)[1].block_until_ready())
         t = best_of(lambda: train(PJ, X, Y)[1].block_until_ready(), 2)
-        rows.append(Row(f"hand-written JAX {dtype} batch {B} (baseline)",
-                        n * WINDOW * B / t, c))
+        rows.append((Row(f"hand-written JAX {dtype} batch {B} (baseline)",
+                         n * WINDOW * B / t, c), dtype, B))
     return rows
 
 
@@ -162,11 +164,11 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
         path = Path(d) / "words.txt"
         path.write_text(text, encoding="utf-8")
         sents = split_sentences(text)
-        V = WordVocab.build(sents, vocab).size
-        ids = stream_ids(WordVocab.build(sents, vocab), sents)
+        words_vocab = WordVocab.build(sents, vocab)
+        V, ids = words_vocab.size, stream_ids(words_vocab, sents)
         peak = matmul_peak_gflops(512 if smoke else 2048)
         rows = baseline_rows(ids, V, H, budget, 800 if smoke else 6_000, grid)
-        for r in rows:
+        for r, _, _ in rows:
             reporter(f"{r.name}: {r.chars_per_s:,.0f} words/s")
         for layout, B, dtype in grid:
             # about 10 s of training per row at the speeds measured here
@@ -174,25 +176,22 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
                 (1 if B == 1 else 3)
             limit = glossary_chars + int(words * CHARS_PER_WORD)
             row = pytrnn_row(path, layout, B, dtype, limit, H, vocab, backend)
-            rows.append(row)
+            rows.append((row, dtype, B))
             reporter(f"{row.name}: {row.chars_per_s:,.0f} words/s "
                      f"(compile {row.compile_s:.1f} s)")
             t = torch_row(ids, V, H, B, dtype, budget) if layout == "stream" else None
             if t is not None:
-                rows.append(t)
+                rows.append((t, dtype, B))
                 reporter(f"{t.name}: {t.chars_per_s:,.0f} words/s")
-    np_speed = rows[0].chars_per_s
-    jax_speed = {(r.name.split()[2], r.name.split()[4]): r.chars_per_s
-                 for r in rows if r.name.startswith("hand-written JAX")}
+    np_speed = rows[0][0].chars_per_s
+    jax_speed = {(dtype, B): r.chars_per_s for r, dtype, B in rows
+                 if r.name.startswith("hand-written JAX")}
     flops = 6 * H * (H + V)  # per word: output layer and its gradients, recurrence
     out = {"vocab": V, "hidden": H, "window": WINDOW, "matmul_peak_gflops_f32": peak,
            "flops_per_word": flops, "rows": []}
-    for r in rows:
-        parts = r.name.split()
-        dtype = next(p for p in parts if p.startswith("float"))
-        B = int(parts[parts.index("batch") + 1])
+    for r, dtype, B in rows:
         r.vs_numpy = r.chars_per_s / np_speed
-        r.vs_jax = r.chars_per_s / jax_speed.get((dtype, str(B)), float("nan"))
+        r.vs_jax = r.chars_per_s / jax_speed.get((dtype, B), float("nan"))
         d = {**r.__dict__, "words_per_s": r.chars_per_s}
         d.pop("chars_per_s")
         d["of_peak"] = r.chars_per_s * flops / 1e9 / peak
