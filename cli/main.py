@@ -277,6 +277,11 @@ def bench(
     from rich.table import Table
 
     if value(level) == "word":
+        from pytrnn.errors import ConfigError
+
+        if cells or e2e or corpus or (backend and len(backend) > 1):
+            raise ConfigError("--level word measures one backend on its own text: "
+                              "leave out --cells, --e2e, --corpus and extra --backend")
         return bench_words(smoke, value(backend[0]) if backend else None, json_out)
     from pytrnn.bench import run, save_json
 

@@ -263,6 +263,13 @@ def test_bench_words_smoke(tmp_path):
     assert "words/s" in r.stdout
 
 
+@pytest.mark.parametrize("extra", [["--cells"], ["--e2e"], ["--corpus", "pydoc"],
+                                   ["--backend", "jax", "--backend", "c"]])
+def test_bench_word_level_refuses_options_it_would_ignore(extra):
+    r = CliRunner().invoke(app, ["bench", "--level", "word", "--smoke", *extra])
+    assert r.exit_code == 2 and "--level word measures one backend" in r.stderr
+
+
 def test_cli_backend_choices_are_the_backends():
     from pytrnn.backends import BACKENDS
     from pytrnn.config import BACKEND_NAMES
