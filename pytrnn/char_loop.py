@@ -2,7 +2,8 @@
 
 Held-out text is a validation file, or the last ``val_frac`` of the text as
 before; a test file is scored once at the end. Held-out texts are scored with the
-notebook's windows from h = 0; characters outside the training vocabulary are
+notebook's windows from h = 0 (with ``--carry-state``, each window from the state
+the one before ended with); characters outside the training vocabulary are
 counted, reported and skipped.
 """
 
@@ -16,6 +17,7 @@ from .data import ENCODE_CHUNK, Vocab, split_streams, stack_windows, window_star
 from .errors import CorpusError
 from .loop import ASYNC_STEPS, LN2, Loop, settle
 from .sample import sample_chars
+from .scoring import held_out_sum
 
 
 class CharLoop(Loop):
@@ -125,9 +127,9 @@ class CharLoop(Loop):
         return [(float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])]
 
     def held_out_sum(self, d, starts) -> float:
-        """Summed data loss over the notebook's windows of d, each from h = 0."""
-        L = self.window
-        return sum(self.model.seq_loss(d[i:i + L], d[i + 1:i + 1 + L])[1] for i in starts)
+        """Summed data loss over the notebook's windows of d, each from h = 0 (or
+        the state carried from the window before)."""
+        return held_out_sum(self.model, d, starts, self.window, self.cfg.carry_state)
 
     def held_out(self, d, starts):
         """(data loss per window, bits per char) over the notebook's windows of d."""

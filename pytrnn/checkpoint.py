@@ -50,9 +50,11 @@ class Checkpoint:
     history: list = field(default_factory=list)  # one dict per pass
     extra: dict = field(default_factory=dict)  # level-specific settings (lower, ...)
     opt_state: dict = field(default_factory=dict)  # the optimizer's (pytrnn.optim)
+    carry: np.ndarray | None = None  # --carry-state: the streams' states (S, B, H)
 
 
 STATE_PREFIX = "opt."  # optimizer state arrays: "opt.m.Wxh", ..., "opt.t"
+CARRY = "carry"  # the carried state's array, where the run carries state
 
 
 def params_digest(params: dict) -> str:
@@ -71,6 +73,8 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     params = {k: np.asarray(ckpt.params[k]) for k in param_names(ckpt.cfg)}
     params.update({STATE_PREFIX + k: np.asarray(ckpt.opt_state[k])
                    for k in state_shapes(ckpt.cfg)})
+    if ckpt.carry is not None:
+        params[CARRY] = np.asarray(ckpt.carry)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -123,7 +127,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
             except (KeyError, TypeError, ValueError, PytrnnError) as e:
                 raise CheckpointError(f"{path} has damaged metadata ({e})")
             wanted = list(param_names(cfg)) + [STATE_PREFIX + k for k in state_shapes(cfg)]
-            params = {k: np.array(z[k]) for k in wanted if k in names}
+            params = {k: np.array(z[k]) for k in wanted + [CARRY] if k in names}
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError) as e:
@@ -139,11 +143,13 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} is damaged: parameter checksum does not match")
     opt_state = {k[len(STATE_PREFIX):]: params.pop(k) for k in list(params)
                  if k.startswith(STATE_PREFIX)}
+    carry = params.pop(CARRY, None)
     try:
         ckpt = Checkpoint(
             cfg=cfg,
             params=params,
             opt_state=opt_state,
+            carry=carry,
             vocab=list(meta["vocab"]),
             level=meta["level"],
             corpus=meta["corpus"],

@@ -116,6 +116,7 @@ class TrainConfig:
     val_frac: float | None = None  # None: 0 for chars (the notebook), 0.05 for words
     test_frac: float = 0.0  # a share held out for test, scored once at the end
     layout: str | None = None  # word level: "sentences" (default) | "stream"; char: stream
+    carry_state: bool = False  # each window starts from its stream's last state (streams)
     vocab_size: int = 8000  # word level: most frequent words kept
     max_sentence_len: int = 50  # word level: longer sentences are skipped; 0: no limit
     lower: bool = True  # word level: lower-case the text first
@@ -193,6 +194,11 @@ class TrainConfig:
         if self.resolved_layout == "sentences" and self.devices > 1:
             raise ConfigError("--devices needs windows of a stream: at the word level, "
                               "add --layout stream")
+        if self.resolved_layout == "sentences" and self.carry_state:
+            raise ConfigError("--carry-state needs windows that follow each other: at "
+                              "the word level, add --layout stream")
+        if self.carry_state and self.devices > 1:
+            raise ConfigError("--carry-state with --devices is not supported yet")
         if not 0 < self.lr_decay <= 1 or self.lr_decay_after < 0:
             raise ConfigError("--lr-decay must be in (0, 1] and --lr-decay-after at least 0")
         if self.devices < 1:

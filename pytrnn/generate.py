@@ -26,6 +26,11 @@ def layout(ck: ckpt_io.Checkpoint) -> str:
     return TrainConfig(level=ck.level, layout=saved).resolved_layout
 
 
+def carries_state(ck: ckpt_io.Checkpoint) -> bool:
+    """The run carried each stream's state from window to window (--carry-state)."""
+    return bool(ck.extra.get("train", {}).get("carry_state", False))
+
+
 def sentence_start(ck: ckpt_io.Checkpoint) -> int:
     """The id a sampled sentence follows: START, or END after a stream."""
     return END_ID if layout(ck) == "stream" else START_ID

@@ -15,22 +15,28 @@ semantics: the recurrent weights (Wxh, Whh, bh) get gradient only from the losse
 at the last K positions, flowing back through those K steps and stopping at the
 hidden state before them; the output layer (Why, by) still sees every position.
 The unrolled builder reproduces exactly that with ``disconnected_grad``.
+
+Carried state (``h0``, char-rnn's and word_language_model's ``--carry-state``): a
+window starts from the states the same stream ended the previous window with,
+(S, B, H) with S = layers x states per cell and B = 1 unbatched, instead of zero.
+It is an input, so the gradient stops at the window's edge; the graph also returns
+the states after its last step (``state_last``) for the next window.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.gradient import disconnected_grad
 from pytensor.tensor.special import softmax
 
-from . import optim
 from .cells import CELLS
 from .config import RNNConfig
-from .params import PARAM_NAMES, param_names, param_shapes, weight_names
+from .params import PARAM_NAMES, weight_names
 from .recurrence import recurrence
 from .stack import scan_layers, step_layers, unrolled_layers
 
@@ -43,6 +49,7 @@ class RNNGraph:
     loss: pytensor.Variable  # data_loss + reg * sum of squares (the notebook's loss)
     data_loss: pytensor.Variable  # sum over positions of -log probs_t[y_t]
     probs_last: pytensor.Variable  # (D,) after the last step
+    state_last: pytensor.Variable | None = None  # (S, B, H) with carried state
 
 
 def step(x_t, h_tm1, Wxh, Whh, bh):
@@ -71,7 +78,7 @@ def drop_shape(cfg: RNNConfig, length: int | None, batch: int | None) -> tuple:
     return (cfg.layers, length) + (() if batch is None else (batch,)) + (cfg.hidden,)
 
 
-def _drop_input(cfg, length, batch, drop):
+def drop_input(cfg, length, batch, drop):
     """The dropout masks' variable: ``drop`` True makes one, a variable is used as
     given, None (evaluation, sampling) means no dropout."""
     if drop is True:
@@ -79,12 +86,40 @@ def _drop_input(cfg, length, batch, drop):
     return drop
 
 
+def state_shape(cfg: RNNConfig, batch: int | None = None) -> tuple:
+    """The carried state: every layer's h (and the LSTM's c) for B streams,
+    (S, B, H), B = 1 for an unbatched graph."""
+    return (cfg.layers * CELLS[cfg.cell].states, batch or 1, cfg.hidden)
+
+
+def carry_input(cfg, batch, h0):
+    """The carried state's variable: ``h0`` True makes one, a variable is used as
+    given, None means every window starts from zero (the notebook's)."""
+    if h0 is True:
+        return pt.tensor("h0", shape=state_shape(cfg, batch), dtype=cfg.dtype)
+    return h0
+
+
+def _starts(cfg, h0, batch):
+    """Each state's first value, (H,) or (B, H), from the carried (S, B, H)."""
+    if h0 is None:
+        return None
+    S = state_shape(cfg)[0]
+    return [h0[k] if batch is not None else h0[k, 0] for k in range(S)]
+
+
+def _stack_finals(finals, batch):
+    """The states after the last step as the carried (S, B, H)."""
+    out = pt.stack(finals)
+    return out if batch is not None else out[:, None, :]
+
+
 def step_batch(x_t, h_tm1, Wxh, Whh, bh):
     """``step`` for B streams at once: x_t (B,) int, h_tm1 (B, H) -> h_t (B, H)."""
     return pt.tanh(Wxh[x_t, :] + h_tm1.dot(Whh.T) + bh)
 
 
-def _seq_inputs(cfg: RNNConfig, length: int | None, masked: bool, batch: int | None):
+def seq_inputs(cfg: RNNConfig, length: int | None, masked: bool, batch: int | None):
     shape = (length,) if batch is None else (length, batch)
     x = pt.tensor("x", shape=shape, dtype="int32")  # seq of char/word ids
     y = pt.tensor("y", shape=shape, dtype="int32")  # seq of next ids
@@ -97,7 +132,8 @@ def _state_mask(mask, batch):
     return mask if mask is None or batch is None else mask[:, :, None]
 
 
-def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None) -> RNNGraph:
+def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=None,
+            finals=None) -> RNNGraph:
     if mask is not None:
         errors = errors * mask
     data_loss = errors.sum()
@@ -107,7 +143,12 @@ def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None) -> RN
     inputs = [x, y] if mask is None else [x, y, mask]
     if drop is not None and drop.owner is None:
         inputs.append(drop)
-    return RNNGraph(inputs, loss, data_loss, probs_last)
+    state_last = None
+    if h0 is not None:
+        state_last = _stack_finals(finals, batch)
+        if h0.owner is None and not isinstance(h0, SharedVariable):
+            inputs.append(h0)
+    return RNNGraph(inputs, loss, data_loss, probs_last, state_last)
 
 
 def _cut(cfg: RNNConfig, length: int | None):
@@ -127,31 +168,36 @@ def _pick(probs, y, batch):
 
 def build_unrolled(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None, drop=None,
+    batch: int | None = None, xy=None, drop=None, h0=None,
 ) -> RNNGraph:
     """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
 
     ``batch`` B: x, y are (T, B) and the data loss is the mean over the B streams.
     ``xy``: existing (x, y) variables to build on (the fused builder's windows).
+    ``h0``: the carried state (True: a new input), or None for zero.
     """
     T = length or cfg.window
-    x, y, mask = _seq_inputs(cfg, T, masked, batch)
+    x, y, mask = seq_inputs(cfg, T, masked, batch)
     if xy is not None:
         x, y = xy
     cut = _cut(cfg, T)
     hmask = _state_mask(mask, batch)
+    h0 = carry_input(cfg, batch, h0)
     if not notebook_cell(cfg):
-        drop = _drop_input(cfg, T, batch, drop)
-        hs = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop)
+        drop = drop_input(cfg, T, batch, drop)
+        hs, finals = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop,
+                                     _starts(cfg, h0, batch))
         errors, probs = [], None
         for i in range(T):
             probs = output(hs[i], params["Why"], params["by"])
             errors.append(-pt.log(_pick(probs, y[i], batch)))
-        return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop)
+        return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop,
+                       h0, finals)
     Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
     one = step if batch is None else step_batch
     h_shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
-    h = pt.zeros(h_shape, dtype=cfg.dtype)  # h_{-1}: zero for every window
+    # h_{-1}: zero for every window (the notebook's), or the carried state
+    h = pt.zeros(h_shape, dtype=cfg.dtype) if h0 is None else _starts(cfg, h0, batch)[0]
     errors, probs = [], None
     for i in range(T):
         h_tm1 = disconnected_grad(h) if 0 < cut == i else h
@@ -161,12 +207,13 @@ def build_unrolled(
         h_out = disconnected_grad(h) if i < cut else h
         probs = output(h_out, Why, by)  # (D,) or (B, D)
         errors.append(-pt.log(_pick(probs, y[i], batch)))
-    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch)
+    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, None, h0,
+                   [h])
 
 
 def build_scan(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None, autodiff: bool = False, drop=None,
+    batch: int | None = None, xy=None, autodiff: bool = False, drop=None, h0=None,
 ) -> RNNGraph:
     """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
 
@@ -177,34 +224,40 @@ def build_scan(
     ``AdvancedIncSubtensor1`` takes a runtime length of 1 for broadcasting and refuses
     it, which the scatter-add of a projection outside the loop would hit.
     """
-    x, y, mask = _seq_inputs(cfg, length, masked, batch)
+    x, y, mask = seq_inputs(cfg, length, masked, batch)
     if xy is not None:
         x, y = xy
     Wxh, Whh, bh = (params.get(k) for k in ("Wxh", "Whh", "bh"))
     Why, by = params["Why"], params["by"]
-    drop = None if notebook_cell(cfg) else _drop_input(cfg, length, batch, drop)
+    drop = None if notebook_cell(cfg) else drop_input(cfg, length, batch, drop)
     hmask = _state_mask(mask, batch)
+    h0 = carry_input(cfg, batch, h0)
+    starts = _starts(cfg, h0, batch)
     if not notebook_cell(cfg):
-        hs = scan_layers(cfg, params, x, hmask, batch, drop)
+        hs, finals = scan_layers(cfg, params, x, hmask, batch, drop, starts)
     elif not autodiff and x.type.shape[0] is not None:
         # the input projection of every position at once: one gather, one scatter-add
         hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=hmask, batch=batch,
-                        truncate=cfg.bptt_truncate)
+                        truncate=cfg.bptt_truncate, h0=starts and starts[0])
     else:
-        hs = _plain_scan(cfg, x, hmask, Wxh, Whh, bh, batch)
+        hs = _plain_scan(cfg, x, hmask, Wxh, Whh, bh, batch, starts and starts[0])
+    if notebook_cell(cfg):
+        finals = [hs[-1]]
     probs = output(hs, Why, by)  # (T, D) or (T, B, D)
     T = x.shape[0] if length is None else length
     if batch is None:
         errors = -pt.log(probs[pt.arange(T), y])  # (T,)
     else:
         errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
-    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop)
+    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop, h0, finals)
 
 
-def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch):
+def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch, h0=None):
     """The recurrence as one plain scan over the ids: gradient derived through it."""
     one = step if batch is None else step_batch
-    h0 = pt.zeros((cfg.hidden,) if batch is None else (batch, cfg.hidden), dtype=cfg.dtype)
+    if h0 is None:
+        shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
+        h0 = pt.zeros(shape, dtype=cfg.dtype)
 
     if mask is None:
         sequences = [x]
@@ -230,104 +283,6 @@ def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch):
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
-
-
-def train_updates(params: dict, grads: list, state: dict, cfg: RNNConfig,
-                  lr=None) -> list:
-    """Update pairs of the parameters and the optimizer's state (pytrnn.optim);
-    ``lr`` a variable with the current rate (None: cfg.lr)."""
-    names = param_names(cfg)
-    P, S = [params[k] for k in names], list(state.values())
-    new_p, new_s = optim.apply(cfg, P, grads, S, lr=lr)
-    return list(zip(P, new_p)) + list(zip(S, new_s))
-
-
-def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
-    """Plain SGD on elementwise-clipped gradients, as update pairs: the notebook's
-    rule, whatever optimizer ``cfg`` names (the rule itself lives in pytrnn.optim)."""
-    P = [params[k] for k in param_names(cfg)]
-    return list(zip(P, optim.apply(replace(cfg, optimizer="sgd"), P, grads, [])[0]))
-
-
-def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
-               batch: int | None, S: list = (), lr=None, drop=None):
-    """One window's optimizer step on parameter variables ``P`` (in param_names order)
-    and optimizer state ``S`` (pytrnn.optim.state_shapes order).
-
-    ``w`` scales the step: 0 leaves everything as it was (a padding window).
-    Returns (new parameters + new state, loss, data_loss).
-    """
-    g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
-                       xy=(x, y), drop=drop)
-    grads = pytensor.grad(g.loss, list(P))
-    new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
-    return new_p + new_s, g.loss, g.data_loss
-
-
-def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
-                      batch: int | None = None):
-    """One window's SGD step as a pure graph: no shared variables, no updates.
-
-    Inputs x, y (T,) or (T, B) int32, w () and the parameters; outputs the new
-    parameters, loss and data_loss. A backend can then loop it over windows itself
-    (``pytrnn.passes`` runs it inside one ``jax.lax.scan`` per chunk of windows).
-    """
-    T = length or cfg.window
-    x, y, _ = _seq_inputs(cfg, T, False, batch)
-    w = pt.tensor("w", shape=(), dtype=cfg.dtype)
-    lr = pt.tensor("lr", shape=(), dtype=cfg.dtype)
-    P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
-    S = [pt.tensor(k, shape=s, dtype=cfg.dtype)
-         for k, s in optim.state_shapes(cfg).items()]
-    drop = _drop_input(cfg, T, batch, cfg.dropout > 0 or None)
-    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop)
-    d = [] if drop is None else [drop]
-    return [x, y, w, lr, *d, *P, *S], [*new, loss, data_loss]
-
-
-def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
-                length: int | None = None, batch: int | None = None, state: dict = None,
-                lr=None):
-    """``windows`` SGD steps in one graph: an outer scan over windows carrying the
-    parameters, so Python leaves the hot loop.
-
-    Inputs X, Y (K, T) or (K, T, B) int32 and ``wmask`` (K,): a window with weight 0
-    leaves the parameters untouched (pads the last chunk of a pass). Returns
-    (inputs, [losses (K,), data_losses (K,)], updates of the shared params).
-    """
-    T = length or cfg.window
-    shape = (windows, T) if batch is None else (windows, T, batch)
-    X = pt.tensor("X", shape=shape, dtype="int32")
-    Y = pt.tensor("Y", shape=shape, dtype="int32")
-    W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
-    seqs = [X, Y, W]
-    if cfg.dropout > 0:  # one set of dropout masks per window
-        seqs.append(pt.tensor("drops", shape=(windows, *drop_shape(cfg, T, batch)),
-                              dtype=cfg.dtype))
-
-    n_p = len(param_names(cfg))
-    shared = [params[k] for k in param_names(cfg)] + list((state or {}).values())
-
-    n = len(shared)
-    rate = [] if lr is None else [lr]  # strict scans take every outer variable in
-
-    def window(x, y, w, *rest):
-        drop = rest[0] if len(seqs) > 3 else None
-        PS = rest[len(seqs) - 3:]
-        new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch,
-                                          PS[n_p:n], PS[n] if rate else None, drop)
-        return [*new, loss, data_loss]
-
-    outs = pytensor.scan(
-        window,
-        sequences=seqs,
-        outputs_info=[*shared, None, None],
-        non_sequences=rate,
-        strict=True,
-        return_updates=False,
-    )
-    updates = [(p, seq[-1]) for p, seq in zip(shared, outs[:n])]
-    return seqs, [outs[n], outs[n + 1]], updates
 
 
 def build_step(cfg: RNNConfig, params: dict):

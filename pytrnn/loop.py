@@ -33,7 +33,7 @@ ANNEAL = 4.0  # word_language_model divides its rate by 4 on a plateau
 # TrainConfig fields that fix the data a run sees: a resumed run must keep them.
 DATA_FIELDS = ("corpus", "valid", "test", "level", "limit_chars", "seed", "val_frac",
                "vocab_size", "max_sentence_len", "lower", "batch", "fuse", "layout",
-               "test_frac")
+               "test_frac", "carry_state")
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
 ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
 
@@ -84,13 +84,16 @@ class Loop:
         params = resumed.params if resumed else None
         self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
                          backend=cfg.backend, seed=cfg.seed, device=cfg.device,
-                         devices=cfg.devices, variable_lr=cfg.has_schedule)
+                         devices=cfg.devices, variable_lr=cfg.has_schedule,
+                         carry_state=cfg.carry_state)
         # the rate of the next pass: a schedule's, unless the resumed run changed --lr
         saved_now = resumed.extra.get("lr_now") if resumed else None
         same_base = resumed is not None and resumed.cfg.lr == model_cfg.lr
         self.lr_now = saved_now if (same_base and saved_now) else model_cfg.lr
         if resumed is not None and resumed.opt_state:
             self.model.set_state(resumed.opt_state)  # Adam's moments, etc.
+        if resumed is not None and resumed.carry is not None and cfg.carry_state:
+            self.model.set_carry(resumed.carry)  # the streams' states mid-pass
         self.lead = self.model.parallel.process_index == 0  # only it saves and prints
         if not self.lead:
             self.reporter = PrintReporter(quiet=True)
@@ -113,7 +116,8 @@ class Loop:
             vocab=list(self.vocab.symbols), level=self.cfg.level,
             corpus=self.corpus_name, mode=self.model.mode, backend=self.model.backend,
             seed=self.cfg.seed, history=self.history, extra=extra,
-            opt_state=self.model.get_state(), **self.state)
+            opt_state=self.model.get_state(), carry=self.model.get_carry(),
+            **self.state)
 
     def save(self, best: bool = False) -> None:
         if self.lead:
@@ -213,6 +217,8 @@ class Loop:
                 self.model.set_lr(self.lr_now)
             order = self.order(p)
             self.pass_index = p
+            if st["window"] == 0:  # every stream starts a pass from zero
+                self.model.reset_carry(getattr(self, "batch", 1))
             rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
             rep.advance(st["window"])
             t0 = time.perf_counter()

@@ -19,11 +19,11 @@ from .config import MODES, RNNConfig
 from .errors import ConfigError
 from . import optim
 from .cells import CELLS
-from .graph import (BUILDERS, build_fused, build_step, drop_shape, notebook_cell,
-                    train_updates)
+from .graph import BUILDERS, build_step, drop_shape, notebook_cell, state_shape
 from .parallel import DataParallel
-from .passes import compile_windows
 from .params import check_params, init_params, param_names, param_shapes
+from .steps import train_updates
+from .windows import Windows
 
 
 def left_pad(x, y, length: int, dtype: str):
@@ -36,13 +36,16 @@ def left_pad(x, y, length: int, dtype: str):
     return xp, yp, mask
 
 
-class RNN:
+class RNN(Windows):
     """The notebook's vanilla tanh RNN (or the cell, layers and optimizer ``cfg``
     names), compiled with PyTensor.
 
     ``mode`` "unroll" is the notebook's explicit loop over ``cfg.window`` steps;
     "scan" takes sequences of any length. ``backend`` None picks the fastest here;
     ``device`` ("cpu" | "gpu", JAX only) None means the GPU when JAX sees one.
+    ``carry_state``: each training window starts from the states the previous one
+    ended with ((S, B, H), ``get_carry``) instead of zero; ``reset_carry`` starts
+    again from zero.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class RNN:
         device: str | None = None,
         devices: int = 1,
         variable_lr: bool = False,
+        carry_state: bool = False,
     ):
         self.cfg = cfg.validate()
         if mode not in MODES:
@@ -86,6 +90,13 @@ class RNN:
         self.drop_rng = np.random.default_rng([seed, 0xD50])
         if cfg.dropout > 0 and devices > 1:
             raise ConfigError("--dropout with --devices is not supported yet")
+        if carry_state and devices > 1:
+            raise ConfigError("--carry-state with --devices is not supported yet")
+        # the carried state, updated by every training step like a parameter: one
+        # shared variable per shape (S, B, H), its static shape the graphs' own
+        self.carry_state = carry_state
+        self._carries: dict = {}
+        self._carry_now = state_shape(cfg)
         self._fns: dict = {}
         self.parallel = DataParallel.create(devices, self.backend)
         self.parallel.replicate(self.params)
@@ -150,18 +161,27 @@ class RNN:
         if batch is not None:  # JAX reshapes a (T, B) gather only with static shapes
             shapes = param_shapes(self.cfg)
             params = {k: pt.specify_shape(v, shapes[k]) for k, v in params.items()}
+        h0 = None
+        if kind == "carried_loss":
+            h0 = True  # an input: held-out text carries its own state
+        elif kind == "train" and self.carry_state:
+            h0 = self._carry_var(state_shape(self.cfg, batch))
         g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
-                                batch=batch, drop=True if dropout else None)
+                                batch=batch, drop=True if dropout else None, h0=h0)
         mode = compile_mode(self.backend)
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
             updates = train_updates(self.params, grads, self.opt_state, self.cfg,
                                     self._lr_var)
+            if h0 is not None:
+                updates.append((h0, g.state_last))
             return pytensor.function(
                 g.inputs, [g.loss, g.data_loss], updates=updates, mode=mode
             )
         if kind == "loss":
             return pytensor.function(g.inputs, [g.loss, g.data_loss], mode=mode)
+        if kind == "carried_loss":
+            return pytensor.function(g.inputs, [g.data_loss, g.state_last], mode=mode)
         inputs = [v for v in g.inputs if v.name != "y"]
         return pytensor.function(inputs, g.probs_last, mode=mode)
 
@@ -178,13 +198,16 @@ class RNN:
             fn = self._compiled(kind, n, masked, batch)
             # Backends like JAX compile on the first call: make that call here, on a
             # throw-away step whose update is undone.
-            saved = (self.get_params(), self.get_state()) if kind == "train" else None
+            saved = ((self.get_params(), self.get_state(), self.get_carry())
+                     if kind == "train" else None)
             drop = ([self.draw_drop(n, batch)] if kind == "train" and self.cfg.dropout > 0
                     else [])
             fn(*args, *drop) if kind != "prob" else fn(*args[:1], *args[2:])
             if saved is not None:
                 self.set_params(saved[0])
                 self.set_state(saved[1])
+                if saved[2] is not None:
+                    self.set_carry(saved[2])
         return time.perf_counter() - t0
 
     # -- the notebook's functions ----------------------------------------------
@@ -216,6 +239,8 @@ class RNN:
         if self.cfg.dropout > 0:
             args.append(self.draw_drop(len(args[0]), batch) if drop is None else
                         np.asarray(drop, self.cfg.dtype))
+        if self.carry_state:
+            self._carry_now = state_shape(self.cfg, batch)
         loss, data_loss = self._compiled("train", length, masked, batch)(*args)
         if sync:
             return float(loss), float(data_loss)
@@ -248,6 +273,15 @@ class RNN:
         loss, data_loss = self._compiled("loss", length, masked)(*args)
         return float(loss), float(data_loss)
 
+    def carried_loss(self, x, y, h0) -> tuple[float, np.ndarray]:
+        """(data_loss, states after the last step) of a sequence that starts from
+        the carried states ``h0`` (S, 1, H): held-out text scored window after
+        window, as a model trained with carried state saw its text."""
+        args, length, _ = self._args(x, y, None)
+        h0 = np.asarray(h0, self.cfg.dtype)
+        data_loss, h = self._compiled("carried_loss", length, False)(*args, h0)
+        return float(data_loss), np.asarray(h)
+
     def predict_prob(self, x, pad_to: int | None = None) -> np.ndarray:
         """(vocab,) probabilities of the next id after the last step of x."""
         args, length, masked = self._args(x, None, pad_to)
@@ -256,81 +290,6 @@ class RNN:
     def predict(self, x, pad_to: int | None = None) -> int:
         """The most likely next id after x."""
         return int(np.argmax(self.predict_prob(x, pad_to)))
-
-    def train_windows(self, X, Y, wmask=None, drops=None) -> tuple[np.ndarray, np.ndarray]:
-        """K SGD steps in one call (fused): X, Y (K, T) or (K, T, B) int arrays.
-
-        Same losses and parameters as K calls of ``train_on_seq`` (B = 1), or of a
-        batched step whose loss is the mean over the B streams. ``wmask`` (K,) of 0/1
-        skips windows (padding). Returns (losses, data_losses), each (K,).
-        """
-        fn, args = self._fused(X, Y, wmask, drops)
-        losses, data_losses = fn(*args)
-        return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
-
-    def warm_windows(self, X, Y) -> float:
-        """Compile ``train_windows`` for chunks shaped like X without training: on JAX
-        (one device) ahead of time, so start-up costs no compute; elsewhere one call
-        whose windows all have weight 0. Seconds taken."""
-        t0 = time.perf_counter()
-        K = np.shape(X)[0]
-        fn, args = self._fused(X, Y, np.zeros(K), None)
-        (fn.warm if hasattr(fn, "warm") else fn)(*args)
-        return time.perf_counter() - t0
-
-    def _fused(self, X, Y, wmask, drops):
-        """The compiled chunk function for X's shape and its arguments."""
-        X, Y = np.asarray(X), np.asarray(Y)
-        if X.ndim not in (2, 3) or X.shape != Y.shape:
-            raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
-        K, T = X.shape[:2]
-        # across hosts each process passes its share of the streams
-        B = X.shape[2] * self.parallel.processes if X.ndim == 3 else None
-        if self.mode == "unroll" and T != self.cfg.window:
-            raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
-        self._check_ids(X, Y)
-        w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
-        # JAX's chunk function takes any number of windows; the others are built for K
-        key = ("fused", None if self.backend == "jax" else K, T, B)
-        if key not in self._fns:
-            self._fns[key] = self._compile_fused(K, T, B)
-        args = list(self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
-        if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
-            args.append(self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
-                        if drops is None else np.asarray(drops, self.cfg.dtype))
-        return self._fns[key], args
-
-    def _compile_fused(self, K: int, T: int, B: int | None):
-        """JAX: PyTensor's window step in one ``lax.scan`` (pytrnn.passes); other
-        backends: PyTensor's own outer scan over the windows (graph.build_fused)."""
-        if self.backend == "jax":
-            train = compile_windows(self.cfg, self.mode, T, B)
-            shared = [self.params[k] for k in self.names] + list(self.opt_state.values())
-
-            ahead = {}  # chunk length K -> executable compiled ahead of time
-
-            def run(X, Y, w, *drops):
-                P = [p.get_value(borrow=True) for p in shared]
-                fn = ahead.get(np.shape(X)[0], train)
-                P, losses, data_losses = fn(P, X, Y, w, self.lr.get_value(), *drops)
-                for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
-                    p.container.storage[0] = v
-                return losses, data_losses
-
-            def warm(X, Y, w, *drops):
-                if self.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
-                    return run(X, Y, w, *drops)
-                P = [p.get_value(borrow=True) for p in shared]
-                ahead[np.shape(X)[0]] = train.lower(P, X, Y, w, self.lr.get_value(),
-                                                    *drops).compile()
-
-            run.warm = warm
-            return run
-        inputs, outputs, updates = build_fused(self.cfg, self.params, self.mode, K,
-                                               length=T, batch=B, state=self.opt_state,
-                                               lr=self._lr_var)
-        return pytensor.function(inputs, outputs, updates=updates,
-                                 mode=compile_mode(self.backend))
 
     # -- sampling ---------------------------------------------------------------
     def initial_state(self) -> np.ndarray:

@@ -15,13 +15,15 @@ import pytensor
 
 from .backends import compile_mode
 from .config import RNNConfig
-from .graph import build_window_step
+from .steps import build_window_step
 
 
-def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None):
+def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None,
+                    carry: bool = False):
     """``train(P, X, Y, W, lr) -> (P, losses, data_losses)`` for any number of windows.
 
-    P: the parameters (param_names order) and then the optimizer's state; X, Y (K, T)
+    P: the parameters (param_names order), the optimizer's state and, with ``carry``,
+    the carried state (S, B, H), which the scan carries like the rest; X, Y (K, T)
     or (K, T, B) int32; W (K,) window weights (0 = leave everything alone); lr () the
     current learning rate; then, with dropout, the masks of every window
     (K, layers, T, [B,] H).
@@ -29,7 +31,8 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None):
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
-    inputs, outputs = build_window_step(cfg, mode, length=length, batch=batch)
+    inputs, outputs = build_window_step(cfg, mode, length=length, batch=batch,
+                                       carry=carry)
     # pytensor.function applies the JAX mode's graph rewrites; its jitted callable is
     # never used, only the rewritten graph.
     fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))

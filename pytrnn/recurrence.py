@@ -17,6 +17,9 @@ and truncation) and faster (README, "Performance").
 
 Truncation (``truncate > 0``) keeps scan's ``truncate_gradient`` semantics: only the
 last K positions' gradients enter, flowing back through those K steps.
+
+``h0`` (carried state): the recurrence starts from it instead of zero; its gradient
+is ``Whh^T da_0`` (zero when truncation stops before the first step).
 """
 
 from __future__ import annotations
@@ -72,22 +75,28 @@ def _bptt(xe, Whh, mask, hs, dhs, h0, batched: bool, truncate: int):
 
 
 def recurrence(xe, Whh, hidden: int, mask=None, batch: int | None = None,
-               truncate: int = -1):
-    """Hidden states (T, H) or (T, B, H) for inputs ``xe`` already projected (Wxh[x] + bh)."""
+               truncate: int = -1, h0=None):
+    """Hidden states (T, H) or (T, B, H) for inputs ``xe`` already projected
+    (Wxh[x] + bh), from ``h0`` (H,) or (B, H), or zero."""
     batched = batch is not None
     H = hidden
     shape = (batch, H) if batched else (H,)
-    inputs = [xe.type(), Whh.type()] + ([mask.type()] if mask is not None else [])
+    args = [xe, Whh] + ([mask] if mask is not None else []) + ([h0] if h0 is not None
+                                                              else [])
+    inputs = [a.type() for a in args]
     xe_i, W_i = inputs[:2]
     m_i = inputs[2] if mask is not None else None
-    h0 = pt.zeros(shape, dtype=xe.dtype)
-    hs = _forward(xe_i, W_i, m_i, h0, batched)
+    h0_i = inputs[-1] if h0 is not None else pt.zeros(shape, dtype=xe.dtype)
+    hs = _forward(xe_i, W_i, m_i, h0_i, batched)
 
     def pullback(ins, outs, cots):
+        start = ins[-1] if h0 is not None else h0_i
         dxe, dWhh = _bptt(ins[0], ins[1], ins[2] if mask is not None else None, outs[0],
-                          cots[0], h0, batched, truncate)
-        return [dxe, dWhh] + ([pt.zeros_like(ins[2])] if mask is not None else [])
+                          cots[0], start, batched, truncate)
+        grads = [dxe, dWhh] + ([pt.zeros_like(ins[2])] if mask is not None else [])
+        if h0 is not None:  # dxe[0] is da_0 (zero when truncated before it)
+            grads.append(dxe[0].dot(ins[1]) if batched else ins[1].T.dot(dxe[0]))
+        return grads
 
     op = OpFromGraph(inputs, [hs], inline=True, pullback=pullback, name="tanh_recurrence")
-    args = [xe, Whh] + ([mask] if mask is not None else [])
     return op(*args)

@@ -4,8 +4,9 @@ reports at the end (PyTorch's "test ppl", char-rnn's validation loss).
 The checkpoint's own vocabulary is used: words outside it are ``<unk>``; characters
 outside it are counted, reported and skipped. Char level, and a word model trained on
 a stream: consecutive windows of the model's window from the first token, the last
-partial window included, each from h = 0 (as the model trained). A word model trained
-on sentences: every sentence of the text. Data loss only, no L2 term; no dropout.
+partial window included, each from h = 0, or with ``--carry-state`` from the state
+the window before ended with (as the model trained). A word model trained on
+sentences: every sentence of the text. Data loss only, no L2 term; no dropout.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from .data import Vocab, read_text
 from .errors import CorpusError
-from .generate import layout, load_model
+from .generate import carries_state, layout, load_model
+from .graph import state_shape
 from .word_loop import mean_word_loss
 from .words import (WordVocab, split_sentences, stream_ids, stream_unknown_rate,
                     unknown_rate)
@@ -34,7 +38,8 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
             raise CorpusError(f"{corpus} has no sentences to score")
         if layout(ck) == "stream":
             ids = stream_ids(vocab, sentences)
-            loss = windows_loss(model, ids, ck.cfg.window) / (len(ids) - 1)
+            loss = windows_loss(model, ids, ck.cfg.window, carries_state(ck))
+            loss /= len(ids) - 1
             return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
                     "words": len(ids) - 1, "unk_rate": stream_unknown_rate(ids)}
         seqs = [vocab.encode_sentence(s) for s in sentences]
@@ -45,19 +50,33 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
     if len(ids) < 2:
         raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "
                           f"vocabulary: nothing to predict")
-    total = windows_loss(model, ids, ck.cfg.window)
+    total = windows_loss(model, ids, ck.cfg.window, carries_state(ck))
     n = len(ids) - 1
     return {"level": "char", "loss_per_char": total / n, "bpc": total / n / math.log(2),
             "chars": n, "skipped_chars": skipped}
 
 
-def windows_loss(model, ids, L: int) -> float:
+def windows_loss(model, ids, L: int, carry: bool = False) -> float:
     """Summed data loss over consecutive windows of L from the first id, the last
-    partial window included, each from h = 0."""
+    partial window included, each from h = 0 or, with ``carry``, from the state the
+    window before it ended with."""
+    return held_out_sum(model, ids, range(0, len(ids) - 1, L), L, carry)
+
+
+def held_out_sum(model, ids, starts, L: int, carry: bool = False) -> float:
+    """Summed data loss over the windows of ``ids`` at ``starts`` (L long, or
+    shorter at the end of ids), in order: each from h = 0, or with ``carry`` from
+    the state the window before it ended with (the first from zero)."""
+    h = np.zeros(state_shape(model.cfg), model.cfg.dtype) if carry else None
     total = 0.0
-    for i in range(0, len(ids) - 1, L):
+    for i in starts:
         x, y = ids[i:i + L], ids[i + 1:i + 1 + L]
-        total += model.seq_loss(x[:len(y)], y)[1]  # x[:len(y)]: the last, partial window
+        x = x[:len(y)]  # the last window may be partial
+        if carry:
+            loss, h = model.carried_loss(x, y, h)
+        else:
+            loss = model.seq_loss(x, y)[1]
+        total += loss
     return total
 
 

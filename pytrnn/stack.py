@@ -8,6 +8,10 @@ Layer 0 reads ``Wxh[x_t] + bh``; layer l reads the hidden states of layer l-1 th
 padding) multiply every state, so padding keeps them at zero. Truncation keeps scan's
 ``truncate_gradient`` semantics in every layer: the unrolled loop cuts each layer's
 recurrence at the same position and hides its earlier states from above.
+
+Carried state (``init``): every layer's h (and c) starts from the given values rather
+than zero, and both builders also return each state's value after the last step, in
+``step_layers``' order (layer by layer, h then c).
 """
 
 from __future__ import annotations
@@ -35,11 +39,21 @@ def _call(cfg, xe_t, states, rec, batched):
     return CELLS[cfg.cell].step(xe_t, states, Whh, bhh, cfg.hidden, batched)
 
 
-def scan_layers(cfg, params, x, mask, batch, drop=None):
-    """Top-layer hidden states (T, H) or (T, B, H): one scan per layer. ``drop``
-    (layers, T, [B,] H): dropout masks on each layer's output (inverted dropout:
-    0 or 1 / (1 - p)), as it goes up to the next layer or to the output layer."""
+def _init(cfg, batch, init, layer):
+    """A layer's first states: zeros, or its share of the carried ``init``."""
+    if init is None:
+        return _zeros(cfg, batch)
+    n = CELLS[cfg.cell].states
+    return list(init[layer * n:(layer + 1) * n])
+
+
+def scan_layers(cfg, params, x, mask, batch, drop=None, init=None):
+    """(top-layer hidden states (T, H) or (T, B, H), every state after the last
+    step): one scan per layer. ``drop`` (layers, T, [B,] H): dropout masks on each
+    layer's output (inverted dropout: 0 or 1 / (1 - p)), as it goes up to the next
+    layer or to the output layer. ``init``: the carried first states, or None."""
     cell, batched = CELLS[cfg.cell], batch is not None
+    finals = []
     free = x.type.shape[0] is None  # C / Numba: project layer 0 inside the loop
     below = None
     for layer in range(cfg.layers):
@@ -78,23 +92,26 @@ def scan_layers(cfg, params, x, mask, batch, drop=None):
             # truncate_gradient's meaning, built as two scans: the first T - K steps
             # pass nothing back (PyTensor's JAX scan cannot run truncated gradients
             # of several recurrent outputs)
-            head = run([q[:T - K] for q in sequences], _zeros(cfg, batch))
+            head = run([q[:T - K] for q in sequences], _init(cfg, batch, init, layer))
             head = [disconnected_grad(o) for o in head]
-            tail = run([q[T - K:] for q in sequences], [o[-1] for o in head])
-            below = pt.concatenate([head[0], tail[0]], axis=0)
+            outs = run([q[T - K:] for q in sequences], [o[-1] for o in head])
+            below = pt.concatenate([head[0], outs[0]], axis=0)
         else:
-            below = run(sequences, _zeros(cfg, batch), K)[0]
-    return below if drop is None else below * drop[cfg.layers - 1]
+            outs = run(sequences, _init(cfg, batch, init, layer), K)
+            below = outs[0]
+        finals.extend(o[-1] for o in outs)
+    return (below if drop is None else below * drop[cfg.layers - 1]), finals
 
 
-def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None):
-    """Top-layer hidden states, one (H,) or (B, H) per position: a Python loop.
-    ``drop``: dropout masks as in ``scan_layers``."""
+def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
+                    init=None):
+    """(top-layer hidden states, one (H,) or (B, H) per position, every state after
+    the last step): a Python loop. ``drop`` and ``init`` as in ``scan_layers``."""
     batched = batch is not None
-    below = None
+    below, finals = None, []
     for layer in range(cfg.layers):
         rec, s = _recurrent(cfg, params, layer), suffix(layer)
-        states, outs = tuple(_zeros(cfg, batch)), []
+        states, outs = tuple(_init(cfg, batch, init, layer)), []
         for i in range(T):
             if 0 < cut == i:
                 states = tuple(disconnected_grad(v) for v in states)
@@ -108,9 +125,10 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None):
                 states = tuple(mask[i] * v for v in states)
             outs.append(disconnected_grad(states[0]) if i < cut else states[0])
         below = outs
+        finals.extend(states)
     if drop is not None:
         below = [h * drop[cfg.layers - 1, i] for i, h in enumerate(below)]
-    return below
+    return below, finals
 
 
 def step_layers(cfg, params, x_t, state):

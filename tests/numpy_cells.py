@@ -45,9 +45,9 @@ def init(cell, layers, D, H, rng, scale=0.5):
     return P
 
 
-def _layer_forward(cell, P, s, xe):
+def _layer_forward(cell, P, s, xe, init=None):
     T, H = len(xe), P[f"Whh{s}"].shape[0]
-    h, c = np.zeros(H), np.zeros(H)
+    h, c = (np.zeros(H), np.zeros(H)) if init is None else init
     cache = []
     for t in range(T):
         if cell == "rnn":
@@ -73,17 +73,18 @@ def _layer_forward(cell, P, s, xe):
     return np.array([cc[-1] for cc in cache]), cache
 
 
-def forward(cell, layers, P, x, drop=None):
+def forward(cell, layers, P, x, drop=None, init=None):
     """(top hidden states (T, H) as the output layer reads them, probabilities (T, D),
     per-layer caches). ``drop`` (layers, T, H): dropout masks multiplying each layer's
-    output on its way up (to the next layer, or to the output layer)."""
+    output on its way up (to the next layer, or to the output layer). ``init``: each
+    layer's first (h, c) (c unused but by the LSTM), zero by default."""
     inp, caches = None, []
     for l in range(layers):
         s = "" if l == 0 else f"_{l}"
         if l > 0 and drop is not None:
             inp = inp * drop[l - 1]
         xe = P["Wxh"][x] + P["bh"] if l == 0 else inp @ P[f"Wxh{s}"] + P[f"bh{s}"]
-        hs, cache = _layer_forward(cell, P, s, xe)
+        hs, cache = _layer_forward(cell, P, s, xe, None if init is None else init[l])
         caches.append((inp, cache))
         inp = hs
     if drop is not None:
@@ -93,11 +94,21 @@ def forward(cell, layers, P, x, drop=None):
     return inp, e / e.sum(axis=1, keepdims=True), caches
 
 
-def loss_and_grads(cell, layers, P, x, y, reg, drop=None):
-    """(loss, data_loss, grads keyed like P), by BPTT written from the equations."""
+def final_states(cell, caches):
+    """Each layer's (h, c) after the last step: the next window's ``init``."""
+    out = []
+    for _, cache in caches:
+        last = cache[-1]
+        out.append((last[-1], last[-2] if cell == "lstm" else None))
+    return out
+
+
+def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None):
+    """(loss, data_loss, grads keyed like P), by BPTT written from the equations.
+    ``init``: carried first states (constants: the gradient stops there)."""
     P = {k: np.asarray(v, np.float64) for k, v in P.items()}
     T = len(x)
-    hs, ps, caches = forward(cell, layers, P, x, drop)
+    hs, ps, caches = forward(cell, layers, P, x, drop, init)
     data = -np.log(ps[np.arange(T), y]).sum()
     W = [k for k in P if k.startswith(("Wxh", "Whh", "Why"))]
     g = {k: np.zeros_like(v) for k, v in P.items()}

@@ -11,9 +11,10 @@ import numpy as np
 NAMES = ("Wxh", "Whh", "bh", "Why", "by")
 
 
-def forward(P, x):
+def forward(P, x, h0=None):
+    """(hidden states (T, H), probabilities (T, D)) from h0 (zero by default)."""
     H = P["Whh"].shape[0]
-    h = np.zeros(H)
+    h = np.zeros(H) if h0 is None else np.asarray(h0, np.float64)
     hs, ps = [], []
     for t in range(len(x)):
         h = np.tanh(P["Wxh"][x[t]] + P["Whh"] @ h + P["bh"])
@@ -24,11 +25,13 @@ def forward(P, x):
     return np.array(hs), np.array(ps)
 
 
-def loss_and_grads(P, x, y, reg, truncate=-1):
-    """(loss, data_loss, grads) with grads keyed like P."""
+def loss_and_grads(P, x, y, reg, truncate=-1, h0=None):
+    """(loss, data_loss, grads) with grads keyed like P. ``h0``: a carried state,
+    a constant (the gradient stops there)."""
     P = {k: np.asarray(v, dtype=np.float64) for k, v in P.items()}
     T = len(x)
-    hs, ps = forward(P, x)
+    h0 = np.zeros(P["Whh"].shape[0]) if h0 is None else np.asarray(h0, np.float64)
+    hs, ps = forward(P, x, h0)
     data_loss = -sum(np.log(ps[t, y[t]]) for t in range(T))
     reg_sum = sum((P[k] ** 2).sum() for k in ("Wxh", "Whh", "Why"))
     g = {k: np.zeros_like(v) for k, v in P.items()}
@@ -43,7 +46,7 @@ def loss_and_grads(P, x, y, reg, truncate=-1):
     for t in range(T - 1, cut - 1, -1):
         dh = P["Why"] @ dz[t] + dh_next
         da = (1.0 - hs[t] ** 2) * dh
-        h_prev = hs[t - 1] if t > 0 else np.zeros_like(hs[0])
+        h_prev = hs[t - 1] if t > 0 else h0
         g["Wxh"][x[t]] += da
         g["bh"] += da
         g["Whh"] += np.outer(da, h_prev)
@@ -51,9 +54,9 @@ def loss_and_grads(P, x, y, reg, truncate=-1):
     return data_loss + reg * reg_sum, data_loss, g
 
 
-def sgd_step(P, x, y, lr, reg, clip, truncate=-1):
+def sgd_step(P, x, y, lr, reg, clip, truncate=-1, h0=None):
     """One notebook SGD step: returns (loss before the step, new params)."""
-    loss, _, g = loss_and_grads(P, x, y, reg, truncate)
+    loss, _, g = loss_and_grads(P, x, y, reg, truncate, h0)
     new = {k: np.asarray(P[k], np.float64) - lr * np.clip(g[k], -clip, clip) for k in P}
     return loss, new
 

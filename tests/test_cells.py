@@ -337,12 +337,13 @@ def test_bench_cells_smoke(tmp_path):
 
 
 def test_sgd_updates_is_the_notebooks_rule_for_any_config():
-    """graph.sgd_updates (the library's update-pair builder in the notebook's shape)
+    """steps.sgd_updates (the library's update-pair builder in the notebook's shape)
     applies plain clipped SGD, whatever optimizer the config names."""
     import pytensor
 
     from pytrnn.backends import compile_mode
-    from pytrnn.graph import build_scan, sgd_updates
+    from pytrnn.graph import build_scan
+    from pytrnn.steps import sgd_updates
 
     rng = np.random.default_rng(12)
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.05,
