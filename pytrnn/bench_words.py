@@ -30,8 +30,10 @@ from .words import WordVocab, split_sentences, stream_ids
 
 WINDOW = 35  # word_language_model's bptt
 CHARS_PER_WORD = 3.4  # of the synthetic text, spaces and stops included
+FUSE = 16  # groups of sentences per compiled call in the "sentences fused" rows
 GRID = [(layout, B, dt) for layout in ("stream", "sentences") for B in (1, 20, 64)
-        for dt in ("float64", "float32")]
+        for dt in ("float64", "float32")] + \
+    [("sentences fused", B, dt) for B in (20, 64) for dt in ("float64", "float32")]
 
 
 def lexicon(n: int) -> list[str]:
@@ -72,11 +74,14 @@ def synthetic_text(words: int, distinct: int = 30_000, seed: int = 0,
 
 def pytrnn_row(path: Path, layout: str, batch: int, dtype: str, limit: int,
                hidden: int, vocab: int, backend: str | None, device: str | None = None) -> Row:
-    """One pass of ``pytrnn train --level word`` on the text at ``path``."""
+    """One pass of ``pytrnn train --level word`` on the text at ``path``
+    ("sentences fused": the sentence layout with ``--fuse FUSE``)."""
     from .train import train
 
+    fuse = FUSE if layout == "sentences fused" else None
     with tempfile.TemporaryDirectory() as d:
-        cfg = TrainConfig(corpus=str(path), level="word", layout=layout, batch=batch,
+        cfg = TrainConfig(corpus=str(path), level="word", layout=layout.split()[0],
+                          batch=batch, fuse=fuse,
                           passes=1, val_frac=0.0, limit_chars=limit, vocab_size=vocab,
                           max_sentence_len=0, backend=backend, device=device,
                           sample_length=0,
@@ -157,6 +162,8 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
     H, vocab = (16, 500) if smoke else (100, 8000)
     n_words = 20_000 if smoke else 400_000
     grid = [("stream", 20, "float32"), ("sentences", 4, "float64")] if smoke else GRID
+    if backend not in (None, "jax"):  # fused sentence groups are JAX's
+        grid = [g for g in grid if g[0] != "sentences fused"]
     budget = 4_000 if smoke else 120_000
     text = synthetic_text(n_words, distinct=3 * vocab, glossary=vocab + 100)
     glossary_chars = len(synthetic_text(0, distinct=3 * vocab, glossary=vocab + 100))

@@ -188,9 +188,6 @@ class TrainConfig:
         if not 0 <= self.test_frac < 1 or self.resolved_val_frac + self.test_frac >= 1:
             raise ConfigError(f"--test-frac must be in [0, 1) and leave text to train "
                               f"on with --val-frac, got {self.test_frac}")
-        if self.resolved_layout == "sentences" and (self.fuse or 1) > 1:
-            raise ConfigError("--fuse needs windows of a stream: at the word level, "
-                              "add --layout stream")
         if self.resolved_layout == "sentences" and self.devices > 1:
             raise ConfigError("--devices needs windows of a stream: at the word level, "
                               "add --layout stream")

@@ -173,13 +173,13 @@ def build_unrolled(
     """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
 
     ``batch`` B: x, y are (T, B) and the data loss is the mean over the B streams.
-    ``xy``: existing (x, y) variables to build on (the fused builder's windows).
+    ``xy``: existing (x, y) or (x, y, mask) variables to build on (fused windows).
     ``h0``: the carried state (True: a new input), or None for zero.
     """
     T = length or cfg.window
     x, y, mask = seq_inputs(cfg, T, masked, batch)
-    if xy is not None:
-        x, y = xy
+    if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
+        x, y, mask = xy[0], xy[1], (xy[2] if len(xy) > 2 else mask)
     cut = _cut(cfg, T)
     hmask = _state_mask(mask, batch)
     h0 = carry_input(cfg, batch, h0)
@@ -225,8 +225,8 @@ def build_scan(
     it, which the scatter-add of a projection outside the loop would hit.
     """
     x, y, mask = seq_inputs(cfg, length, masked, batch)
-    if xy is not None:
-        x, y = xy
+    if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
+        x, y, mask = xy[0], xy[1], (xy[2] if len(xy) > 2 else mask)
     Wxh, Whh, bh = (params.get(k) for k in ("Wxh", "Whh", "bh"))
     Why, by = params["Why"], params["by"]
     drop = None if notebook_cell(cfg) else drop_input(cfg, length, batch, drop)

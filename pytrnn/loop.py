@@ -143,6 +143,11 @@ class Loop:
     def extra(self) -> dict:
         return {}
 
+    def steps(self, order) -> int:
+        """Optimizer steps in a pass of this order (one per entry, unless an entry
+        is a chunk of several)."""
+        return len(order)
+
     def log(self, record: dict) -> None:
         if self.cfg.log and self.lead:
             with open(self.cfg.log, "a", encoding="utf-8") as f:
@@ -253,7 +258,7 @@ class Loop:
             trained_units += pass_units
             train_s += dt
             record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.lr_now,
-                      "loss": st["pass_loss_sum"] / max(len(order), 1),
+                      "loss": st["pass_loss_sum"] / max(self.steps(order), 1),
                       "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
             record.update(self.pass_metrics())
             self.history.append(record)

@@ -19,33 +19,36 @@ from .steps import build_window_step
 
 
 def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None,
-                    carry: bool = False):
+                    carry: bool = False, masked: bool = False):
     """``train(P, X, Y, W, lr) -> (P, losses, data_losses)`` for any number of windows.
 
     P: the parameters (param_names order), the optimizer's state and, with ``carry``,
     the carried state (S, B, H), which the scan carries like the rest; X, Y (K, T)
     or (K, T, B) int32; W (K,) window weights (0 = leave everything alone); lr () the
-    current learning rate; then, with dropout, the masks of every window
+    current learning rate; then, with ``masked`` (groups of padded sentences), their
+    masks (K, T, B); then, with dropout, the dropout masks of every window
     (K, layers, T, [B,] H).
     """
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
     inputs, outputs = build_window_step(cfg, mode, length=length, batch=batch,
-                                       carry=carry)
+                                       carry=carry, masked=masked)
     # pytensor.function applies the JAX mode's graph rewrites; its jitted callable is
     # never used, only the rewritten graph.
     fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))
     window = jax_funcify(fn.maker.fgraph)
 
     @jax.jit
-    def train(P, X, Y, W, lr, *drops):
+    def train(P, X, Y, W, lr, *more):
         def body(P, xyw):
-            x, y, w, *drop = xyw  # drop: this window's dropout masks, if any
-            *new, loss, data_loss = window(x, y, w, lr, *drop, *P)
+            # xy: (x, y) or (x, y, mask); rest: this window's dropout masks, if any
+            xy, (w, *drop) = xyw[:2 + masked], xyw[2 + masked:]
+            *new, loss, data_loss = window(*xy, w, lr, *drop, *P)
             return tuple(new), (loss, data_loss)
 
-        P, (losses, data_losses) = jax.lax.scan(body, tuple(P), (X, Y, W, *drops))
+        seqs = (X, Y, *more[:masked], W, *more[masked:])
+        P, (losses, data_losses) = jax.lax.scan(body, tuple(P), seqs)
         return P, losses, data_losses
 
     return train

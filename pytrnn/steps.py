@@ -36,17 +36,17 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
 
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
-               batch: int | None, S: list = (), lr=None, drop=None, h0=None):
+               batch: int | None, S: list = (), lr=None, drop=None, h0=None, mask=None):
     """One window's optimizer step on parameter variables ``P`` (in param_names order)
     and optimizer state ``S`` (pytrnn.optim.state_shapes order), from the carried
-    state ``h0`` (S, B, H) or from zero (None).
+    state ``h0`` (S, B, H) or from zero (None); ``mask`` (T, B): padded sentences.
 
     ``w`` scales the step: 0 leaves everything as it was (a padding window), the
     carried state included. Returns (new parameters + new state [+ the carried
     state after the window], loss, data_loss).
     """
     g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
-                       xy=(x, y), drop=drop, h0=h0)
+                       xy=(x, y) if mask is None else (x, y, mask), drop=drop, h0=h0)
     grads = pytensor.grad(g.loss, list(P))
     new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     carried = [] if h0 is None else [pt.switch(pt.gt(w, 0), g.state_last, h0)]
@@ -54,16 +54,18 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
 
 
 def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
-                      batch: int | None = None, carry: bool = False):
+                      batch: int | None = None, carry: bool = False,
+                      masked: bool = False):
     """One window's SGD step as a pure graph: no shared variables, no updates.
 
-    Inputs x, y (T,) or (T, B) int32, w () and the parameters (then the optimizer's
+    Inputs x, y (T,) or (T, B) int32 (with ``masked``, then the (T, B) mask of a
+    group of left-padded sentences), w () and the parameters (then the optimizer's
     state, then with ``carry`` the carried state); outputs the new values of those,
     loss and data_loss. A backend can then loop it over windows itself
     (``pytrnn.passes`` runs it inside one ``jax.lax.scan`` per chunk of windows).
     """
     T = length or cfg.window
-    x, y, _ = seq_inputs(cfg, T, False, batch)
+    x, y, mask = seq_inputs(cfg, T, masked, batch)
     w = pt.tensor("w", shape=(), dtype=cfg.dtype)
     lr = pt.tensor("lr", shape=(), dtype=cfg.dtype)
     P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
@@ -71,10 +73,12 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
          for k, s in optim.state_shapes(cfg).items()]
     drop = drop_input(cfg, T, batch, cfg.dropout > 0 or None)
     h0 = carry_input(cfg, batch, carry or None)
-    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop, h0)
+    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop, h0,
+                                      mask)
     d = [] if drop is None else [drop]
     h = [] if h0 is None else [h0]
-    return [x, y, w, lr, *d, *P, *S, *h], [*new, loss, data_loss]
+    m = [] if mask is None else [mask]
+    return [x, y, *m, w, lr, *d, *P, *S, *h], [*new, loss, data_loss]
 
 
 def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,

@@ -22,28 +22,31 @@ from .steps import build_fused
 class Windows:
     """``train_windows`` (fused windows) and the carried state of the streams."""
 
-    def train_windows(self, X, Y, wmask=None, drops=None) -> tuple[np.ndarray, np.ndarray]:
+    def train_windows(self, X, Y, wmask=None, drops=None,
+                      masks=None) -> tuple[np.ndarray, np.ndarray]:
         """K SGD steps in one call (fused): X, Y (K, T) or (K, T, B) int arrays.
 
         Same losses and parameters as K calls of ``train_on_seq`` (B = 1), or of a
         batched step whose loss is the mean over the B streams. ``wmask`` (K,) of 0/1
-        skips windows (padding). Returns (losses, data_losses), each (K,).
+        skips windows (padding). ``masks`` (K, T, B): K groups of left-padded
+        sentences (JAX), the same steps as K calls of ``train_sentences``. Returns
+        (losses, data_losses), each (K,).
         """
-        fn, args = self._fused(X, Y, wmask, drops)
+        fn, args = self._fused(X, Y, wmask, drops, masks)
         losses, data_losses = fn(*args)
         return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
 
-    def warm_windows(self, X, Y) -> float:
+    def warm_windows(self, X, Y, masks=None) -> float:
         """Compile ``train_windows`` for chunks shaped like X without training: on JAX
         (one device) ahead of time, so start-up costs no compute; elsewhere one call
         whose windows all have weight 0. Seconds taken."""
         t0 = time.perf_counter()
         K = np.shape(X)[0]
-        fn, args = self._fused(X, Y, np.zeros(K), None)
+        fn, args = self._fused(X, Y, np.zeros(K), None, masks)
         (fn.warm if hasattr(fn, "warm") else fn)(*args)
         return time.perf_counter() - t0
 
-    def _fused(self, X, Y, wmask, drops):
+    def _fused(self, X, Y, wmask, drops, masks=None):
         """The compiled chunk function for X's shape and its arguments."""
         X, Y = np.asarray(X), np.asarray(Y)
         if X.ndim not in (2, 3) or X.shape != Y.shape:
@@ -57,42 +60,51 @@ class Windows:
         w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
         # JAX's chunk function takes any number of windows; the others are built for K
         key = ("fused", None if self.backend == "jax" else K, T, B)
+        masked = masks is not None
+        if masked:
+            if self.backend != "jax" or B is None or np.shape(masks) != X.shape:
+                raise ConfigError("fused groups of sentences need --backend jax and "
+                                  "masks shaped like X (K, T, B)")
+            key += ("masked",)
         if key not in self._fns:
-            self._fns[key] = self._compile_fused(K, T, B)
+            self._fns[key] = self._compile_fused(K, T, B, masked)
         if self.carry_state:
             self._carry_now = state_shape(self.cfg, B)
         args = list(self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
+        if masked:
+            args.append(np.asarray(masks, self.cfg.dtype))
         if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
             args.append(self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
                         if drops is None else np.asarray(drops, self.cfg.dtype))
         return self._fns[key], args
 
-    def _compile_fused(self, K: int, T: int, B: int | None):
+    def _compile_fused(self, K: int, T: int, B: int | None, masked: bool = False):
         """JAX: PyTensor's window step in one ``lax.scan`` (pytrnn.passes); other
         backends: PyTensor's own outer scan over the windows (steps.build_fused)."""
         carried = ([self._carry_var(state_shape(self.cfg, B))] if self.carry_state
                    else [])
         if self.backend == "jax":
-            train = compile_windows(self.cfg, self.mode, T, B, carry=bool(carried))
+            train = compile_windows(self.cfg, self.mode, T, B, carry=bool(carried),
+                                    masked=masked)
             shared = ([self.params[k] for k in self.names] + list(self.opt_state.values())
                       + carried)
 
             ahead = {}  # chunk length K -> executable compiled ahead of time
 
-            def run(X, Y, w, *drops):
+            def run(X, Y, w, *more):  # more: the sentences' masks, the dropout masks
                 P = [p.get_value(borrow=True) for p in shared]
                 fn = ahead.get(np.shape(X)[0], train)
-                P, losses, data_losses = fn(P, X, Y, w, self.lr.get_value(), *drops)
+                P, losses, data_losses = fn(P, X, Y, w, self.lr.get_value(), *more)
                 for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
                     p.container.storage[0] = v
                 return losses, data_losses
 
-            def warm(X, Y, w, *drops):
+            def warm(X, Y, w, *more):
                 if self.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
-                    return run(X, Y, w, *drops)
+                    return run(X, Y, w, *more)
                 P = [p.get_value(borrow=True) for p in shared]
                 ahead[np.shape(X)[0]] = train.lower(P, X, Y, w, self.lr.get_value(),
-                                                    *drops).compile()
+                                                    *more).compile()
 
             run.warm = warm
             return run

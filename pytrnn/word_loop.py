@@ -10,6 +10,11 @@ With a batch, each pass shuffles the sentences with the seed, sorts them by leng
 inside pools of ``POOL * B`` (as torchtext's bucket iterator), cuts the pools into
 groups of B and shuffles the groups: little padding, and still a new order each
 pass. The last pool's remainder (fewer than B sentences) waits for the next pass.
+
+With ``--fuse K`` (JAX), K groups of one bucket train in one compiled call (one
+``lax.scan``, pytrnn.passes): each pass's groups are gathered by bucket, cut into
+chunks of K and the chunks shuffled, so the steps are those of ``train_sentences``
+in that order.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import math
 
 import numpy as np
 
-from .errors import CorpusError
+from .backends import resolve_backend
+from .errors import ConfigError, CorpusError
 from .loop import ASYNC_STEPS, Loop, settle
 from .model import RNN
 from .sample import sample_sentences
@@ -118,6 +124,17 @@ def batch_groups(lengths: np.ndarray, batch: int, rng) -> np.ndarray:
     return groups[rng.permutation(len(groups))]
 
 
+def fused_chunks(groups: np.ndarray, buckets, K: int, rng) -> list:
+    """One pass's groups as chunks of at most K groups of one bucket (one compiled
+    call each), the chunks shuffled: a list of (k, B) index arrays."""
+    by_bucket: dict = {}
+    for g, T in zip(groups, buckets):
+        by_bucket.setdefault(T, []).append(g)
+    chunks = [np.asarray(gs[i:i + K]) for _, gs in sorted(by_bucket.items())
+              for i in range(0, len(gs), K)]
+    return [chunks[i] for i in rng.permutation(len(chunks))]
+
+
 class WordLoop(WordFigures, Loop):
     chunk = ASYNC_STEPS  # one step per sentence (or group), read back in groups
 
@@ -135,6 +152,12 @@ class WordLoop(WordFigures, Loop):
         if self.batch > len(self.train_seqs):
             raise CorpusError(f"--batch {self.batch} is more than the "
                               f"{len(self.train_seqs)} training sentences: lower --batch")
+        self.fuse = cfg.fuse or 1
+        if self.fuse > 1:
+            if resolve_backend(cfg.backend) != "jax":
+                raise ConfigError("--fuse with the sentence layout needs --backend jax "
+                                  "(or --layout stream)")
+            self.chunk = 1  # one chunk of up to K groups per call
 
     def describe(self):
         n_words = sum(len(y) for _, y in self.train_seqs)
@@ -147,6 +170,8 @@ class WordLoop(WordFigures, Loop):
         skipped = (f"{self.skipped} skipped as longer than {limit} words "
                    f"({self.skipped_frac:.1%} of the words)" if limit else "no length limit")
         batch = f"; {self.batch} sentences per step" if self.batch > 1 else ""
+        if self.fuse > 1:
+            batch += f", {self.fuse} steps of one length per call"
         return (f"corpus {self.corpus_name}: vocabulary {self.vocab.size} "
                 f"(incl. <unk>, <s>, </s>); {len(self.train_seqs)} train sentences "
                 f"({n_words} words), {held}, {skipped}{batch}")
@@ -156,17 +181,23 @@ class WordLoop(WordFigures, Loop):
 
     def compile(self):
         held = self.val + (self.test or [])
-        kinds = ("train", "loss") if held else ("train",)
-        if self.batch > 1:
-            t = sum(self.model.compile(length=n, masked=True, batch=self.batch)
-                    for n in self._group_lengths())
+        if self.batch > 1 or self.fuse > 1:
+            t = sum(self._compile_groups(n) for n in self._group_lengths())
             lengths = sorted({self._pad(len(x)) for x, _ in held}, key=lambda v: v or 0)
             return t + sum(self.model.compile(length=n, masked=n is not None,
                                               kinds=("loss",)) for n in lengths)
+        kinds = ("train", "loss") if held else ("train",)
         lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs + held},
                          key=lambda v: v or 0)
         return sum(self.model.compile(length=n, masked=n is not None, kinds=kinds)
                    for n in lengths)
+
+    def _compile_groups(self, n: int) -> float:
+        """The step of B sentences padded to n, or K of them fused in one call."""
+        if self.fuse == 1:
+            return self.model.compile(length=n, masked=True, batch=self.batch)
+        X = np.zeros((self.fuse, n, self.batch), np.int32)
+        return self.model.warm_windows(X, X, masks=np.ones(X.shape))
 
     def _group_lengths(self):
         """The padded lengths batched steps will meet (JAX / unroll: one graph each)."""
@@ -176,12 +207,21 @@ class WordLoop(WordFigures, Loop):
 
     def order(self, p):
         rng = np.random.default_rng([self.cfg.seed, p])
+        if self.fuse > 1:
+            groups = batch_groups(self.lengths, self.batch, rng)
+            buckets = [bucket(int(self.lengths[g].max())) for g in groups]
+            return fused_chunks(groups, buckets, self.fuse, rng)
         if self.batch > 1:
             return batch_groups(self.lengths, self.batch, rng)
         return rng.permutation(len(self.train_seqs))
 
+    def steps(self, order) -> int:
+        return sum(len(c) for c in order) if self.fuse > 1 else len(order)
+
     def train_chunk(self, order, j, n):
         rng, m = self.drop_rng(j), self.model
+        if self.fuse > 1:
+            return self._train_fused(order[j], rng)
         if self.batch > 1:
             return self._train_groups(order[j:j + n], rng)
         seqs = [self.train_seqs[k] for k in order[j:j + n]]
@@ -201,6 +241,21 @@ class WordLoop(WordFigures, Loop):
             words.append(sum(len(y) for _, y in seqs))
         # data_loss is the mean over the group's sentences: the pass sums words' losses
         return [(loss, data * B, w) for (loss, data, _), w in zip(settle(steps, 0), words)]
+
+    def _train_fused(self, chunk, rng):
+        """Up to K groups of one bucket in one call; the last chunk of a bucket is
+        padded with weight-0 copies of its first group."""
+        m, K, B = self.model, self.fuse, self.batch
+        groups = [[self.train_seqs[k] for k in g] for g in chunk]
+        T = bucket(max(len(x) for seqs in groups for x, _ in seqs))
+        padded = [m.pad_batch(seqs, T) for seqs in groups]
+        padded += padded[:1] * (K - len(groups))
+        X, Y, M = (np.stack(a) for a in zip(*padded))
+        w = (np.arange(K) < len(groups)).astype(m.cfg.dtype)
+        drops = rng and m.draw_drop(T, B, K, rng=rng)
+        losses, data = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
+        words = [sum(len(y) for _, y in seqs) for seqs in groups]
+        return [(float(a), float(b) * B, n) for a, b, n in zip(losses, data, words)]
 
     def val_loss(self):
         return mean_word_loss(self.model, self.val) if self.val else None

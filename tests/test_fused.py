@@ -143,12 +143,13 @@ def test_trainer_batch_matches_numpy_over_the_same_streams(tmp_path):
         np.testing.assert_allclose(got[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
-def test_sentences_layout_rejects_fuse_and_devices():
-    """Fused windows and --devices need a stream; sentences say how to get one."""
+def test_sentences_layout_rejects_devices():
+    """--devices needs a stream; sentences say how to get one. (Fused groups of
+    sentences are tests/test_word_scale.py's.)"""
     pytrnn.TrainConfig(level="word", batch=4).validate()  # batched sentences are fine
-    for kw in (dict(fuse=4), dict(batch=4, devices=2)):
-        with pytest.raises(pytrnn.PytrnnError, match="add --layout stream"):
-            pytrnn.TrainConfig(level="word", **kw).validate()
+    pytrnn.TrainConfig(level="word", batch=4, fuse=4).validate()  # fused groups too
+    with pytest.raises(pytrnn.PytrnnError, match="add --layout stream"):
+        pytrnn.TrainConfig(level="word", batch=4, devices=2).validate()
     pytrnn.TrainConfig(level="word", layout="stream", batch=4, fuse=4).validate()
     with pytest.raises(pytrnn.PytrnnError, match="word-level option"):
         pytrnn.TrainConfig(level="char", layout="sentences").validate()

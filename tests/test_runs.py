@@ -283,7 +283,7 @@ def test_word_shuffle_is_seeded_and_new_each_pass():
 
     def order(seed, p):
         loop = SimpleNamespace(cfg=SimpleNamespace(seed=seed), train_seqs=[None] * 50,
-                               batch=1)
+                               batch=1, fuse=1)
         return WordLoop.order(loop, p)
 
     np.testing.assert_array_equal(order(3, 0), order(3, 0))
