@@ -234,7 +234,8 @@ def build_scan(
     h0 = carry_input(cfg, batch, h0)
     starts = _starts(cfg, h0, batch)
     if not notebook_cell(cfg):
-        hs, finals = scan_layers(cfg, params, x, hmask, batch, drop, starts)
+        hs, finals = scan_layers(cfg, params, x, hmask, batch, drop, starts,
+                                 autodiff)
     elif not autodiff and x.type.shape[0] is not None:
         # the input projection of every position at once: one gather, one scatter-add
         hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=hmask, batch=batch,

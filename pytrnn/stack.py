@@ -21,6 +21,7 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
 from .cells import CELLS
+from .gated import gated_recurrence
 from .params import suffix
 
 
@@ -47,14 +48,17 @@ def _init(cfg, batch, init, layer):
     return list(init[layer * n:(layer + 1) * n])
 
 
-def scan_layers(cfg, params, x, mask, batch, drop=None, init=None):
+def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=False):
     """(top-layer hidden states (T, H) or (T, B, H), every state after the last
     step): one scan per layer. ``drop`` (layers, T, [B,] H): dropout masks on each
     layer's output (inverted dropout: 0 or 1 / (1 - p)), as it goes up to the next
-    layer or to the output layer. ``init``: the carried first states, or None."""
+    layer or to the output layer. ``init``: the carried first states, or None.
+    Static-length graphs run the gated cells' recurrence with its own BPTT
+    (pytrnn.gated) unless ``autodiff``, which derives it through the plain scan."""
     cell, batched = CELLS[cfg.cell], batch is not None
     finals = []
     free = x.type.shape[0] is None  # C / Numba: project layer 0 inside the loop
+    own_bptt = not free and not autodiff and cfg.cell != "rnn"
     below = None
     for layer in range(cfg.layers):
         rec = _recurrent(cfg, params, layer)
@@ -81,7 +85,19 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None):
                 new = tuple(seq[-1] * v for v in new)
             return list(new) if cell.states > 1 else new[0]
 
-        def run(seqs, init, truncate=-1):
+        def run(seqs, init, truncate=-1, layer=layer, n_seq=n_seq):
+            if own_bptt:  # truncate is never below the length here
+                Whh = params["Whh" + suffix(layer)]
+                bhh = params.get("bhh" + suffix(layer))
+                m = seqs[1] if n_seq > 1 else None
+                if batched:
+                    return gated_recurrence(cfg.cell, seqs[0], Whh, bhh, cfg.hidden,
+                                            init, m)
+                # one stream as a batch of one: (T, 1, kH), states (1, H)
+                outs = gated_recurrence(cfg.cell, seqs[0][:, None], Whh, bhh, cfg.hidden,
+                                        [v[None] for v in init],
+                                        None if m is None else m[:, None, None])
+                return [o[:, 0] for o in outs]
             outs = pytensor.scan(fn, sequences=seqs, outputs_info=init,
                                  non_sequences=rec + extra, truncate_gradient=truncate,
                                  strict=True, return_updates=False)
