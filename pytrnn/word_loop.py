@@ -180,17 +180,14 @@ class WordLoop(WordFigures, Loop):
         return pad_length(self.model, n)
 
     def compile(self):
-        held = self.val + (self.test or [])
+        """What training needs before its first step: a step per bucket. The
+        held-out loss graphs compile when a pass first scores them, so training
+        starts sooner and the total is the same."""
         if self.batch > 1 or self.fuse > 1:
-            t = sum(self._compile_groups(n) for n in self._group_lengths())
-            lengths = sorted({self._pad(len(x)) for x, _ in held}, key=lambda v: v or 0)
-            return t + sum(self.model.compile(length=n, masked=n is not None,
-                                              kinds=("loss",)) for n in lengths)
-        kinds = ("train", "loss") if held else ("train",)
-        lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs + held},
+            return sum(self._compile_groups(n) for n in self._group_lengths())
+        lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs},
                          key=lambda v: v or 0)
-        return sum(self.model.compile(length=n, masked=n is not None, kinds=kinds)
-                   for n in lengths)
+        return sum(self.model.compile(length=n, masked=n is not None) for n in lengths)
 
     def _compile_groups(self, n: int) -> float:
         """The step of B sentences padded to n, or K of them fused in one call."""
