@@ -32,25 +32,6 @@ def _g(a, k, H):
     return a[..., k * H:(k + 1) * H]
 
 
-def _forward(cell, xe, Whh, bhh, mask, init, H):
-    step = CELLS[cell].step
-
-    def fn(*args):
-        xe_t = args[0]
-        m_t = args[1] if mask is not None else None
-        n = CELLS[cell].states
-        states = args[1 + (mask is not None):1 + (mask is not None) + n]
-        new = step(xe_t, states, Whh, bhh, H, True)
-        if m_t is not None:
-            new = tuple(m_t * v for v in new)
-        return list(new) if n > 1 else new[0]
-
-    seqs = [xe] + ([mask] if mask is not None else [])
-    outs = pytensor.scan(fn, sequences=seqs, outputs_info=list(init),
-                         strict=False, return_updates=False)
-    return list(outs) if CELLS[cell].states > 1 else [outs]
-
-
 def _lstm_bptt(xe, Whh, mask, init, hs, cs, dhs, dcs, H):
     hprev = pt.concatenate([init[0][None], hs[:-1]], axis=0)  # (T, B, H)
     cprev = pt.concatenate([init[1][None], cs[:-1]], axis=0)
@@ -108,9 +89,11 @@ def _gru_bptt(xe, Whh, bhh, mask, init, hs, dhs, H):
     return dxes, dWhh, dbhh, [dhn[-1]]
 
 
-def gated_recurrence(cell: str, xe, Whh, bhh, H: int, init, mask=None):
+def gated_recurrence(cell: str, step, xe, Whh, bhh, H: int, init, mask=None):
     """Every state's sequence, [hs] (GRU) or [hs, cs] (LSTM), each (T, B, H), for
-    ``xe`` (T, B, kH) projected inputs from ``init`` (the first states, (B, H) each)."""
+    ``xe`` (T, B, kH) projected inputs from ``init`` (the first states, (B, H) each).
+    ``step(xe_t, [m_t,] *states, Whh[, bhh])`` is the plain scan's own step, so the
+    forward pass is the plain scan's; only the gradient is this module's."""
     gru = cell == "gru"
     args = [xe, Whh] + ([bhh] if gru else []) + ([mask] if mask is not None else []) \
         + list(init)
@@ -119,7 +102,11 @@ def gated_recurrence(cell: str, xe, Whh, bhh, H: int, init, mask=None):
     b_i = inputs[2] if gru else None
     m_i = inputs[2 + gru] if mask is not None else None
     init_i = inputs[len(inputs) - len(init):]
-    outs = _forward(cell, xe_i, W_i, b_i, m_i, init_i, H)
+    outs = pytensor.scan(step, sequences=[xe_i] + ([m_i] if mask is not None else []),
+                         outputs_info=list(init_i),
+                         non_sequences=[W_i] + ([b_i] if gru else []), strict=True,
+                         return_updates=False)
+    outs = list(outs) if CELLS[cell].states > 1 else [outs]
 
     def pullback(ins, outs_, cots):
         cots = [pt.zeros_like(o) if isinstance(c.type, DisconnectedType) else c

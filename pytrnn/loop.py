@@ -223,7 +223,7 @@ class Loop:
             order = self.order(p)
             self.pass_index = p
             if st["window"] == 0:  # every stream starts a pass from zero
-                self.model.reset_carry(getattr(self, "batch", 1))
+                self.model.reset_carry(self.batch)
             rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
             rep.advance(st["window"])
             t0 = time.perf_counter()

@@ -91,11 +91,11 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
                 bhh = params.get("bhh" + suffix(layer))
                 m = seqs[1] if n_seq > 1 else None
                 if batched:
-                    return gated_recurrence(cfg.cell, seqs[0], Whh, bhh, cfg.hidden,
+                    return gated_recurrence(cfg.cell, fn, seqs[0], Whh, bhh, cfg.hidden,
                                             init, m)
                 # one stream as a batch of one: (T, 1, kH), states (1, H)
-                outs = gated_recurrence(cfg.cell, seqs[0][:, None], Whh, bhh, cfg.hidden,
-                                        [v[None] for v in init],
+                outs = gated_recurrence(cfg.cell, fn, seqs[0][:, None], Whh, bhh,
+                                        cfg.hidden, [v[None] for v in init],
                                         None if m is None else m[:, None, None])
                 return [o[:, 0] for o in outs]
             outs = pytensor.scan(fn, sequences=seqs, outputs_info=init,
