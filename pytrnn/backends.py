@@ -15,6 +15,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode, get_mode
 
@@ -200,10 +201,93 @@ def patch_jax_transposes() -> None:
     _wrap_jax_dispatch(DimShuffle, "materializes_transposes", copy_transposes)
 
 
+def _small_int(var) -> bool:
+    dtype = str(getattr(var.type, "dtype", ""))
+    return dtype.startswith(("int", "uint", "bool")) and getattr(var.type, "ndim", 2) <= 1
+
+
+def _at_trace_time(fn, node):
+    """``fn`` (JAX) for ``node``, computed with numpy while JAX traces wherever its
+    inputs are known then (shape arithmetic), so its results stay known values."""
+    import jax
+
+    def traced(*args):
+        if any(isinstance(a, jax.core.Tracer) for a in args):
+            return fn(*args)
+        inputs = [np.asarray(a, dtype=v.type.dtype) for a, v in zip(args, node.inputs)]
+        storage = [[None] for _ in node.outputs]
+        try:
+            node.op.perform(node, inputs, storage)
+        except Exception:
+            pass
+        if any(s[0] is None for s in storage):  # no numpy implementation: JAX's, now
+            with jax.ensure_compile_time_eval():
+                out = fn(*args)
+            if len(node.outputs) == 1:
+                return np.asarray(out)
+            return [np.asarray(v) for v in out]
+        outs = [np.asarray(s[0]) for s in storage]
+        return outs if len(outs) > 1 else outs[0]
+
+    return traced
+
+
+def patch_jax_free_lengths() -> None:
+    """Let one JAX graph of free length serve every length it is called with.
+
+    Under ``jax.jit`` the shapes of the inputs are known, but PyTensor's JAX code
+    computes lengths from them with jnp operations, which JAX stages into the
+    program, so a scan's length or a reshape's shape is no longer a known value and
+    JAX refuses it ("JAX requires concrete values"). Here every node whose outputs
+    are integer scalars or vectors (the shape arithmetic) is evaluated while JAX
+    traces when its inputs are known, and a reshape takes any known shape. JAX then
+    traces the graph once per length it meets, and PyTensor rewrites it only once:
+    the word level's sentence buckets share one graph (README, "Performance").
+    """
+    import jax
+    import jax.numpy as jnp
+    from pytensor.graph import Constant
+    from pytensor.graph.fg import AbstractFunctionGraph
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.link.jax.dispatch.basic import jax_typify
+    from pytensor.link.utils import fgraph_to_python
+    from pytensor.tensor.shape import Reshape
+
+    if getattr(jax_funcify.dispatch(AbstractFunctionGraph), "pytrnn_free", False):
+        return
+
+    def convert(op, node=None, **kwargs):
+        fn = jax_funcify(op, node=node, **kwargs)
+        if node is not None and node.outputs and all(map(_small_int, node.outputs)):
+            return _at_trace_time(fn, node)
+        return fn
+
+    def funcify_fgraph(fgraph, node=None, fgraph_name="jax_funcified_fgraph", **kwargs):
+        return fgraph_to_python(fgraph, convert, type_conversion_fn=jax_typify,
+                                fgraph_name=fgraph_name, **kwargs)
+
+    def funcify_reshape(op, node, **kwargs):
+        if isinstance(node.inputs[1], Constant):
+            fixed = tuple(int(n) for n in node.inputs[1].data)
+            return lambda x, shape: jnp.reshape(x, fixed)
+
+        def reshape(x, shape):
+            if not isinstance(shape, jax.core.Tracer):
+                shape = tuple(int(n) for n in np.asarray(shape))
+            return jnp.reshape(x, shape)
+
+        return reshape
+
+    funcify_fgraph.pytrnn_free = True
+    jax_funcify.register(AbstractFunctionGraph)(funcify_fgraph)
+    jax_funcify.register(Reshape)(funcify_reshape)
+
+
 @functools.cache
 def compile_mode(name: str) -> Mode:
     """The PyTensor Mode object for a backend name."""
     if name == "jax":
         patch_jax_reductions()
         patch_jax_transposes()
+        patch_jax_free_lengths()
     return get_mode(BACKENDS[name])

@@ -214,6 +214,7 @@ def build_unrolled(
 def build_scan(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
     batch: int | None = None, xy=None, autodiff: bool = False, drop=None, h0=None,
+    traced_length: bool = False,
 ) -> RNNGraph:
     """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
 
@@ -223,6 +224,8 @@ def build_scan(
     to the other). Free-length graphs (C and Numba) keep the plain scan: PyTensor 3.0's
     ``AdvancedIncSubtensor1`` takes a runtime length of 1 for broadcasting and refuses
     it, which the scatter-add of a projection outside the loop would hit.
+    ``traced_length``: a free-length graph that JAX traces once per length it meets
+    (backends.patch_jax_free_lengths), built as a static one.
     """
     x, y, mask = seq_inputs(cfg, length, masked, batch)
     if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
@@ -233,10 +236,11 @@ def build_scan(
     hmask = _state_mask(mask, batch)
     h0 = carry_input(cfg, batch, h0)
     starts = _starts(cfg, h0, batch)
+    static = traced_length or x.type.shape[0] is not None
     if not notebook_cell(cfg):
         hs, finals = scan_layers(cfg, params, x, hmask, batch, drop, starts,
-                                 autodiff)
-    elif not autodiff and x.type.shape[0] is not None:
+                                 autodiff, static)
+    elif not autodiff and static:
         # the input projection of every position at once: one gather, one scatter-add
         hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=hmask, batch=batch,
                         truncate=cfg.bptt_truncate, h0=starts and starts[0])

@@ -105,7 +105,8 @@ class RNN(Windows):
     # -- shapes -----------------------------------------------------------------
     @property
     def static_shapes(self) -> bool:
-        """True where every sequence length needs its own compiled graph."""
+        """True where every sequence length needs its own compiled program (JAX
+        traces one per shape; unroll builds one graph per length): pad to buckets."""
         return self.mode == "unroll" or self.backend == "jax"
 
     def _check_ids(self, *arrays) -> None:
@@ -149,8 +150,16 @@ class RNN(Windows):
         xp, yp, mask = left_pad(x, yy, pad_to, self.cfg.dtype)
         return ([xp, mask] if y is None else [xp, yp, mask]), length, True
 
+    def traces_lengths(self, masked: bool) -> bool:
+        """True where padded sentences of every bucket share one graph of free
+        length that JAX traces per bucket, so PyTensor rewrites it only once
+        (backends.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
+        return (masked and self.backend == "jax" and self.mode == "scan"
+                and self.cfg.bptt_truncate <= 0)
+
     def _compiled(self, kind: str, length: int, masked: bool, batch: int | None = None):
-        key = (kind, length if self.static_shapes else None, masked, batch)
+        per_length = self.static_shapes and not self.traces_lengths(masked)
+        key = (kind, length if per_length else None, masked, batch)
         if key not in self._fns:
             self._fns[key] = self._compile(kind, key[1], masked, batch)
         return self._fns[key]
@@ -166,8 +175,10 @@ class RNN(Windows):
             h0 = True  # an input: held-out text carries its own state
         elif kind == "train" and self.carry_state:
             h0 = self._carry_var(state_shape(self.cfg, batch))
+        traced = {"traced_length": True} if self.traces_lengths(masked) else {}
         g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
-                                batch=batch, drop=True if dropout else None, h0=h0)
+                                batch=batch, drop=True if dropout else None, h0=h0,
+                                **traced)
         mode = compile_mode(self.backend)
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])

@@ -18,7 +18,7 @@ from .config import RNNConfig
 from .steps import build_window_step
 
 
-def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None,
+def compile_windows(cfg: RNNConfig, mode: str, length: int | None, batch: int | None,
                     carry: bool = False, masked: bool = False):
     """``train(P, X, Y, W, lr) -> (P, losses, data_losses)`` for any number of windows.
 
@@ -27,13 +27,15 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int, batch: int | None,
     or (K, T, B) int32; W (K,) window weights (0 = leave everything alone); lr () the
     current learning rate; then, with ``masked`` (groups of padded sentences), their
     masks (K, T, B); then, with dropout, the dropout masks of every window
-    (K, layers, T, [B,] H).
+    (K, layers, T, [B,] H). ``length`` None: one graph for windows of any length,
+    which JAX traces per length (groups of padded sentences).
     """
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
     inputs, outputs = build_window_step(cfg, mode, length=length, batch=batch,
-                                       carry=carry, masked=masked)
+                                       carry=carry, masked=masked,
+                                       traced_length=length is None)
     # pytensor.function applies the JAX mode's graph rewrites; its jitted callable is
     # never used, only the rewritten graph.
     fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))

@@ -48,16 +48,19 @@ def _init(cfg, batch, init, layer):
     return list(init[layer * n:(layer + 1) * n])
 
 
-def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=False):
+def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=False,
+                static=None):
     """(top-layer hidden states (T, H) or (T, B, H), every state after the last
     step): one scan per layer. ``drop`` (layers, T, [B,] H): dropout masks on each
     layer's output (inverted dropout: 0 or 1 / (1 - p)), as it goes up to the next
     layer or to the output layer. ``init``: the carried first states, or None.
     Static-length graphs run the gated cells' recurrence with its own BPTT
-    (pytrnn.gated) unless ``autodiff``, which derives it through the plain scan."""
+    (pytrnn.gated) unless ``autodiff``, which derives it through the plain scan.
+    ``static``: build as for a static length (default: whether x's length is)."""
     cell, batched = CELLS[cfg.cell], batch is not None
     finals = []
-    free = x.type.shape[0] is None  # C / Numba: project layer 0 inside the loop
+    static = x.type.shape[0] is not None if static is None else static
+    free = not static  # C / Numba: project layer 0 inside the loop
     own_bptt = not free and not autodiff and cfg.cell != "rnn"
     below = None
     for layer in range(cfg.layers):

@@ -35,18 +35,21 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
     return list(zip(P, optim.apply(replace(cfg, optimizer="sgd"), P, grads, [])[0]))
 
 
-def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
-               batch: int | None, S: list = (), lr=None, drop=None, h0=None, mask=None):
+def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
+               batch: int | None, S: list = (), lr=None, drop=None, h0=None, mask=None,
+               traced_length: bool = False):
     """One window's optimizer step on parameter variables ``P`` (in param_names order)
     and optimizer state ``S`` (pytrnn.optim.state_shapes order), from the carried
     state ``h0`` (S, B, H) or from zero (None); ``mask`` (T, B): padded sentences.
 
     ``w`` scales the step: 0 leaves everything as it was (a padding window), the
     carried state included. Returns (new parameters + new state [+ the carried
-    state after the window], loss, data_loss).
+    state after the window], loss, data_loss). ``traced_length``: see graph.build_scan.
     """
+    traced = {"traced_length": True} if traced_length else {}
     g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
-                       xy=(x, y) if mask is None else (x, y, mask), drop=drop, h0=h0)
+                       xy=(x, y) if mask is None else (x, y, mask), drop=drop, h0=h0,
+                       **traced)
     grads = pytensor.grad(g.loss, list(P))
     new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     carried = [] if h0 is None else [pt.switch(pt.gt(w, 0), g.state_last, h0)]
@@ -55,7 +58,7 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int,
 
 def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
                       batch: int | None = None, carry: bool = False,
-                      masked: bool = False):
+                      masked: bool = False, traced_length: bool = False):
     """One window's SGD step as a pure graph: no shared variables, no updates.
 
     Inputs x, y (T,) or (T, B) int32 (with ``masked``, then the (T, B) mask of a
@@ -63,8 +66,10 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     state, then with ``carry`` the carried state); outputs the new values of those,
     loss and data_loss. A backend can then loop it over windows itself
     (``pytrnn.passes`` runs it inside one ``jax.lax.scan`` per chunk of windows).
+    ``traced_length``: a free length that JAX learns when it traces (see
+    graph.build_scan), for groups of padded sentences of every bucket.
     """
-    T = length or cfg.window
+    T = None if traced_length else length or cfg.window
     x, y, mask = seq_inputs(cfg, T, masked, batch)
     w = pt.tensor("w", shape=(), dtype=cfg.dtype)
     lr = pt.tensor("lr", shape=(), dtype=cfg.dtype)
@@ -74,7 +79,7 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     drop = drop_input(cfg, T, batch, cfg.dropout > 0 or None)
     h0 = carry_input(cfg, batch, carry or None)
     new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop, h0,
-                                      mask)
+                                      mask, traced_length)
     d = [] if drop is None else [drop]
     h = [] if h0 is None else [h0]
     m = [] if mask is None else [mask]

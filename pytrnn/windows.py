@@ -59,15 +59,17 @@ class Windows:
         self._check_ids(X, Y)
         w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
         # JAX's chunk function takes any number of windows; the others are built for K
-        key = ("fused", None if self.backend == "jax" else K, T, B)
         masked = masks is not None
+        # groups of padded sentences: one graph for every bucket, traced per length
+        key = ("fused", None if self.backend == "jax" else K,
+               None if self.traces_lengths(masked) else T, B)
         if masked:
             if self.backend != "jax" or B is None or np.shape(masks) != X.shape:
                 raise ConfigError("fused groups of sentences need --backend jax and "
                                   "masks shaped like X (K, T, B)")
             key += ("masked",)
         if key not in self._fns:
-            self._fns[key] = self._compile_fused(K, T, B, masked)
+            self._fns[key] = self._compile_fused(K, key[2], B, masked)
         if self.carry_state:
             self._carry_now = state_shape(self.cfg, B)
         args = list(self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
@@ -89,11 +91,11 @@ class Windows:
             shared = ([self.params[k] for k in self.names] + list(self.opt_state.values())
                       + carried)
 
-            ahead = {}  # chunk length K -> executable compiled ahead of time
+            ahead = {}  # the chunk's shape (K, T[, B]) -> executable compiled ahead
 
             def run(X, Y, w, *more):  # more: the sentences' masks, the dropout masks
                 P = [p.get_value(borrow=True) for p in shared]
-                fn = ahead.get(np.shape(X)[0], train)
+                fn = ahead.get(np.shape(X), train)
                 P, losses, data_losses = fn(P, X, Y, w, self.lr.get_value(), *more)
                 for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
                     p.container.storage[0] = v
@@ -103,8 +105,8 @@ class Windows:
                 if self.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
                     return run(X, Y, w, *more)
                 P = [p.get_value(borrow=True) for p in shared]
-                ahead[np.shape(X)[0]] = train.lower(P, X, Y, w, self.lr.get_value(),
-                                                    *more).compile()
+                ahead[np.shape(X)] = train.lower(P, X, Y, w, self.lr.get_value(),
+                                                 *more).compile()
 
             run.warm = warm
             return run

@@ -197,7 +197,7 @@ class WordLoop(WordFigures, Loop):
         return self.model.warm_windows(X, X, masks=np.ones(X.shape))
 
     def _group_lengths(self):
-        """The padded lengths batched steps will meet (JAX / unroll: one graph each)."""
+        """The padded lengths batched steps will meet (JAX / unroll: one program each)."""
         if not self.model.static_shapes:
             return [int(self.lengths.max())]  # one free-length graph serves them all
         return sorted({bucket(int(n)) for n in self.lengths})
