@@ -39,11 +39,15 @@ def _lstm_bptt(xe, Whh, mask, init, hs, cs, dhs, dcs, H):
     i, f = sigmoid(_g(a, 0, H)), sigmoid(_g(a, 1, H))
     g, o = pt.tanh(_g(a, 2, H)), sigmoid(_g(a, 3, H))
     tc = pt.tanh(cs)  # c_t, masked or not, is the c the step computed where m = 1
-    m = mask if mask is not None else pt.ones_like(cs[:, :, :1])
+    masks = [] if mask is None else [mask]  # no mask: no per-step multiply by ones
 
-    def back(m_t, i_t, f_t, g_t, o_t, tc_t, cp_t, dh_t, dc_t, dh_next, dc_next, W):
-        dh = m_t * (dh_t + dh_next)
-        dc = m_t * (dc_t + dc_next) + dh * o_t * (1 - tc_t ** 2)
+    def back(*args):
+        m_t, args = (args[0], args[1:]) if masks else (None, args)
+        i_t, f_t, g_t, o_t, tc_t, cp_t, dh_t, dc_t, dh_next, dc_next, W = args
+        dh, dc = dh_t + dh_next, dc_t + dc_next
+        if m_t is not None:
+            dh, dc = m_t * dh, m_t * dc
+        dc = dc + dh * o_t * (1 - tc_t ** 2)
         da = pt.concatenate([dc * g_t * i_t * (1 - i_t), dc * cp_t * f_t * (1 - f_t),
                              dc * i_t * (1 - g_t ** 2), dh * tc_t * o_t * (1 - o_t)],
                             axis=-1)
@@ -51,7 +55,7 @@ def _lstm_bptt(xe, Whh, mask, init, hs, cs, dhs, dcs, H):
 
     zeros = pt.zeros_like(init[0])
     das, dhn, dcn = pytensor.scan(
-        back, sequences=[m, i, f, g, o, tc, cprev, dhs, dcs],
+        back, sequences=[*masks, i, f, g, o, tc, cprev, dhs, dcs],
         outputs_info=[None, zeros, zeros], non_sequences=[Whh], go_backwards=True,
         strict=True, return_updates=False)
     das = das[::-1]  # (T, B, 4H)
@@ -66,10 +70,12 @@ def _gru_bptt(xe, Whh, bhh, mask, init, hs, dhs, H):
     z = sigmoid(_g(xe, 1, H) + _g(hid, 1, H))
     hid_n = _g(hid, 2, H)
     n = pt.tanh(_g(xe, 2, H) + r * hid_n)
-    m = mask if mask is not None else pt.ones_like(hs[:, :, :1])
+    masks = [] if mask is None else [mask]  # no mask: no per-step multiply by ones
 
-    def back(m_t, r_t, z_t, n_t, hn_t, hp_t, dh_t, dh_next, W):
-        dh = m_t * (dh_t + dh_next)
+    def back(*args):
+        m_t, args = (args[0], args[1:]) if masks else (None, args)
+        r_t, z_t, n_t, hn_t, hp_t, dh_t, dh_next, W = args
+        dh = dh_t + dh_next if m_t is None else m_t * (dh_t + dh_next)
         dan = dh * (1 - z_t) * (1 - n_t ** 2)
         dar = dan * hn_t * r_t * (1 - r_t)
         daz = dh * (hp_t - n_t) * z_t * (1 - z_t)
@@ -78,7 +84,7 @@ def _gru_bptt(xe, Whh, bhh, mask, init, hs, dhs, H):
 
     zeros = pt.zeros_like(init[0])
     dans, dhids, dhn = pytensor.scan(
-        back, sequences=[m, r, z, n, hid_n, hprev, dhs],
+        back, sequences=[*masks, r, z, n, hid_n, hprev, dhs],
         outputs_info=[None, None, zeros], non_sequences=[Whh], go_backwards=True,
         strict=True, return_updates=False)
     dans, dhids = dans[::-1], dhids[::-1]
