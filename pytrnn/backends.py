@@ -218,9 +218,9 @@ def _at_trace_time(fn, node):
         storage = [[None] for _ in node.outputs]
         try:
             node.op.perform(node, inputs, storage)
-        except Exception:
+        except Exception:  # an op without a numpy perform (JAXShapeTuple): below
             pass
-        if any(s[0] is None for s in storage):  # no numpy implementation: JAX's, now
+        if any(s[0] is None for s in storage):  # not computed by numpy: JAX's, now
             with jax.ensure_compile_time_eval():
                 out = fn(*args)
             if len(node.outputs) == 1:
@@ -239,10 +239,11 @@ def patch_jax_free_lengths() -> None:
     computes lengths from them with jnp operations, which JAX stages into the
     program, so a scan's length or a reshape's shape is no longer a known value and
     JAX refuses it ("JAX requires concrete values"). Here every node whose outputs
-    are integer scalars or vectors (the shape arithmetic) is evaluated while JAX
-    traces when its inputs are known, and a reshape takes any known shape. JAX then
-    traces the graph once per length it meets, and PyTensor rewrites it only once:
-    the word level's sentence buckets share one graph (README, "Performance").
+    are integer or boolean scalars or vectors (the shape arithmetic) is evaluated
+    while JAX traces when its inputs are known, and a reshape takes any known shape.
+    JAX then traces the graph once per length it meets, and PyTensor rewrites it
+    only once: the word level's sentence buckets share one graph (README,
+    "Performance").
     """
     import jax
     import jax.numpy as jnp

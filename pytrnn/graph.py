@@ -168,13 +168,14 @@ def _pick(probs, y, batch):
 
 def build_unrolled(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None, drop=None, h0=None,
+    batch: int | None = None, xy=None, drop=None, h0=None, traced_length: bool = False,
 ) -> RNNGraph:
     """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
 
     ``batch`` B: x, y are (T, B) and the data loss is the mean over the B streams.
     ``xy``: existing (x, y) or (x, y, mask) variables to build on (fused windows).
     ``h0``: the carried state (True: a new input), or None for zero.
+    ``traced_length`` is build_scan's; a loop unrolled in Python has a fixed length.
     """
     T = length or cfg.window
     x, y, mask = seq_inputs(cfg, T, masked, batch)

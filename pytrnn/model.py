@@ -175,10 +175,9 @@ class RNN(Windows):
             h0 = True  # an input: held-out text carries its own state
         elif kind == "train" and self.carry_state:
             h0 = self._carry_var(state_shape(self.cfg, batch))
-        traced = {"traced_length": True} if self.traces_lengths(masked) else {}
         g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
                                 batch=batch, drop=True if dropout else None, h0=h0,
-                                **traced)
+                                traced_length=self.traces_lengths(masked))
         mode = compile_mode(self.backend)
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])

@@ -46,10 +46,9 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
     carried state included. Returns (new parameters + new state [+ the carried
     state after the window], loss, data_loss). ``traced_length``: see graph.build_scan.
     """
-    traced = {"traced_length": True} if traced_length else {}
     g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
                        xy=(x, y) if mask is None else (x, y, mask), drop=drop, h0=h0,
-                       **traced)
+                       traced_length=traced_length)
     grads = pytensor.grad(g.loss, list(P))
     new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     carried = [] if h0 is None else [pt.switch(pt.gt(w, 0), g.state_last, h0)]
