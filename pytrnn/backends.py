@@ -285,10 +285,47 @@ def patch_jax_free_lengths() -> None:
 
 
 @functools.cache
+def patch_c_symbolic_ops() -> None:
+    """On PyTensor's C VM, expand ``Softmax`` and ``LogSoftmax`` into C ops.
+
+    In PyTensor 3 both are symbolic ops (an ``OpFromGraph``) that the JAX and Numba
+    backends compile natively, but that have no C code: on the C VM each one runs
+    its inner graph through ``perform``, compiled on first call in the default mode,
+    which is Numba. A "c" model would then compute every softmax in Numba, behind a
+    Python call per step, and pay a cold Numba compile for it. This rewrite, in
+    PyTensor's own rewrite database after ``stabilize`` (which is what creates these
+    ops from ``exp(x) / exp(x).sum()``), inlines them wherever the mode being
+    compiled links with perform-based thunks (the C VM, and the scans inside its
+    graphs, which PyTensor compiles on a C VM of their own). JAX and Numba graphs
+    are left alone.
+    """
+    from pytensor.compile import optdb
+    from pytensor.compile.builders import SymbolicOp
+    from pytensor.configdefaults import config
+    from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+    from pytensor.link.c.basic import CLinker, OpWiseCLinker
+    from pytensor.link.vm import VMLinker
+    from pytensor.tensor.rewriting.ofg import inline_ofg_node
+
+    @node_rewriter([SymbolicOp])
+    def inline_symbolic_ops_on_c(fgraph, node):
+        linker = get_mode(config.mode).linker
+        if isinstance(node.op, SymbolicOp) and isinstance(linker, (VMLinker, CLinker,
+                                                                   OpWiseCLinker)):
+            return inline_ofg_node(node)
+        return False
+
+    optdb.register("pytrnn_inline_symbolic_ops_on_c", dfs_rewriter(inline_symbolic_ops_on_c),
+                   "fast_run", "fast_compile", position=1.55)
+
+
+@functools.cache
 def compile_mode(name: str) -> Mode:
     """The PyTensor Mode object for a backend name."""
     if name == "jax":
         patch_jax_reductions()
         patch_jax_transposes()
         patch_jax_free_lengths()
+    elif name == "c":
+        patch_c_symbolic_ops()
     return get_mode(BACKENDS[name])

@@ -34,9 +34,27 @@ def assert_linker(fn, backend: str) -> None:
     if backend == "c":
         assert type(linker) is VMLinker and linker.c_thunks and linker.use_cloop, linker
         assert isinstance(fn.vm, CVM), type(fn.vm)
+        # an OpFromGraph left in a C graph (PyTensor 3's Softmax is one) runs its
+        # inner graph through perform, compiled in the default mode: Numba
+        symbolic = inner_graph_ops(fn.maker.fgraph)
+        assert not symbolic, f"c: ops that run through another mode: {symbolic}"
     else:
         want = {"jax": JAXLinker, "numba": NumbaLinker}[backend]
         assert isinstance(linker, want), f"{backend}: {type(linker).__name__}"
+
+
+def inner_graph_ops(fgraph) -> list[str]:
+    """The OpFromGraph nodes of ``fgraph`` and of every scan inside it."""
+    from pytensor.compile.builders import OpFromGraph
+    from pytensor.scan.op import Scan
+
+    found = []
+    for node in fgraph.toposort():
+        if isinstance(node.op, OpFromGraph):
+            found.append(str(node.op))
+        elif isinstance(node.op, Scan):
+            found += inner_graph_ops(node.op.fgraph)
+    return found
 
 
 def assert_model_linkers(model) -> None:

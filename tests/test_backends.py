@@ -66,6 +66,29 @@ def test_backend_c_is_pytensors_c_linker_and_the_check_sees_a_fallback():
             assert_linker(fn, "c")
 
 
+def test_c_graphs_expand_softmax_into_c_ops():
+    """PyTensor 3's Softmax and LogSoftmax are OpFromGraphs without C code: left in a
+    C graph (or in a scan inside one) they would run in Numba through perform.
+    pytrnn's "c" mode expands them; the values stay numpy's."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from helpers import assert_linker
+    from pytrnn.backends import compile_mode
+
+    x = pt.matrix("x")
+    rows = pytensor.scan(lambda r: pt.special.softmax(r), sequences=[x], return_updates=False)
+    fn = pytensor.function([x], [pt.special.log_softmax(x, axis=-1), rows],
+                           mode=compile_mode("c"))
+    assert_linker(fn, "c")
+    v = np.random.default_rng(0).normal(size=(3, 4))
+    e = np.exp(v - v.max(axis=1, keepdims=True))
+    want = e / e.sum(axis=1, keepdims=True)
+    logp, p = fn(v)
+    np.testing.assert_allclose(p, want, rtol=1e-12)
+    np.testing.assert_allclose(logp, np.log(want), rtol=1e-12)
+
+
 def test_jax_parameters_stay_on_the_device():
     """After a step the shared storage holds JAX arrays: no host copy per window."""
     import jax

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import pytrnn
 from cli.main import app
 from conftest import TINY, cached_model
+from helpers import assert_model_linkers
 from numpy_ref import init, loss_and_grads, sgd_step
 from pytrnn.params import init_params
 from pytrnn.progress import PrintReporter
@@ -40,6 +41,8 @@ def test_fused_equals_one_call_per_window(mode, backend, rng):
     got = fused.get_params()
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    if backend != "jax":  # JAX's fused chunks are lax.scans, not PyTensor functions
+        assert_model_linkers(fused)
 
 
 def batched_step(P, X, Y, lr=LR, reg=REG, clip=CLIP):
@@ -79,6 +82,8 @@ def test_minibatch_matches_numpy_mean_over_streams(mode, backend, rng):
     got = model.get_params()
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    if backend != "jax":  # JAX's fused chunks are lax.scans, not PyTensor functions
+        assert_model_linkers(model)
 
 
 @pytest.mark.parametrize("fuse", [None, 16])
