@@ -212,9 +212,10 @@ def compare(
     from rich.table import Table
 
     from pytrnn.compare import compare as gather
-    from pytrnn.compare import plot_runs
+    from pytrnn.compare import load_runs, plot_runs
 
-    out = gather(checkpoints)
+    runs = load_runs(checkpoints)  # read once, for the table and the figure
+    out = gather(runs)
 
     def fmt(v):
         return "-" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v)
@@ -232,7 +233,7 @@ def compare(
                       fmt(r["best_val"]), fmt(r["best_pass"]), fmt(r["test"]), speed)
     Console(width=max(Console().width, 120)).print(table)
     if output:
-        typer.echo(f"wrote {plot_runs(checkpoints, output)}")
+        typer.echo(f"wrote {plot_runs(runs, output)}")
 
 
 @app.command()

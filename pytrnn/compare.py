@@ -32,9 +32,11 @@ def settings(ck: ckpt_io.Checkpoint) -> dict:
 
 
 def load_runs(paths) -> list[tuple[str, ckpt_io.Checkpoint]]:
+    """(path, checkpoint) per run, all of one level. Runs loaded before pass through
+    as they are, so a caller that tabulates and draws reads each file once."""
     if not paths:
         raise ConfigError("name at least one checkpoint")
-    runs = [(str(p), ckpt_io.load(p)) for p in paths]
+    runs = [p if isinstance(p, tuple) else (str(p), ckpt_io.load(p)) for p in paths]
     levels = {ck.level for _, ck in runs}
     if len(levels) > 1:
         which = ", ".join(f"{p} is {ck.level}" for p, ck in runs)
@@ -55,7 +57,8 @@ def label(path: str, ck, differ: list[str]) -> str:
 
 
 def compare(paths) -> dict:
-    """{"level", "differ", "val_label", "rows"}: one row per run (a dict)."""
+    """{"level", "differ", "val_label", "rows"}: one row per run (a dict). ``paths``:
+    checkpoint files, or runs from ``load_runs``."""
     runs = load_runs(paths)
     level = runs[0][1].level
     val_key, val_label, speed_key, _, test_key = FIGURES[level]

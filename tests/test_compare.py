@@ -46,13 +46,17 @@ def test_compare_names_only_what_differs(tmp_path):
     assert differences(load_runs([a, b, c])) == ["cell", "lr", "optimizer"]
 
 
-def test_compare_cli_table_and_figure(tmp_path):
+def test_compare_cli_table_and_figure(tmp_path, monkeypatch):
     a = make_run(tmp_path / "a.npz")
     b = make_run(tmp_path / "b.npz", cell="lstm")
     png = tmp_path / "cmp.png"
+    loaded = []
+    real_load = ckpt_io.load
+    monkeypatch.setattr(ckpt_io, "load", lambda p: loaded.append(str(p)) or real_load(p))
     r = CliRunner().invoke(app, ["compare", str(a), str(b), "-o", str(png)],
                            env={"COLUMNS": "160"})
     assert r.exit_code == 0, r.output
+    assert sorted(loaded) == sorted([str(a), str(b)])  # each file read once
     assert "differ in cell" in r.output and "lstm" in r.output and "200.000" in r.output
     assert png.read_bytes()[:8] == PNG and png.stat().st_size > 10_000
 
