@@ -110,7 +110,7 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Let a new run replace the checkpoint at its path.", rich_help_panel=OUTPUT)] = False,
     save_every: Annotated[float, typer.Option(help="Also save every this many seconds.", rich_help_panel=OUTPUT)] = 60.0,
     log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.", rich_help_panel=OUTPUT)] = None,
-    sample_length: Annotated[int, typer.Option(help="Chars sampled at the end (0: none).", rich_help_panel=OUTPUT)] = 200,
+    sample_length: Annotated[int, typer.Option(help="Sampled at the end: chars (char level) or words in whole sentences (word level); 0: none.", rich_help_panel=OUTPUT)] = 200,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
     from pytrnn.parallel import ask_for_host_devices

@@ -120,7 +120,7 @@ class TrainConfig:
     vocab_size: int = 8000  # word level: most frequent words kept
     max_sentence_len: int = 50  # word level: longer sentences are skipped; 0: no limit
     lower: bool = True  # word level: lower-case the text first
-    sample_length: int = 200  # chars (or sentences' worth) printed after training
+    sample_length: int = 200  # chars, or words in whole sentences, printed after training
     batch: int = 1  # B streams (or sentences) per step (1 = the notebook)
     fuse: int | None = None  # windows per compiled call (streams); None: see resolved_fuse
     devices: int = 1  # JAX devices the batch's streams are split over (data parallel)

@@ -136,3 +136,17 @@ def sample_sentences(
                                    prime, argmax, start))
         for _ in range(n)
     ]
+
+
+def sentences_until(model: RNN, vocab: WordVocab, words: int, seed: int = 0,
+                    start: int = START_ID, max_words: int = 100) -> list[list[str]]:
+    """Whole sentences (as words) until they hold ``words`` words in all, the last one
+    finished: what ``--sample-length`` prints at the word level. The same draws as
+    ``sample_sentences`` with the same seed, so its sentences come first."""
+    rng = np.random.default_rng(seed)
+    out, count = [], 0
+    while count < words:
+        sentence = sample_sentence(model, vocab, rng, max_words=max_words, start=start)
+        out.append(sentence)
+        count += max(1, len(sentence))  # an empty sentence still counts: the loop ends
+    return out

@@ -27,9 +27,9 @@ from .backends import resolve_backend
 from .errors import ConfigError, CorpusError
 from .loop import ASYNC_STEPS, Loop, settle
 from .model import RNN
-from .sample import sample_sentences
-from .words import (START_ID, WordVocab, bucket, drop_long, hold_out, split_sentences,
-                    unknown_rate)
+from .sample import sentences_until
+from .words import (START_ID, WordVocab, bucket, detokenize, drop_long, hold_out,
+                    split_sentences, unknown_rate)
 
 POOL = 100  # sentences sorted by length together: POOL * B
 
@@ -72,8 +72,9 @@ class WordFigures:
                 "unk_rate": self.test_unknown_rate()}
 
     def sample(self):
-        return "\n".join(sample_sentences(self.model, self.vocab, n=3, seed=self.cfg.seed,
-                                          start=self.sentence_start))
+        return "\n".join(detokenize(s) for s in sentences_until(
+            self.model, self.vocab, self.cfg.sample_length, seed=self.cfg.seed,
+            start=self.sentence_start))
 
     def pass_line(self, r):
         line = (f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"

@@ -255,6 +255,24 @@ def test_word_sample_prime_argmax_and_length(split_run):
     one_line_error(invoke("sample", path, "--prime", "the zebra"), "'zebra'")
 
 
+@pytest.mark.parametrize("words", [1, 25, 60])
+def test_word_sample_length_counts_words_in_whole_sentences(split_run, words):
+    """--sample-length at the word level: whole sentences until they hold that many
+    words (the last one finished), the same draws as ``sample_sentences``."""
+    from pytrnn.generate import load_model, sentence_start
+    from pytrnn.sample import sample_sentences, sentences_until
+    from pytrnn.words import WordVocab, detokenize
+
+    _, path, _ = split_run
+    model, ck = load_model(path)
+    vocab = WordVocab(tuple(ck.vocab))
+    got = sentences_until(model, vocab, words, seed=3, start=sentence_start(ck))
+    counts = [max(1, len(s)) for s in got]
+    assert sum(counts) >= words > sum(counts[:-1])
+    same = sample_sentences(model, vocab, n=len(got), seed=3, start=sentence_start(ck))
+    assert [detokenize(s) for s in got] == same
+
+
 def test_char_checkpoint_rejects_word_options(tmp_path):
     path = tmp_path / "c.npz"
     assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", path).exit_code == 0
