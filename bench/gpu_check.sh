@@ -44,15 +44,16 @@ timeout 190 python3 - <<'PY' 2>&1 | tee "$OUT/words.txt"
 # the word level at V = 8,003, H = 100, batch 64 float32, both layouts, GPU then CPU
 import tempfile
 from pathlib import Path
-from pytrnn.bench_words import CHARS_PER_WORD, pytrnn_row, synthetic_text
+from pytrnn.bench_words import FUSE, Setting, pytrnn_row, synthetic_text
 with tempfile.TemporaryDirectory() as d:
     path = Path(d) / "words.txt"
     text = synthetic_text(300_000, distinct=24_000, glossary=8_100)
     path.write_text(text)
     for device in ("gpu", "cpu"):
-        for layout in ("stream", "sentences", "sentences fused"):
-            r = pytrnn_row(path, layout, 64, "float32", len(text), 100, 8000, "jax", device)
-            print(f"{device} words {layout} batch 64 float32: {r.chars_per_s:,.0f} words/s "
+        for s in (Setting("stream", 64, "float32"), Setting("sentences", 64, "float32"),
+                  Setting("sentences", 64, "float32", FUSE)):
+            r = pytrnn_row(path, s, len(text), 100, 8000, "jax", device)
+            print(f"{device} words {r.name}: {r.chars_per_s:,.0f} words/s "
                   f"(compile {r.compile_s:.1f} s, device {r.note})")
 PY
 echo "gpu_check done"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import string
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,27 @@ from .words import WordVocab, split_sentences, stream_ids
 WINDOW = 35  # word_language_model's bptt
 CHARS_PER_WORD = 3.4  # of the synthetic text, spaces and stops included
 FUSE = 16  # groups of sentences per compiled call in the "sentences fused" rows
-GRID = [(layout, B, dt) for layout in ("stream", "sentences") for B in (1, 20, 64)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One pytrnn row: ``pytrnn train --level word --layout L --batch B --dtype D
+    [--fuse F]``."""
+
+    layout: str  # "stream" or "sentences"
+    batch: int
+    dtype: str
+    fuse: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"pytrnn train {self.layout}{' fused' if self.fuse else ''} " \
+            f"{self.dtype} batch {self.batch}"
+
+
+GRID = [Setting(layout, B, dt) for layout in ("stream", "sentences") for B in (1, 20, 64)
         for dt in ("float64", "float32")] + \
-    [("sentences fused", B, dt) for B in (20, 64) for dt in ("float64", "float32")]
+    [Setting("sentences", B, dt, FUSE) for B in (20, 64) for dt in ("float64", "float32")]
 
 
 def lexicon(n: int) -> list[str]:
@@ -72,24 +91,21 @@ def synthetic_text(words: int, distinct: int = 30_000, seed: int = 0,
     return "\n".join(out) + "\n"
 
 
-def pytrnn_row(path: Path, layout: str, batch: int, dtype: str, limit: int,
-               hidden: int, vocab: int, backend: str | None, device: str | None = None) -> Row:
-    """One pass of ``pytrnn train --level word`` on the text at ``path``
-    ("sentences fused": the sentence layout with ``--fuse FUSE``)."""
+def pytrnn_row(path: Path, setting: Setting, limit: int, hidden: int, vocab: int,
+               backend: str | None, device: str | None = None) -> Row:
+    """One pass of ``pytrnn train --level word`` on the text at ``path``."""
     from .train import train
 
-    fuse = FUSE if layout == "sentences fused" else None
     with tempfile.TemporaryDirectory() as d:
-        cfg = TrainConfig(corpus=str(path), level="word", layout=layout.split()[0],
-                          batch=batch, fuse=fuse,
+        cfg = TrainConfig(corpus=str(path), level="word", layout=setting.layout,
+                          batch=setting.batch, fuse=setting.fuse,
                           passes=1, val_frac=0.0, limit_chars=limit, vocab_size=vocab,
                           max_sentence_len=0, backend=backend, device=device,
                           sample_length=0,
                           checkpoint=str(Path(d) / "w.npz"))
-        r = train(RNNConfig(hidden=hidden, window=WINDOW, dtype=dtype), cfg,
+        r = train(RNNConfig(hidden=hidden, window=WINDOW, dtype=setting.dtype), cfg,
                   reporter=PrintReporter(quiet=True))
-    return Row(f"pytrnn train {layout} {dtype} batch {batch}", r.units_per_s, r.compile_s,
-               note=r.model.device)
+    return Row(setting.name, r.units_per_s, r.compile_s, note=r.model.device)
 
 
 def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int,
@@ -105,7 +121,7 @@ def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int
     dt = best_of(lambda: numpy_train(P, ids, starts[:n_np], WINDOW), 2)
     rows = [(Row("numpy BPTT loop float64 batch 1 (baseline)", n_np * WINDOW / dt),
              "float64", 1)]
-    for B, dtype in sorted({(B, dt) for _, B, dt in grid}):
+    for B, dtype in sorted({(g.batch, g.dtype) for g in grid}):
         streams = split_streams(ids, B)
         st = window_starts(streams.shape[1], WINDOW, "words")
         n = max(1, min(len(st), budget // (WINDOW * B)))
@@ -161,9 +177,10 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
     dtype, and each row's share of this machine's float32 matmul peak."""
     H, vocab = (16, 500) if smoke else (100, 8000)
     n_words = 20_000 if smoke else 400_000
-    grid = [("stream", 20, "float32"), ("sentences", 4, "float64")] if smoke else GRID
+    grid = [Setting("stream", 20, "float32"), Setting("sentences", 4, "float64")] \
+        if smoke else GRID
     if backend not in (None, "jax"):  # fused sentence groups are JAX's
-        grid = [g for g in grid if g[0] != "sentences fused"]
+        grid = [g for g in grid if not g.fuse]
     budget = 4_000 if smoke else 120_000
     text = synthetic_text(n_words, distinct=3 * vocab, glossary=vocab + 100)
     glossary_chars = len(synthetic_text(0, distinct=3 * vocab, glossary=vocab + 100))
@@ -177,16 +194,17 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
         rows = baseline_rows(ids, V, H, budget, 800 if smoke else 6_000, grid)
         for r, _, _ in rows:
             reporter(f"{r.name}: {r.chars_per_s:,.0f} words/s")
-        for layout, B, dtype in grid:
+        for g in grid:
+            B, dtype = g.batch, g.dtype
             # about 10 s of training per row at the speeds measured here
-            words = (budget // 8 if B == 1 and layout == "sentences" else budget) * \
+            words = (budget // 8 if B == 1 and g.layout == "sentences" else budget) * \
                 (1 if B == 1 else 3)
             limit = glossary_chars + int(words * CHARS_PER_WORD)
-            row = pytrnn_row(path, layout, B, dtype, limit, H, vocab, backend)
+            row = pytrnn_row(path, g, limit, H, vocab, backend)
             rows.append((row, dtype, B))
             reporter(f"{row.name}: {row.chars_per_s:,.0f} words/s "
                      f"(compile {row.compile_s:.1f} s)")
-            t = torch_row(ids, V, H, B, dtype, budget) if layout == "stream" else None
+            t = torch_row(ids, V, H, B, dtype, budget) if g.layout == "stream" else None
             if t is not None:
                 rows.append((t, dtype, B))
                 reporter(f"{t.name}: {t.chars_per_s:,.0f} words/s")
