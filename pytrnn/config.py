@@ -194,8 +194,9 @@ class TrainConfig:
         if self.resolved_layout == "sentences" and self.carry_state:
             raise ConfigError("--carry-state needs windows that follow each other: at "
                               "the word level, add --layout stream")
-        if self.carry_state and self.devices > 1:
-            raise ConfigError("--carry-state with --devices is not supported yet")
+        if self.carry_state and self.num_processes > 1:
+            raise ConfigError("--carry-state across processes is not supported yet: a "
+                              "checkpoint would hold only this process's streams' states")
         if not 0 < self.lr_decay <= 1 or self.lr_decay_after < 0:
             raise ConfigError("--lr-decay must be in (0, 1] and --lr-decay-after at least 0")
         if self.devices < 1:

@@ -90,8 +90,6 @@ class RNN(Windows):
         self.drop_rng = np.random.default_rng([seed, 0xD50])
         if cfg.dropout > 0 and devices > 1:
             raise ConfigError("--dropout with --devices is not supported yet")
-        if carry_state and devices > 1:
-            raise ConfigError("--carry-state with --devices is not supported yet")
         # the carried state, updated by every training step like a parameter: one
         # shared variable per shape (S, B, H), its static shape the graphs' own
         self.carry_state = carry_state

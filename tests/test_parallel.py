@@ -47,6 +47,41 @@ def test_two_devices_equal_one_device_with_the_same_global_batch():
     assert out.startswith("ok")
 
 
+def test_carried_state_over_two_devices_equals_one_device():
+    """--carry-state with --devices: each device carries the states of its own share
+    of the streams; an LSTM's (h, c) end where one device's do, and they are carried
+    (a run without them ends elsewhere)."""
+    out = run_py("""
+        import numpy as np, jax, pytrnn
+        assert len(jax.devices()) == 2
+        cfg = pytrnn.RNNConfig(vocab_size=9, hidden=6, window=5, cell="lstm")
+        rng = np.random.default_rng(0)
+        X, Y = rng.integers(0, 9, (6, 5, 4)), rng.integers(0, 9, (6, 5, 4))
+        runs = {}
+        for d, carry in ((1, True), (2, True), (2, False)):
+            m = pytrnn.RNN(cfg, mode="scan", devices=d, seed=3, carry_state=carry)
+            losses = np.concatenate([m.train_windows(X[:3], Y[:3])[0],
+                                     m.train_windows(X[3:], Y[3:])[0]])
+            runs[d, carry] = (losses, m.get_params(), m.get_carry())
+        (l1, p1, c1), (l2, p2, c2) = runs[1, True], runs[2, True]
+        assert c1.shape == c2.shape == (2, 4, 6) and np.abs(c1).max() > 0
+        np.testing.assert_allclose(c1, c2, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(l1, l2, rtol=1e-9)
+        for k in p1:
+            np.testing.assert_allclose(p1[k], p2[k], rtol=1e-9, atol=1e-12)
+        assert not np.allclose(runs[2, False][0][3:], l2[3:])
+        print("ok")
+    """)
+    assert out.startswith("ok")
+
+
+def test_carried_state_across_processes_is_refused():
+    cfg = pytrnn.TrainConfig(carry_state=True, devices=2, batch=4, num_processes=2)
+    with pytest.raises(pytrnn.PytrnnError, match="across processes"):
+        cfg.validate()
+    pytrnn.TrainConfig(carry_state=True, devices=2, batch=4).validate()
+
+
 def test_cli_devices_two_matches_one(tmp_path):
     base = [sys.executable, "-m", "cli", "train", "--limit-chars", "6000", "--passes", "1",
             "--batch", "4", "--hidden", "8", "--window", "10", "--mode", "scan",
