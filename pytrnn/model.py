@@ -88,8 +88,6 @@ class RNN(Windows):
         self._lr_var = self.lr if variable_lr else None
         # dropout masks come from this generator unless the caller passes its own
         self.drop_rng = np.random.default_rng([seed, 0xD50])
-        if cfg.dropout > 0 and devices > 1:
-            raise ConfigError("--dropout with --devices is not supported yet")
         # the carried state, updated by every training step like a parameter: one
         # shared variable per shape (S, B, H), its static shape the graphs' own
         self.carry_state = carry_state
@@ -97,6 +95,9 @@ class RNN(Windows):
         self._carry_now = state_shape(cfg)
         self._fns: dict = {}
         self.parallel = DataParallel.create(devices, self.backend)
+        if cfg.dropout > 0 and self.parallel.processes > 1:
+            raise ConfigError("--dropout across processes is not supported yet: each "
+                              "process would draw the masks of the first streams")
         self.parallel.replicate(self.params)
         self.parallel.replicate(self.opt_state)
 

@@ -107,6 +107,14 @@ class DataParallel:
         data = self._sharding(None, None, "data")
         return self._put(X, data), self._put(Y, data), self._put(w, self._sharding())
 
+    def shard_streams(self, array, axis: int):
+        """Split ``array`` over the devices along its streams' axis, as X and Y are."""
+        if self.n == 1:
+            return array
+        spec = [None] * np.ndim(array)
+        spec[axis] = "data"
+        return self._put(array, self._sharding(*spec))
+
     def fetch(self, value):
         """A host numpy copy of a (replicated) array."""
         if hasattr(value, "is_fully_addressable") and not value.is_fully_addressable:

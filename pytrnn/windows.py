@@ -76,8 +76,9 @@ class Windows:
         if masked:
             args.append(np.asarray(masks, self.cfg.dtype))
         if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
-            args.append(self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
-                        if drops is None else np.asarray(drops, self.cfg.dtype))
+            drop = (self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
+                    if drops is None else np.asarray(drops, self.cfg.dtype))
+            args.append(self.parallel.shard_streams(drop, 3) if X.ndim == 3 else drop)
         return self._fns[key], args
 
     def _compile_fused(self, K: int, T: int, B: int | None, masked: bool = False):

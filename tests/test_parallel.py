@@ -47,14 +47,16 @@ def test_two_devices_equal_one_device_with_the_same_global_batch():
     assert out.startswith("ok")
 
 
-def test_carried_state_over_two_devices_equals_one_device():
-    """--carry-state with --devices: each device carries the states of its own share
-    of the streams; an LSTM's (h, c) end where one device's do, and they are carried
-    (a run without them ends elsewhere)."""
+def test_carried_state_and_dropout_over_two_devices_equal_one_device():
+    """--carry-state and --dropout with --devices: each device carries the states of
+    its own share of the streams and applies their dropout masks; a two-layer LSTM's
+    (h, c) and parameters end where one device's do, and the states are carried (a
+    run without them ends elsewhere)."""
     out = run_py("""
         import numpy as np, jax, pytrnn
         assert len(jax.devices()) == 2
-        cfg = pytrnn.RNNConfig(vocab_size=9, hidden=6, window=5, cell="lstm")
+        cfg = pytrnn.RNNConfig(vocab_size=9, hidden=6, window=5, cell="lstm", layers=2,
+                               dropout=0.3)
         rng = np.random.default_rng(0)
         X, Y = rng.integers(0, 9, (6, 5, 4)), rng.integers(0, 9, (6, 5, 4))
         runs = {}
@@ -64,7 +66,7 @@ def test_carried_state_over_two_devices_equals_one_device():
                                      m.train_windows(X[3:], Y[3:])[0]])
             runs[d, carry] = (losses, m.get_params(), m.get_carry())
         (l1, p1, c1), (l2, p2, c2) = runs[1, True], runs[2, True]
-        assert c1.shape == c2.shape == (2, 4, 6) and np.abs(c1).max() > 0
+        assert c1.shape == c2.shape == (4, 4, 6) and np.abs(c1).max() > 0
         np.testing.assert_allclose(c1, c2, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(l1, l2, rtol=1e-9)
         for k in p1:
