@@ -104,8 +104,8 @@ class DataParallel:
             return X, Y, w
         if X.ndim != 3:
             raise ConfigError(f"--devices {self.n} needs --batch B, a multiple of {self.n}")
-        data = self._sharding(None, None, "data")
-        return self._put(X, data), self._put(Y, data), self._put(w, self._sharding())
+        return self.shard_streams(X, 2), self.shard_streams(Y, 2), \
+            self._put(w, self._sharding())
 
     def shard_streams(self, array, axis: int):
         """Split ``array`` over the devices along its streams' axis, as X and Y are."""

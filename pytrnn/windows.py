@@ -78,7 +78,8 @@ class Windows:
         if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
             drop = (self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
                     if drops is None else np.asarray(drops, self.cfg.dtype))
-            args.append(self.parallel.shard_streams(drop, 3) if X.ndim == 3 else drop)
+            # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
+            args.append(self.parallel.shard_streams(drop, 3))
         return self._fns[key], args
 
     def _compile_fused(self, K: int, T: int, B: int | None, masked: bool = False):
