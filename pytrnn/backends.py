@@ -307,11 +307,10 @@ def patch_c_symbolic_ops() -> None:
     from pytensor.link.vm import VMLinker
     from pytensor.tensor.rewriting.ofg import inline_ofg_node
 
-    @node_rewriter([SymbolicOp])
+    @node_rewriter([SymbolicOp])  # the walking rewriter calls it on these ops only
     def inline_symbolic_ops_on_c(fgraph, node):
         linker = get_mode(config.mode).linker
-        if isinstance(node.op, SymbolicOp) and isinstance(linker, (VMLinker, CLinker,
-                                                                   OpWiseCLinker)):
+        if isinstance(linker, (VMLinker, CLinker, OpWiseCLinker)):
             return inline_ofg_node(node)
         return False
 
