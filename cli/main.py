@@ -52,6 +52,14 @@ Backend = choices("Backend", BACKEND_NAMES)
 Device = choices("Device", DEVICES)
 
 
+def given_options(ctx: typer.Context) -> set[str]:
+    """The options of the running command that the user typed (or set through the
+    environment), as opposed to those left at their defaults."""
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    return {name for name, src in sources.items()
+            if src is not None and src.name != "DEFAULT"}
+
+
 def value(v):
     """An Enum option's plain string (None stays None)."""
     return v.value if isinstance(v, Enum) else v
@@ -64,6 +72,7 @@ MODEL, DATA, TRAINING, SPEED, SCALE, OUTPUT = ("Model", "Data", "Training", "Spe
 @app.command()
 @user_errors
 def train(
+    ctx: typer.Context,
     corpus: Annotated[Optional[str], typer.Option(help="Text file, a folder with train.txt (and valid.txt, test.txt), 'pydoc' (default, embedded) or 'four-million'.", rich_help_panel=DATA)] = None,
     valid: Annotated[Optional[str], typer.Option(help="Validation text file (instead of --val-frac).", rich_help_panel=DATA)] = None,
     test: Annotated[Optional[str], typer.Option(help="Test text file, scored once at the end (instead of --test-frac).", rich_help_panel=DATA)] = None,
@@ -142,7 +151,7 @@ def train(
                       anneal_on_plateau=anneal_on_plateau,
                       num_processes=num_processes, process_id=process_id)
     try:
-        run(model_cfg, cfg, reporter=RichReporter())
+        run(model_cfg, cfg, reporter=RichReporter(), given=given_options(ctx))
     except TrainingInterrupted as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(130)
@@ -214,6 +223,10 @@ def compare(
     from pytrnn.compare import compare as gather
     from pytrnn.compare import load_runs, plot_runs
 
+    if output:
+        from pytrnn.files import figure_path
+
+        output = figure_path(output)  # checked before reading the runs
     runs = load_runs(checkpoints)  # read once, for the table and the figure
     out = gather(runs)
 

@@ -53,6 +53,7 @@ class Checkpoint:
     carry: np.ndarray | None = None  # --carry-state: the streams' states (S, B, H)
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive
 STATE_PREFIX = "opt."  # optimizer state arrays: "opt.m.Wxh", ..., "opt.t"
 CARRY = "carry"  # the carried state's array, where the run carries state
 
@@ -113,8 +114,19 @@ def _check_format(path, meta) -> None:
 def load(path: str | os.PathLike) -> Checkpoint:
     """Read and verify a checkpoint; every failure is a one-line CheckpointError."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror}")
+    if not magic.startswith(ZIP_MAGIC):  # numpy would try a .npy array, then pickle
+        kind = "a single .npy array" if magic.startswith(b"\x93NUMPY") else "not an .npz archive"
+        raise CheckpointError(f"{path} is not a pytrnn checkpoint ({kind}; "
+                              f"checkpoints are .npz files written by pytrnn train)")
     try:
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
@@ -133,6 +145,9 @@ def load(path: str | os.PathLike) -> Checkpoint:
     except (zipfile.BadZipFile, EOFError) as e:
         raise CheckpointError(f"{path} is damaged or truncated ({e})")
     except ValueError as e:
+        if "pickle" in str(e):  # an object array: never loaded, never suggested
+            raise CheckpointError(f"{path} holds Python objects, which pytrnn never "
+                                  f"writes: it is not a pytrnn checkpoint")
         raise CheckpointError(f"{path} is damaged or not a pytrnn checkpoint ({e})")
     except Exception as e:  # zlib/OSError/KeyError from a corrupt member
         raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt_io
 from .errors import ConfigError
+from .files import figure_path
 
 # per level: (validation key, its label, the per-pass speed key, train key, test key)
 FIGURES = {
@@ -87,8 +88,8 @@ def plot_runs(paths, out) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    out = figure_path(out)  # before reading or drawing anything
     fig = runs_figure(paths)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)

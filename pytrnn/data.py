@@ -9,6 +9,7 @@ downloaded once by ``pytrnn data fetch``). Nothing here touches the network exce
 
 from __future__ import annotations
 
+import codecs
 import os
 import urllib.error
 import urllib.request
@@ -65,37 +66,65 @@ class Texts:
 SPLIT_FILES = ("train.txt", "valid.txt", "test.txt")  # word_language_model's layout
 
 
-def read_text(path: Path, spec: str) -> str:
-    """A UTF-8 file's text; missing, unreadable, non-UTF-8 or empty is a CorpusError."""
+def read_text(path: Path, spec: str, limit: int | None = None) -> str:
+    """A UTF-8 file's text; missing, unreadable, non-UTF-8 or empty is a CorpusError.
+    With ``limit``, only the first ``limit`` characters: at most 4 bytes each are
+    read, never the whole file."""
     if not path.is_file():
         raise CorpusError(f"corpus file not found: {spec}")
     try:
-        raw = path.read_bytes()
+        if limit is None:
+            raw = path.read_bytes()
+        else:
+            with open(path, "rb") as f:
+                raw = f.read(4 * limit)
+                whole = not f.read(1)
     except OSError as e:
         raise CorpusError(f"cannot read corpus {spec}: {e.strerror}")
-    text = decode(raw, str(path))
+    if limit is None:
+        text = decode(raw, str(path))
+    else:  # only the first ``limit`` chars need be UTF-8, and whole
+        try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(raw, final=whole)
+        except UnicodeDecodeError as e:
+            text = raw[:e.start].decode("utf-8")
+            if len(text) < limit:
+                raise CorpusError(f"{path} is not valid UTF-8 (byte {e.start}): pass a "
+                                  f"UTF-8 text file")
+        text = text[:limit]
     if not text:
         raise CorpusError(f"corpus {spec} is empty")
     return text
 
 
+def corpus_name(spec: str | None) -> str:
+    """The name a corpus gives its run's default checkpoint, without reading it: a
+    folder's name, a file's stem, or the corpus name."""
+    spec = spec or DEFAULT_CORPUS
+    if spec == "pydoc" or spec in REMOTE:
+        return spec
+    path = Path(spec)
+    return path.resolve().name if path.is_dir() else path.stem
+
+
 def load_texts(spec: str | None, valid: str | None = None,
-               test: str | None = None) -> Texts:
+               test: str | None = None, limit: int | None = None) -> Texts:
     """The corpus (a name, a file, or a folder with train.txt and optionally
     valid.txt and test.txt), with ``valid`` / ``test`` files naming or replacing
-    the folder's."""
+    the folder's. ``limit``: the training text's first ``limit`` chars only (the
+    notebook's N), read as a prefix of its file."""
     if spec and Path(spec).is_dir():
         folder = Path(spec)
         if not (folder / "train.txt").is_file():
             raise CorpusError(f"corpus folder {spec} has no train.txt "
                               f"(expected {', '.join(SPLIT_FILES)})")
-        name = folder.resolve().name
-        train = read_text(folder / "train.txt", str(folder / "train.txt"))
+        name = corpus_name(spec)
+        train = read_text(folder / "train.txt", str(folder / "train.txt"), limit)
         found = {f: read_text(folder / f, str(folder / f))
                  for f in SPLIT_FILES[1:] if (folder / f).is_file()}
         valid_text, test_text = found.get("valid.txt"), found.get("test.txt")
     else:
-        name, train = load_corpus(spec)
+        name, train = load_corpus(spec, limit)
         valid_text = test_text = None
     if valid:
         valid_text = read_text(Path(valid), valid)
@@ -104,11 +133,12 @@ def load_texts(spec: str | None, valid: str | None = None,
     return Texts(name, train, valid_text, test_text)
 
 
-def load_corpus(spec: str | None) -> tuple[str, str]:
-    """Return (name, text) for a corpus name or path. Line endings are kept as read."""
+def load_corpus(spec: str | None, limit: int | None = None) -> tuple[str, str]:
+    """Return (name, text) for a corpus name or path. Line endings are kept as read.
+    ``limit``: the first ``limit`` chars, read as a prefix of the file."""
     spec = spec or DEFAULT_CORPUS
     if spec == "pydoc":
-        return "pydoc", pydoc_text()
+        return "pydoc", pydoc_text()[:limit]
     if spec in REMOTE:
         path = cache_dir() / REMOTE[spec][1]
         if not path.exists():
@@ -119,8 +149,8 @@ def load_corpus(spec: str | None) -> tuple[str, str]:
         name = spec
     else:
         path = Path(spec)
-        name = path.stem
-    return name, read_text(path, spec)
+        name = corpus_name(spec)
+    return name, read_text(path, spec, limit)
 
 
 def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=None) -> Path:

@@ -19,3 +19,7 @@ class CheckpointError(PytrnnError):
 
 class DivergedError(PytrnnError):
     """Training produced a NaN or Inf loss."""
+
+
+class OutputError(PytrnnError):
+    """An output path (checkpoint, log, figure) that cannot be written."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shlex
 import signal
 import threading
 import time
@@ -22,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt_io
-from .errors import DivergedError
+from .errors import DivergedError, OutputError
+from .files import check_free_space
 from .model import RNN
 from .progress import PrintReporter
 
@@ -66,6 +68,29 @@ class TrainingInterrupted(Exception):
     """SIGINT/SIGTERM stopped training (after a checkpoint was written, if any)."""
 
 
+class Signals:
+    """What SIGINT/SIGTERM do during a run. Until training starts (reading the
+    texts, compiling) a signal stops the run at once and nothing is written; while
+    it trains, the first asks the loop to save after its step and stop, a second
+    stops at once. The request is kept as a flag whatever happens to the
+    KeyboardInterrupt raised for it: one raised inside a callback that swallows it
+    (JAX's gc callback does) still stops the run when control comes back."""
+
+    def __init__(self):
+        self.requested = False
+        self.at_once = True  # False while training: finish the step, save, stop
+
+    def handler(self, signum, frame):
+        again, self.requested = self.requested, True
+        if self.at_once or again:
+            raise KeyboardInterrupt
+
+    def check(self, when: str) -> None:
+        """Stop here if a signal came, however its KeyboardInterrupt fared."""
+        if self.requested:
+            raise TrainingInterrupted(f"interrupted {when}: nothing was written")
+
+
 class Loop:
     """Shared pass/checkpoint machinery; subclasses say what a unit of training is,
     how a pass is ordered and trained, and how held-out text is scored."""
@@ -75,8 +100,12 @@ class Loop:
     STATE = dict(passes_done=0, window=0, iseq=0, pass_loss_sum=0.0, pass_data_sum=0.0,
                  pass_units=0)
 
-    def __init__(self, model_cfg, cfg, texts, resumed, reporter, path: Path):
+    def __init__(self, model_cfg, cfg, texts, resumed, reporter, path: Path,
+                 signals: Signals | None = None, lr_given: bool | None = None):
+        """``lr_given``: the user set the rate of this resumed run (None: it did
+        if the rate differs from the checkpoint's)."""
         self.cfg, self.reporter = cfg, reporter
+        self.signals = signals or Signals()
         self.corpus_name = texts.name
         self.model_cfg = model_cfg
         self.prepare(texts, resumed)
@@ -86,10 +115,11 @@ class Loop:
                          backend=cfg.backend, seed=cfg.seed, device=cfg.device,
                          devices=cfg.devices, variable_lr=cfg.has_schedule,
                          carry_state=cfg.carry_state)
-        # the rate of the next pass: a schedule's, unless the resumed run changed --lr
+        # the rate of the next pass: a schedule's, unless the resumed run set --lr
         saved_now = resumed.extra.get("lr_now") if resumed else None
-        same_base = resumed is not None and resumed.cfg.lr == model_cfg.lr
-        self.lr_now = saved_now if (same_base and saved_now) else model_cfg.lr
+        if lr_given is None:
+            lr_given = resumed is not None and resumed.cfg.lr != model_cfg.lr
+        self.lr_now = saved_now if (saved_now and not lr_given) else model_cfg.lr
         if resumed is not None and resumed.opt_state:
             self.model.set_state(resumed.opt_state)  # Adam's moments, etc.
         if resumed is not None and resumed.carry is not None and cfg.carry_state:
@@ -99,10 +129,21 @@ class Loop:
             self.reporter = PrintReporter(quiet=True)
         self.path = Path(path)
         self.best_path = best_path(self.path)
+        # resumed into its own file: what is there is this run's last good state
+        self.resumed_here = (resumed is not None and cfg.resume is not None
+                             and self.path.resolve() == Path(cfg.resume).resolve())
+        self.wrote = False  # this run has written its checkpoint at least once
         self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
         self.history = list(resumed.history) if resumed else []
         self.test_result = None
-        self.stop_requested = False
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.signals.requested
+
+    @stop_requested.setter
+    def stop_requested(self, value: bool) -> None:
+        self.signals.requested = value
 
     # -- checkpoints ------------------------------------------------------------
     def checkpoint(self) -> ckpt_io.Checkpoint:
@@ -120,11 +161,39 @@ class Loop:
             **self.state)
 
     def save(self, best: bool = False) -> None:
-        if self.lead:
-            ck = self.checkpoint()
-            ckpt_io.save(self.path, ck)
-            if best:
-                ckpt_io.save(self.best_path, ck)
+        """Write the checkpoint (and the best pass's). The first write of a run
+        that replaces another (``--overwrite``) also removes that run's best pass,
+        never earlier: a run that stops before it wrote anything leaves the old
+        files as they were. A write the system refuses is one OutputError."""
+        if not self.lead:
+            return
+        ck = self.checkpoint()
+        for target in (self.path, self.best_path) if best else (self.path,):
+            self._write(target, lambda t=target: ckpt_io.save(t, ck))
+            self.wrote = self.wrote or target == self.path
+        if self.cfg.overwrite and not self.resumed_here and not self.replaced:
+            if not best:  # the replaced run's best pass; ours has none yet
+                self._write(self.best_path,
+                            lambda: self.best_path.unlink(missing_ok=True))
+            self.replaced = True
+
+    replaced = False  # the best pass of the run --overwrite replaces is gone
+
+    def _write(self, target: Path, write) -> None:
+        try:
+            write()
+        except OSError as e:
+            self.reporter.stop()
+            raise OutputError(f"cannot write {target} ({e.strerror or e}); "
+                              f"{self.kept()}")
+
+    def kept(self) -> str:
+        """What a stop leaves at the checkpoint path, said truthfully."""
+        if self.wrote or self.resumed_here:
+            return f"the last good checkpoint is kept: {self.path}"
+        if self.path.exists():
+            return f"this run wrote no checkpoint; {self.path} is as it was"
+        return "no checkpoint was written yet"
 
     def drop_rng(self, j: int):
         """Dropout masks for the chunk at window (or sentence) j of this pass: drawn
@@ -150,15 +219,18 @@ class Loop:
 
     def log(self, record: dict) -> None:
         if self.cfg.log and self.lead:
-            with open(self.cfg.log, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            def append():
+                with open(self.cfg.log, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+
+            self._write(Path(self.cfg.log), append)
 
     def resume_command(self) -> str:
         """The command that continues this run exactly where it stopped."""
-        cfg = self.cfg
-        cmd = f"pytrnn train --resume {self.path} --passes {cfg.passes}"
+        cfg, q = self.cfg, shlex.quote
+        cmd = f"pytrnn train --resume {q(str(self.path))} --passes {cfg.passes}"
         if cfg.log:
-            cmd += f" --log {cfg.log}"
+            cmd += f" --log {q(str(cfg.log))}"
         if cfg.save_every != 60.0:
             cmd += f" --save-every {cfg.save_every:g}"
         if cfg.backend:
@@ -171,17 +243,22 @@ class Loop:
     def run(self) -> TrainResult:
         rep = self.reporter
         rep.line(self.describe())
+        if self.lead:
+            check_free_space(self.path, 2 * self.checkpoint_bytes(), "the checkpoint")
         try:
             compile_s = self.compile()
         except KeyboardInterrupt:
+            self.signals.requested = True
+        if self.signals.requested:
             rep.stop()
-            raise TrainingInterrupted(
-                "interrupted while compiling, before any training: nothing was written"
-                + (f"; {self.path} is as it was" if self.path.exists() else ""))
+            self.signals.check("while compiling, before any training"
+                               + (f"; {self.path} is as it was" if self.path.exists()
+                                  else ""))
+        self.signals.at_once = False  # from here a first signal saves, then stops
         rep.line(f"compiled ({self.model.backend} on {self.model.device}, "
                  f"{self.model.mode}) in {compile_s:.1f} s")
-        with stop_on_signals(self):
-            trained_units, train_s = self.passes()
+        trained_units, train_s = self.passes()
+        self.signals.at_once = True
         speed = trained_units / train_s if train_s else 0.0
         rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
                  f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s)")
@@ -198,6 +275,13 @@ class Loop:
         return TrainResult(self.model, self.checkpoint(), self.path, self.history,
                            compile_s, speed, text,
                            self.best_path if has_best else None, self.test_result)
+
+    def checkpoint_bytes(self) -> int:
+        """About what one checkpoint of this run takes on disk (uncompressed)."""
+        arrays = [*self.model.get_params().values(), *self.model.get_state().values()]
+        carry = self.model.get_carry()
+        return sum(np.asarray(a).nbytes for a in arrays) + (
+            0 if carry is None else np.asarray(carry).nbytes) + (1 << 16)
 
     def score_test(self, use_best: bool) -> dict:
         """The test text's figures, with the best pass's parameters where there is
@@ -236,8 +320,7 @@ class Loop:
                         rep.stop()
                         raise DivergedError(
                             f"loss became {loss} at pass {p + 1}, window {j + k} "
-                            f"(iseq {st['iseq']}); lower --lr. The last good "
-                            f"checkpoint is kept: {self.path}")
+                            f"(iseq {st['iseq']}); lower --lr; {self.kept()}")
                     st["pass_loss_sum"] += loss
                     st["pass_data_sum"] += data_loss
                     st["pass_units"] += units
@@ -267,8 +350,8 @@ class Loop:
             best = self.is_best(record)
             self.lr_now = self.next_lr(p + 1, record, best)
             rep.line(self.pass_line(record) + ("  *best*" if best else ""))
+            self.save(best=best)  # before the log: a log that fails loses no pass
             self.log(record)
-            self.save(best=best)
             last_save = time.monotonic()
         return trained_units, train_s
 
@@ -293,21 +376,18 @@ class Loop:
 
 
 @contextlib.contextmanager
-def stop_on_signals(loop: Loop):
-    """First SIGINT/SIGTERM: finish the step, save, stop. A second: stop at once
-    (checkpoint writes are atomic, so even then no half-written file is left)."""
+def owned_signals():
+    """SIGINT and SIGTERM answered by a Signals for as long as the block runs (in
+    the main thread; elsewhere Python delivers no signals, and the flag stays
+    unset)."""
+    signals = Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
-
-    def handler(signum, frame):
-        if loop.stop_requested:
-            raise KeyboardInterrupt
-        loop.stop_requested = True
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, signals.handler)
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield signals
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

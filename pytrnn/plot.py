@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import ConfigError
+from .files import figure_path
 
 # (history key, label) for the left panel and the right panel, per level. Each panel
 # compares like with like: the notebook's training loss (data + L2 per window) stands
@@ -25,6 +26,7 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
     ``reference`` is an optional series drawn beside the loss, e.g. the original
     notebook's printed figures.
     """
+    out = figure_path(out)
     if not history:
         raise ConfigError("the checkpoint has no finished pass to plot")
     import matplotlib
@@ -56,7 +58,6 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -68,6 +69,7 @@ def plot_checkpoint(path, out) -> Path:
     as ``pytrnn compare -o`` draws them."""
     from .checkpoint import load
 
+    out = figure_path(out)  # before reading anything
     if isinstance(path, (list, tuple)):
         if len(path) > 1:
             from .compare import plot_runs

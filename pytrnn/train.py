@@ -6,16 +6,18 @@ the level (pytrnn.char_loop, pytrnn.word_loop).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import fields, replace
 from pathlib import Path
 
 from . import checkpoint as ckpt_io
 from .char_loop import CharLoop
 from .config import RNNConfig, TrainConfig
-from .data import load_texts
-from .errors import CheckpointError, ConfigError
+from .data import DEFAULT_CORPUS, corpus_name, load_texts
+from .errors import CheckpointError, ConfigError, OutputError
+from .files import PathBusy, check_writable, claim
 from .loop import (ASYNC_STEPS, DATA_FIELDS, LN2, SCHEDULE_FIELDS, TrainingInterrupted,
-                   TrainResult, best_path, settle)
+                   TrainResult, best_path, owned_signals, settle)
 from .progress import PrintReporter
 from .word_loop import WordLoop, mean_word_loss, pad_length, perplexity
 from .word_stream import WordStreamLoop
@@ -28,23 +30,43 @@ __all__ = ["train", "TrainResult", "TrainingInterrupted", "default_checkpoint",
 RESUMABLE_MODEL_FIELDS = ("lr",)
 
 
-def _merge(given, saved: dict, default, names, what: str):
-    """Take saved values on resume; an explicitly changed value that differs is an error."""
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _shown(v) -> str:
+    return "unset (the default)" if v is None else str(v)
+
+
+def _was_given(name: str, cfg, default, given) -> bool:
+    """The user set this option: named in ``given`` (the CLI knows which options
+    were typed), or, for a caller who says nothing, a value other than the
+    default."""
+    if given is not None:
+        return name in given
+    return getattr(cfg, name) != getattr(default, name)
+
+
+def _merge(cfg, saved: dict, default, names, given, used=None):
+    """Take the saved values on resume; a value the user gave that differs from the
+    saved one is an error, whatever it equals (the default included). ``used``:
+    what a saved None meant for the run (its resolved layout, say), compared
+    instead."""
     updates = {}
     for name in names:
-        g, d = getattr(given, name), getattr(default, name)
-        s = saved.get(name, d)
-        if g != d and g != s:
-            raise ConfigError(f"--resume: {what} {name} is {s!r} in the checkpoint, "
-                              f"but {g!r} was given")
+        g, s = getattr(cfg, name), saved.get(name, getattr(default, name))
+        if _was_given(name, cfg, default, given) and g != (used or {}).get(name, s):
+            s = (used or {}).get(name, s)
+            raise ConfigError(f"--resume: {_flag(name)} is {_shown(s)} in the checkpoint, "
+                              f"but {_shown(g)} was given; a resumed run keeps it")
         updates[name] = s
-    return replace(given, **updates)
+    return replace(cfg, **updates)
 
 
-def _keep_or_change(given, saved: dict, default, names):
-    """Resumable settings: a value given (not the default) wins, else the saved one."""
-    return replace(given, **{n: saved.get(n, getattr(default, n)) for n in names
-                             if getattr(given, n) == getattr(default, n)})
+def _keep_or_change(cfg, saved: dict, default, names, given):
+    """Resumable settings: a value the user gave wins, else the saved one."""
+    return replace(cfg, **{n: saved.get(n, getattr(default, n)) for n in names
+                           if not _was_given(n, cfg, default, given)})
 
 
 def default_checkpoint(cfg: TrainConfig, corpus_name: str) -> Path:
@@ -59,73 +81,124 @@ def _describe_existing(path: Path) -> str:
     return f"a {ck.level}-level run on {ck.corpus}, {ck.passes_done} passes done"
 
 
-def checkpoint_path(cfg: TrainConfig, corpus_name: str) -> Path:
+def checkpoint_path(cfg: TrainConfig, corpus: str) -> Path:
     """Where this run writes: ``--checkpoint``, else the checkpoint it resumes, else
-    runs/CORPUS-LEVEL.npz. A path that holds another run's checkpoint (or its
-    ``.best.npz``) is refused unless ``--overwrite``: no run replaces another
-    silently."""
+    runs/CORPUS-LEVEL.npz."""
     if cfg.checkpoint:
-        path = Path(cfg.checkpoint)
-    elif cfg.resume:
-        path = Path(cfg.resume)
-    else:
-        path = default_checkpoint(cfg, corpus_name)
-    ours = cfg.resume is not None and path.resolve() == Path(cfg.resume).resolve()
-    if ours or cfg.process_id != 0:  # only process 0 writes
-        return path
+        return Path(cfg.checkpoint)
+    if cfg.resume:
+        return Path(cfg.resume)
+    return default_checkpoint(cfg, corpus)
+
+
+def _resumes_into(cfg: TrainConfig, path: Path) -> bool:
+    return cfg.resume is not None and path.resolve() == Path(cfg.resume).resolve()
+
+
+def refuse_taken(cfg: TrainConfig, path: Path) -> None:
+    """A path that holds another run's checkpoint (or its ``.best.npz``) is refused
+    unless ``--overwrite``: no run replaces another silently. (With --overwrite the
+    old files go when this run first saves, pytrnn.loop.Loop.save.)"""
+    if _resumes_into(cfg, path) or cfg.overwrite:
+        return
     taken = [p for p in (path, best_path(path)) if p.exists()]
-    if taken and not cfg.overwrite:
+    if taken:
         raise ConfigError(
             f"{taken[0]} already holds {_describe_existing(taken[0])}; continue it with "
-            f"--resume {taken[0]}, pick another --checkpoint, or pass --overwrite")
-    if cfg.overwrite:
-        best_path(path).unlink(missing_ok=True)  # the replaced run's best pass
-    return path
+            f"--resume {shlex.quote(str(taken[0]))}, pick another --checkpoint, or pass "
+            f"--overwrite")
 
 
-def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None) -> TrainResult:
-    """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the corpus."""
+def check_outputs(cfg: TrainConfig, path: Path) -> None:
+    """Every file the run will write can be written: checked before any compile."""
+    check_writable(path, "--checkpoint")
+    check_writable(best_path(path), "the best-pass checkpoint")
+    if cfg.log:
+        check_writable(cfg.log, "--log", example="run.jsonl")
+
+
+def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
+    """The configs of a resumed run: what fixes its data and model comes from the
+    checkpoint (a conflicting value given is an error); the schedule and the rate
+    may change. Returns (model_cfg, cfg, lr_given)."""
+    saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
+                   **resumed.extra.get("train", {})}
+    saved_level = TrainConfig(level=saved_train["level"])
+    used = {name: getattr(replace(saved_level, **{name: saved_train.get(name)}),
+                          "resolved_" + name)
+            for name in ("layout", "val_frac")}  # a given value meets what was used
+    used["corpus"] = saved_train.get("corpus") or DEFAULT_CORPUS
+    cfg = _merge(cfg, saved_train, TrainConfig(), DATA_FIELDS, given, used)
+    cfg = _keep_or_change(cfg, resumed.extra.get("schedule", {}), TrainConfig(),
+                          SCHEDULE_FIELDS, given)
+    if cfg.mode is None:
+        cfg = replace(cfg, mode=resumed.mode)
+    locked = [f.name for f in fields(RNNConfig)
+              if f.name not in ("vocab_size", *RESUMABLE_MODEL_FIELDS)]
+    saved_model = resumed.cfg.to_dict()
+    model_cfg = _merge(model_cfg, saved_model, RNNConfig(), locked, given)
+    model_cfg = _keep_or_change(model_cfg, saved_model, RNNConfig(),
+                                RESUMABLE_MODEL_FIELDS, given)
+    if cfg.passes <= resumed.passes_done:
+        raise ConfigError(f"--resume: the checkpoint has done {resumed.passes_done} "
+                          f"passes already; ask for more with --passes")
+    lr_given = (_was_given("lr", model_cfg, resumed.cfg, given) if given is None
+                else "lr" in given)
+    if lr_given:
+        was = resumed.extra.get("lr_now") or resumed.cfg.lr
+        now = model_cfg.lr
+        reporter.line(f"resuming with lr {now:g} (was {was:g})" if now != was
+                      else f"resuming with lr {now:g} (as it was)")
+    return model_cfg, cfg, lr_given
+
+
+def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
+          given: set[str] | frozenset[str] | None = None) -> TrainResult:
+    """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the
+    corpus. ``given``: the names of the options the user set (the CLI passes them),
+    so that resuming compares only those; None compares every value that differs
+    from its default."""
     reporter = reporter or PrintReporter()
     cfg.validate()
     model_cfg.validate()
-    if cfg.coordinator:
-        from .parallel import init_distributed
+    with owned_signals() as signals:
+        if cfg.coordinator:
+            from .parallel import init_distributed
 
-        init_distributed(cfg.coordinator, cfg.num_processes, cfg.process_id)
-    resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
-    if resumed is not None:
-        saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
-                       **resumed.extra.get("train", {})}
-        cfg = _merge(cfg, saved_train, TrainConfig(), DATA_FIELDS, "option")
-        cfg = _keep_or_change(cfg, resumed.extra.get("schedule", {}), TrainConfig(),
-                              SCHEDULE_FIELDS)
-        if cfg.mode is None:
-            cfg = replace(cfg, mode=resumed.mode)
-        locked = [f.name for f in fields(RNNConfig)
-                  if f.name not in ("vocab_size", *RESUMABLE_MODEL_FIELDS)]
-        saved_model = resumed.cfg.to_dict()
-        model_cfg = _merge(model_cfg, saved_model, RNNConfig(), locked, "option")
-        model_cfg = _keep_or_change(model_cfg, saved_model, RNNConfig(),
-                                    RESUMABLE_MODEL_FIELDS)
-        if cfg.passes <= resumed.passes_done:
-            raise ConfigError(f"--resume: the checkpoint has done {resumed.passes_done} "
-                              f"passes already; ask for more with --passes")
-        for name in RESUMABLE_MODEL_FIELDS:
-            was, now = saved_model.get(name), getattr(model_cfg, name)
-            if was != now:
-                reporter.line(f"resuming with {name} {now:g} (was {was:g})")
-    texts = load_texts(cfg.corpus, cfg.valid, cfg.test)
+            init_distributed(cfg.coordinator, cfg.num_processes, cfg.process_id)
+        resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
+        lr_given = None
+        if resumed is not None:
+            model_cfg, cfg, lr_given = resolve_resumed(model_cfg, cfg, resumed, given,
+                                                       reporter)
+        path = checkpoint_path(cfg, corpus_name(cfg.corpus))
+        lead = cfg.process_id == 0  # only process 0 writes
+        if not lead:
+            return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
+        check_outputs(cfg, path)
+        try:
+            with claim(path):
+                refuse_taken(cfg, path)
+                return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
+        except PathBusy as e:
+            raise OutputError(f"{path} is being written by another run (pid {e.pid}) "
+                              f"right now; wait for it to end or pick another "
+                              f"--checkpoint")
+
+
+def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainResult:
+    texts = load_texts(cfg.corpus, cfg.valid, cfg.test, limit=cfg.limit_chars)
     if texts.valid is not None and cfg.val_frac:
         raise ConfigError("the validation text is a file (--valid or valid.txt): "
                           "leave out --val-frac")
     if texts.test is not None and cfg.test_frac:
         raise ConfigError("the test text is a file (--test or test.txt): "
                           "leave out --test-frac")
-    if cfg.limit_chars is not None:
-        texts = replace(texts, train=texts.train[: cfg.limit_chars])
-    path = checkpoint_path(cfg, texts.name)
     if cfg.level == "char":
         loop = CharLoop
     else:
         loop = WordStreamLoop if cfg.resolved_layout == "stream" else WordLoop
-    return loop(model_cfg, cfg, texts, resumed, reporter, path).run()
+    loop = loop(model_cfg, cfg, texts, resumed, reporter, path, signals=signals,
+                lr_given=lr_given)
+    signals.check("before training")
+    return loop.run()

@@ -73,6 +73,46 @@ def test_sigterm_saves_and_the_printed_command_continues_the_run(tmp_path):
     assert logged == list(range(1, 13))
 
 
+def test_word_run_stopped_by_sigint_then_sigterm_resumes_bitwise(small_text, tmp_path):
+    """A word-level stream run with carried state and dropout, in a folder whose
+    name needs quoting: SIGINT, then SIGTERM on the run resumed by pasting the
+    printed command into a shell, then the pasted command once more to the end,
+    trains bitwise what an unstopped run trains."""
+    folder = tmp_path / "sp dir"
+    folder.mkdir()
+    cut, full = folder / "x y.npz", tmp_path / "full.npz"
+    args = ["train", "--corpus", small_text, "--level", "word", "--layout", "stream",
+            "--carry-state", "--batch", 2, "--hidden", 8, "--window", 6, "--dropout",
+            0.2, "--val-frac", 0.1, "--passes", 120, "--seed", 3, "--sample-length", 0]
+
+    def pasted(command):
+        """The printed command as a shell runs it (exec: the signal reaches it)."""
+        line = command.replace("pytrnn", f"exec {shlex.quote(sys.executable)} -m cli", 1)
+        return subprocess.Popen(line, shell=True, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    proc = spawn(*args, "--checkpoint", cut)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        out, err = signal_once_training(proc, sig, 0.3)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        command = re.search(r"Resume with: (pytrnn train .*)$", err.strip()).group(1)
+        assert shlex.quote(str(cut)) in command
+        assert ck.load(cut).passes_done < 120
+        proc = pasted(command)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    r = invoke(*args, "--checkpoint", full)
+    assert r.exit_code == 0, r.output
+    a, b = ck.load(full), ck.load(cut)
+    assert a.iseq == b.iseq and a.passes_done == b.passes_done == 120
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    np.testing.assert_array_equal(a.carry, b.carry)
+    assert [h["val_ppl"] for h in a.history] == [h["val_ppl"] for h in b.history]
+
+
 def test_a_new_run_never_overwrites_another(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert invoke("train", *CHAR, "--passes", 1).exit_code == 0  # runs/pydoc-char.npz
@@ -168,6 +208,13 @@ def numpy_word_loss(params, vocab, text):
         total -= np.log(ps[np.arange(len(y)), y]).sum()
         words += len(y)
     return total / words
+
+
+def test_resuming_a_sentence_run_as_a_stream_names_both_layouts(split_run, tmp_path):
+    _, path, corpus = split_run
+    r = invoke("train", "--resume", path, "--passes", 7, "--layout", "stream",
+               "--checkpoint", tmp_path / "s.npz")
+    one_line_error(r, "--layout is sentences in the checkpoint, but stream was given")
 
 
 def test_corpus_folder_gives_valid_and_test_with_the_training_vocabulary(split_run):
