@@ -15,7 +15,7 @@ from pytrnn.params import init_params
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def make_run(path, level="word", val=(300.0, 200.0, 210.0), **cfg_kw):
+def make_run(path, level="word", val=(300.0, 200.0, 210.0), train=None, **cfg_kw):
     cfg = pytrnn.RNNConfig(vocab_size=6, hidden=4, **cfg_kw)
     key = ("val_ppl", "train_ppl", "words_per_s") if level == "word" else \
         ("val_bpc", "train_bpc", "chars_per_s")
@@ -24,8 +24,9 @@ def make_run(path, level="word", val=(300.0, 200.0, 210.0), **cfg_kw):
                for i, v in enumerate(val)]
     ck = ckpt_io.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
                             vocab=list("abcdef"), level=level, passes_done=len(val),
-                            history=history, extra={"train": {"batch": 1, "layout": None},
-                                                    "test": {"ppl": 190.0}},
+                            history=history,
+                            extra={"train": {"batch": 1, "layout": None, **(train or {})},
+                                   "test": {"ppl": 190.0}},
                             opt_state=init_state(cfg))
     ckpt_io.save(path, ck)
     return path
@@ -44,6 +45,23 @@ def test_compare_names_only_what_differs(tmp_path):
     assert rb["label"] == "cell=gru"
     c = make_run(tmp_path / "c.npz", cell="gru", optimizer="adam", lr=0.001)
     assert differences(load_runs([a, b, c])) == ["cell", "lr", "optimizer"]
+
+
+def test_compare_names_the_run_options_that_differ(tmp_path):
+    """The runs' data and loop options (batch, layout, carried state, held-out
+    share) count as settings as much as the model's do, and only those that
+    differ are named."""
+    a = make_run(tmp_path / "a.npz")
+    b = make_run(tmp_path / "b.npz", train={"batch": 20, "layout": "stream",
+                                            "carry_state": True})
+    c = make_run(tmp_path / "c.npz", train={"val_frac": 0.1})
+    out = compare([a, b, c])
+    assert out["differ"] == ["batch", "carry_state", "layout", "val_frac"]
+    assert [r["batch"] for r in out["rows"]] == [1, 20, 1]
+    assert out["rows"][1]["label"] == ("batch=20, carry_state=True, layout=stream, "
+                                       "val_frac=None")
+    assert differences(load_runs([a, make_run(tmp_path / "d.npz",
+                                              train={"batch": 1})])) == []
 
 
 def test_compare_cli_table_and_figure(tmp_path, monkeypatch):

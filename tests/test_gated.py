@@ -19,7 +19,7 @@ D, H, T = 11, 6, 7
 
 @pytest.mark.parametrize("cell, layers, masked, K, B", [
     ("gru", 2, True, 3, 3), ("lstm", 2, True, -1, 3), ("lstm", 1, False, 3, 3),
-    ("gru", 1, True, -1, None)])
+    ("gru", 1, True, -1, None), ("gru", 1, False, -1, 3)])
 def test_gated_pullback_equals_pytensor_grad(cell, layers, masked, K, B, rng):
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=T, cell=cell, layers=layers,
                            bptt_truncate=K)

@@ -182,7 +182,15 @@ def test_stream_layout_pass_matches_numpy(small_text, tmp_path):
 
     assert sentence_start(r.checkpoint) == END_ID
     e = pytrnn.evaluate(r.path, small_text)
-    assert e["level"] == "word" and np.isfinite(e["ppl"])
+    # eval: the whole text as one stream, windows of W from the first token (the
+    # last partial one included), each from h = 0
+    ids = stream_ids(vocab, sents)
+    total = sum(loss_and_grads(P, ids[i:i + W][:len(ids[i + 1:i + 1 + W])],
+                               ids[i + 1:i + 1 + W], 0.0)[1]
+                for i in range(0, len(ids) - 1, W))
+    assert e["level"] == "word" and e["words"] == len(ids) - 1
+    assert e["loss_per_word"] == pytest.approx(total / (len(ids) - 1), rel=1e-9)
+    assert e["ppl"] == pytest.approx(np.exp(total / (len(ids) - 1)), rel=1e-9)
 
 
 def test_hold_out_shares():
