@@ -319,3 +319,16 @@ def test_printed_commands_paste_back_through_a_shell(first_run, tmp_path):
     done = subprocess.run(cmd, shell=True, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert ck.load(path).passes_done == 3
+
+
+def test_a_checkpoint_that_would_not_fit_stops_before_compiling(tmp_path, monkeypatch):
+    import shutil
+
+    import pytrnn.files
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(pytrnn.files.shutil, "disk_usage",
+                        lambda p: real(p)._replace(free=1000))
+    r = invoke("train", *TINY, "--passes", 1, "--checkpoint", tmp_path / "m.npz")
+    one_line_error(r, "needs about", "MB free")
+    assert "compiled" not in r.stdout and not (tmp_path / "m.npz").exists()
