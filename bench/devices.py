@@ -1,7 +1,7 @@
 """Throughput with 1 and 2 forced host devices (XLA_FLAGS), batch 32: python bench/devices.py"""
 import os, time; os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import numpy as np, pytrnn
-from pytrnn.data import load_corpus, Vocab
+from pytrnn.data.corpora import load_corpus, Vocab
 _, t = load_corpus(None); v = Vocab.from_text(t); d = v.encode(t).astype(np.int32)
 B, K = 32, 16
 S = len(d) // B; streams = d[:S*B].reshape(B, S)

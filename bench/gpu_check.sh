@@ -17,7 +17,7 @@ timeout 150 python3 -m pytest -q -x -p no:cacheprovider tests/test_backends.py \
   tests/test_reference.py 2>&1 | tail -15 | tee "$OUT/tests.txt"
 timeout 120 python3 - <<'PY' 2>&1 | tee "$OUT/throughput.txt"
 import time, numpy as np, pytrnn
-from pytrnn.data import load_corpus, Vocab
+from pytrnn.data.corpora import load_corpus, Vocab
 _, text = load_corpus(None)
 vocab = Vocab.from_text(text)
 data = vocab.encode(text).astype(np.int32)
@@ -44,7 +44,7 @@ timeout 190 python3 - <<'PY' 2>&1 | tee "$OUT/words.txt"
 # the word level at V = 8,003, H = 100, batch 64 float32, both layouts, GPU then CPU
 import tempfile
 from pathlib import Path
-from pytrnn.bench_words import FUSE, Setting, pytrnn_row, synthetic_text
+from pytrnn.bench.words import FUSE, Setting, pytrnn_row, synthetic_text
 with tempfile.TemporaryDirectory() as d:
     path = Path(d) / "words.txt"
     text = synthetic_text(300_000, distinct=24_000, glossary=8_100)

@@ -30,7 +30,7 @@ def one_try(folder: Path, delay: float) -> tuple[int, bool, bool, bool, str]:
     ckpt = folder / "m.npz"
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTENSOR_FLAGS": f"base_compiledir={folder / 'pt'}"}
-    proc = subprocess.Popen([sys.executable, "-m", "cli", *ARGS, "--checkpoint", str(ckpt)],
+    proc = subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *ARGS, "--checkpoint", str(ckpt)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
     for line in proc.stdout:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytrnn.data import pydoc_text
+from pytrnn.data.corpora import pydoc_text
 
 
 def main():
@@ -49,7 +49,7 @@ def peak(path, ckpt, extra, train_seconds) -> str:
     """Train on ``path`` until compiled + train_seconds, SIGINT; the child's peak RSS."""
     t0 = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "train", "--corpus", str(path), "--passes", "100",
+        [sys.executable, "-m", "pytrnn.cli", "train", "--corpus", str(path), "--passes", "100",
          "--checkpoint", str(ckpt), "--sample-length", "0", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:

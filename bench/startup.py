@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytrnn.bench_words import synthetic_text
+from pytrnn.bench.words import synthetic_text
 
 d = Path(tempfile.mkdtemp())
 corpus = d / "words.txt"
@@ -22,7 +22,7 @@ for extra in ([], ["--layout", "stream", "--batch", "20"]):
     for _ in range(2):
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "train", "--corpus", str(corpus), "--level",
+            [sys.executable, "-m", "pytrnn.cli", "train", "--corpus", str(corpus), "--level",
              "word", "--passes", "1", "--limit-chars", "300000", "--sample-length", "0",
              "--checkpoint", str(d / "w.npz"), "--overwrite", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -122,14 +122,14 @@ def train(
     sample_length: Annotated[int, typer.Option(help="Sampled at the end: chars (char level) or words in whole sentences (word level); 0: none.", rich_help_panel=OUTPUT)] = 200,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
-    from pytrnn.parallel import ask_for_host_devices
+    from pytrnn.runtime.parallel import ask_for_host_devices
 
     ask_for_host_devices(devices // max(num_processes, 1))  # before JAX starts
     from pytrnn import RNNConfig, TrainConfig
     from pytrnn.config import DEFAULT_LR
-    from pytrnn.progress import RichReporter
-    from pytrnn.train import TrainingInterrupted
-    from pytrnn.train import train as run
+    from pytrnn.training.progress import RichReporter
+    from pytrnn.training import TrainingInterrupted
+    from pytrnn.training import train as run
 
     level, layout, cell, optimizer, dtype, mode, backend, device = map(
         value, (level, layout, cell, optimizer, dtype, mode, backend, device))
@@ -175,7 +175,7 @@ def sample(
     backend: Annotated[Optional[Backend], typer.Option(help="Default: the fastest here.")] = None,
 ):
     """Generate text from a checkpoint."""
-    from pytrnn.generate import generate
+    from pytrnn.tools.generate import generate
 
     typer.echo(generate(checkpoint, length=length, temperature=temperature, prime=prime,
                         seed=seed, argmax=argmax, sentences=sentences,
@@ -191,7 +191,7 @@ def eval_(
 ):
     """Score a checkpoint on a text: loss per char and bits/char, or per word and
     perplexity (data loss only, the checkpoint's own vocabulary)."""
-    from pytrnn.scoring import eval_line, evaluate
+    from pytrnn.tools.evaluate import eval_line, evaluate
 
     typer.echo(eval_line(evaluate(checkpoint, corpus, backend=value(backend))))
 
@@ -204,7 +204,7 @@ def plot(
 ):
     """Draw the per-pass loss and bits/char (or perplexity) kept in a checkpoint
     (the last one, or its .best.npz); several checkpoints overlaid in one figure."""
-    from pytrnn.plot import plot_checkpoint
+    from pytrnn.tools.plot import plot_checkpoint
 
     typer.echo(f"wrote {plot_checkpoint(checkpoints, output)}")
 
@@ -217,36 +217,13 @@ def compare(
 ):
     """Runs side by side: the settings that differ, passes, best validation figure,
     test figure and speed; with -o, their curves overlaid."""
-    from rich.console import Console
-    from rich.table import Table
+    from pytrnn.cli.render import compare_table
+    from pytrnn.tools.compare import compare_runs
 
-    from pytrnn.compare import compare as gather
-    from pytrnn.compare import load_runs, plot_runs
-
-    if output:
-        from pytrnn.files import figure_path
-
-        output = figure_path(output)  # checked before reading the runs
-    runs = load_runs(checkpoints)  # read once, for the table and the figure
-    out = gather(runs)
-
-    def fmt(v):
-        return "-" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v)
-
-    differ = ", ".join(out["differ"]) or "nothing: the same settings"
-    table = Table(title=f"{out['level']}-level runs; they differ in {differ}")
-    cols = ["run", *out["differ"], "parameters", "passes", f"best val {out['val_label']}", "at pass",
-            f"test {out['val_label']}", f"{out['unit']}/s"]
-    for c in cols:
-        table.add_column(c, justify="left" if c == "run" else "right")
-    for r in out["rows"]:
-        speed = "-" if r["speed"] is None else f"{r['speed']:,.0f}"
-        table.add_row(r["run"], *(fmt(r[k]) for k in out["differ"]), f"{r['parameters']:,}",
-                      str(r["passes"]),
-                      fmt(r["best_val"]), fmt(r["best_pass"]), fmt(r["test"]), speed)
-    Console(width=max(Console().width, 120)).print(table)
-    if output:
-        typer.echo(f"wrote {plot_runs(runs, output)}")
+    out, written = compare_runs(checkpoints, output)
+    compare_table(out)
+    if written:
+        typer.echo(f"wrote {written}")
 
 
 @app.command()
@@ -259,21 +236,14 @@ def reproduce(
 ):
     """Re-run the notebook's In[114], In[115], In[107] and compare with its figures."""
     from rich.console import Console
-    from rich.table import Table
 
-    from pytrnn.progress import RichReporter
-    from pytrnn.reproduce import reproduce as run
+    from pytrnn.cli.render import reproduce_table
+    from pytrnn.tools.reproduce import reproduce as run
+    from pytrnn.training.progress import RichReporter
 
     console = Console()
-    out = run(corpus=corpus, quick=quick, seed=seed, mode=value(mode),
-              reporter=RichReporter(console))
-    table = Table(title=f"original notebook vs pytrnn on {out['corpus']} ({out['why']})")
-    for col in ("figure", "original", "pytrnn", "rel. diff"):
-        table.add_column(col, justify="left" if col == "figure" else "right")
-    for r in out["rows"]:
-        table.add_row(r.figure, f"{r.original:.4f}", f"{r.pytrnn:.4f}", f"{r.rel_diff:+.1%}")
-    console.print(table)
-    console.print(out["note"])
+    reproduce_table(run(corpus=corpus, quick=quick, seed=seed, mode=value(mode),
+                        reporter=RichReporter(console)), console)
 
 
 @app.command()
@@ -288,73 +258,28 @@ def bench(
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write the figures here.")] = None,
 ):
     """Throughput of every mode x backend x dtype x batch, against numpy and JAX baselines."""
-    from rich.console import Console
-    from rich.table import Table
+    from pytrnn.bench.grid import save_json
+    from pytrnn.cli.render import bench_tables, wide, word_bench_table
 
     if value(level) == "word":
+        from pytrnn.bench.words import run as words
         from pytrnn.errors import ConfigError
 
         if cells or e2e or corpus or (backend and len(backend) > 1):
             raise ConfigError("--level word measures one backend on its own text: "
                               "leave out --cells, --e2e, --corpus and extra --backend")
-        return bench_words(smoke, value(backend[0]) if backend else None, json_out)
-    from pytrnn.bench import run, save_json
+        console = wide(120)
+        out = words(smoke=smoke, backend=value(backend[0]) if backend else None,
+                    reporter=lambda s: console.print(s, markup=False))
+        word_bench_table(out, console)
+    else:
+        from pytrnn.bench.grid import run
 
-    console = Console(width=max(Console().width, 130))
-    out = run(smoke=smoke, backends=tuple(value(b) for b in backend) if backend else BACKEND_NAMES, e2e=e2e,
-              corpus=corpus, reporter=lambda s: console.print(s, markup=False),
-              cells=cells)
-    table = Table(title=f"chars/s on {out['corpus']} (H={out['hidden']}, L={out['window']}, "
-                        f"D={out['vocab']}); f32 matmul peak {out['matmul_peak_gflops_f32']:.0f} GFLOP/s")
-    for col in ("run", "chars/s", "x numpy", "x JAX", "compile s", "% f32 peak", "peak RSS MB"):
-        table.add_column(col, justify="left" if col == "run" else "right")
-    for r in out["rows"]:
-        table.add_row(r["name"] + (f" ({r['note']})" if r["note"] else ""),
-                      f"{r['chars_per_s']:,.0f}", f"{r['vs_numpy']:.2f}", f"{r['vs_jax']:.2f}",
-                      f"{r['compile_s']:.1f}", f"{100 * r['of_peak']:.0f}%", f"{r['rss_mb']:.0f}")
-    console.print(table)
-    console.print(f"XLA alone, (64, {out['hidden']}) @ ({out['hidden']}, {out['hidden']}) "
-                  f"float32 in a dependent loop (batch 64's recurrent step): "
-                  f"{out['xla_recurrent_matmul_gflops_f32']:.0f} GFLOP/s, "
-                  f"{100 * out['xla_recurrent_matmul_gflops_f32'] / out['matmul_peak_gflops_f32']:.0f}"
-                  f"% of the numpy peak")
-    if "cells" in out:
-        t = Table(title="cells: chars/s against a hand-written JAX trainer of the same cell")
-        for col in ("run", "chars/s", "x JAX (same cell)", "compile s"):
-            t.add_column(col, justify="left" if col == "run" else "right")
-        for r in out["cells"]:
-            t.add_row(r["name"], f"{r['chars_per_s']:,.0f}", f"{r['vs_jax']:.2f}",
-                      f"{r['compile_s']:.1f}")
-        console.print(t)
-    if "in107" in out:
-        e = out["in107"]
-        console.print(f"In[107] job, 10 passes end to end: pytrnn CLI {e['cli_s']:.1f} s, "
-                      f"hand-written JAX {e['jax_s']:.1f} s, ratio {e['ratio']:.2f}; "
-                      f"CLI peak RSS {e['cli_peak_rss_mb']:.0f} MB")
-    if json_out:
-        save_json(out, json_out)
-
-
-def bench_words(smoke: bool, backend, json_out) -> None:
-    """``pytrnn bench --level word``: pytrnn.bench_words, as a table."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from pytrnn.bench import save_json
-    from pytrnn.bench_words import run
-
-    console = Console(width=max(Console().width, 120))
-    out = run(smoke=smoke, backend=backend, reporter=lambda s: console.print(s, markup=False))
-    table = Table(title=f"words/s, V={out['vocab']}, H={out['hidden']}, windows of "
-                        f"{out['window']}; f32 matmul peak {out['matmul_peak_gflops_f32']:.0f} GFLOP/s")
-    for col in ("run", "words/s", "x numpy", "x JAX (same batch, dtype)", "compile s",
-                "% f32 peak"):
-        table.add_column(col, justify="left" if col == "run" else "right")
-    for r in out["rows"]:
-        table.add_row(r["name"], f"{r['words_per_s']:,.0f}", f"{r['vs_numpy']:.2f}",
-                      f"{r['vs_jax']:.2f}", f"{r['compile_s']:.1f}",
-                      f"{100 * r['of_peak']:.0f}%")
-    console.print(table)
+        console = wide(130)
+        out = run(smoke=smoke, backends=tuple(value(b) for b in backend) if backend
+                  else BACKEND_NAMES, e2e=e2e, corpus=corpus, cells=cells,
+                  reporter=lambda s: console.print(s, markup=False))
+        bench_tables(out, console)
     if json_out:
         save_json(out, json_out)
 
@@ -365,25 +290,10 @@ def info(
     probe: Annotated[bool, typer.Option(help="Compile a tiny graph on each backend.")] = True,
 ):
     """Versions, the backends that work here, JAX devices, BLAS, compile caches."""
-    from rich.console import Console
-    from rich.table import Table
+    from pytrnn.cli.render import info_table
+    from pytrnn.tools.info import info as gather
 
-    from pytrnn.info import info as gather
-
-    facts = gather(probe=probe)
-    table = Table(show_header=False, box=None)
-    table.add_column(no_wrap=True)
-    table.add_column(overflow="fold")
-    for key, value in facts.items():
-        if key == "backends":
-            for name, (ok, detail) in value.items():
-                verdict = {True: "works", False: "FAILS", None: "not probed"}[ok]
-                table.add_row(f"backend {name}", f"{verdict} ({detail})")
-        elif key == "jax_devices":
-            table.add_row("jax devices", ", ".join(value) or "none")
-        else:
-            table.add_row(key, str(value))
-    Console().print(table)
+    info_table(gather(probe=probe))
 
 
 @data_app.command("fetch")
@@ -393,7 +303,7 @@ def data_fetch(
     url: Annotated[Optional[str], typer.Option(help="Download from this address instead.")] = None,
 ):
     """Download a named corpus once into the user cache (the only network use)."""
-    from pytrnn.data import fetch
+    from pytrnn.data.corpora import fetch
 
     path = fetch(name, url=url)
     typer.echo(f"saved {name} to {path}")

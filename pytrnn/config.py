@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from .errors import ConfigError
+from pytrnn.errors import ConfigError
 
 MODES = ("unroll", "scan")
 LEVELS = ("char", "word")
 LAYOUTS = ("sentences", "stream")
-BACKEND_NAMES = ("jax", "numba", "c")  # pytrnn.backends.BACKENDS' keys
+BACKEND_NAMES = ("jax", "numba", "c")  # pytrnn.runtime.backends.BACKENDS' keys
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float64", "float32")
 CELL_NAMES = ("rnn", "gru", "lstm")
@@ -143,7 +143,7 @@ class TrainConfig:
 
     def resolved_fuse(self, backend: str, windows: int) -> int:
         """Windows per compiled call. Default: on JAX the pass in even chunks of about
-        FUSE_CHUNK windows (each one ``lax.scan``, pytrnn.passes), so the last chunk
+        FUSE_CHUNK windows (each one ``lax.scan``, pytrnn.runtime.fused), so the last chunk
         needs almost no padding; elsewhere one call per window, as the notebook (the
         other backends compile PyTensor's scan-over-windows slowly)."""
         if self.fuse is not None:

@@ -45,7 +45,7 @@ def check_writable(path: str | os.PathLike, what: str, example: str = "run.npz")
     """Refuse, before any work, an output path that could not be written: a folder,
     a path under a file, or a folder where no file can be created (tried, not
     guessed from permission bits, which root and read-only mounts make lie)."""
-    from .errors import OutputError
+    from pytrnn.errors import OutputError
 
     path = Path(path)
     if path.is_dir():
@@ -69,7 +69,7 @@ def check_writable(path: str | os.PathLike, what: str, example: str = "run.npz")
 def check_free_space(path: Path, needed: int, what: str) -> None:
     """Refuse a run whose checkpoint (written twice over: the file and its temporary
     copy) would not fit in the free space of its folder."""
-    from .errors import OutputError
+    from pytrnn.errors import OutputError
 
     folder = Path(path).parent
     while not folder.exists():

@@ -77,7 +77,7 @@ def run_model(model, P0, seqs, level):
     for x, y in seqs:
         pad = None
         if level == "word" and model.static_shapes:
-            from pytrnn.words import bucket
+            from pytrnn.data.words import bucket
 
             pad = bucket(len(x))  # the masked path, with the L2 term on
         loss, data_loss = model.train_step(x, y, pad_to=pad)

@@ -55,7 +55,7 @@ def test_backend_c_is_pytensors_c_linker_and_the_check_sees_a_fallback():
     from pytensor.compile.mode import get_mode
 
     from helpers import assert_linker
-    from pytrnn.backends import compile_mode
+    from pytrnn.runtime.backends import compile_mode
 
     x = pt.vector("x")
     for name in BACKENDS:
@@ -74,7 +74,7 @@ def test_c_graphs_expand_softmax_into_c_ops():
     import pytensor.tensor as pt
 
     from helpers import assert_linker
-    from pytrnn.backends import compile_mode
+    from pytrnn.runtime.backends import compile_mode
 
     x = pt.matrix("x")
     rows = pytensor.scan(lambda r: pt.special.softmax(r), sequences=[x], return_updates=False)
@@ -115,7 +115,7 @@ def test_device_gpu_without_one_is_a_clear_error():
 def test_c_backend_links_openblas():
     import pytensor
 
-    from pytrnn.info import info
+    from pytrnn.tools.info import info
 
     assert "scipy_openblas" in pytensor.config.blas__ldflags
     facts = info(probe=True)
@@ -130,7 +130,7 @@ def test_jax_transposes_are_real_copies_on_cpu(rng):
     import pytensor.tensor as pt
     from pytensor.link.jax.dispatch import jax_funcify
 
-    from pytrnn.backends import compile_mode
+    from pytrnn.runtime.backends import compile_mode
 
     a, b = pt.matrix("a"), pt.matrix("b")
     fn = pytensor.function([a, b], a.T.dot(b), mode=compile_mode("jax"))

@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 
 import numpy_cells as nc
 import pytrnn
-from cli.main import app
+from pytrnn.cli.main import app
 from numpy_ref import forward, init, loss_and_grads
-from pytrnn import checkpoint as ck
-from pytrnn.char_loop import CharLoop
-from pytrnn.data import Vocab, load_corpus, window_starts
-from pytrnn.params import init_params
-from pytrnn.progress import PrintReporter
-from pytrnn.train import TrainingInterrupted, train
+from pytrnn.runtime import checkpoint as ck
+from pytrnn.training.chars import CharLoop
+from pytrnn.data.corpora import Vocab, load_corpus, window_starts
+from pytrnn.graphs.params import init_params
+from pytrnn.training.progress import PrintReporter
+from pytrnn.training import TrainingInterrupted, train
 
 D, H, L, LR, REG, CLIP = 7, 5, 6, 0.01, 0.01, 5.0
 QUIET = PrintReporter(quiet=True)
@@ -268,7 +268,7 @@ def test_carried_word_stream_pass_validation_and_eval_match_numpy(small_text, tm
     two streams of word ids, carrying each one's h, gives the pass's parameters and
     figures; validation carries h across the held-out stream's windows, and
     ``pytrnn eval`` across the whole text's."""
-    from pytrnn.words import WordVocab, split_sentences, stream_ids
+    from pytrnn.data.words import WordVocab, split_sentences, stream_ids
 
     W, B = 6, 2
     cfg = pytrnn.TrainConfig(corpus=str(small_text), level="word", layout="stream",

@@ -167,7 +167,7 @@ def test_sampling_step_carries_every_layer_state(cell):
 
 def test_the_notebook_model_keeps_its_layout_and_initialisation():
     """Defaults are the notebook's cell, bit for bit: five arrays, In[113]'s draw."""
-    from pytrnn.params import init_params
+    from pytrnn.graphs.params import init_params
 
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H)
     assert (cfg.cell, cfg.layers, cfg.optimizer) == ("rnn", 1, "sgd")
@@ -187,8 +187,8 @@ def test_cli_lstm_adam_resumes_to_the_same_parameters(tmp_path):
     (seed, pass, window)), ends where an uninterrupted run does; it samples."""
     from typer.testing import CliRunner
 
-    from cli.main import app
-    from pytrnn import checkpoint as ck
+    from pytrnn.cli.main import app
+    from pytrnn.runtime import checkpoint as ck
 
     run = CliRunner().invoke
     base = ["train", "--cell", "lstm", "--layers", "2", "--dropout", "0.2",
@@ -213,7 +213,7 @@ def test_cli_lstm_adam_resumes_to_the_same_parameters(tmp_path):
 def test_cli_gru_word_level_trains_and_samples(tmp_path):
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from pytrnn.cli.main import app
 
     run = CliRunner().invoke
     (tmp_path / "t.txt").write_text("the cat sat on the mat . the dog sat on the log . " * 20)
@@ -304,7 +304,7 @@ def test_bench_cell_baseline_trains_the_same_model(cell, batch):
     speed means nothing as a yardstick."""
     import jax.numpy as jnp
 
-    from pytrnn.bench_cells import jax_cell_trainer
+    from pytrnn.bench.cells import jax_cell_trainer
 
     rng = np.random.default_rng(11)
     shape = (3, L) if batch is None else (3, L, batch)
@@ -325,7 +325,7 @@ def test_bench_cells_smoke(tmp_path):
 
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from pytrnn.cli.main import app
 
     out = tmp_path / "b.json"
     r = CliRunner().invoke(app, ["bench", "--smoke", "--cells", "--json", str(out)])
@@ -341,9 +341,9 @@ def test_sgd_updates_is_the_notebooks_rule_for_any_config():
     applies plain clipped SGD, whatever optimizer the config names."""
     import pytensor
 
-    from pytrnn.backends import compile_mode
-    from pytrnn.graph import build_scan
-    from pytrnn.steps import sgd_updates
+    from pytrnn.runtime.backends import compile_mode
+    from pytrnn.graphs.forward import build_scan
+    from pytrnn.graphs.updates import sgd_updates
 
     rng = np.random.default_rng(12)
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.05,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import pytrnn
-from pytrnn import checkpoint as ck
-from pytrnn.data import Vocab, fetch, load_corpus, pydoc_text
+from pytrnn.runtime import checkpoint as ck
+from pytrnn.data.corpora import Vocab, fetch, load_corpus, pydoc_text
 from pytrnn.errors import CheckpointError, CorpusError
-from pytrnn.params import init_params
+from pytrnn.graphs.params import init_params
 
 
 @pytest.fixture
@@ -208,7 +208,7 @@ def test_fetch_failure_says_how_to_go_offline(server, tmp_path, monkeypatch):
 def test_encoding_in_chunks_equals_one_chunk(monkeypatch):
     """Chunk edges (every 7 chars here) change nothing, also with characters outside
     the BMP on an edge; progress is reported once per chunk."""
-    import pytrnn.data as data
+    import pytrnn.data.corpora as data
 
     text = "héllo wörld 😀 a🐍b\n" * 5
     v = Vocab.from_text(text)
@@ -223,7 +223,7 @@ def test_encoding_in_chunks_equals_one_chunk(monkeypatch):
 def test_batch_streams_are_contiguous_slices():
     """--batch B cuts the text into B contiguous streams, as char-rnn: stream b is
     chars [b*S, (b+1)*S) with S = N // B; the tail that does not fill a row is left."""
-    from pytrnn.data import split_streams, stack_windows
+    from pytrnn.data.corpora import split_streams, stack_windows
 
     data = np.arange(23)
     s = split_streams(data, 4)

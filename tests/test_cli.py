@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from pytrnn.cli.main import app
 
 runner = CliRunner()
 SMALL = ["--hidden", "8", "--window", "5", "--passes", "2", "--mode", "scan"]
@@ -67,8 +67,8 @@ def test_sample_is_reproducible_and_primed(trained):
 
 def test_sampler_carries_state_like_a_full_rerun(trained):
     """Stepping with a carried hidden state equals re-running the prefix with scan."""
-    from pytrnn.data import Vocab
-    from pytrnn.generate import load_model
+    from pytrnn.data.corpora import Vocab
+    from pytrnn.tools.generate import load_model
 
     model, ck = load_model(trained[1])
     vocab = Vocab(tuple(ck.vocab))
@@ -81,7 +81,7 @@ def test_sampler_carries_state_like_a_full_rerun(trained):
 
 
 def test_resume_continues_to_the_same_parameters(trained, tmp_path):
-    from pytrnn.checkpoint import load
+    from pytrnn.runtime.checkpoint import load
 
     _, _, corpus = trained
     full, part = tmp_path / "full.npz", tmp_path / "part.npz"
@@ -162,7 +162,7 @@ def test_console_script_runs_from_any_directory(tmp_path):
 
 
 def test_module_entry_point(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "cli", "train", "--hidden", "0"],
+    r = subprocess.run([sys.executable, "-m", "pytrnn.cli", "train", "--hidden", "0"],
                        capture_output=True, text=True, cwd=os.getcwd())
     assert r.returncode == 2 and r.stderr.strip().startswith("error: --hidden")
 
@@ -206,7 +206,7 @@ def test_data_fetch_command_against_a_local_server(tmp_path, monkeypatch):
 
 def test_reproduce_command_prints_the_original_figures_beside_ours(tmp_path, monkeypatch):
     """pytrnn reproduce --quick: a table of every figure with the original's value."""
-    from pytrnn.reproduce import ORIGINAL
+    from pytrnn.tools.reproduce import ORIGINAL
 
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))  # four-million not fetched
     r = invoke("reproduce", "--quick", "--mode", "scan")

@@ -6,11 +6,11 @@ import pytest
 from typer.testing import CliRunner
 
 import pytrnn
-from cli.main import app
-from pytrnn import checkpoint as ckpt_io
-from pytrnn.compare import compare, differences, load_runs
-from pytrnn.optim import init_state
-from pytrnn.params import init_params
+from pytrnn.cli.main import app
+from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.tools.compare import compare, differences, load_runs
+from pytrnn.graphs.optim import init_state
+from pytrnn.graphs.params import init_params
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

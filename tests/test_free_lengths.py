@@ -1,7 +1,7 @@
 """Padded sentences on JAX: one graph of free length serves every bucket.
 
 PyTensor rewrites the graph once and JAX traces it per length it meets
-(pytrnn.backends.patch_jax_free_lengths), so the word level compiles one graph
+(pytrnn.runtime.backends.patch_jax_free_lengths), so the word level compiles one graph
 instead of one per bucket. Held to numpy over steps of several bucket lengths."""
 
 import numpy as np
@@ -56,7 +56,7 @@ def test_tanh_cell_buckets_share_one_graph(batch, rng):
 
 @pytest.mark.parametrize("cell, layers, batch", [("gru", 1, 3), ("lstm", 2, None)])
 def test_gated_cells_buckets_share_one_graph(cell, layers, batch, rng):
-    """The gated cells' own BPTT (pytrnn.gated) at a free length."""
+    """The gated cells' own BPTT (pytrnn.graphs.gated_bptt) at a free length."""
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, cell=cell, layers=layers)
     P = nc.init(cell, layers, D, H, rng)
     m = pytrnn.RNN(cfg, params=P, mode="scan", backend="jax")

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 import pytrnn
-from cli.main import app
+from pytrnn.cli.main import app
 from conftest import TINY, cached_model
 from helpers import assert_model_linkers
 from numpy_ref import init, loss_and_grads, sgd_step
-from pytrnn.params import init_params
-from pytrnn.progress import PrintReporter
-from pytrnn.train import train
+from pytrnn.graphs.params import init_params
+from pytrnn.training.progress import PrintReporter
+from pytrnn.training import train
 
 D, H, L = TINY["vocab_size"], TINY["hidden"], TINY["window"]
 LR, REG, CLIP = 0.01, 0.01, 5.0
@@ -117,7 +117,7 @@ def test_trainer_batch_matches_numpy_over_the_same_streams(tmp_path):
     streams (char-rnn's layout), the notebook's windows over each, one SGD step per
     window on the mean over streams. Its pass loss, bits/char and parameters must
     match to 1e-9, so a wrong stream split or a data loss scaled by 8/7 fails."""
-    from pytrnn.data import Vocab, load_corpus
+    from pytrnn.data.corpora import Vocab, load_corpus
 
     B, W, N = 4, 10, 2000
     cfg = pytrnn.TrainConfig(limit_chars=N, passes=1, batch=B, mode="scan", seed=2,
@@ -176,8 +176,8 @@ def test_bench_smoke(tmp_path):
 
 def test_bench_baselines_train_the_same_model(rng):
     """The baselines must compute the notebook's SGD, or their speed means nothing."""
-    from pytrnn.baselines import jax_trainer, numpy_train
-    from pytrnn.data import window_starts
+    from pytrnn.bench.baselines import jax_trainer, numpy_train
+    from pytrnn.data.corpora import window_starts
 
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=25)
     P = init(D, H, rng)
@@ -198,8 +198,8 @@ def test_bench_baselines_train_the_same_model(rng):
 def test_jax_baseline_is_float64_in_a_fresh_process():
     """The bench builds the baseline's arrays before any pytrnn model turns JAX's
     float64 on: the baseline must do so itself, or it times float32 against float64."""
-    code = ("import jax.numpy as jnp; from pytrnn.bench import bench_baselines; "
-            "from pytrnn.baselines import jax_trainer; jax_trainer(25); "
+    code = ("import jax.numpy as jnp; from pytrnn.bench.grid import bench_baselines; "
+            "from pytrnn.bench.baselines import jax_trainer; jax_trainer(25); "
             "print(jnp.asarray(1.0).dtype)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

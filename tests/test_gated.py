@@ -1,4 +1,4 @@
-"""The gated cells' own BPTT (pytrnn.gated) against ``pytensor.grad`` through the
+"""The gated cells' own BPTT (pytrnn.graphs.gated_bptt) against ``pytensor.grad`` through the
 plain scan (``build_scan(..., autodiff=True)``): the loss, every parameter's
 gradient and the carried first state's gradient, with batches and one
 stream, masks, two layers and truncation. (The numpy references of tests/numpy_cells.py hold both to the
@@ -10,9 +10,9 @@ import pytest
 
 import numpy_cells as nc
 import pytrnn
-from pytrnn.backends import compile_mode
-from pytrnn.graph import build_scan, state_shape
-from pytrnn.params import param_names, param_shapes
+from pytrnn.runtime.backends import compile_mode
+from pytrnn.graphs.forward import build_scan, state_shape
+from pytrnn.graphs.params import param_names, param_shapes
 
 D, H, T = 11, 6, 7
 
@@ -56,7 +56,7 @@ def test_gated_pullback_equals_pytensor_grad(cell, layers, masked, K, B, rng):
 
 
 def test_gated_graph_uses_its_own_bptt():
-    """Static-length gated graphs take pytrnn.gated's op; autodiff and free-length
+    """Static-length gated graphs take pytrnn.graphs.gated_bptt's op; autodiff and free-length
     (C, Numba) graphs keep the plain scan."""
     from pytensor.graph.traversal import ancestors
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from pytrnn import checkpoint as ck
-from pytrnn.data import load_texts, read_text
-from pytrnn.loop import best_path
+from pytrnn.cli.main import app
+from pytrnn.runtime import checkpoint as ck
+from pytrnn.data.corpora import load_texts, read_text
+from pytrnn.training.loop import best_path
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -39,7 +39,7 @@ def one_line_error(r, *needles):
 
 
 def spawn(*args):
-    return subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -176,10 +176,10 @@ def test_a_read_only_folder_is_refused_before_training(tmp_path, monkeypatch):
 
 def test_a_write_refused_mid_run_is_one_line_and_keeps_the_last_checkpoint(
         tmp_path, monkeypatch):
-    import pytrnn.checkpoint
+    import pytrnn.runtime.checkpoint
 
     path = tmp_path / "m.npz"
-    real, calls = pytrnn.checkpoint.save, []
+    real, calls = pytrnn.runtime.checkpoint.save, []
 
     def full_disk_on_second(p, c):
         calls.append(p)
@@ -187,7 +187,7 @@ def test_a_write_refused_mid_run_is_one_line_and_keeps_the_last_checkpoint(
             raise OSError(28, "No space left on device")
         return real(p, c)
 
-    monkeypatch.setattr(pytrnn.checkpoint, "save", full_disk_on_second)
+    monkeypatch.setattr(pytrnn.runtime.checkpoint, "save", full_disk_on_second)
     r = invoke("train", *TINY, "--passes", 3, "--checkpoint", path)
     one_line_error(r, f"cannot write {path}", "No space left on device",
                    f"the last good checkpoint is kept: {path}")
@@ -248,7 +248,7 @@ def test_ctrl_c_swallowed_by_a_callback_while_compiling_still_stops(tmp_path, mo
     """The KeyboardInterrupt raised for a Ctrl-C can land in a callback that ignores
     exceptions (JAX's gc callback): the run must stop all the same, exit 130 and
     write nothing."""
-    from pytrnn.char_loop import CharLoop
+    from pytrnn.training.chars import CharLoop
 
     def compile_hit_by_a_swallowed_ctrl_c(self):
         try:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import pytrnn
-from pytrnn.data import window_starts
-from pytrnn.progress import PrintReporter
-from pytrnn.train import train
+from pytrnn.data.corpora import window_starts
+from pytrnn.training.progress import PrintReporter
+from pytrnn.training import train
 
 
 def test_in114_initial_loss_is_window_times_ln_vocab():

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import pytrnn
-from cli.main import app
+from pytrnn.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO_CPUS = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
@@ -85,7 +85,7 @@ def test_carried_state_across_processes_is_refused():
 
 
 def test_cli_devices_two_matches_one(tmp_path):
-    base = [sys.executable, "-m", "cli", "train", "--limit-chars", "6000", "--passes", "1",
+    base = [sys.executable, "-m", "pytrnn.cli", "train", "--limit-chars", "6000", "--passes", "1",
             "--batch", "4", "--hidden", "8", "--window", "10", "--mode", "scan",
             "--sample-length", "0"]
     for d in (1, 2):
@@ -94,7 +94,7 @@ def test_cli_devices_two_matches_one(tmp_path):
                            env=TWO_CPUS, cwd=ROOT, capture_output=True, text=True,
                            timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
-    from pytrnn.checkpoint import load
+    from pytrnn.runtime.checkpoint import load
 
     a, b = load(tmp_path / "1.npz"), load(tmp_path / "2.npz")
     assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"], rel=1e-9)
@@ -127,9 +127,9 @@ def test_two_processes_train_like_one(tmp_path):
         port = s.getsockname()[1]
     code = textwrap.dedent("""
         import sys, pytrnn
-        from pytrnn.checkpoint import params_digest
-        from pytrnn.progress import PrintReporter
-        from pytrnn.train import train
+        from pytrnn.runtime.checkpoint import params_digest
+        from pytrnn.training.progress import PrintReporter
+        from pytrnn.training import train
         pid, ckpt = int(sys.argv[1]), sys.argv[2]
         extra = dict(coordinator=sys.argv[3], num_processes=2, process_id=pid, devices=2) \\
             if len(sys.argv) > 3 else {}
@@ -158,7 +158,7 @@ def test_two_processes_train_like_one(tmp_path):
     single = subprocess.run([sys.executable, "-c", code, "0", str(ckpts[2])], env=env,
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
-    from pytrnn.checkpoint import load
+    from pytrnn.runtime.checkpoint import load
 
     a, b = load(ckpts[0]), load(ckpts[2])
     assert a.history[-1]["loss"] == pytest.approx(b.history[-1]["loss"], rel=1e-9)

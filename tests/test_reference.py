@@ -115,7 +115,7 @@ def test_init_params_is_randn_over_sqrt_fan_in_with_zero_biases():
     """The notebook's In[113]: Wxh, Whh, Why drawn in that order as randn / sqrt of
     their first dimension, biases zero; the same seed, the same draw."""
     import pytrnn
-    from pytrnn.params import init_params
+    from pytrnn.graphs.params import init_params
 
     cfg = pytrnn.RNNConfig(vocab_size=400, hidden=300)
     P = init_params(cfg, np.random.default_rng(7))

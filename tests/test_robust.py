@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cli.main import app
+from pytrnn.cli.main import app
 from helpers import signal_once_training
-from pytrnn import checkpoint as ck
-from pytrnn.data import Vocab, load_corpus
+from pytrnn.runtime import checkpoint as ck
+from pytrnn.data.corpora import Vocab, load_corpus
 from pytrnn.errors import CheckpointError, ConfigError, CorpusError
-from pytrnn.words import split_sentences, tokenize
+from pytrnn.data.words import split_sentences, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -26,7 +26,7 @@ BASE = ["--hidden", "16", "--window", "10", "--limit-chars", "60000", "--seed", 
 
 
 def cli(*args, cwd=None):
-    return subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)], cwd=cwd or ROOT,
+    return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=cwd or ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -123,7 +123,7 @@ def tiny_ckpt(tmp_path_factory):
 @FUZZ
 @given(prime=st.text(max_size=30))
 def test_fuzz_prime(tiny_ckpt, prime):
-    from pytrnn.generate import generate
+    from pytrnn.tools.generate import generate
 
     try:
         out = generate(tiny_ckpt, length=5, prime=prime, seed=1)

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from pytrnn.cli.main import app
 from helpers import signal_once_training
 from numpy_ref import forward
-from pytrnn import checkpoint as ck
+from pytrnn.runtime import checkpoint as ck
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -43,7 +43,7 @@ def one_line_error(r, *needles):
 
 
 def spawn(*args):
-    return subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -145,7 +145,7 @@ def test_resume_saves_back_and_may_change_the_learning_rate(tmp_path):
 
 def test_checkpoints_get_the_mode_the_umask_gives(tmp_path):
     from pytrnn.config import RNNConfig
-    from pytrnn.params import init_params
+    from pytrnn.graphs.params import init_params
 
     cfg = RNNConfig(vocab_size=3, hidden=2)
     c = ck.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
@@ -198,7 +198,7 @@ def split_args(corpus, passes):
 
 def numpy_word_loss(params, vocab, text):
     """Mean loss per word (END included) of a text, from the arrays alone."""
-    from pytrnn.words import WordVocab, split_sentences
+    from pytrnn.data.words import WordVocab, split_sentences
 
     v = WordVocab(tuple(vocab))
     total, words = 0.0, 0
@@ -306,9 +306,9 @@ def test_word_sample_prime_argmax_and_length(split_run):
 def test_word_sample_length_counts_words_in_whole_sentences(split_run, words):
     """--sample-length at the word level: whole sentences until they hold that many
     words (the last one finished), the same draws as ``sample_sentences``."""
-    from pytrnn.generate import load_model, sentence_start
-    from pytrnn.sample import sample_sentences, sentences_until
-    from pytrnn.words import WordVocab, detokenize
+    from pytrnn.tools.generate import load_model, sentence_start
+    from pytrnn.runtime.sampling import sample_sentences, sentences_until
+    from pytrnn.data.words import WordVocab, detokenize
 
     _, path, _ = split_run
     model, ck = load_model(path)
@@ -344,7 +344,7 @@ def test_long_sentences_report_their_share_of_words_and_zero_lifts_the_limit(tmp
 
 
 def test_word_shuffle_is_seeded_and_new_each_pass():
-    from pytrnn.word_loop import WordLoop
+    from pytrnn.training.sentences import WordLoop
 
     def order(seed, p):
         loop = SimpleNamespace(cfg=SimpleNamespace(seed=seed), train_seqs=[None] * 50,
@@ -361,9 +361,9 @@ def test_save_every_writes_inside_a_pass(tmp_path, monkeypatch):
     """--save-every 0 writes after every chunk of windows, mid-pass; the default (60 s)
     only after the pass on a run this short."""
     import pytrnn
-    import pytrnn.loop as loop
-    from pytrnn.progress import PrintReporter
-    from pytrnn.train import train
+    import pytrnn.training.loop as loop
+    from pytrnn.training.progress import PrintReporter
+    from pytrnn.training import train
 
     saves = []
     real = ck.save

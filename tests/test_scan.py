@@ -98,14 +98,14 @@ def test_ids_are_checked_before_the_backend(bad):
 @pytest.mark.parametrize("batch, masked", [(None, False), (None, True), (3, False)])
 @pytest.mark.parametrize("K", [-1, 3])
 def test_recurrence_pullback_equals_pytensor_grad(batch, masked, K, rng):
-    """The scan's own BPTT (pytrnn.recurrence) against pytensor.grad through the plain
+    """The scan's own BPTT (pytrnn.graphs.tanh_bptt) against pytensor.grad through the plain
     scan: every parameter's gradient, with batches, masks (word level, unbatched) and
     truncation."""
     import pytensor
 
-    from pytrnn.backends import compile_mode
-    from pytrnn.graph import build_scan
-    from pytrnn.params import PARAM_NAMES, param_shapes
+    from pytrnn.runtime.backends import compile_mode
+    from pytrnn.graphs.forward import build_scan
+    from pytrnn.graphs.params import PARAM_NAMES, param_shapes
 
     T = 6
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=T, bptt_truncate=K)

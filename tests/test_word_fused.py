@@ -9,13 +9,13 @@ from typer.testing import CliRunner
 
 import numpy_cells as nc
 import pytrnn
-from cli.main import app
+from pytrnn.cli.main import app
 from numpy_ref import loss_and_grads
-from pytrnn.params import init_params
-from pytrnn.progress import PrintReporter
-from pytrnn.train import train
-from pytrnn.word_loop import WordLoop, batch_groups, fused_chunks
-from pytrnn.words import WordVocab, bucket
+from pytrnn.graphs.params import init_params
+from pytrnn.training.progress import PrintReporter
+from pytrnn.training import train
+from pytrnn.training.sentences import WordLoop, batch_groups, fused_chunks
+from pytrnn.data.words import WordVocab, bucket
 from test_word_scale import mean_step
 
 D, H, REG = 9, 5, 0.01
@@ -83,7 +83,7 @@ def test_fused_word_run_trains_the_chunks_it_reports(small_text, tmp_path):
     r = train(pytrnn.RNNConfig(hidden=H), cfg, reporter=QUIET)
     loop = WordLoop.__new__(WordLoop)
     loop.cfg, loop.fuse, loop.batch = cfg, 4, 3
-    texts = pytrnn.data.load_texts(str(small_text), None, None)
+    texts = pytrnn.data.corpora.load_texts(str(small_text), None, None)
     tr, _, _ = loop.held_out_sentences(texts)
     vocab = WordVocab(tuple(r.checkpoint.vocab))
     seqs = [vocab.encode_sentence(s) for s in tr]

@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 import numpy_cells as nc
 import pytrnn
-from cli.main import app
+from pytrnn.cli.main import app
 from numpy_ref import init, loss_and_grads
-from pytrnn.params import init_params
-from pytrnn.progress import PrintReporter
-from pytrnn.train import train
-from pytrnn.word_loop import batch_groups
-from pytrnn.words import END_ID, UNK_ID, WordVocab, hold_out, split_sentences, stream_ids
+from pytrnn.graphs.params import init_params
+from pytrnn.training.progress import PrintReporter
+from pytrnn.training import train
+from pytrnn.training.sentences import batch_groups
+from pytrnn.data.words import END_ID, UNK_ID, WordVocab, hold_out, split_sentences, stream_ids
 from test_fused import batched_step
 
 D, H, LR, REG, CLIP = 9, 5, 0.01, 0.01, 5.0
@@ -112,11 +112,11 @@ def test_batched_word_run_trains_the_groups_it_reports(small_text, tmp_path):
                              mode="scan", backend="c", seed=5, val_frac=0.1,
                              checkpoint=str(tmp_path / "w.npz"), sample_length=0)
     r = train(pytrnn.RNNConfig(hidden=H), cfg, reporter=QUIET)
-    from pytrnn.word_loop import WordLoop
+    from pytrnn.training.sentences import WordLoop
 
     loop = WordLoop.__new__(WordLoop)
     loop.cfg = cfg
-    texts = pytrnn.data.load_texts(str(small_text), None, None)
+    texts = pytrnn.data.corpora.load_texts(str(small_text), None, None)
     tr, _, _ = loop.held_out_sentences(texts)
     vocab = WordVocab(tuple(r.checkpoint.vocab))
     seqs = [vocab.encode_sentence(s) for s in tr]
@@ -178,7 +178,7 @@ def test_stream_layout_pass_matches_numpy(small_text, tmp_path):
     assert h["val_word_loss"] == pytest.approx(total / n, rel=1e-9)
     assert h["val_ppl"] == pytest.approx(np.exp(total / n), rel=1e-9)
     # eval scores the checkpoint with its stream layout, and samples follow </s>
-    from pytrnn.generate import sentence_start
+    from pytrnn.tools.generate import sentence_start
 
     assert sentence_start(r.checkpoint) == END_ID
     e = pytrnn.evaluate(r.path, small_text)
@@ -214,7 +214,7 @@ def test_test_frac_scores_a_held_out_test_split(level, small_text, tmp_path):
                                  "--backend", "c"])
     assert r.exit_code == 0, r.output
     assert "test (pass 1)" in r.output
-    test = pytrnn.checkpoint.load(ck).extra["test"]
+    test = pytrnn.runtime.checkpoint.load(ck).extra["test"]
     assert test["pass"] == 1 and np.isfinite(test["loss_per_word" if level == "word"
                                                     else "loss_per_char"])
     r = CliRunner().invoke(app, ["train", "--corpus", str(small_text), "--test",
@@ -252,7 +252,7 @@ def test_bench_words_smoke(tmp_path):
     ratio its own speed over the baseline of the same batch and dtype."""
     import json
 
-    from pytrnn.bench_words import synthetic_text
+    from pytrnn.bench.words import synthetic_text
 
     text = synthetic_text(2_000, distinct=900, glossary=300)
     assert len({w for s in split_sentences(text[:3_000]) for w in s}) >= 300
@@ -279,7 +279,7 @@ def test_bench_word_level_refuses_options_it_would_ignore(extra):
 
 
 def test_cli_backend_choices_are_the_backends():
-    from pytrnn.backends import BACKENDS
+    from pytrnn.runtime.backends import BACKENDS
     from pytrnn.config import BACKEND_NAMES
 
     assert set(BACKEND_NAMES) == set(BACKENDS)

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import pytrnn
-from pytrnn.progress import PrintReporter
-from pytrnn.sample import sample_sentence, sample_sentences
-from pytrnn.train import mean_word_loss, perplexity, train
-from pytrnn.words import (END_ID, START_ID, UNK_ID, UNKNOWN, WordVocab, bucket, detokenize,
+from pytrnn.training.progress import PrintReporter
+from pytrnn.runtime.sampling import sample_sentence, sample_sentences
+from pytrnn.runtime.scoring import mean_word_loss, perplexity
+from pytrnn.training import train
+from pytrnn.data.words import (END_ID, START_ID, UNK_ID, UNKNOWN, WordVocab, bucket, detokenize,
                           prepare, split_sentences, tokenize)
 
 PARAGRAPH = (
@@ -105,7 +106,7 @@ def test_word_loss_falls_over_three_passes(word_run):
 
 
 def test_generated_sentences_end_and_are_reproducible(word_run):
-    from pytrnn.checkpoint import load
+    from pytrnn.runtime.checkpoint import load
 
     ck = load(word_run.path)
     assert ck.level == "word" and ck.vocab[:3] == ["<unk>", "<s>", "</s>"]
@@ -135,7 +136,7 @@ def biased(word_run):
 
 
 def load_vocab(path):
-    from pytrnn.checkpoint import load
+    from pytrnn.runtime.checkpoint import load
 
     return load(path).vocab
 

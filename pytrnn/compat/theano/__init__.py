@@ -21,8 +21,8 @@ import pytensor
 from pytensor import gradient, printing  # noqa: F401  (theano.gradient, theano.printing)
 from pytensor.compile.sharedvalue import shared
 
-from ...backends import BACKENDS, compile_mode, default_backend
-from . import tensor  # noqa: F401  (theano.tensor)
+from pytrnn.runtime.backends import BACKENDS, compile_mode, default_backend
+from pytrnn.compat.theano import tensor  # noqa: F401  (theano.tensor)
 
 __all__ = ["shared", "function", "scan", "config", "grad", "tensor", "In", "Out"]
 
@@ -39,7 +39,7 @@ class _Config:
     @property
     def device(self) -> str:
         if self._backend() == "jax":
-            from ...backends import jax_devices
+            from pytrnn.runtime.backends import jax_devices
 
             devices = jax_devices()
             if devices and devices[0].platform == "gpu":

@@ -1,0 +1,81 @@
+"""The notebook's default, bit for bit, across a change: train it on every backend
+and mode, per window and fused, in a source tree (this one, or a ``git worktree``
+of an older commit), keep the final parameters, and compare two such files.
+
+    git worktree add /tmp/before <commit>
+    python bench/same_bits.py --tree /tmp/before --out /tmp/before.npz
+    python bench/same_bits.py --tree . --out /tmp/after.npz
+    python bench/same_bits.py --compare /tmp/before.npz /tmp/after.npz
+
+Each run is ``pytrnn train`` with the notebook's defaults (tanh, H = 100, window 25,
+SGD lr 0.01, L2 0.01, clip 5, float64) on the first 3,000 chars of the embedded
+corpus for one pass; the tree's own CLI runs it (``cli`` before the CLI moved into
+the package, ``pytrnn.cli`` after).
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+RUNS = [  # (backend, mode, fuse or None for the default)
+    ("jax", "unroll", None), ("jax", "scan", None), ("jax", "unroll", 1), ("jax", "scan", 1),
+    ("numba", "unroll", None), ("numba", "scan", None), ("numba", "scan", 4),
+    ("c", "unroll", None), ("c", "scan", None), ("c", "scan", 4),
+]
+
+
+def name(backend, mode, fuse) -> str:
+    return f"{backend}-{mode}-fuse{fuse or 'default'}"
+
+
+def train_all(tree: Path, out: Path) -> None:
+    cli = "pytrnn.cli" if (tree / "pytrnn" / "cli").exists() else "cli"
+    arrays = {}
+    with tempfile.TemporaryDirectory() as d:
+        for backend, mode, fuse in RUNS:
+            ckpt = Path(d) / f"{name(backend, mode, fuse)}.npz"
+            cmd = [sys.executable, "-m", cli, "train", "--limit-chars", "3000", "--passes",
+                   "1", "--backend", backend, "--mode", mode, "--sample-length", "0",
+                   "--checkpoint", str(ckpt)] + ([] if fuse is None else ["--fuse", str(fuse)])
+            r = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
+            if r.returncode:
+                sys.exit(f"{name(backend, mode, fuse)} failed:\n{r.stderr[-2000:]}")
+            print(name(backend, mode, fuse), r.stdout.strip().splitlines()[-1], flush=True)
+            with np.load(ckpt, allow_pickle=False) as z:
+                for k in z.files:
+                    if k != "meta":
+                        arrays[f"{name(backend, mode, fuse)}/{k}"] = z[k]
+    np.savez(out, **arrays)
+
+
+def compare(a: Path, b: Path) -> int:
+    with np.load(a, allow_pickle=False) as za, np.load(b, allow_pickle=False) as zb:
+        keys = sorted(set(za.files) | set(zb.files))
+        differ = [k for k in keys if k not in za.files or k not in zb.files
+                  or za[k].dtype != zb[k].dtype or za[k].tobytes() != zb[k].tobytes()]
+    runs = sorted({k.split("/")[0] for k in keys})
+    print(f"{len(keys)} arrays over {len(runs)} runs: "
+          f"{len(keys) - len(differ)} bitwise equal, {len(differ)} differ")
+    for k in differ:
+        print("  differs:", k)
+    return 1 if differ else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tree", type=Path, default=Path("."))
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--compare", type=Path, nargs=2)
+    args = ap.parse_args()
+    if args.compare:
+        return compare(*args.compare)
+    train_all(args.tree.resolve(), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

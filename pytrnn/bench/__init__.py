@@ -1,0 +1,3 @@
+"""Throughput against hand-written numpy and JAX baselines measured in the
+same run (``pytrnn bench``).
+"""

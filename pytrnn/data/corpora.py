@@ -1,0 +1,266 @@
+"""Corpora and the character vocabulary.
+
+A corpus is a UTF-8 text file path or a name: ``pydoc`` (the embedded default: the
+English text of Python's own ``pydoc_data.topics``, so training works offline) or
+``four-million`` (O. Henry, Project Gutenberg ebook 2776, the notebook's text,
+downloaded once by ``pytrnn data fetch``). Nothing here touches the network except
+``fetch``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pytrnn.errors import CorpusError
+from pytrnn.files import atomic_write
+
+DEFAULT_CORPUS = "pydoc"
+ENCODE_CHUNK = 1 << 22  # chars per encoding step
+REMOTE = {
+    "four-million": (
+        "https://www.gutenberg.org/cache/epub/2776/pg2776.txt",
+        "4millions.txt",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Where fetched corpora live: $PYTRNN_CACHE, else $XDG_CACHE_HOME/pytrnn."""
+    if os.environ.get("PYTRNN_CACHE"):
+        return Path(os.environ["PYTRNN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pytrnn"
+
+
+def pydoc_text() -> str:
+    """The embedded default: pydoc's topic texts, in sorted key order."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[k] for k in sorted(topics))
+
+
+def decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{where} is not valid UTF-8 (byte {e.start}): pass a UTF-8 text file")
+
+
+@dataclass(frozen=True)
+class Texts:
+    """A run's texts: training, and the optional validation and test texts."""
+
+    name: str
+    train: str
+    valid: str | None = None
+    test: str | None = None
+
+
+SPLIT_FILES = ("train.txt", "valid.txt", "test.txt")  # word_language_model's layout
+
+
+def read_text(path: Path, spec: str, limit: int | None = None) -> str:
+    """A UTF-8 file's text; missing, unreadable, non-UTF-8 or empty is a CorpusError.
+    With ``limit``, only the first ``limit`` characters: at most 4 bytes each are
+    read, never the whole file."""
+    if not path.is_file():
+        raise CorpusError(f"corpus file not found: {spec}")
+    try:
+        if limit is None:
+            raw = path.read_bytes()
+        else:
+            with open(path, "rb") as f:
+                raw = f.read(4 * limit)
+                whole = not f.read(1)
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus {spec}: {e.strerror}")
+    if limit is None:
+        text = decode(raw, str(path))
+    else:  # only the first ``limit`` chars need be UTF-8, and whole
+        try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(raw, final=whole)
+        except UnicodeDecodeError as e:
+            text = raw[:e.start].decode("utf-8")
+            if len(text) < limit:
+                raise CorpusError(f"{path} is not valid UTF-8 (byte {e.start}): pass a "
+                                  f"UTF-8 text file")
+        text = text[:limit]
+    if not text:
+        raise CorpusError(f"corpus {spec} is empty")
+    return text
+
+
+def corpus_name(spec: str | None) -> str:
+    """The name a corpus gives its run's default checkpoint, without reading it: a
+    folder's name, a file's stem, or the corpus name."""
+    spec = spec or DEFAULT_CORPUS
+    if spec == "pydoc" or spec in REMOTE:
+        return spec
+    path = Path(spec)
+    return path.resolve().name if path.is_dir() else path.stem
+
+
+def load_texts(spec: str | None, valid: str | None = None,
+               test: str | None = None, limit: int | None = None) -> Texts:
+    """The corpus (a name, a file, or a folder with train.txt and optionally
+    valid.txt and test.txt), with ``valid`` / ``test`` files naming or replacing
+    the folder's. ``limit``: the training text's first ``limit`` chars only (the
+    notebook's N), read as a prefix of its file."""
+    if spec and Path(spec).is_dir():
+        folder = Path(spec)
+        if not (folder / "train.txt").is_file():
+            raise CorpusError(f"corpus folder {spec} has no train.txt "
+                              f"(expected {', '.join(SPLIT_FILES)})")
+        name = corpus_name(spec)
+        train = read_text(folder / "train.txt", str(folder / "train.txt"), limit)
+        found = {f: read_text(folder / f, str(folder / f))
+                 for f in SPLIT_FILES[1:] if (folder / f).is_file()}
+        valid_text, test_text = found.get("valid.txt"), found.get("test.txt")
+    else:
+        name, train = load_corpus(spec, limit)
+        valid_text = test_text = None
+    if valid:
+        valid_text = read_text(Path(valid), valid)
+    if test:
+        test_text = read_text(Path(test), test)
+    return Texts(name, train, valid_text, test_text)
+
+
+def load_corpus(spec: str | None, limit: int | None = None) -> tuple[str, str]:
+    """Return (name, text) for a corpus name or path. Line endings are kept as read.
+    ``limit``: the first ``limit`` chars, read as a prefix of the file."""
+    spec = spec or DEFAULT_CORPUS
+    if spec == "pydoc":
+        return "pydoc", pydoc_text()[:limit]
+    if spec in REMOTE:
+        path = cache_dir() / REMOTE[spec][1]
+        if not path.exists():
+            raise CorpusError(
+                f"corpus {spec!r} is not downloaded: run `pytrnn data fetch {spec}` "
+                f"or pass a local file with --corpus PATH"
+            )
+        name = spec
+    else:
+        path = Path(spec)
+        name = corpus_name(spec)
+    return name, read_text(path, spec, limit)
+
+
+def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=None) -> Path:
+    """Download a named corpus once into the cache; returns its path.
+
+    ``progress(done_bytes, total_bytes_or_None)`` is called as it downloads.
+    """
+    if name not in REMOTE:
+        raise CorpusError(f"unknown corpus {name!r}; known: {', '.join(REMOTE)}")
+    default_url, filename = REMOTE[name]
+    dest = cache_dir() / filename
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url or default_url, timeout=timeout) as r:
+            total = r.headers.get("Content-Length")
+            total = int(total) if total and total.isdigit() else None
+            chunks, done = [], 0
+            while chunk := r.read(1 << 16):
+                chunks.append(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise CorpusError(
+            f"could not download {name} ({reason}); without network, pass a local "
+            f"copy with --corpus PATH"
+        )
+    raw = b"".join(chunks)
+    decode(raw, f"the download of {name}")
+    return atomic_write(dest, lambda f: f.write(raw))
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Sorted distinct symbols (chars or word tokens); ids are their positions."""
+
+    symbols: tuple
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocab:
+        return cls(tuple(sorted(set(text))))
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def index(self) -> dict:
+        return {s: i for i, s in enumerate(self.symbols)}
+
+    def encode(self, text: str, progress=None) -> np.ndarray:
+        """Chars -> compact ids (uint16 where the vocabulary fits, else int32).
+
+        Vectorised in chunks: code points are looked up in the sorted symbols with
+        ``searchsorted``, so a 100 MB text encodes in seconds and in little memory.
+        ``progress(n_chars_done)`` is called after each chunk. Characters outside the
+        vocabulary raise CorpusError naming them.
+        """
+        codes = np.array([ord(c) for c in self.symbols], dtype=np.uint32)
+        out = np.empty(len(text), dtype=np.uint16 if self.size <= 1 << 16 else np.int32)
+        for start in range(0, len(text), ENCODE_CHUNK):
+            chunk = text[start : start + ENCODE_CHUNK]
+            cps = np.frombuffer(chunk.encode("utf-32-le", "surrogatepass"), np.uint32)
+            idx = np.minimum(np.searchsorted(codes, cps), len(codes) - 1)
+            bad = codes[idx] != cps
+            if bad.any():
+                missing = sorted({chr(c) for c in np.unique(cps[bad])[:20]})
+                shown = ", ".join(repr(c) for c in missing)
+                raise CorpusError(f"characters not in the vocabulary: {shown}")
+            out[start : start + len(chunk)] = idx
+            if progress:
+                progress(start + len(chunk))
+        return out
+
+    def encode_known(self, text: str) -> tuple[np.ndarray, int]:
+        """Held-out text: (ids of the characters in the vocabulary, count skipped)."""
+        index = self.index
+        kept = "".join(c for c in text if c in index)
+        return self.encode(kept), len(text) - len(kept)
+
+    def decode(self, ids) -> str:
+        return "".join(self.symbols[int(i)] for i in ids)
+
+
+def window_starts(n: int, window: int, unit: str = "chars") -> np.ndarray:
+    """The notebook's windows: x = data[i:i+L], y = data[i+1:i+1+L], stride L.
+
+    The first window is always trained; a pass ends when ``i + 1 + L >= n``.
+    """
+    if n < window + 1:
+        raise CorpusError(
+            f"the text has {n} {unit}, fewer than window+1 = {window + 1}: "
+            f"use a longer corpus or a smaller --window"
+        )
+    last = (n - window - 2) // window  # largest k >= 1 with k*L + 1 + L < n
+    return np.arange(0, max(last, 0) + 1, dtype=np.int64) * window
+
+
+def split_streams(data: np.ndarray, batch: int) -> np.ndarray:
+    """B contiguous streams (B, S), as karpathy's char-rnn; B = 1 is the whole text."""
+    S = len(data) // batch
+    return data[: S * batch].reshape(batch, S)
+
+
+def stack_windows(streams: np.ndarray, starts, window: int):
+    """X, Y for windows at ``starts`` of every stream: (K, L, B), or (K, L) for B = 1."""
+    offs = np.asarray(starts)[:, None] + np.arange(window)[None, :]  # (K, L)
+    X = streams[:, offs].transpose(1, 2, 0)
+    Y = streams[:, offs + 1].transpose(1, 2, 0)
+    if streams.shape[0] == 1:
+        return X[..., 0], Y[..., 0]
+    return X, Y

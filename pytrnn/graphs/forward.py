@@ -1,0 +1,308 @@
+"""Pure graph builders: the notebook's RNN as an unrolled loop and as a scan.
+
+Shapes: D = vocab size, H = hidden, T = sequence length. ``params`` is a dict of
+PyTensor variables (shared in practice) keyed Wxh (D,H), Whh (H,H), bh (H,),
+Why (H,D), by (D,). Nothing here knows about training loops or backends.
+
+Masks (word level): a masked graph takes ``mask`` (T,) of 0/1 and expects sequences
+padded on the *left*. ``h_t = mask_t * tanh(...)`` keeps the hidden state at zero
+through the padding, so the first real step starts from h = 0 exactly as an
+unpadded sequence does, and masked positions add nothing to the loss. Left padding
+also keeps "the last K steps" of truncated BPTT the last K real steps.
+
+Truncated BPTT (``bptt_truncate = K > 0``) has scan's ``truncate_gradient``
+semantics: the recurrent weights (Wxh, Whh, bh) get gradient only from the losses
+at the last K positions, flowing back through those K steps and stopping at the
+hidden state before them; the output layer (Why, by) still sees every position.
+The unrolled builder reproduces exactly that with ``disconnected_grad``.
+
+Carried state (``h0``, char-rnn's and word_language_model's ``--carry-state``): a
+window starts from the states the same stream ended the previous window with,
+(S, B, H) with S = layers x states per cell and B = 1 unbatched, instead of zero.
+It is an input, so the gradient stops at the window's edge; the graph also returns
+the states after its last step (``state_last``) for the next window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.gradient import disconnected_grad
+from pytensor.tensor.special import softmax
+
+from pytrnn.graphs.cells import CELLS
+from pytrnn.config import RNNConfig
+from pytrnn.graphs.params import PARAM_NAMES, weight_names
+from pytrnn.graphs.tanh_bptt import recurrence
+from pytrnn.graphs.layers import scan_layers, step_layers, unrolled_layers
+
+
+@dataclass(frozen=True)
+class RNNGraph:
+    """Symbolic inputs and outputs of one sequence's forward pass."""
+
+    inputs: list  # [x, y] or [x, y, mask]
+    loss: pytensor.Variable  # data_loss + reg * sum of squares (the notebook's loss)
+    data_loss: pytensor.Variable  # sum over positions of -log probs_t[y_t]
+    probs_last: pytensor.Variable  # (D,) after the last step
+    state_last: pytensor.Variable | None = None  # (S, B, H) with carried state
+
+
+def step(x_t, h_tm1, Wxh, Whh, bh):
+    """One tanh step: x_t () int, h_tm1 (H,) -> h_t (H,). Wrap it in scan for a sequence."""
+    return pt.tanh(Wxh[x_t, :] + Whh.dot(h_tm1) + bh)
+
+
+def output(h, Why, by):
+    """Next-token probabilities: h (H,) -> (D,), or (T, H) -> (T, D) row-wise."""
+    return softmax(h.dot(Why) + by, axis=-1)
+
+
+def reg_loss(params, cfg: RNNConfig):
+    """The notebook's L2 term: sum of squares of the weight matrices (its three for
+    its cell; every Wxh*, Whh* and Why for the others)."""
+    return sum((params[k] * params[k]).sum() for k in weight_names(cfg))
+
+
+def notebook_cell(cfg: RNNConfig) -> bool:
+    """The notebook's one tanh layer: built by its own (hand-tuned) path."""
+    return cfg.cell == "rnn" and cfg.layers == 1 and cfg.dropout == 0
+
+
+def drop_shape(cfg: RNNConfig, length: int | None, batch: int | None) -> tuple:
+    """Dropout masks of one sequence: one (T, [B,] H) per layer's output."""
+    return (cfg.layers, length) + (() if batch is None else (batch,)) + (cfg.hidden,)
+
+
+def drop_input(cfg, length, batch, drop):
+    """The dropout masks' variable: ``drop`` True makes one, a variable is used as
+    given, None (evaluation, sampling) means no dropout."""
+    if drop is True:
+        return pt.tensor("drop", shape=drop_shape(cfg, length, batch), dtype=cfg.dtype)
+    return drop
+
+
+def state_shape(cfg: RNNConfig, batch: int | None = None) -> tuple:
+    """The carried state: every layer's h (and the LSTM's c) for B streams,
+    (S, B, H), B = 1 for an unbatched graph."""
+    return (cfg.layers * CELLS[cfg.cell].states, batch or 1, cfg.hidden)
+
+
+def carry_input(cfg, batch, h0):
+    """The carried state's variable: ``h0`` True makes one, a variable is used as
+    given, None means every window starts from zero (the notebook's)."""
+    if h0 is True:
+        return pt.tensor("h0", shape=state_shape(cfg, batch), dtype=cfg.dtype)
+    return h0
+
+
+def _starts(cfg, h0, batch):
+    """Each state's first value, (H,) or (B, H), from the carried (S, B, H)."""
+    if h0 is None:
+        return None
+    S = state_shape(cfg)[0]
+    return [h0[k] if batch is not None else h0[k, 0] for k in range(S)]
+
+
+def _stack_finals(finals, batch):
+    """The states after the last step as the carried (S, B, H)."""
+    out = pt.stack(finals)
+    return out if batch is not None else out[:, None, :]
+
+
+def step_batch(x_t, h_tm1, Wxh, Whh, bh):
+    """``step`` for B streams at once: x_t (B,) int, h_tm1 (B, H) -> h_t (B, H)."""
+    return pt.tanh(Wxh[x_t, :] + h_tm1.dot(Whh.T) + bh)
+
+
+def seq_inputs(cfg: RNNConfig, length: int | None, masked: bool, batch: int | None):
+    shape = (length,) if batch is None else (length, batch)
+    x = pt.tensor("x", shape=shape, dtype="int32")  # seq of char/word ids
+    y = pt.tensor("y", shape=shape, dtype="int32")  # seq of next ids
+    mask = pt.tensor("mask", shape=shape, dtype=cfg.dtype) if masked else None
+    return x, y, mask
+
+
+def _state_mask(mask, batch):
+    """The mask as it multiplies hidden states: (T,), or (T, B, 1) for batches."""
+    return mask if mask is None or batch is None else mask[:, :, None]
+
+
+def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=None,
+            finals=None) -> RNNGraph:
+    if mask is not None:
+        errors = errors * mask
+    data_loss = errors.sum()
+    if batch is not None:  # mean over streams of the window sums: lr keeps its meaning
+        data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
+    loss = data_loss + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
+    inputs = [x, y] if mask is None else [x, y, mask]
+    if drop is not None and drop.owner is None:
+        inputs.append(drop)
+    state_last = None
+    if h0 is not None:
+        state_last = _stack_finals(finals, batch)
+        if h0.owner is None and not isinstance(h0, SharedVariable):
+            inputs.append(h0)
+    return RNNGraph(inputs, loss, data_loss, probs_last, state_last)
+
+
+def _cut(cfg: RNNConfig, length: int | None):
+    """First position whose loss feeds the recurrent gradient (0 = all of them)."""
+    K = cfg.bptt_truncate
+    if K < 0:
+        return 0
+    return max(length - K, 0)
+
+
+def _pick(probs, y, batch):
+    """probs[..., y]: (D,) with y () or (B, D) with y (B,)."""
+    if batch is None:
+        return probs[y]
+    return probs[pt.arange(batch), y]
+
+
+def build_unrolled(
+    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
+    batch: int | None = None, xy=None, drop=None, h0=None, traced_length: bool = False,
+) -> RNNGraph:
+    """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
+
+    ``batch`` B: x, y are (T, B) and the data loss is the mean over the B streams.
+    ``xy``: existing (x, y) or (x, y, mask) variables to build on (fused windows).
+    ``h0``: the carried state (True: a new input), or None for zero.
+    ``traced_length`` is build_scan's; a loop unrolled in Python has a fixed length.
+    """
+    T = length or cfg.window
+    x, y, mask = seq_inputs(cfg, T, masked, batch)
+    if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
+        x, y, mask = xy[0], xy[1], (xy[2] if len(xy) > 2 else mask)
+    cut = _cut(cfg, T)
+    hmask = _state_mask(mask, batch)
+    h0 = carry_input(cfg, batch, h0)
+    if not notebook_cell(cfg):
+        drop = drop_input(cfg, T, batch, drop)
+        hs, finals = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop,
+                                     _starts(cfg, h0, batch))
+        errors, probs = [], None
+        for i in range(T):
+            probs = output(hs[i], params["Why"], params["by"])
+            errors.append(-pt.log(_pick(probs, y[i], batch)))
+        return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop,
+                       h0, finals)
+    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
+    one = step if batch is None else step_batch
+    h_shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
+    # h_{-1}: zero for every window (the notebook's), or the carried state
+    h = pt.zeros(h_shape, dtype=cfg.dtype) if h0 is None else _starts(cfg, h0, batch)[0]
+    errors, probs = [], None
+    for i in range(T):
+        h_tm1 = disconnected_grad(h) if 0 < cut == i else h
+        h = one(x[i], h_tm1, Wxh, Whh, bh)  # (H,) or (B, H)
+        if hmask is not None:
+            h = hmask[i] * h
+        h_out = disconnected_grad(h) if i < cut else h
+        probs = output(h_out, Why, by)  # (D,) or (B, D)
+        errors.append(-pt.log(_pick(probs, y[i], batch)))
+    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, None, h0,
+                   [h])
+
+
+def build_scan(
+    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
+    batch: int | None = None, xy=None, autodiff: bool = False, drop=None, h0=None,
+    traced_length: bool = False,
+) -> RNNGraph:
+    """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
+
+    With a static length the recurrence carries its BPTT as its gradient
+    (pytrnn.graphs.tanh_bptt), which trains faster; ``autodiff=True`` builds the plain scan
+    and lets ``pytensor.grad`` derive the same gradient through it (the tests hold one
+    to the other). Free-length graphs (C and Numba) keep the plain scan: PyTensor 3.0's
+    ``AdvancedIncSubtensor1`` takes a runtime length of 1 for broadcasting and refuses
+    it, which the scatter-add of a projection outside the loop would hit.
+    ``traced_length``: a free-length graph that JAX traces once per length it meets
+    (backends.patch_jax_free_lengths), built as a static one.
+    """
+    x, y, mask = seq_inputs(cfg, length, masked, batch)
+    if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
+        x, y, mask = xy[0], xy[1], (xy[2] if len(xy) > 2 else mask)
+    Wxh, Whh, bh = (params.get(k) for k in ("Wxh", "Whh", "bh"))
+    Why, by = params["Why"], params["by"]
+    drop = None if notebook_cell(cfg) else drop_input(cfg, length, batch, drop)
+    hmask = _state_mask(mask, batch)
+    h0 = carry_input(cfg, batch, h0)
+    starts = _starts(cfg, h0, batch)
+    static = traced_length or x.type.shape[0] is not None
+    if not notebook_cell(cfg):
+        hs, finals = scan_layers(cfg, params, x, hmask, batch, drop, starts,
+                                 autodiff, static)
+    elif not autodiff and static:
+        # the input projection of every position at once: one gather, one scatter-add
+        hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=hmask, batch=batch,
+                        truncate=cfg.bptt_truncate, h0=starts and starts[0])
+    else:
+        hs = _plain_scan(cfg, x, hmask, Wxh, Whh, bh, batch, starts and starts[0])
+    if notebook_cell(cfg):
+        finals = [hs[-1]]
+    probs = output(hs, Why, by)  # (T, D) or (T, B, D)
+    T = x.shape[0] if length is None else length
+    if batch is None:
+        errors = -pt.log(probs[pt.arange(T), y])  # (T,)
+    else:
+        errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
+    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop, h0, finals)
+
+
+def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch, h0=None):
+    """The recurrence as one plain scan over the ids: gradient derived through it."""
+    one = step if batch is None else step_batch
+    if h0 is None:
+        shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
+        h0 = pt.zeros(shape, dtype=cfg.dtype)
+
+    if mask is None:
+        sequences = [x]
+
+        def fn(x_t, h_tm1, Wxh, Whh, bh):
+            return one(x_t, h_tm1, Wxh, Whh, bh)
+
+    else:
+        sequences = [x, mask]
+
+        def fn(x_t, m_t, h_tm1, Wxh, Whh, bh):
+            return m_t * one(x_t, h_tm1, Wxh, Whh, bh)
+
+    return pytensor.scan(
+        fn,
+        sequences=sequences,
+        outputs_info=[h0],
+        non_sequences=[Wxh, Whh, bh],
+        truncate_gradient=cfg.bptt_truncate,
+        strict=True,
+        return_updates=False,
+    )  # (T, H) or (T, B, H)
+
+
+BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
+
+
+def build_step(cfg: RNNConfig, params: dict):
+    """One sampling step with the hidden state carried by the caller.
+
+    Returns (x_t, h_tm1) inputs and (h_t, logits) outputs: x_t () int32, h (H,), logits (D,).
+    """
+    x_t = pt.scalar("x_t", dtype="int32")
+    if not notebook_cell(cfg):  # the state stacks every layer's h (and c): (S, H)
+        S = cfg.layers * CELLS[cfg.cell].states
+        state = pt.tensor("state", shape=(S, cfg.hidden), dtype=cfg.dtype)
+        new, h_top = step_layers(cfg, params, x_t, state)
+        return [x_t, state], [new, h_top.dot(params["Why"]) + params["by"]]
+    h_tm1 = pt.tensor("h_tm1", shape=(cfg.hidden,), dtype=cfg.dtype)
+    h_t = step(x_t, h_tm1, params["Wxh"], params["Whh"], params["bh"])
+    logits = h_t.dot(params["Why"]) + params["by"]
+    return [x_t, h_tm1], [h_t, logits]

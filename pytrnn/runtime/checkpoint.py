@@ -1,0 +1,187 @@
+"""Checkpoints: one ``.npz`` of named parameters plus a JSON metadata string.
+
+No pickle anywhere: parameters are plain arrays, metadata is a 0-d unicode array
+holding JSON, and loading uses ``allow_pickle=False``. Writes go to a temporary
+file in the same folder and are renamed into place, so a crash never leaves a
+half-written checkpoint. The metadata carries a format version and a SHA-256 of
+the parameters, both checked on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pytrnn import __version__
+from pytrnn.config import RNNConfig
+from pytrnn.errors import CheckpointError, PytrnnError
+from pytrnn.files import atomic_write
+from pytrnn.graphs.optim import state_shapes
+from pytrnn.graphs.params import param_names
+
+FORMAT = "pytrnn-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to sample or resume with no other input."""
+
+    cfg: RNNConfig
+    params: dict
+    vocab: list  # chars, or word tokens
+    level: str = "char"
+    corpus: str = "pydoc"
+    mode: str = "unroll"
+    backend: str | None = None
+    seed: int = 0
+    passes_done: int = 0
+    window: int = 0  # next window (or sentence) index inside the current pass
+    iseq: int = 0  # windows trained so far over all passes, as the notebook
+    pass_loss_sum: float = 0.0  # partial sums of the current pass, for a mid-pass resume
+    pass_data_sum: float = 0.0
+    pass_units: int = 0
+    history: list = field(default_factory=list)  # one dict per pass
+    extra: dict = field(default_factory=dict)  # level-specific settings (lower, ...)
+    opt_state: dict = field(default_factory=dict)  # the optimizer's (pytrnn.graphs.optim)
+    carry: np.ndarray | None = None  # --carry-state: the streams' states (S, B, H)
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive
+STATE_PREFIX = "opt."  # optimizer state arrays: "opt.m.Wxh", ..., "opt.t"
+CARRY = "carry"  # the carried state's array, where the run carries state
+
+
+def params_digest(params: dict) -> str:
+    """SHA-256 of the arrays in their order (parameters, then optimizer state); for
+    the notebook's model with SGD, the digest format 1 always had."""
+    h = hashlib.sha256()
+    for k in params:
+        a = np.ascontiguousarray(params[k])
+        h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
+    """Write atomically: temp file in the same folder, fsync, rename."""
+    params = {k: np.asarray(ckpt.params[k]) for k in param_names(ckpt.cfg)}
+    params.update({STATE_PREFIX + k: np.asarray(ckpt.opt_state[k])
+                   for k in state_shapes(ckpt.cfg)})
+    if ckpt.carry is not None:
+        params[CARRY] = np.asarray(ckpt.carry)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "pytrnn": __version__,
+        "sha256": params_digest(params),
+        "config": ckpt.cfg.to_dict(),
+        "vocab": list(ckpt.vocab),
+        "level": ckpt.level,
+        "corpus": ckpt.corpus,
+        "mode": ckpt.mode,
+        "backend": ckpt.backend,
+        "seed": ckpt.seed,
+        "passes_done": ckpt.passes_done,
+        "window": ckpt.window,
+        "iseq": ckpt.iseq,
+        "pass_loss_sum": ckpt.pass_loss_sum,
+        "pass_data_sum": ckpt.pass_data_sum,
+        "pass_units": ckpt.pass_units,
+        "history": ckpt.history,
+        "extra": ckpt.extra,
+    }
+    return atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)),
+                                                 **params))
+
+
+def _check_format(path, meta) -> None:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a pytrnn checkpoint")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format version {meta['format_version']}, newer than this "
+            f"pytrnn reads ({FORMAT_VERSION}): upgrade pytrnn"
+        )
+
+
+def load(path: str | os.PathLike) -> Checkpoint:
+    """Read and verify a checkpoint; every failure is a one-line CheckpointError."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror}")
+    if not magic.startswith(ZIP_MAGIC):  # numpy would try a .npy array, then pickle
+        kind = "a single .npy array" if magic.startswith(b"\x93NUMPY") else "not an .npz archive"
+        raise CheckpointError(f"{path} is not a pytrnn checkpoint ({kind}; "
+                              f"checkpoints are .npz files written by pytrnn train)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+            if "meta" not in names:
+                raise CheckpointError(f"{path} is not a pytrnn checkpoint (no metadata)")
+            meta = json.loads(str(z["meta"][()]))
+            _check_format(path, meta)
+            try:
+                cfg = RNNConfig.from_dict(meta["config"]).validate()
+            except (KeyError, TypeError, ValueError, PytrnnError) as e:
+                raise CheckpointError(f"{path} has damaged metadata ({e})")
+            wanted = list(param_names(cfg)) + [STATE_PREFIX + k for k in state_shapes(cfg)]
+            params = {k: np.array(z[k]) for k in wanted + [CARRY] if k in names}
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(f"{path} is damaged or truncated ({e})")
+    except ValueError as e:
+        if "pickle" in str(e):  # an object array: never loaded, never suggested
+            raise CheckpointError(f"{path} holds Python objects, which pytrnn never "
+                                  f"writes: it is not a pytrnn checkpoint")
+        raise CheckpointError(f"{path} is damaged or not a pytrnn checkpoint ({e})")
+    except Exception as e:  # zlib/OSError/KeyError from a corrupt member
+        raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})")
+    missing = [k for k in wanted if k not in params]
+    if missing:
+        raise CheckpointError(f"{path} lacks parameters: {', '.join(missing)}")
+    if params_digest(params) != meta.get("sha256"):
+        raise CheckpointError(f"{path} is damaged: parameter checksum does not match")
+    opt_state = {k[len(STATE_PREFIX):]: params.pop(k) for k in list(params)
+                 if k.startswith(STATE_PREFIX)}
+    carry = params.pop(CARRY, None)
+    try:
+        ckpt = Checkpoint(
+            cfg=cfg,
+            params=params,
+            opt_state=opt_state,
+            carry=carry,
+            vocab=list(meta["vocab"]),
+            level=meta["level"],
+            corpus=meta["corpus"],
+            mode=meta["mode"],
+            backend=meta.get("backend"),
+            seed=int(meta["seed"]),
+            passes_done=int(meta["passes_done"]),
+            window=int(meta["window"]),
+            iseq=int(meta["iseq"]),
+            pass_loss_sum=float(meta["pass_loss_sum"]),
+            pass_data_sum=float(meta.get("pass_data_sum", 0.0)),
+            pass_units=int(meta.get("pass_units", 0)),
+            history=list(meta.get("history", [])),
+            extra=dict(meta.get("extra", {})),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} has damaged metadata ({type(e).__name__}: {e})")
+    if len(ckpt.vocab) != cfg.vocab_size:
+        raise CheckpointError(f"{path} is damaged: vocabulary size does not match config")
+    return ckpt

@@ -1,0 +1,148 @@
+"""``pytrnn compare``: several runs side by side, from their checkpoints alone.
+
+A table with one row per run: the settings that differ between the runs (only
+those), passes done, best validation figure and its pass, the test figure where one
+was scored, and throughput; and a figure with every run's curves overlaid, each
+labelled by what differs. Runs of different levels do not compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.errors import ConfigError
+from pytrnn.files import figure_path
+
+# per level: (validation key, its label, the per-pass speed key, train key, test key)
+FIGURES = {
+    "char": ("val_bpc", "bits/char", "chars_per_s", "train_bpc", "bpc"),
+    "word": ("val_ppl", "perplexity", "words_per_s", "train_ppl", "ppl"),
+}
+SKIP = {"vocab_size"}  # follows from the text; the corpus says it
+
+
+def settings(ck: ckpt_io.Checkpoint) -> dict:
+    """What a run was asked for: the model's config, the run's data and loop options,
+    the mode and backend it trained with."""
+    s = {k: v for k, v in asdict(ck.cfg).items() if k not in SKIP}
+    s.update({k: v for k, v in ck.extra.get("train", {}).items() if k not in SKIP})
+    s.update(corpus=ck.corpus, mode=ck.mode, backend=ck.backend, seed=ck.seed)
+    return s
+
+
+def load_runs(paths) -> list[tuple[str, ckpt_io.Checkpoint]]:
+    """(path, checkpoint) per run, all of one level. Runs loaded before pass through
+    as they are, so a caller that tabulates and draws reads each file once."""
+    if not paths:
+        raise ConfigError("name at least one checkpoint")
+    runs = [p if isinstance(p, tuple) else (str(p), ckpt_io.load(p)) for p in paths]
+    levels = {ck.level for _, ck in runs}
+    if len(levels) > 1:
+        which = ", ".join(f"{p} is {ck.level}" for p, ck in runs)
+        raise ConfigError(f"runs of different levels do not compare: {which}")
+    return runs
+
+
+def differences(runs) -> list[str]:
+    """Setting names whose values are not the same in every run, in a stable order."""
+    all_settings = [settings(ck) for _, ck in runs]
+    keys = sorted({k for s in all_settings for k in s})
+    return [k for k in keys if len({repr(s.get(k)) for s in all_settings}) > 1]
+
+
+def label(path: str, ck, differ: list[str]) -> str:
+    s = settings(ck)
+    return ", ".join(f"{k}={s.get(k)}" for k in differ) or Path(path).stem
+
+
+def compare(paths) -> dict:
+    """{"level", "differ", "val_label", "rows"}: one row per run (a dict). ``paths``:
+    checkpoint files, or runs from ``load_runs``."""
+    runs = load_runs(paths)
+    level = runs[0][1].level
+    val_key, val_label, speed_key, _, test_key = FIGURES[level]
+    differ = differences(runs)
+    rows = []
+    for path, ck in runs:
+        s = settings(ck)
+        h = ck.history
+        vals = [(r[val_key], r["pass"]) for r in h if val_key in r]
+        best = min(vals) if vals else (None, None)
+        speeds = [r[speed_key] for r in h if r.get(speed_key)]
+        test = ck.extra.get("test", {})
+        rows.append({"run": path, "label": label(path, ck, differ),
+                     **{k: s.get(k) for k in differ}, "passes": ck.passes_done,
+                     "parameters": sum(int(v.size) for v in ck.params.values()),
+                     "best_val": best[0], "best_pass": best[1],
+                     "test": test.get(test_key), "speed": max(speeds) if speeds else None})
+    return {"level": level, "differ": differ, "val_label": val_label,
+            "unit": speed_key.split("_")[0], "rows": rows}
+
+
+def compare_runs(paths, out=None) -> tuple[dict, Path | None]:
+    """``pytrnn compare``: the table of ``compare`` and, with ``out``, the runs'
+    curves drawn there; the output path is checked before any file is read, and
+    each checkpoint is read once for both. Returns (table, the file written)."""
+    if out:
+        out = figure_path(out)
+    runs = load_runs(paths)
+    return compare(runs), (plot_runs(runs, out) if out else None)
+
+
+def plot_runs(paths, out) -> Path:
+    """``runs_figure`` saved as a PNG (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = figure_path(out)  # before reading or drawing anything
+    fig = runs_figure(paths)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def runs_figure(paths):
+    """Every run's training and validation curves overlaid: train (dashed) and
+    validation (solid) bits/char or perplexity per pass, one colour per run. A
+    notebook shows the returned figure inline."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+
+    runs = load_runs(paths)
+    level = runs[0][1].level
+    val_key, val_label, _, train_key, _ = FIGURES[level]
+    differ = differences(runs)
+    if not any(ck.history for _, ck in runs):
+        raise ConfigError("none of the checkpoints has a finished pass to plot")
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    handles = []
+    for i, (path, ck) in enumerate(runs):
+        colour, name = f"C{i % 10}", label(path, ck, differ)
+        h = ck.history
+        val = [r for r in h if val_key in r]
+        if val:
+            ax.plot([r["pass"] for r in val], [r[val_key] for r in val], marker="o",
+                    color=colour)
+        ax.plot([r["pass"] for r in h], [r[train_key] for r in h], ls="--", color=colour,
+                alpha=0.6)
+        handles.append(Line2D([], [], color=colour, marker="o", label=name))
+    handles += [Line2D([], [], color="k", label="validation"),
+                Line2D([], [], color="k", ls="--", alpha=0.6, label="train (running)")]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("pass")
+    ax.set_ylabel(val_label)
+    if level == "word":  # perplexities span decades; plain numbers on the ticks
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.set_title(f"{level} level: " + (", ".join(differ) or "the same settings"))
+    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig

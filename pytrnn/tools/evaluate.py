@@ -1,0 +1,63 @@
+"""``pytrnn eval``: a checkpoint's data loss on any text, as every word-level anchor
+reports at the end (PyTorch's "test ppl", char-rnn's validation loss).
+
+The checkpoint's own vocabulary is used: words outside it are ``<unk>``; characters
+outside it are counted, reported and skipped. Char level, and a word model trained on
+a stream: consecutive windows of the model's window from the first token, the last
+partial window included, each from h = 0, or with ``--carry-state`` from the state
+the window before ended with (as the model trained). A word model trained on
+sentences: every sentence of the text. Data loss only, no L2 term; no dropout.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from pytrnn.data.corpora import Vocab, read_text
+from pytrnn.errors import CorpusError
+from pytrnn.tools.generate import carries_state, layout, load_model
+from pytrnn.runtime.scoring import mean_word_loss, windows_loss
+from pytrnn.data.words import (WordVocab, split_sentences, stream_ids, stream_unknown_rate,
+                    unknown_rate)
+
+
+def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
+    """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
+    chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate)."""
+    text = read_text(Path(corpus), str(corpus))
+    model, ck = load_model(checkpoint, backend)
+    if ck.level == "word":
+        lower = ck.extra.get("lower", True)
+        vocab = WordVocab(tuple(ck.vocab))
+        sentences = split_sentences(text, lower)
+        if not sentences:
+            raise CorpusError(f"{corpus} has no sentences to score")
+        if layout(ck) == "stream":
+            ids = stream_ids(vocab, sentences)
+            loss = windows_loss(model, ids, ck.cfg.window, carries_state(ck))
+            loss /= len(ids) - 1
+            return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
+                    "words": len(ids) - 1, "unk_rate": stream_unknown_rate(ids)}
+        seqs = [vocab.encode_sentence(s) for s in sentences]
+        loss = mean_word_loss(model, seqs)
+        return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
+                "words": sum(len(y) for _, y in seqs), "unk_rate": unknown_rate(seqs)}
+    ids, skipped = Vocab(tuple(ck.vocab)).encode_known(text)
+    if len(ids) < 2:
+        raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "
+                          f"vocabulary: nothing to predict")
+    total = windows_loss(model, ids, ck.cfg.window, carries_state(ck))
+    n = len(ids) - 1
+    return {"level": "char", "loss_per_char": total / n, "bpc": total / n / math.log(2),
+            "chars": n, "skipped_chars": skipped}
+
+
+def eval_line(r: dict) -> str:
+    if r["level"] == "word":
+        return (f"loss/word={r['loss_per_word']:.4f} ppl={r['ppl']:.2f}  "
+                f"({r['words']} words, {r['unk_rate']:.1%} <unk>)")
+    skipped = (f", {r['skipped_chars']} outside the vocabulary skipped"
+               if r["skipped_chars"] else "")
+    return (f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}  "
+            f"({r['chars']} chars{skipped})")

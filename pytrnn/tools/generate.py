@@ -1,0 +1,59 @@
+"""Sampling from a checkpoint file: what ``pytrnn sample`` does."""
+
+from __future__ import annotations
+
+from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.config import TrainConfig
+from pytrnn.data.corpora import Vocab
+from pytrnn.errors import ConfigError
+from pytrnn.runtime.model import RNN
+from pytrnn.runtime.sampling import sample_chars, sample_sentences
+from pytrnn.data.words import END_ID, START_ID, WordVocab, tokenize
+
+CHAR_LENGTH, WORD_LENGTH = 200, 100  # default --length: chars, or words per sentence
+
+
+def load_model(path, backend: str | None = None) -> tuple[RNN, ckpt_io.Checkpoint]:
+    """Rebuild the model from a checkpoint alone (config, vocabulary, parameters)."""
+    ck = ckpt_io.load(path)
+    return RNN(ck.cfg, params=ck.params, mode="scan", backend=backend), ck
+
+
+def layout(ck: ckpt_io.Checkpoint) -> str:
+    """How a checkpoint's model saw its text: "stream" or "sentences" (the run's
+    own rule, TrainConfig.resolved_layout, applied to what it saved)."""
+    saved = ck.extra.get("train", {}).get("layout")
+    return TrainConfig(level=ck.level, layout=saved).resolved_layout
+
+
+def carries_state(ck: ckpt_io.Checkpoint) -> bool:
+    """The run carried each stream's state from window to window (--carry-state)."""
+    return bool(ck.extra.get("train", {}).get("carry_state", False))
+
+
+def sentence_start(ck: ckpt_io.Checkpoint) -> int:
+    """The id a sampled sentence follows: START, or END after a stream."""
+    return END_ID if layout(ck) == "stream" else START_ID
+
+
+def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
+             sentences=None, min_words=None, backend=None) -> str:
+    """Characters after ``prime`` (char level), or sentences that start with the
+    ``prime`` words, at most ``length`` words each (word level). An option the
+    checkpoint's level has no use for is an error, never silently ignored."""
+    model, ck = load_model(path, backend)
+    if ck.level == "word":
+        words = tokenize(prime, ck.extra.get("lower", True))
+        return "\n".join(sample_sentences(
+            model, WordVocab(tuple(ck.vocab)), n=5 if sentences is None else sentences,
+            temperature=temperature, min_words=min_words or 0, seed=seed,
+            max_words=WORD_LENGTH if length is None else length, prime=words,
+            argmax=argmax, start=sentence_start(ck)))
+    given = [o for o, v in (("--sentences", sentences), ("--min-words", min_words))
+             if v is not None]
+    if given:
+        raise ConfigError(f"{' and '.join(given)} apply to word-level checkpoints; "
+                          f"{path} is char level (use --length)")
+    return sample_chars(model, Vocab(tuple(ck.vocab)),
+                        length=CHAR_LENGTH if length is None else length,
+                        temperature=temperature, prime=prime, seed=seed, argmax=argmax)

@@ -1,0 +1,393 @@
+"""The pass loop shared by both levels: steps, checkpoints, signals, best-so-far.
+
+The loop calls a compiled step and knows nothing of how it was built. After each
+pass it prints a line, evaluates the held-out split when there is one, writes the
+checkpoint, and keeps a copy of the best pass by validation loss beside it
+(``X.best.npz``, as PyTorch's word_language_model keeps its best model). It also
+saves every ``save_every`` seconds inside a pass. A held-out test text is scored
+once at the end, with the best pass's parameters when there is one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shlex
+import signal
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.errors import DivergedError, OutputError
+from pytrnn.files import check_free_space
+from pytrnn.runtime.model import RNN
+from pytrnn.training.progress import PrintReporter
+
+LN2 = math.log(2.0)
+# TrainConfig fields of the learning-rate schedule: kept on resume unless given again.
+SCHEDULE_FIELDS = ("lr_decay", "lr_decay_after", "anneal_on_plateau")
+ANNEAL = 4.0  # word_language_model divides its rate by 4 on a plateau
+# TrainConfig fields that fix the data a run sees: a resumed run must keep them.
+DATA_FIELDS = ("corpus", "valid", "test", "level", "limit_chars", "seed", "val_frac",
+               "vocab_size", "max_sentence_len", "lower", "batch", "fuse", "layout",
+               "test_frac", "carry_state")
+ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
+ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
+
+
+@dataclass
+class TrainResult:
+    model: RNN
+    checkpoint: ckpt_io.Checkpoint
+    path: Path
+    history: list = field(default_factory=list)
+    compile_s: float = 0.0
+    units_per_s: float = 0.0
+    sample: str = ""
+    best_path: Path | None = None  # None: no validation split, so no best pass
+    test: dict | None = None  # the test text's figures, when there is one
+
+
+def best_path(path: Path) -> Path:
+    """``runs/a.npz`` -> ``runs/a.best.npz``: the best pass by validation loss."""
+    path = Path(path)
+    return path.with_name(path.stem + ".best" + (path.suffix or ".npz"))
+
+
+def settle(steps, units):
+    """Read back (loss, data_loss) pairs left on the device: [(loss, data, units)]."""
+    return [(float(loss), float(data), units) for loss, data in steps]
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM stopped training (after a checkpoint was written, if any)."""
+
+
+class Signals:
+    """What SIGINT/SIGTERM do during a run. Until training starts (reading the
+    texts, compiling) a signal stops the run at once and nothing is written; while
+    it trains, the first asks the loop to save after its step and stop, a second
+    stops at once. The request is kept as a flag whatever happens to the
+    KeyboardInterrupt raised for it: one raised inside a callback that swallows it
+    (JAX's gc callback does) still stops the run when control comes back."""
+
+    def __init__(self):
+        self.requested = False
+        self.at_once = True  # False while training: finish the step, save, stop
+
+    def handler(self, signum, frame):
+        again, self.requested = self.requested, True
+        if self.at_once or again:
+            raise KeyboardInterrupt
+
+    def check(self, when: str) -> None:
+        """Stop here if a signal came, however its KeyboardInterrupt fared."""
+        if self.requested:
+            raise TrainingInterrupted(f"interrupted {when}: nothing was written")
+
+
+class Loop:
+    """Shared pass/checkpoint machinery; subclasses say what a unit of training is,
+    how a pass is ordered and trained, and how held-out text is scored."""
+
+    unit = "chars"
+    val_key = "val_bpc"  # the history entry the best pass is chosen by
+    STATE = dict(passes_done=0, window=0, iseq=0, pass_loss_sum=0.0, pass_data_sum=0.0,
+                 pass_units=0)
+
+    def __init__(self, model_cfg, cfg, texts, resumed, reporter, path: Path,
+                 signals: Signals | None = None, lr_given: bool | None = None):
+        """``lr_given``: the user set the rate of this resumed run (None: it did
+        if the rate differs from the checkpoint's)."""
+        self.cfg, self.reporter = cfg, reporter
+        self.signals = signals or Signals()
+        self.corpus_name = texts.name
+        self.model_cfg = model_cfg
+        self.prepare(texts, resumed)
+        model_cfg = replace(model_cfg, vocab_size=self.vocab.size).validate()
+        params = resumed.params if resumed else None
+        self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
+                         backend=cfg.backend, seed=cfg.seed, device=cfg.device,
+                         devices=cfg.devices, variable_lr=cfg.has_schedule,
+                         carry_state=cfg.carry_state)
+        # the rate of the next pass: a schedule's, unless the resumed run set --lr
+        saved_now = resumed.extra.get("lr_now") if resumed else None
+        if lr_given is None:
+            lr_given = resumed is not None and resumed.cfg.lr != model_cfg.lr
+        self.lr_now = saved_now if (saved_now and not lr_given) else model_cfg.lr
+        if resumed is not None and resumed.opt_state:
+            self.model.set_state(resumed.opt_state)  # Adam's moments, etc.
+        if resumed is not None and resumed.carry is not None and cfg.carry_state:
+            self.model.set_carry(resumed.carry)  # the streams' states mid-pass
+        self.lead = self.model.parallel.process_index == 0  # only it saves and prints
+        if not self.lead:
+            self.reporter = PrintReporter(quiet=True)
+        self.path = Path(path)
+        self.best_path = best_path(self.path)
+        # resumed into its own file: what is there is this run's last good state
+        self.resumed_here = (resumed is not None and cfg.resume is not None
+                             and self.path.resolve() == Path(cfg.resume).resolve())
+        self.wrote = False  # this run has written its checkpoint at least once
+        self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
+        self.history = list(resumed.history) if resumed else []
+        self.test_result = None
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.signals.requested
+
+    @stop_requested.setter
+    def stop_requested(self, value: bool) -> None:
+        self.signals.requested = value
+
+    # -- checkpoints ------------------------------------------------------------
+    def checkpoint(self) -> ckpt_io.Checkpoint:
+        train_fields = {k: getattr(self.cfg, k) for k in DATA_FIELDS}
+        extra = {"train": train_fields, **self.extra(), "lr_now": self.lr_now,
+                 "schedule": {k: getattr(self.cfg, k) for k in SCHEDULE_FIELDS}}
+        if self.test_result:
+            extra["test"] = self.test_result
+        return ckpt_io.Checkpoint(
+            cfg=self.model.cfg, params=self.model.get_params(),
+            vocab=list(self.vocab.symbols), level=self.cfg.level,
+            corpus=self.corpus_name, mode=self.model.mode, backend=self.model.backend,
+            seed=self.cfg.seed, history=self.history, extra=extra,
+            opt_state=self.model.get_state(), carry=self.model.get_carry(),
+            **self.state)
+
+    def save(self, best: bool = False) -> None:
+        """Write the checkpoint (and the best pass's). The first write of a run
+        that replaces another (``--overwrite``) also removes that run's best pass,
+        never earlier: a run that stops before it wrote anything leaves the old
+        files as they were. A write the system refuses is one OutputError."""
+        if not self.lead:
+            return
+        ck = self.checkpoint()
+        for target in (self.path, self.best_path) if best else (self.path,):
+            self._write(target, lambda t=target: ckpt_io.save(t, ck))
+            self.wrote = self.wrote or target == self.path
+        if self.cfg.overwrite and not self.resumed_here and not self.replaced:
+            if not best:  # the replaced run's best pass; ours has none yet
+                self._write(self.best_path,
+                            lambda: self.best_path.unlink(missing_ok=True))
+            self.replaced = True
+
+    replaced = False  # the best pass of the run --overwrite replaces is gone
+
+    def _write(self, target: Path, write) -> None:
+        try:
+            write()
+        except OSError as e:
+            self.reporter.stop()
+            raise OutputError(f"cannot write {target} ({e.strerror or e}); "
+                              f"{self.kept()}")
+
+    def kept(self) -> str:
+        """What a stop leaves at the checkpoint path, said truthfully."""
+        if self.wrote or self.resumed_here:
+            return f"the last good checkpoint is kept: {self.path}"
+        if self.path.exists():
+            return f"this run wrote no checkpoint; {self.path} is as it was"
+        return "no checkpoint was written yet"
+
+    def drop_rng(self, j: int):
+        """Dropout masks for the chunk at window (or sentence) j of this pass: drawn
+        from (seed, pass, j), so a resumed run draws the same ones."""
+        if self.model.cfg.dropout == 0:
+            return None
+        return np.random.default_rng([self.cfg.seed, self.pass_index, j])
+
+    def is_best(self, record: dict) -> bool:
+        """The pass just recorded has the lowest validation loss so far."""
+        if self.val_key not in record:
+            return False
+        earlier = [r[self.val_key] for r in self.history[:-1] if self.val_key in r]
+        return not earlier or record[self.val_key] < min(earlier)
+
+    def extra(self) -> dict:
+        return {}
+
+    def steps(self, order) -> int:
+        """Optimizer steps in a pass of this order (one per entry, unless an entry
+        is a chunk of several)."""
+        return len(order)
+
+    def log(self, record: dict) -> None:
+        if self.cfg.log and self.lead:
+            def append():
+                with open(self.cfg.log, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+
+            self._write(Path(self.cfg.log), append)
+
+    def resume_command(self) -> str:
+        """The command that continues this run exactly where it stopped."""
+        cfg, q = self.cfg, shlex.quote
+        cmd = f"pytrnn train --resume {q(str(self.path))} --passes {cfg.passes}"
+        if cfg.log:
+            cmd += f" --log {q(str(cfg.log))}"
+        if cfg.save_every != 60.0:
+            cmd += f" --save-every {cfg.save_every:g}"
+        if cfg.backend:
+            cmd += f" --backend {cfg.backend}"
+        if cfg.device:
+            cmd += f" --device {cfg.device}"
+        return cmd
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self) -> TrainResult:
+        rep = self.reporter
+        rep.line(self.describe())
+        if self.lead:
+            check_free_space(self.path, 2 * self.checkpoint_bytes(), "the checkpoint")
+        try:
+            compile_s = self.compile()
+        except KeyboardInterrupt:
+            self.signals.requested = True
+        if self.signals.requested:
+            rep.stop()
+            self.signals.check("while compiling, before any training"
+                               + (f"; {self.path} is as it was" if self.path.exists()
+                                  else ""))
+        self.signals.at_once = False  # from here a first signal saves, then stops
+        rep.line(f"compiled ({self.model.backend} on {self.model.device}, "
+                 f"{self.model.mode}) in {compile_s:.1f} s")
+        trained_units, train_s = self.passes()
+        self.signals.at_once = True
+        speed = trained_units / train_s if train_s else 0.0
+        rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
+                 f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s)")
+        has_best = any(self.val_key in r for r in self.history)
+        if self.has_test():
+            self.test_result = self.score_test(has_best)
+            rep.line(self.test_line(self.test_result))
+            self.save()
+        rep.line(f"checkpoint: {self.path}" + (f" (best pass: {self.best_path})"
+                                               if has_best else ""))
+        text = self.sample() if self.cfg.sample_length > 0 else ""
+        if text:
+            rep.line(text)
+        return TrainResult(self.model, self.checkpoint(), self.path, self.history,
+                           compile_s, speed, text,
+                           self.best_path if has_best else None, self.test_result)
+
+    def checkpoint_bytes(self) -> int:
+        """About what one checkpoint of this run takes on disk (uncompressed)."""
+        arrays = [*self.model.get_params().values(), *self.model.get_state().values()]
+        carry = self.model.get_carry()
+        return sum(np.asarray(a).nbytes for a in arrays) + (
+            0 if carry is None else np.asarray(carry).nbytes) + (1 << 16)
+
+    def score_test(self, use_best: bool) -> dict:
+        """The test text's figures, with the best pass's parameters where there is
+        one (as PyTorch's word_language_model reloads its best model for test)."""
+        current, which = None, self.state["passes_done"]
+        if use_best and self.best_path.exists():
+            best = ckpt_io.load(self.best_path)
+            current, which = self.model.get_params(), best.passes_done
+            self.model.set_params(best.params)
+        try:
+            return {"pass": which, **self.test_metrics()}
+        finally:
+            if current is not None:
+                self.model.set_params(current)
+
+    def passes(self) -> tuple[int, float]:
+        cfg, rep, st = self.cfg, self.reporter, self.state
+        trained_units, train_s = 0, 0.0
+        last_save = time.monotonic()
+        for p in range(st["passes_done"], cfg.passes):
+            if cfg.has_schedule:
+                self.model.set_lr(self.lr_now)
+            order = self.order(p)
+            self.pass_index = p
+            if st["window"] == 0:  # every stream starts a pass from zero
+                self.model.reset_carry(self.batch)
+            rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
+            rep.advance(st["window"])
+            t0 = time.perf_counter()
+            units_before, pending = st["pass_units"], 0
+            j = st["window"]
+            while j < len(order):
+                n = min(self.chunk, len(order) - j)
+                for k, (loss, data_loss, units) in enumerate(self.train_chunk(order, j, n)):
+                    if not math.isfinite(loss):
+                        rep.stop()
+                        raise DivergedError(
+                            f"loss became {loss} at pass {p + 1}, window {j + k} "
+                            f"(iseq {st['iseq']}); lower --lr; {self.kept()}")
+                    st["pass_loss_sum"] += loss
+                    st["pass_data_sum"] += data_loss
+                    st["pass_units"] += units
+                    st["iseq"] += 1
+                st["window"] = j = j + n
+                pending += n
+                if self.stop_requested:
+                    self.interrupt(p, trained_units + st["pass_units"] - units_before)
+                if pending >= ADVANCE_EVERY:
+                    rep.advance(pending)
+                    pending = 0
+                    if time.monotonic() - last_save > cfg.save_every:
+                        self.save()
+                        last_save = time.monotonic()
+            dt = time.perf_counter() - t0
+            rep.stop()
+            pass_units = st["pass_units"] - units_before
+            trained_units += pass_units
+            train_s += dt
+            record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.lr_now,
+                      "loss": st["pass_loss_sum"] / max(self.steps(order), 1),
+                      "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
+            record.update(self.pass_metrics())
+            self.history.append(record)
+            st.update(passes_done=p + 1, window=0, pass_loss_sum=0.0, pass_data_sum=0.0,
+                      pass_units=0)
+            best = self.is_best(record)
+            self.lr_now = self.next_lr(p + 1, record, best)
+            rep.line(self.pass_line(record) + ("  *best*" if best else ""))
+            self.save(best=best)  # before the log: a log that fails loses no pass
+            self.log(record)
+            last_save = time.monotonic()
+        return trained_units, train_s
+
+    def next_lr(self, passes_done: int, record: dict, best: bool) -> float:
+        """The rate after a pass: char-rnn's decay (``lr *= F`` after each pass from
+        ``lr_decay_after`` on) and word_language_model's annealing (``lr /= 4`` when
+        the validation loss did not improve)."""
+        cfg, lr = self.cfg, self.lr_now
+        if cfg.anneal_on_plateau and self.val_key in record and not best:
+            lr /= ANNEAL
+        if cfg.lr_decay != 1.0 and passes_done >= cfg.lr_decay_after:
+            lr *= cfg.lr_decay
+        return lr
+
+    def interrupt(self, p, done):
+        """Save where we are and stop: the checkpoint resumes at the next window."""
+        self.reporter.stop()
+        self.save()
+        raise TrainingInterrupted(
+            f"interrupted at pass {p + 1}, window {self.state['window']} after {done} "
+            f"{self.unit}; saved {self.path}. Resume with: {self.resume_command()}")
+
+
+@contextlib.contextmanager
+def owned_signals():
+    """SIGINT and SIGTERM answered by a Signals for as long as the block runs (in
+    the main thread; elsewhere Python delivers no signals, and the flag stays
+    unset)."""
+    signals = Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+    previous = {s: signal.signal(s, signals.handler)
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield signals
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

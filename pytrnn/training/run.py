@@ -1,0 +1,202 @@
+"""``train``: what ``pytrnn train`` runs. It settles the run's configuration (a
+resumed run keeps what fixes its data and model), decides where the checkpoint goes
+without ever overwriting another run, loads the texts and hands them to the loop of
+the level (pytrnn.training.chars, pytrnn.training.sentences).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import fields, replace
+from pathlib import Path
+
+from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.training.chars import CharLoop
+from pytrnn.config import RNNConfig, TrainConfig
+from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
+from pytrnn.errors import CheckpointError, ConfigError, OutputError
+from pytrnn.files import PathBusy, check_writable, claim
+from pytrnn.training.loop import (DATA_FIELDS, SCHEDULE_FIELDS, TrainingInterrupted,
+                                  TrainResult, best_path, owned_signals)
+from pytrnn.training.progress import PrintReporter
+from pytrnn.training.sentences import WordLoop
+from pytrnn.training.stream import WordStreamLoop
+
+__all__ = ["train", "TrainResult", "TrainingInterrupted", "default_checkpoint"]
+
+# RNNConfig fields a resumed run may change (the others fix the model it trains).
+RESUMABLE_MODEL_FIELDS = ("lr",)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _shown(v) -> str:
+    return "unset (the default)" if v is None else str(v)
+
+
+def _was_given(name: str, cfg, default, given) -> bool:
+    """The user set this option: named in ``given`` (the CLI knows which options
+    were typed), or, for a caller who says nothing, a value other than the
+    default."""
+    if given is not None:
+        return name in given
+    return getattr(cfg, name) != getattr(default, name)
+
+
+def _merge(cfg, saved: dict, default, names, given, used=None):
+    """Take the saved values on resume; a value the user gave that differs from the
+    saved one is an error, whatever it equals (the default included). ``used``:
+    what a saved None meant for the run (its resolved layout, say), compared
+    instead."""
+    updates = {}
+    for name in names:
+        g, s = getattr(cfg, name), saved.get(name, getattr(default, name))
+        if _was_given(name, cfg, default, given) and g != (used or {}).get(name, s):
+            s = (used or {}).get(name, s)
+            raise ConfigError(f"--resume: {_flag(name)} is {_shown(s)} in the checkpoint, "
+                              f"but {_shown(g)} was given; a resumed run keeps it")
+        updates[name] = s
+    return replace(cfg, **updates)
+
+
+def _keep_or_change(cfg, saved: dict, default, names, given):
+    """Resumable settings: a value the user gave wins, else the saved one."""
+    return replace(cfg, **{n: saved.get(n, getattr(default, n)) for n in names
+                           if not _was_given(n, cfg, default, given)})
+
+
+def default_checkpoint(cfg: TrainConfig, corpus_name: str) -> Path:
+    return Path("runs") / f"{corpus_name}-{cfg.level}.npz"
+
+
+def _describe_existing(path: Path) -> str:
+    try:
+        ck = ckpt_io.load(path)
+    except CheckpointError:
+        return "a file that is not a pytrnn checkpoint"
+    return f"a {ck.level}-level run on {ck.corpus}, {ck.passes_done} passes done"
+
+
+def checkpoint_path(cfg: TrainConfig, corpus: str) -> Path:
+    """Where this run writes: ``--checkpoint``, else the checkpoint it resumes, else
+    runs/CORPUS-LEVEL.npz."""
+    if cfg.checkpoint:
+        return Path(cfg.checkpoint)
+    if cfg.resume:
+        return Path(cfg.resume)
+    return default_checkpoint(cfg, corpus)
+
+
+def _resumes_into(cfg: TrainConfig, path: Path) -> bool:
+    return cfg.resume is not None and path.resolve() == Path(cfg.resume).resolve()
+
+
+def refuse_taken(cfg: TrainConfig, path: Path) -> None:
+    """A path that holds another run's checkpoint (or its ``.best.npz``) is refused
+    unless ``--overwrite``: no run replaces another silently. (With --overwrite the
+    old files go when this run first saves, pytrnn.training.loop.Loop.save.)"""
+    if _resumes_into(cfg, path) or cfg.overwrite:
+        return
+    taken = [p for p in (path, best_path(path)) if p.exists()]
+    if taken:
+        raise ConfigError(
+            f"{taken[0]} already holds {_describe_existing(taken[0])}; continue it with "
+            f"--resume {shlex.quote(str(taken[0]))}, pick another --checkpoint, or pass "
+            f"--overwrite")
+
+
+def check_outputs(cfg: TrainConfig, path: Path) -> None:
+    """Every file the run will write can be written: checked before any compile."""
+    check_writable(path, "--checkpoint")
+    check_writable(best_path(path), "the best-pass checkpoint")
+    if cfg.log:
+        check_writable(cfg.log, "--log", example="run.jsonl")
+
+
+def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
+    """The configs of a resumed run: what fixes its data and model comes from the
+    checkpoint (a conflicting value given is an error); the schedule and the rate
+    may change. Returns (model_cfg, cfg, lr_given)."""
+    saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
+                   **resumed.extra.get("train", {})}
+    saved_level = TrainConfig(level=saved_train["level"])
+    used = {name: getattr(replace(saved_level, **{name: saved_train.get(name)}),
+                          "resolved_" + name)
+            for name in ("layout", "val_frac")}  # a given value meets what was used
+    used["corpus"] = saved_train.get("corpus") or DEFAULT_CORPUS
+    cfg = _merge(cfg, saved_train, TrainConfig(), DATA_FIELDS, given, used)
+    cfg = _keep_or_change(cfg, resumed.extra.get("schedule", {}), TrainConfig(),
+                          SCHEDULE_FIELDS, given)
+    if cfg.mode is None:
+        cfg = replace(cfg, mode=resumed.mode)
+    locked = [f.name for f in fields(RNNConfig)
+              if f.name not in ("vocab_size", *RESUMABLE_MODEL_FIELDS)]
+    saved_model = resumed.cfg.to_dict()
+    model_cfg = _merge(model_cfg, saved_model, RNNConfig(), locked, given)
+    model_cfg = _keep_or_change(model_cfg, saved_model, RNNConfig(),
+                                RESUMABLE_MODEL_FIELDS, given)
+    if cfg.passes <= resumed.passes_done:
+        raise ConfigError(f"--resume: the checkpoint has done {resumed.passes_done} "
+                          f"passes already; ask for more with --passes")
+    lr_given = (_was_given("lr", model_cfg, resumed.cfg, given) if given is None
+                else "lr" in given)
+    if lr_given:
+        was = resumed.extra.get("lr_now") or resumed.cfg.lr
+        now = model_cfg.lr
+        reporter.line(f"resuming with lr {now:g} (was {was:g})" if now != was
+                      else f"resuming with lr {now:g} (as it was)")
+    return model_cfg, cfg, lr_given
+
+
+def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
+          given: set[str] | frozenset[str] | None = None) -> TrainResult:
+    """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the
+    corpus. ``given``: the names of the options the user set (the CLI passes them),
+    so that resuming compares only those; None compares every value that differs
+    from its default."""
+    reporter = reporter or PrintReporter()
+    cfg.validate()
+    model_cfg.validate()
+    with owned_signals() as signals:
+        if cfg.coordinator:
+            from pytrnn.runtime.parallel import init_distributed
+
+            init_distributed(cfg.coordinator, cfg.num_processes, cfg.process_id)
+        resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
+        lr_given = None
+        if resumed is not None:
+            model_cfg, cfg, lr_given = resolve_resumed(model_cfg, cfg, resumed, given,
+                                                       reporter)
+        path = checkpoint_path(cfg, corpus_name(cfg.corpus))
+        lead = cfg.process_id == 0  # only process 0 writes
+        if not lead:
+            return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
+        check_outputs(cfg, path)
+        try:
+            with claim(path):
+                refuse_taken(cfg, path)
+                return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
+        except PathBusy as e:
+            raise OutputError(f"{path} is being written by another run (pid {e.pid}) "
+                              f"right now; wait for it to end or pick another "
+                              f"--checkpoint")
+
+
+def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainResult:
+    texts = load_texts(cfg.corpus, cfg.valid, cfg.test, limit=cfg.limit_chars)
+    if texts.valid is not None and cfg.val_frac:
+        raise ConfigError("the validation text is a file (--valid or valid.txt): "
+                          "leave out --val-frac")
+    if texts.test is not None and cfg.test_frac:
+        raise ConfigError("the test text is a file (--test or test.txt): "
+                          "leave out --test-frac")
+    if cfg.level == "char":
+        loop = CharLoop
+    else:
+        loop = WordStreamLoop if cfg.resolved_layout == "stream" else WordLoop
+    loop = loop(model_cfg, cfg, texts, resumed, reporter, path, signals=signals,
+                lr_given=lr_given)
+    signals.check("before training")
+    return loop.run()

@@ -1,0 +1,252 @@
+"""The WildML-style loop (word level): one sentence per SGD step, or B sentences of
+similar length per step (``--batch``).
+
+The vocabulary comes from the training sentences alone, so held-out words outside
+it are ``<unk>`` there, and the ``<unk>`` rate is printed. Held-out sentences are a
+validation file (scored whole), or a seeded random ``val_frac`` of the sentences as
+before; test sentences are a file or a seeded ``test_frac``, scored once at the end.
+
+With a batch, each pass shuffles the sentences with the seed, sorts them by length
+inside pools of ``POOL * B`` (as torchtext's bucket iterator), cuts the pools into
+groups of B and shuffles the groups: little padding, and still a new order each
+pass. The last pool's remainder (fewer than B sentences) waits for the next pass.
+
+With ``--fuse K`` (JAX), K groups of one bucket train in one compiled call (one
+``lax.scan``, pytrnn.runtime.fused): each pass's groups are gathered by bucket, cut into
+chunks of K and the chunks shuffled, so the steps are those of ``train_sentences``
+in that order.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from pytrnn.runtime.backends import resolve_backend
+from pytrnn.errors import ConfigError, CorpusError
+from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
+from pytrnn.runtime.sampling import sentences_until
+from pytrnn.runtime.scoring import mean_word_loss, pad_length, perplexity
+from pytrnn.data.words import (START_ID, WordVocab, bucket, detokenize, drop_long, hold_out,
+                    split_sentences, unknown_rate)
+
+POOL = 100  # sentences sorted by length together: POOL * B
+
+
+class WordFigures:
+    """What the word level prints and keeps, whichever layout it trains on. A
+    layout says how it scores held-out text (``val_loss``, ``test_loss``,
+    ``test_unknown_rate``) and which id a sampled sentence follows."""
+
+    unit = "words"
+    val_key = "val_word_loss"
+    sentence_start = START_ID
+
+    def pass_metrics(self):
+        m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
+        m["train_ppl"] = perplexity(m["train_word_loss"])
+        val = self.val_loss()
+        if val is not None:
+            m["val_word_loss"], m["val_ppl"] = val, perplexity(val)
+        return m
+
+    def test_metrics(self):
+        loss = self.test_loss()
+        return {"loss_per_word": loss, "ppl": perplexity(loss),
+                "unk_rate": self.test_unknown_rate()}
+
+    def sample(self):
+        return "\n".join(detokenize(s) for s in sentences_until(
+            self.model, self.vocab, self.cfg.sample_length, seed=self.cfg.seed,
+            start=self.sentence_start))
+
+    def pass_line(self, r):
+        line = (f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
+                f" ppl={r['train_ppl']:.2f}")
+        if "val_ppl" in r:
+            line += f", val loss/word={r['val_word_loss']:.4f} ppl={r['val_ppl']:.2f}"
+        return line + f"  (lr {r['lr']:g}, {r['words_per_s']:,.0f} words/s)"
+
+    def test_line(self, t):
+        return (f"test (pass {t['pass']}): loss/word={t['loss_per_word']:.4f} "
+                f"ppl={t['ppl']:.2f} ({t['unk_rate']:.1%} <unk>)")
+
+    def extra(self):
+        return {"lower": self.cfg.lower}
+
+    def held_out_sentences(self, texts):
+        """(train, validation, test) sentences: files where given, else seeded shares."""
+        cfg = self.cfg
+        sentences = split_sentences(texts.train, cfg.lower)
+        total = sum(len(s) for s in sentences)
+        limit = cfg.max_sentence_len if cfg.resolved_layout == "sentences" else 0
+        kept, self.skipped, skipped_words = drop_long(sentences, limit)
+        self.skipped_frac = skipped_words / total if total else 0.0
+        val_frac = cfg.resolved_val_frac if texts.valid is None else 0.0
+        test_frac = cfg.test_frac if texts.test is None else 0.0
+        # a stream keeps the text's order; so does a run with a validation file, as
+        # the word level always has
+        contiguous = cfg.resolved_layout == "stream" or texts.valid is not None
+        train, val, test = hold_out(kept, val_frac, test_frac, cfg.seed, contiguous)
+        if texts.valid is not None:
+            val = split_sentences(texts.valid, cfg.lower)
+        if texts.test is not None:
+            test = split_sentences(texts.test, cfg.lower)
+        return train, val, (test if test else None)
+
+
+def batch_groups(lengths: np.ndarray, batch: int, rng) -> np.ndarray:
+    """(G, B) sentence indices for one pass: shuffled, sorted by length inside pools
+    of POOL * B, cut into groups of B, the groups shuffled."""
+    perm = rng.permutation(len(lengths))
+    pool, groups = POOL * batch, []
+    for k in range(0, len(perm), pool):
+        chunk = perm[k:k + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        whole = len(chunk) // batch * batch
+        groups.extend(chunk[:whole].reshape(-1, batch))
+    groups = np.asarray(groups, dtype=np.int64).reshape(-1, batch)
+    return groups[rng.permutation(len(groups))]
+
+
+def fused_chunks(groups: np.ndarray, buckets, K: int, rng) -> list:
+    """One pass's groups as chunks of at most K groups of one bucket (one compiled
+    call each), the chunks shuffled: a list of (k, B) index arrays."""
+    by_bucket: dict = {}
+    for g, T in zip(groups, buckets):
+        by_bucket.setdefault(T, []).append(g)
+    chunks = [np.asarray(gs[i:i + K]) for _, gs in sorted(by_bucket.items())
+              for i in range(0, len(gs), K)]
+    return [chunks[i] for i in rng.permutation(len(chunks))]
+
+
+class WordLoop(WordFigures, Loop):
+    chunk = ASYNC_STEPS  # one step per sentence (or group), read back in groups
+
+    def prepare(self, texts, resumed):
+        cfg = self.cfg
+        train_sents, val_sents, test_sents = self.held_out_sentences(texts)
+        built = WordVocab.build(train_sents, cfg.vocab_size)  # training text only
+        self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else built
+        enc = self.vocab.encode_sentence
+        self.train_seqs = [enc(s) for s in train_sents]
+        self.val = [enc(s) for s in val_sents]
+        self.test = [enc(s) for s in test_sents] if test_sents is not None else None
+        self.batch = cfg.batch
+        self.lengths = np.array([len(x) for x, _ in self.train_seqs])
+        if self.batch > len(self.train_seqs):
+            raise CorpusError(f"--batch {self.batch} is more than the "
+                              f"{len(self.train_seqs)} training sentences: lower --batch")
+        self.fuse = cfg.fuse or 1
+        if self.fuse > 1:
+            if resolve_backend(cfg.backend) != "jax":
+                raise ConfigError("--fuse with the sentence layout needs --backend jax "
+                                  "(or --layout stream)")
+            self.chunk = 1  # one chunk of up to K groups per call
+
+    def describe(self):
+        n_words = sum(len(y) for _, y in self.train_seqs)
+        held = f"{len(self.val)} held out"
+        if self.val:
+            held += f" ({unknown_rate(self.val):.1%} <unk>)"
+        if self.test is not None:
+            held += f", {len(self.test)} for test ({unknown_rate(self.test):.1%} <unk>)"
+        limit = self.cfg.max_sentence_len
+        skipped = (f"{self.skipped} skipped as longer than {limit} words "
+                   f"({self.skipped_frac:.1%} of the words)" if limit else "no length limit")
+        batch = f"; {self.batch} sentences per step" if self.batch > 1 else ""
+        if self.fuse > 1:
+            batch += f", {self.fuse} steps of one length per call"
+        return (f"corpus {self.corpus_name}: vocabulary {self.vocab.size} "
+                f"(incl. <unk>, <s>, </s>); {len(self.train_seqs)} train sentences "
+                f"({n_words} words), {held}, {skipped}{batch}")
+
+    def _pad(self, n):
+        return pad_length(self.model, n)
+
+    def compile(self):
+        """What training needs before its first step: a step per bucket. The
+        held-out loss graphs compile when a pass first scores them, so training
+        starts sooner and the total is the same."""
+        if self.batch > 1 or self.fuse > 1:
+            return sum(self._compile_groups(n) for n in self._group_lengths())
+        lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs},
+                         key=lambda v: v or 0)
+        return sum(self.model.compile(length=n, masked=n is not None) for n in lengths)
+
+    def _compile_groups(self, n: int) -> float:
+        """The step of B sentences padded to n, or K of them fused in one call."""
+        if self.fuse == 1:
+            return self.model.compile(length=n, masked=True, batch=self.batch)
+        X = np.zeros((self.fuse, n, self.batch), np.int32)
+        return self.model.warm_windows(X, X, masks=np.ones(X.shape))
+
+    def _group_lengths(self):
+        """The padded lengths batched steps will meet (JAX / unroll: one program each)."""
+        if not self.model.static_shapes:
+            return [int(self.lengths.max())]  # one free-length graph serves them all
+        return sorted({bucket(int(n)) for n in self.lengths})
+
+    def order(self, p):
+        rng = np.random.default_rng([self.cfg.seed, p])
+        if self.fuse > 1:
+            groups = batch_groups(self.lengths, self.batch, rng)
+            buckets = [bucket(int(self.lengths[g].max())) for g in groups]
+            return fused_chunks(groups, buckets, self.fuse, rng)
+        if self.batch > 1:
+            return batch_groups(self.lengths, self.batch, rng)
+        return rng.permutation(len(self.train_seqs))
+
+    def steps(self, order) -> int:
+        return sum(len(c) for c in order) if self.fuse > 1 else len(order)
+
+    def train_chunk(self, order, j, n):
+        rng, m = self.drop_rng(j), self.model
+        if self.fuse > 1:
+            return self._train_fused(order[j], rng)
+        if self.batch > 1:
+            return self._train_groups(order[j:j + n], rng)
+        seqs = [self.train_seqs[k] for k in order[j:j + n]]
+        steps = [m.train_step(x, y, pad_to=self._pad(len(x)), sync=False,
+                              drop=rng and m.draw_drop(self._pad(len(x)) or len(x), rng=rng))
+                 for x, y in seqs]
+        return [(loss, data, len(y)) for (loss, data, _), (_, y) in zip(settle(steps, 0), seqs)]
+
+    def _train_groups(self, groups, rng):
+        m, B, steps, words = self.model, self.batch, [], []
+        for g in groups:
+            seqs = [self.train_seqs[k] for k in g]
+            T = max(len(x) for x, _ in seqs)
+            T = bucket(T) if m.static_shapes else T
+            steps.append(m.train_sentences(seqs, pad_to=T, sync=False,
+                                           drop=rng and m.draw_drop(T, B, rng=rng)))
+            words.append(sum(len(y) for _, y in seqs))
+        # data_loss is the mean over the group's sentences: the pass sums words' losses
+        return [(loss, data * B, w) for (loss, data, _), w in zip(settle(steps, 0), words)]
+
+    def _train_fused(self, chunk, rng):
+        """Up to K groups of one bucket in one call; the last chunk of a bucket is
+        padded with weight-0 copies of its first group."""
+        m, K, B = self.model, self.fuse, self.batch
+        groups = [[self.train_seqs[k] for k in g] for g in chunk]
+        T = bucket(max(len(x) for seqs in groups for x, _ in seqs))
+        padded = [m.pad_batch(seqs, T) for seqs in groups]
+        padded += padded[:1] * (K - len(groups))
+        X, Y, M = (np.stack(a) for a in zip(*padded))
+        w = (np.arange(K) < len(groups)).astype(m.cfg.dtype)
+        drops = rng and m.draw_drop(T, B, K, rng=rng)
+        losses, data = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
+        words = [sum(len(y) for _, y in seqs) for seqs in groups]
+        return [(float(a), float(b) * B, n) for a, b, n in zip(losses, data, words)]
+
+    def val_loss(self):
+        return mean_word_loss(self.model, self.val) if self.val else None
+
+    def has_test(self):
+        return bool(self.test)
+
+    def test_loss(self):
+        return mean_word_loss(self.model, self.test)
+
+    def test_unknown_rate(self):
+        return unknown_rate(self.test)

@@ -1,0 +1,115 @@
+"""The house's rules, held: the groups' imports run one way (cli -> bench -> tools ->
+training -> runtime -> graphs and data -> the base), every module is on the map in
+docs/architecture.md, no module passes about 400 lines, and one distribution
+installs one top-level package."""
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "pytrnn"
+# a group may import its own modules and those of lower-ranked groups; graphs and
+# data share a rank and know nothing of each other
+RANK = {"base": 0, "graphs": 1, "data": 1, "runtime": 2, "training": 3, "tools": 4,
+        "compat": 4, "bench": 5, "cli": 6}
+MAX_LINES = 400
+
+
+def modules():
+    """{dotted name: path} of every module of the package (cli through its link)."""
+    out = {}
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG).with_suffix("")
+        parts = ["pytrnn", *rel.parts]
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def group(module: str) -> str | None:
+    """The group of a module of the package; None for the package's front door."""
+    parts = module.split(".")
+    if parts == ["pytrnn"]:
+        return None
+    return parts[1] if parts[1] in RANK else "base"
+
+
+def imports(path: Path, module: str):
+    """Every pytrnn module ``path`` imports, at the top or inside a function."""
+    tree = ast.parse(path.read_text())
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                names = [".".join(base + ([node.module] if node.module else []))]
+            else:
+                names = [node.module or ""]
+        else:
+            continue
+        for name in names:
+            if name == "pytrnn" or name.startswith("pytrnn."):
+                yield node.lineno, name
+
+
+def violations(mods) -> list[str]:
+    bad = []
+    for module, path in mods.items():
+        mine = group(module)
+        if mine is None:
+            continue
+        for line, target in imports(path, module):
+            theirs = group(target) if target != "pytrnn" else "base"
+            if theirs is None or theirs == mine:
+                continue
+            if RANK[theirs] >= RANK[mine]:
+                where = path.relative_to(ROOT) if ROOT in path.parents else path.name
+                bad.append(f"{where}:{line}: {mine} imports {theirs} "
+                           f"({target})")
+    return bad
+
+
+def test_imports_between_groups_run_one_way():
+    assert violations(modules()) == []
+
+
+def test_the_check_catches_an_import_that_runs_back_up(tmp_path, monkeypatch):
+    """A graphs module that imports the runtime, or data that imports graphs, is
+    named: the rule above can fail."""
+    mods = modules()
+    fake = tmp_path / "cells.py"
+    fake.write_text("from pytrnn.runtime.model import RNN\n"
+                    "def f():\n    from pytrnn.data.words import bucket\n")
+    found = violations({"pytrnn.graphs.cells": fake, "pytrnn.config": mods["pytrnn.config"]})
+    assert len(found) == 2 and "graphs imports runtime" in found[0]
+    assert "graphs imports data" in found[1]
+
+
+def test_every_module_is_on_the_map():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    missing = [m for m in modules() if m != "pytrnn" and
+               not re.search(r"`" + re.escape(m.split(".", 1)[1].replace(".", "/")) +
+                             r"(\.py|/)?`", text)]
+    assert missing == [], f"docs/architecture.md does not name {missing}"
+
+
+def test_no_module_passes_about_400_lines():
+    long = {m: n for m, p in modules().items()
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_the_cli_is_inside_the_package():
+    """One top-level package: the CLI installs as pytrnn.cli (a link to the
+    top-level cli/ folder), and the console script names it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["pytrnn"] == "pytrnn.cli.main:main"
+    assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["pytrnn*"]
+    link = PKG / "cli"
+    assert link.is_symlink() and link.resolve() == (ROOT / "cli").resolve()
