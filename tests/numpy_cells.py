@@ -1,8 +1,8 @@
 """Independent plain-numpy forward and BPTT for every cell and any number of layers,
 and numpy transcriptions of torch.optim's documented update rules.
 
-Written from the equations of the parameter contract (README, "Cells, layers and
-optimizers"), not from pytrnn's code:
+Written from the equations of the parameter contract (docs/model.md, "Cells,
+layers and optimizers"), not from pytrnn's code:
 - rnn: h = tanh(xe + Whh @ h_prev)
 - gru (torch.nn.GRU, gates r, z, n): hid = h_prev @ Whh + bhh, r = s(xe_r + hid_r),
   z = s(xe_z + hid_z), n = tanh(xe_n + r * hid_n), h = (1 - z) * n + z * h_prev

@@ -10,8 +10,7 @@ the gates of every step are recomputed at once from the stored states (one
 
 Why: ``pytensor.grad`` through the plain scan accumulates ``dWhh`` inside the
 backward loop and reads and writes its buffers through gathers and scatters, which
-on XLA's CPU backend costs the gated cells most of their speed at batch 64 (README,
-"Performance"). The same numbers come out (tested against the derived gradient).
+on XLA's CPU backend costs the gated cells most of their speed at batch 64 (docs/performance.md). The same numbers come out (tested against the derived gradient).
 
 Masks (T, B, 1) multiply every state, as in pytrnn.graphs.layers. Batched, static-length
 graphs only (JAX); the others keep the plain scan.

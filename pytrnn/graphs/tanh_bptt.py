@@ -13,7 +13,7 @@ Why: the derived gradient of a scan reads and writes its backward buffers throug
 gathers and scatters with bounds checks (about ten small XLA ops per step on JAX),
 and with a minibatch it accumulates ``dWhh`` inside the loop. This form trains the
 same numbers (tested against ``pytensor.grad`` of the plain scan, with masks, batches
-and truncation) and faster (README, "Performance").
+and truncation) and faster (docs/performance.md).
 
 Truncation (``truncate > 0``) keeps scan's ``truncate_gradient`` semantics: only the
 last K positions' gradients enter, flowing back through those K steps.

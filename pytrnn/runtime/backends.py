@@ -22,7 +22,7 @@ from pytensor.compile.mode import Mode, get_mode
 from pytrnn.errors import ConfigError
 
 BACKENDS = {"jax": "JAX", "c": "CVM", "numba": "NUMBA"}
-# Fastest first, as measured on a 2-core CPU (README, "Backends"): jax > numba > c.
+# Fastest first, as measured on a 2-core CPU (docs/backends.md): jax > numba > c.
 PREFERENCE = ("jax", "numba", "c")
 # The BLAS routines PyTensor's C code calls; scipy-openblas names them scipy_<name>.
 BLAS_ROUTINES = ("gemm", "gemv", "ger", "dot", "scal", "axpy", "copy", "swap")
@@ -183,7 +183,7 @@ def patch_jax_transposes() -> None:
     ``hs.T @ dz`` 20 us against 9.5 us). BPTT is full of them (``dWhy = hs.T @ dz``,
     ``dz @ Why.T``, ``Whh.T`` in the backward scan), so one
     ``lax.optimization_barrier`` per transpose, which keeps it a small copy, trains
-    about 1.15x faster at batch 1 (README, "Performance"). GPUs transpose for free
+    about 1.15x faster at batch 1 (docs/performance.md). GPUs transpose for free
     inside cuBLAS: there the dispatch is left alone.
     """
     from pytensor.tensor.elemwise import DimShuffle
@@ -242,8 +242,7 @@ def patch_jax_free_lengths() -> None:
     are integer or boolean scalars or vectors (the shape arithmetic) is evaluated
     while JAX traces when its inputs are known, and a reshape takes any known shape.
     JAX then traces the graph once per length it meets, and PyTensor rewrites it
-    only once: the word level's sentence buckets share one graph (README,
-    "Performance").
+    only once: the word level's sentence buckets share one graph (docs/performance.md).
     """
     import jax
     import jax.numpy as jnp

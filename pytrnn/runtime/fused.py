@@ -5,7 +5,7 @@ PyTensor builds and rewrites one window's SGD step (forward, BPTT by
 rewritten graph into a JAX function, and a ``jit``-ed ``lax.scan`` carries the
 parameters across a chunk of windows. Python then leaves the hot loop, and XLA sees
 one flat loop instead of PyTensor's scan-in-scan, which is slow on XLA's CPU
-backend (README, "Performance"). The numbers are PyTensor's own: the same graph
+backend (docs/performance.md). The numbers are PyTensor's own: the same graph
 the one-call-per-window path runs, so the same losses and parameters (tested).
 """
 
