@@ -6,7 +6,7 @@ the three weight matrices, elementwise gradient clip to [-5, 5], float64.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from pytrnn.errors import ConfigError
 
@@ -23,6 +23,22 @@ DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
 DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
 FUSE_CHUNK = 256  # default windows per call on JAX: ~50 ms of work, so the bar moves
 
+# What a resumed run may do with each option, declared on the field itself:
+LOCKED = "locked"  # fixes the data or the model: kept from the checkpoint; a conflict is refused
+CHANGEABLE = "changeable"  # the checkpoint's unless given again (the rate, the schedule)
+FREE = "free"  # this invocation's own (passes, backend, paths, ...), never compared
+DERIVED = "derived"  # follows from the corpus
+
+
+def option(default, resume: str = FREE, **kw):
+    """A config field with its resume rule."""
+    return field(default=default, metadata={"resume": resume}, **kw)
+
+
+def fields_by_rule(cls, rule: str) -> tuple[str, ...]:
+    """The names of ``cls``'s fields under one resume rule, in declaration order."""
+    return tuple(f.name for f in fields(cls) if f.metadata.get("resume", FREE) == rule)
+
 
 @dataclass(frozen=True)
 class RNNConfig:
@@ -31,22 +47,22 @@ class RNNConfig:
     The defaults are the notebook's model, bit for bit: one tanh layer and plain SGD.
     """
 
-    vocab_size: int = 98
-    hidden: int = 100
-    window: int = 25
-    lr: float = 0.01
-    reg: float = 0.01
-    clip: float = 5.0
-    dtype: str = "float64"
-    bptt_truncate: int = -1  # scan's truncate_gradient; -1 = full BPTT
-    cell: str = "rnn"  # "rnn" (the notebook's tanh cell) | "gru" | "lstm"
-    layers: int = 1
-    dropout: float = 0.0  # on the non-recurrent connections (between layers, before output)
-    optimizer: str = "sgd"  # "sgd" | "adagrad" | "rmsprop" | "adam" (torch.optim's rules)
-    beta1: float = 0.9  # adam
-    beta2: float = 0.999  # adam
-    alpha: float = 0.99  # rmsprop's smoothing constant
-    eps: float | None = None  # None: torch.optim's default for the optimizer
+    vocab_size: int = option(98, DERIVED)
+    hidden: int = option(100, LOCKED)
+    window: int = option(25, LOCKED)
+    lr: float = option(0.01, CHANGEABLE)
+    reg: float = option(0.01, LOCKED)
+    clip: float = option(5.0, LOCKED)
+    dtype: str = option("float64", LOCKED)
+    bptt_truncate: int = option(-1, LOCKED)  # scan's truncate_gradient; -1 = full BPTT
+    cell: str = option("rnn", LOCKED)  # "rnn" (the notebook's tanh cell) | "gru" | "lstm"
+    layers: int = option(1, LOCKED)
+    dropout: float = option(0.0, LOCKED)  # on the non-recurrent connections (between layers, before output)
+    optimizer: str = option("sgd", LOCKED)  # "sgd" | "adagrad" | "rmsprop" | "adam" (torch.optim's rules)
+    beta1: float = option(0.9, LOCKED)  # adam
+    beta2: float = option(0.999, LOCKED)  # adam
+    alpha: float = option(0.99, LOCKED)  # rmsprop's smoothing constant
+    eps: float | None = option(None, LOCKED)  # None: torch.optim's default for the optimizer
 
     @property
     def resolved_eps(self) -> float:
@@ -100,38 +116,38 @@ class RNNConfig:
 class TrainConfig:
     """One training run: data, loop, backend and where the checkpoint goes."""
 
-    corpus: str | None = None  # a path, "pydoc" (embedded default) or "four-million"
-    level: str = "char"
-    passes: int = 10
-    limit_chars: int | None = None  # the notebook's N: train on the first N chars
-    seed: int = 0
-    mode: str | None = None  # None: "scan" (same steps as "unroll", starts fastest)
-    backend: str | None = None  # None: the fastest backend here
-    device: str | None = None  # JAX: "cpu" | "gpu"; None: GPU when JAX sees one
-    checkpoint: str | None = None  # None: the resumed checkpoint, or runs/<corpus>-<level>.npz
-    resume: str | None = None
-    overwrite: bool = False  # a new run may replace the checkpoint at its path
-    valid: str | None = None  # a validation text file (else val_frac of the corpus)
-    test: str | None = None  # a test text file, scored once at the end
-    val_frac: float | None = None  # None: 0 for chars (the notebook), 0.05 for words
-    test_frac: float = 0.0  # a share held out for test, scored once at the end
-    layout: str | None = None  # word level: "sentences" (default) | "stream"; char: stream
-    carry_state: bool = False  # each window starts from its stream's last state (streams)
-    vocab_size: int = 8000  # word level: most frequent words kept
-    max_sentence_len: int = 50  # word level: longer sentences are skipped; 0: no limit
-    lower: bool = True  # word level: lower-case the text first
-    sample_length: int = 200  # chars, or words in whole sentences, printed after training
-    batch: int = 1  # B streams (or sentences) per step (1 = the notebook)
-    fuse: int | None = None  # windows per compiled call (streams); None: see resolved_fuse
-    devices: int = 1  # JAX devices the batch's streams are split over (data parallel)
-    coordinator: str | None = None  # multi-host: HOST:PORT of process 0
-    num_processes: int = 1
-    process_id: int = 0
-    log: str | None = None  # a JSON-lines file: one line per pass
-    lr_decay: float = 1.0  # char-rnn: after each pass >= lr_decay_after, lr *= lr_decay
-    lr_decay_after: int = 10
-    anneal_on_plateau: bool = False  # word_language_model: lr /= 4 when val stalls
-    save_every: float = 60.0  # seconds between checkpoints inside a pass
+    corpus: str | None = option(None, LOCKED)  # a path, "pydoc" (embedded default) or "four-million"
+    level: str = option("char", LOCKED)
+    passes: int = option(10, FREE)
+    limit_chars: int | None = option(None, LOCKED)  # the notebook's N: train on the first N chars
+    seed: int = option(0, LOCKED)
+    mode: str | None = option(None, FREE)  # None: "scan" (same steps as "unroll", starts fastest)
+    backend: str | None = option(None, FREE)  # None: the fastest backend here
+    device: str | None = option(None, FREE)  # JAX: "cpu" | "gpu"; None: GPU when JAX sees one
+    checkpoint: str | None = option(None, FREE)  # None: the resumed checkpoint, or runs/<corpus>-<level>.npz
+    resume: str | None = option(None, FREE)
+    overwrite: bool = option(False, FREE)  # a new run may replace the checkpoint at its path
+    valid: str | None = option(None, LOCKED)  # a validation text file (else val_frac of the corpus)
+    test: str | None = option(None, LOCKED)  # a test text file, scored once at the end
+    val_frac: float | None = option(None, LOCKED)  # None: 0 for chars (the notebook), 0.05 for words
+    test_frac: float = option(0.0, LOCKED)  # a share held out for test, scored once at the end
+    layout: str | None = option(None, LOCKED)  # word level: "sentences" (default) | "stream"; char: stream
+    carry_state: bool = option(False, LOCKED)  # each window starts from its stream's last state (streams)
+    vocab_size: int = option(8000, LOCKED)  # word level: most frequent words kept
+    max_sentence_len: int = option(50, LOCKED)  # word level: longer sentences are skipped; 0: no limit
+    lower: bool = option(True, LOCKED)  # word level: lower-case the text first
+    sample_length: int = option(200, FREE)  # chars, or words in whole sentences, printed after training
+    batch: int = option(1, LOCKED)  # B streams (or sentences) per step (1 = the notebook)
+    fuse: int | None = option(None, LOCKED)  # windows per compiled call (streams); None: see resolved_fuse
+    devices: int = option(1, FREE)  # JAX devices the batch's streams are split over (data parallel)
+    coordinator: str | None = option(None, FREE)  # multi-host: HOST:PORT of process 0
+    num_processes: int = option(1, FREE)
+    process_id: int = option(0, FREE)
+    log: str | None = option(None, FREE)  # a JSON-lines file: one line per pass
+    lr_decay: float = option(1.0, CHANGEABLE)  # char-rnn: after each pass >= lr_decay_after, lr *= lr_decay
+    lr_decay_after: int = option(10, CHANGEABLE)
+    anneal_on_plateau: bool = option(False, CHANGEABLE)  # word_language_model: lr /= 4 when val stalls
+    save_every: float = option(60.0, FREE)  # seconds between checkpoints inside a pass
 
     @property
     def has_schedule(self) -> bool:

@@ -233,3 +233,44 @@ def test_batch_streams_are_contiguous_slices():
     X, Y = stack_windows(s, [0, 2], 2)  # (K, L, B): window k, position t, stream b
     assert X.shape == (2, 2, 4)
     assert X[1, 0, 3] == 17 and Y[1, 0, 3] == 18
+
+
+# -- checkpoints written before the house moved ---------------------------------------
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+def test_checkpoints_written_before_the_house_load_score_sample_and_resume(tmp_path):
+    """tests/data holds two checkpoints written by pytrnn 0.1.0 before its modules
+    moved into groups and its run metadata became typed (commit fbfd746): a
+    char-level tanh run with Adam, carried state in 2 streams and a validation
+    split, and a word-level stream run. They load, score and sample as that code did (its
+    figures and samples, recorded then), and resume."""
+    from typer.testing import CliRunner
+
+    from pytrnn.cli.main import app
+
+    char, word = DATA / "char-0.1.0.npz", DATA / "word-0.1.0.npz"
+    c, w = ck.load(char), ck.load(word)
+    assert c.cfg.optimizer == "adam" and c.run.carry_state and c.carry.shape == (1, 2, 8)
+    assert c.run.train["batch"] == 2 and c.run.lr_now == 0.001 and c.passes_done == 2
+    assert w.level == "word" and w.run.layout("word") == "stream" and w.run.lower
+    ctext, wtext = tmp_path / "c.txt", tmp_path / "w.txt"
+    ctext.write_text("the cat sat on the mat; def f(x): return x + 1\n" * 5)
+    wtext.write_text("the cat sat on the mat . the dog saw a cat .\n" * 3)
+    assert pytrnn.evaluate(char, ctext)["loss_per_char"] == pytest.approx(
+        3.434150347562097, rel=1e-12)
+    assert pytrnn.evaluate(word, wtext)["loss_per_word"] == pytest.approx(
+        1.555185895648031, rel=1e-12)
+    runner = CliRunner()
+    r = runner.invoke(app, ["sample", str(char), "--length", "40", "--seed", "3"])
+    assert r.stdout == 's=rh(ee.p)bfcipy[mn[\nz]_thep na"nwAn]opAs\n'
+    r = runner.invoke(app, ["sample", str(word), "--sentences", "2", "--seed", "3"])
+    assert r.stdout == "The sat sat on the on the dog sat on the mat.\nA dog the mat.\n"
+    copy = tmp_path / "c.npz"
+    copy.write_bytes(char.read_bytes())
+    r = runner.invoke(app, ["train", "--resume", str(copy), "--passes", "3",
+                            "--sample-length", "0"])
+    assert r.exit_code == 0, r.output
+    again = ck.load(copy)
+    assert again.passes_done == 3 and again.run.train["carry_state"] is True

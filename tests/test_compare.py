@@ -25,8 +25,9 @@ def make_run(path, level="word", val=(300.0, 200.0, 210.0), train=None, **cfg_kw
     ck = ckpt_io.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
                             vocab=list("abcdef"), level=level, passes_done=len(val),
                             history=history,
-                            extra={"train": {"batch": 1, "layout": None, **(train or {})},
-                                   "test": {"ppl": 190.0}},
+                            run=ckpt_io.RunInfo(
+                                train={"batch": 1, "layout": None, **(train or {})},
+                                test={"ppl": 190.0}),
                             opt_state=init_state(cfg))
     ckpt_io.save(path, ck)
     return path

@@ -231,7 +231,7 @@ def test_corpus_folder_gives_valid_and_test_with_the_training_vocabulary(split_r
     assert last.history[-1]["val_ppl"] == pytest.approx(math.exp(want), rel=1e-9)
     # test: once, at the end, with the best pass's parameters
     best = ck.load(path.with_name("w.best.npz"))
-    t = last.extra["test"]
+    t = last.run.test
     assert t["pass"] == best.passes_done
     assert t["loss_per_word"] == pytest.approx(
         numpy_word_loss(best.params, best.vocab, TEST), rel=1e-9)

@@ -214,7 +214,7 @@ def test_test_frac_scores_a_held_out_test_split(level, small_text, tmp_path):
                                  "--backend", "c"])
     assert r.exit_code == 0, r.output
     assert "test (pass 1)" in r.output
-    test = pytrnn.runtime.checkpoint.load(ck).extra["test"]
+    test = pytrnn.runtime.checkpoint.load(ck).run.test
     assert test["pass"] == 1 and np.isfinite(test["loss_per_word" if level == "word"
                                                     else "loss_per_char"])
     r = CliRunner().invoke(app, ["train", "--corpus", str(small_text), "--test",

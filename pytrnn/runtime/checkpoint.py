@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pytrnn import __version__
-from pytrnn.config import RNNConfig
+from pytrnn.config import RNNConfig, TrainConfig
 from pytrnn.errors import CheckpointError, PytrnnError
 from pytrnn.files import atomic_write
 from pytrnn.graphs.optim import state_shapes
@@ -27,6 +27,45 @@ from pytrnn.graphs.params import param_names
 
 FORMAT = "pytrnn-checkpoint"
 FORMAT_VERSION = 1
+
+
+@dataclass
+class RunInfo:
+    """What a run was asked for beyond its model, and where its schedule stands:
+    kept in the checkpoint's metadata as "extra" (the name format 1 always had)."""
+
+    train: dict = field(default_factory=dict)  # TrainConfig's LOCKED fields, as given
+    schedule: dict = field(default_factory=dict)  # its CHANGEABLE (schedule) fields
+    lr_now: float | None = None  # the rate of the next pass
+    test: dict | None = None  # the test text's figures, once scored
+
+    def layout(self, level: str) -> str:
+        """"stream" or "sentences": the run's own rule applied to what it saved."""
+        return TrainConfig(level=level, layout=self.train.get("layout")).resolved_layout
+
+    @property
+    def carry_state(self) -> bool:
+        return bool(self.train.get("carry_state", False))
+
+    @property
+    def lower(self) -> bool:
+        """Word level: the text was lower-cased (the default)."""
+        return bool(self.train.get("lower", True))
+
+    def to_dict(self) -> dict:
+        out = {"train": self.train, "schedule": self.schedule, "lr_now": self.lr_now}
+        if self.test:
+            out["test"] = self.test
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunInfo":
+        if not isinstance(d, dict):
+            raise TypeError("extra is not a mapping")
+        lower = {"lower": d["lower"]} if "lower" in d else {}  # written apart before
+        return cls(train={**lower, **dict(d.get("train", {}))},
+                   schedule=dict(d.get("schedule", {})), lr_now=d.get("lr_now"),
+                   test=d.get("test"))
 
 
 @dataclass
@@ -48,7 +87,7 @@ class Checkpoint:
     pass_data_sum: float = 0.0
     pass_units: int = 0
     history: list = field(default_factory=list)  # one dict per pass
-    extra: dict = field(default_factory=dict)  # level-specific settings (lower, ...)
+    run: RunInfo = field(default_factory=RunInfo)  # the run's options and schedule
     opt_state: dict = field(default_factory=dict)  # the optimizer's (pytrnn.graphs.optim)
     carry: np.ndarray | None = None  # --carry-state: the streams' states (S, B, H)
 
@@ -95,7 +134,7 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "pass_data_sum": ckpt.pass_data_sum,
         "pass_units": ckpt.pass_units,
         "history": ckpt.history,
-        "extra": ckpt.extra,
+        "extra": ckpt.run.to_dict(),
     }
     return atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)),
                                                  **params))
@@ -178,7 +217,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
             pass_data_sum=float(meta.get("pass_data_sum", 0.0)),
             pass_units=int(meta.get("pass_units", 0)),
             history=list(meta.get("history", [])),
-            extra=dict(meta.get("extra", {})),
+            run=RunInfo.from_dict(meta.get("extra", {})),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} has damaged metadata ({type(e).__name__}: {e})")

@@ -27,7 +27,7 @@ def settings(ck: ckpt_io.Checkpoint) -> dict:
     """What a run was asked for: the model's config, the run's data and loop options,
     the mode and backend it trained with."""
     s = {k: v for k, v in asdict(ck.cfg).items() if k not in SKIP}
-    s.update({k: v for k, v in ck.extra.get("train", {}).items() if k not in SKIP})
+    s.update({k: v for k, v in ck.run.train.items() if k not in SKIP})
     s.update(corpus=ck.corpus, mode=ck.mode, backend=ck.backend, seed=ck.seed)
     return s
 
@@ -71,7 +71,7 @@ def compare(paths) -> dict:
         vals = [(r[val_key], r["pass"]) for r in h if val_key in r]
         best = min(vals) if vals else (None, None)
         speeds = [r[speed_key] for r in h if r.get(speed_key)]
-        test = ck.extra.get("test", {})
+        test = ck.run.test or {}
         rows.append({"run": path, "label": label(path, ck, differ),
                      **{k: s.get(k) for k in differ}, "passes": ck.passes_done,
                      "parameters": sum(int(v.size) for v in ck.params.values()),

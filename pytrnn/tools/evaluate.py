@@ -28,7 +28,7 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
     text = read_text(Path(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
     if ck.level == "word":
-        lower = ck.extra.get("lower", True)
+        lower = ck.run.lower
         vocab = WordVocab(tuple(ck.vocab))
         sentences = split_sentences(text, lower)
         if not sentences:

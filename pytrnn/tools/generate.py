@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pytrnn.runtime import checkpoint as ckpt_io
-from pytrnn.config import TrainConfig
 from pytrnn.data.corpora import Vocab
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.model import RNN
@@ -22,13 +21,12 @@ def load_model(path, backend: str | None = None) -> tuple[RNN, ckpt_io.Checkpoin
 def layout(ck: ckpt_io.Checkpoint) -> str:
     """How a checkpoint's model saw its text: "stream" or "sentences" (the run's
     own rule, TrainConfig.resolved_layout, applied to what it saved)."""
-    saved = ck.extra.get("train", {}).get("layout")
-    return TrainConfig(level=ck.level, layout=saved).resolved_layout
+    return ck.run.layout(ck.level)
 
 
 def carries_state(ck: ckpt_io.Checkpoint) -> bool:
     """The run carried each stream's state from window to window (--carry-state)."""
-    return bool(ck.extra.get("train", {}).get("carry_state", False))
+    return ck.run.carry_state
 
 
 def sentence_start(ck: ckpt_io.Checkpoint) -> int:
@@ -43,7 +41,7 @@ def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
     checkpoint's level has no use for is an error, never silently ignored."""
     model, ck = load_model(path, backend)
     if ck.level == "word":
-        words = tokenize(prime, ck.extra.get("lower", True))
+        words = tokenize(prime, ck.run.lower)
         return "\n".join(sample_sentences(
             model, WordVocab(tuple(ck.vocab)), n=5 if sentences is None else sentences,
             temperature=temperature, min_words=min_words or 0, seed=seed,

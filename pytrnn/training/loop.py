@@ -23,19 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.config import CHANGEABLE, LOCKED, TrainConfig, fields_by_rule
 from pytrnn.errors import DivergedError, OutputError
 from pytrnn.files import check_free_space
 from pytrnn.runtime.model import RNN
 from pytrnn.training.progress import PrintReporter
 
 LN2 = math.log(2.0)
-# TrainConfig fields of the learning-rate schedule: kept on resume unless given again.
-SCHEDULE_FIELDS = ("lr_decay", "lr_decay_after", "anneal_on_plateau")
+# the resume rules, as config.py declares them on the fields
+SCHEDULE_FIELDS = fields_by_rule(TrainConfig, CHANGEABLE)  # kept unless given again
+DATA_FIELDS = fields_by_rule(TrainConfig, LOCKED)  # fix the data a run sees
 ANNEAL = 4.0  # word_language_model divides its rate by 4 on a plateau
-# TrainConfig fields that fix the data a run sees: a resumed run must keep them.
-DATA_FIELDS = ("corpus", "valid", "test", "level", "limit_chars", "seed", "val_frac",
-               "vocab_size", "max_sentence_len", "lower", "batch", "fuse", "layout",
-               "test_frac", "carry_state")
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
 ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
 
@@ -116,7 +114,7 @@ class Loop:
                          devices=cfg.devices, variable_lr=cfg.has_schedule,
                          carry_state=cfg.carry_state)
         # the rate of the next pass: a schedule's, unless the resumed run set --lr
-        saved_now = resumed.extra.get("lr_now") if resumed else None
+        saved_now = resumed.run.lr_now if resumed else None
         if lr_given is None:
             lr_given = resumed is not None and resumed.cfg.lr != model_cfg.lr
         self.lr_now = saved_now if (saved_now and not lr_given) else model_cfg.lr
@@ -147,16 +145,14 @@ class Loop:
 
     # -- checkpoints ------------------------------------------------------------
     def checkpoint(self) -> ckpt_io.Checkpoint:
-        train_fields = {k: getattr(self.cfg, k) for k in DATA_FIELDS}
-        extra = {"train": train_fields, **self.extra(), "lr_now": self.lr_now,
-                 "schedule": {k: getattr(self.cfg, k) for k in SCHEDULE_FIELDS}}
-        if self.test_result:
-            extra["test"] = self.test_result
+        run = ckpt_io.RunInfo(train={k: getattr(self.cfg, k) for k in DATA_FIELDS},
+                              schedule={k: getattr(self.cfg, k) for k in SCHEDULE_FIELDS},
+                              lr_now=self.lr_now, test=self.test_result or None)
         return ckpt_io.Checkpoint(
             cfg=self.model.cfg, params=self.model.get_params(),
             vocab=list(self.vocab.symbols), level=self.cfg.level,
             corpus=self.corpus_name, mode=self.model.mode, backend=self.model.backend,
-            seed=self.cfg.seed, history=self.history, extra=extra,
+            seed=self.cfg.seed, history=self.history, run=run,
             opt_state=self.model.get_state(), carry=self.model.get_carry(),
             **self.state)
 
@@ -208,9 +204,6 @@ class Loop:
             return False
         earlier = [r[self.val_key] for r in self.history[:-1] if self.val_key in r]
         return not earlier or record[self.val_key] < min(earlier)
-
-    def extra(self) -> dict:
-        return {}
 
     def steps(self, order) -> int:
         """Optimizer steps in a pass of this order (one per entry, unless an entry

@@ -7,12 +7,12 @@ the level (pytrnn.training.chars, pytrnn.training.sentences).
 from __future__ import annotations
 
 import shlex
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.training.chars import CharLoop
-from pytrnn.config import RNNConfig, TrainConfig
+from pytrnn.config import CHANGEABLE, LOCKED, RNNConfig, TrainConfig, fields_by_rule
 from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
 from pytrnn.errors import CheckpointError, ConfigError, OutputError
 from pytrnn.files import PathBusy, check_writable, claim
@@ -24,8 +24,9 @@ from pytrnn.training.stream import WordStreamLoop
 
 __all__ = ["train", "TrainResult", "TrainingInterrupted", "default_checkpoint"]
 
-# RNNConfig fields a resumed run may change (the others fix the model it trains).
-RESUMABLE_MODEL_FIELDS = ("lr",)
+# RNNConfig fields a resumed run may change; the locked ones fix the model it trains
+RESUMABLE_MODEL_FIELDS = fields_by_rule(RNNConfig, CHANGEABLE)
+LOCKED_MODEL_FIELDS = fields_by_rule(RNNConfig, LOCKED)
 
 
 def _flag(name: str) -> str:
@@ -120,21 +121,19 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     checkpoint (a conflicting value given is an error); the schedule and the rate
     may change. Returns (model_cfg, cfg, lr_given)."""
     saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
-                   **resumed.extra.get("train", {})}
+                   **resumed.run.train}
     saved_level = TrainConfig(level=saved_train["level"])
     used = {name: getattr(replace(saved_level, **{name: saved_train.get(name)}),
                           "resolved_" + name)
             for name in ("layout", "val_frac")}  # a given value meets what was used
     used["corpus"] = saved_train.get("corpus") or DEFAULT_CORPUS
     cfg = _merge(cfg, saved_train, TrainConfig(), DATA_FIELDS, given, used)
-    cfg = _keep_or_change(cfg, resumed.extra.get("schedule", {}), TrainConfig(),
+    cfg = _keep_or_change(cfg, resumed.run.schedule, TrainConfig(),
                           SCHEDULE_FIELDS, given)
     if cfg.mode is None:
         cfg = replace(cfg, mode=resumed.mode)
-    locked = [f.name for f in fields(RNNConfig)
-              if f.name not in ("vocab_size", *RESUMABLE_MODEL_FIELDS)]
     saved_model = resumed.cfg.to_dict()
-    model_cfg = _merge(model_cfg, saved_model, RNNConfig(), locked, given)
+    model_cfg = _merge(model_cfg, saved_model, RNNConfig(), LOCKED_MODEL_FIELDS, given)
     model_cfg = _keep_or_change(model_cfg, saved_model, RNNConfig(),
                                 RESUMABLE_MODEL_FIELDS, given)
     if cfg.passes <= resumed.passes_done:
@@ -143,7 +142,7 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     lr_given = (_was_given("lr", model_cfg, resumed.cfg, given) if given is None
                 else "lr" in given)
     if lr_given:
-        was = resumed.extra.get("lr_now") or resumed.cfg.lr
+        was = resumed.run.lr_now or resumed.cfg.lr
         now = model_cfg.lr
         reporter.line(f"resuming with lr {now:g} (was {was:g})" if now != was
                       else f"resuming with lr {now:g} (as it was)")

@@ -71,9 +71,6 @@ class WordFigures:
         return (f"test (pass {t['pass']}): loss/word={t['loss_per_word']:.4f} "
                 f"ppl={t['ppl']:.2f} ({t['unk_rate']:.1%} <unk>)")
 
-    def extra(self):
-        return {"lower": self.cfg.lower}
-
     def held_out_sentences(self, texts):
         """(train, validation, test) sentences: files where given, else seeded shares."""
         cfg = self.cfg
