@@ -32,11 +32,11 @@ def name(backend, mode, fuse) -> str:
     return f"{backend}-{mode}-fuse{fuse or 'default'}"
 
 
-def train_all(tree: Path, out: Path) -> None:
+def train_all(tree: Path, out: Path, backends=("jax", "numba", "c")) -> None:
     cli = "pytrnn.cli" if (tree / "pytrnn" / "cli").exists() else "cli"
     arrays = {}
     with tempfile.TemporaryDirectory() as d:
-        for backend, mode, fuse in RUNS:
+        for backend, mode, fuse in [r for r in RUNS if r[0] in backends]:
             ckpt = Path(d) / f"{name(backend, mode, fuse)}.npz"
             cmd = [sys.executable, "-m", cli, "train", "--limit-chars", "3000", "--passes",
                    "1", "--backend", backend, "--mode", mode, "--sample-length", "0",
@@ -54,9 +54,9 @@ def train_all(tree: Path, out: Path) -> None:
 
 def compare(a: Path, b: Path) -> int:
     with np.load(a, allow_pickle=False) as za, np.load(b, allow_pickle=False) as zb:
-        keys = sorted(set(za.files) | set(zb.files))
-        differ = [k for k in keys if k not in za.files or k not in zb.files
-                  or za[k].dtype != zb[k].dtype or za[k].tobytes() != zb[k].tobytes()]
+        keys = sorted(set(za.files) & set(zb.files))  # the runs both files hold
+        differ = [k for k in keys
+                  if za[k].dtype != zb[k].dtype or za[k].tobytes() != zb[k].tobytes()]
     runs = sorted({k.split("/")[0] for k in keys})
     print(f"{len(keys)} arrays over {len(runs)} runs: "
           f"{len(keys) - len(differ)} bitwise equal, {len(differ)} differ")
@@ -70,10 +70,11 @@ def main():
     ap.add_argument("--tree", type=Path, default=Path("."))
     ap.add_argument("--out", type=Path)
     ap.add_argument("--compare", type=Path, nargs=2)
+    ap.add_argument("--backends", default="jax,numba,c", help="comma-separated")
     args = ap.parse_args()
     if args.compare:
         return compare(*args.compare)
-    train_all(args.tree.resolve(), args.out)
+    train_all(args.tree.resolve(), args.out, tuple(args.backends.split(",")))
     return 0
 
 

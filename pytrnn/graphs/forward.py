@@ -1,8 +1,11 @@
-"""Pure graph builders: the notebook's RNN as an unrolled loop and as a scan.
+"""Pure graph builders: the RNN as the notebook's unrolled loop and as a scan, for
+any cell and any number of layers (pytrnn.graphs.layers); the notebook's one tanh
+layer is the smallest case.
 
 Shapes: D = vocab size, H = hidden, T = sequence length. ``params`` is a dict of
 PyTensor variables (shared in practice) keyed Wxh (D,H), Whh (H,H), bh (H,),
-Why (H,D), by (D,). Nothing here knows about training loops or backends.
+Why (H,D), by (D,) for the notebook's cell (pytrnn.graphs.params for the others).
+Nothing here knows about training loops or backends.
 
 Masks (word level): a masked graph takes ``mask`` (T,) of 0/1 and expects sequences
 padded on the *left*. ``h_t = mask_t * tanh(...)`` keeps the hidden state at zero
@@ -31,14 +34,12 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.gradient import disconnected_grad
 from pytensor.tensor.special import softmax
 
-from pytrnn.graphs.cells import CELLS
 from pytrnn.config import RNNConfig
-from pytrnn.graphs.params import PARAM_NAMES, weight_names
-from pytrnn.graphs.tanh_bptt import recurrence
+from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.layers import scan_layers, step_layers, unrolled_layers
+from pytrnn.graphs.params import weight_names
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,6 @@ class RNNGraph:
     state_last: pytensor.Variable | None = None  # (S, B, H) with carried state
 
 
-def step(x_t, h_tm1, Wxh, Whh, bh):
-    """One tanh step: x_t () int, h_tm1 (H,) -> h_t (H,). Wrap it in scan for a sequence."""
-    return pt.tanh(Wxh[x_t, :] + Whh.dot(h_tm1) + bh)
-
-
 def output(h, Why, by):
     """Next-token probabilities: h (H,) -> (D,), or (T, H) -> (T, D) row-wise."""
     return softmax(h.dot(Why) + by, axis=-1)
@@ -66,11 +62,6 @@ def reg_loss(params, cfg: RNNConfig):
     """The notebook's L2 term: sum of squares of the weight matrices (its three for
     its cell; every Wxh*, Whh* and Why for the others)."""
     return sum((params[k] * params[k]).sum() for k in weight_names(cfg))
-
-
-def notebook_cell(cfg: RNNConfig) -> bool:
-    """The notebook's one tanh layer: built by its own (hand-tuned) path."""
-    return cfg.cell == "rnn" and cfg.layers == 1 and cfg.dropout == 0
 
 
 def drop_shape(cfg: RNNConfig, length: int | None, batch: int | None) -> tuple:
@@ -112,11 +103,6 @@ def _stack_finals(finals, batch):
     """The states after the last step as the carried (S, B, H)."""
     out = pt.stack(finals)
     return out if batch is not None else out[:, None, :]
-
-
-def step_batch(x_t, h_tm1, Wxh, Whh, bh):
-    """``step`` for B streams at once: x_t (B,) int, h_tm1 (B, H) -> h_t (B, H)."""
-    return pt.tanh(Wxh[x_t, :] + h_tm1.dot(Whh.T) + bh)
 
 
 def seq_inputs(cfg: RNNConfig, length: int | None, masked: bool, batch: int | None):
@@ -184,32 +170,15 @@ def build_unrolled(
     cut = _cut(cfg, T)
     hmask = _state_mask(mask, batch)
     h0 = carry_input(cfg, batch, h0)
-    if not notebook_cell(cfg):
-        drop = drop_input(cfg, T, batch, drop)
-        hs, finals = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop,
-                                     _starts(cfg, h0, batch))
-        errors, probs = [], None
-        for i in range(T):
-            probs = output(hs[i], params["Why"], params["by"])
-            errors.append(-pt.log(_pick(probs, y[i], batch)))
-        return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop,
-                       h0, finals)
-    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
-    one = step if batch is None else step_batch
-    h_shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
-    # h_{-1}: zero for every window (the notebook's), or the carried state
-    h = pt.zeros(h_shape, dtype=cfg.dtype) if h0 is None else _starts(cfg, h0, batch)[0]
+    drop = drop_input(cfg, T, batch, drop)
+    hs, finals = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop,
+                                 _starts(cfg, h0, batch))
     errors, probs = [], None
     for i in range(T):
-        h_tm1 = disconnected_grad(h) if 0 < cut == i else h
-        h = one(x[i], h_tm1, Wxh, Whh, bh)  # (H,) or (B, H)
-        if hmask is not None:
-            h = hmask[i] * h
-        h_out = disconnected_grad(h) if i < cut else h
-        probs = output(h_out, Why, by)  # (D,) or (B, D)
+        probs = output(hs[i], params["Why"], params["by"])  # (D,) or (B, D)
         errors.append(-pt.log(_pick(probs, y[i], batch)))
-    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, None, h0,
-                   [h])
+    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop, h0,
+                   finals)
 
 
 def build_scan(
@@ -231,24 +200,12 @@ def build_scan(
     x, y, mask = seq_inputs(cfg, length, masked, batch)
     if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
         x, y, mask = xy[0], xy[1], (xy[2] if len(xy) > 2 else mask)
-    Wxh, Whh, bh = (params.get(k) for k in ("Wxh", "Whh", "bh"))
     Why, by = params["Why"], params["by"]
-    drop = None if notebook_cell(cfg) else drop_input(cfg, length, batch, drop)
-    hmask = _state_mask(mask, batch)
+    drop = drop_input(cfg, length, batch, drop)
     h0 = carry_input(cfg, batch, h0)
-    starts = _starts(cfg, h0, batch)
     static = traced_length or x.type.shape[0] is not None
-    if not notebook_cell(cfg):
-        hs, finals = scan_layers(cfg, params, x, hmask, batch, drop, starts,
-                                 autodiff, static)
-    elif not autodiff and static:
-        # the input projection of every position at once: one gather, one scatter-add
-        hs = recurrence(Wxh[x] + bh, Whh, cfg.hidden, mask=hmask, batch=batch,
-                        truncate=cfg.bptt_truncate, h0=starts and starts[0])
-    else:
-        hs = _plain_scan(cfg, x, hmask, Wxh, Whh, bh, batch, starts and starts[0])
-    if notebook_cell(cfg):
-        finals = [hs[-1]]
+    hs, finals = scan_layers(cfg, params, x, _state_mask(mask, batch), batch, drop,
+                             _starts(cfg, h0, batch), autodiff, static)
     probs = output(hs, Why, by)  # (T, D) or (T, B, D)
     T = x.shape[0] if length is None else length
     if batch is None:
@@ -258,51 +215,15 @@ def build_scan(
     return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop, h0, finals)
 
 
-def _plain_scan(cfg, x, mask, Wxh, Whh, bh, batch, h0=None):
-    """The recurrence as one plain scan over the ids: gradient derived through it."""
-    one = step if batch is None else step_batch
-    if h0 is None:
-        shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
-        h0 = pt.zeros(shape, dtype=cfg.dtype)
-
-    if mask is None:
-        sequences = [x]
-
-        def fn(x_t, h_tm1, Wxh, Whh, bh):
-            return one(x_t, h_tm1, Wxh, Whh, bh)
-
-    else:
-        sequences = [x, mask]
-
-        def fn(x_t, m_t, h_tm1, Wxh, Whh, bh):
-            return m_t * one(x_t, h_tm1, Wxh, Whh, bh)
-
-    return pytensor.scan(
-        fn,
-        sequences=sequences,
-        outputs_info=[h0],
-        non_sequences=[Wxh, Whh, bh],
-        truncate_gradient=cfg.bptt_truncate,
-        strict=True,
-        return_updates=False,
-    )  # (T, H) or (T, B, H)
-
-
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
 
 
 def build_step(cfg: RNNConfig, params: dict):
-    """One sampling step with the hidden state carried by the caller.
-
-    Returns (x_t, h_tm1) inputs and (h_t, logits) outputs: x_t () int32, h (H,), logits (D,).
-    """
+    """One sampling step with the state carried by the caller: every layer's h (and
+    the LSTM's c) stacked, (S, H). Returns (x_t, state) inputs and (new state,
+    logits) outputs: x_t () int32, logits (D,)."""
     x_t = pt.scalar("x_t", dtype="int32")
-    if not notebook_cell(cfg):  # the state stacks every layer's h (and c): (S, H)
-        S = cfg.layers * CELLS[cfg.cell].states
-        state = pt.tensor("state", shape=(S, cfg.hidden), dtype=cfg.dtype)
-        new, h_top = step_layers(cfg, params, x_t, state)
-        return [x_t, state], [new, h_top.dot(params["Why"]) + params["by"]]
-    h_tm1 = pt.tensor("h_tm1", shape=(cfg.hidden,), dtype=cfg.dtype)
-    h_t = step(x_t, h_tm1, params["Wxh"], params["Whh"], params["bh"])
-    logits = h_t.dot(params["Why"]) + params["by"]
-    return [x_t, h_tm1], [h_t, logits]
+    S = cfg.layers * CELLS[cfg.cell].states
+    state = pt.tensor("state", shape=(S, cfg.hidden), dtype=cfg.dtype)
+    new, h_top = step_layers(cfg, params, x_t, state)
+    return [x_t, state], [new, h_top.dot(params["Why"]) + params["by"]]

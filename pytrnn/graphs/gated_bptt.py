@@ -25,10 +25,7 @@ from pytensor.gradient import DisconnectedType
 from pytensor.tensor.math import sigmoid
 
 from pytrnn.graphs.cells import CELLS
-
-
-def _g(a, k, H):
-    return a[..., k * H:(k + 1) * H]
+from pytrnn.graphs.cells import gate as _g
 
 
 def _lstm_bptt(xe, Whh, mask, init, hs, cs, dhs, dcs, H):

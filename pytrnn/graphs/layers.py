@@ -1,13 +1,18 @@
-"""Forward passes of any cell and any number of layers (pytrnn.graphs.cells), both as the
-notebook's unrolled loop and as one ``scan`` per layer. ``pytensor.grad`` derives
-their BPTT; the notebook's one-layer tanh cell keeps its own, faster path in
-pytrnn.graphs.forward and pytrnn.graphs.tanh_bptt.
+"""Forward passes of any cell and any number of layers (pytrnn.graphs.cells), both as
+the notebook's unrolled loop and as one ``scan`` per layer: the notebook's one tanh
+layer is the smallest case, not a path of its own.
 
-Layer 0 reads ``Wxh[x_t] + bh``; layer l reads the hidden states of layer l-1 through
-``h.dot(Wxh_l) + bh_l``; the output layer reads the top layer's h. Masks (left
-padding) multiply every state, so padding keeps them at zero. Truncation keeps scan's
-``truncate_gradient`` semantics in every layer: the unrolled loop cuts each layer's
-recurrence at the same position and hides its earlier states from above.
+Layer 0 reads ``Wxh[x_t]`` with its bias ``bh``; layer l reads the hidden states of
+layer l-1 through ``h.dot(Wxh_l)`` and ``bh_l``; the output layer reads the top
+layer's h. Masks (left padding) multiply every state, so padding keeps them at zero.
+Truncation keeps scan's ``truncate_gradient`` semantics in every layer: the unrolled
+loop cuts each layer's recurrence at the same position and hides its earlier states
+from above.
+
+A static-length scan runs each layer's recurrence with the cell's own BPTT
+(``Cell.bptt``) unless ``autodiff`` asks ``pytensor.grad`` to derive it through the
+plain scan; free-length graphs (C, Numba) project layer 0 inside the loop and keep
+the plain scan.
 
 Carried state (``init``): every layer's h (and c) starts from the given values rather
 than zero, and both builders also return each state's value after the last step, in
@@ -21,7 +26,6 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
 from pytrnn.graphs.cells import CELLS
-from pytrnn.graphs.gated_bptt import gated_recurrence
 from pytrnn.graphs.params import suffix
 
 
@@ -35,9 +39,9 @@ def _zeros(cfg, batch):
     return [pt.zeros(shape, dtype=cfg.dtype) for _ in range(CELLS[cfg.cell].states)]
 
 
-def _call(cfg, xe_t, states, rec, batched):
+def _call(cfg, xp_t, b, states, rec, batched):
     Whh, bhh = rec[0], (rec[1] if len(rec) > 1 else None)
-    return CELLS[cfg.cell].step(xe_t, states, Whh, bhh, cfg.hidden, batched)
+    return CELLS[cfg.cell].step(xp_t, b, states, Whh, bhh, cfg.hidden, batched)
 
 
 def _init(cfg, batch, init, layer):
@@ -48,66 +52,69 @@ def _init(cfg, batch, init, layer):
     return list(init[layer * n:(layer + 1) * n])
 
 
+def _projection(cfg, params, layer, x_t, below_t):
+    """A layer's input projection and bias, kept apart for the step."""
+    if layer == 0:
+        return params["Wxh"][x_t], params["bh"]
+    s = suffix(layer)
+    return below_t.dot(params["Wxh" + s]), params["bh" + s]
+
+
 def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=False,
                 static=None):
     """(top-layer hidden states (T, H) or (T, B, H), every state after the last
     step): one scan per layer. ``drop`` (layers, T, [B,] H): dropout masks on each
     layer's output (inverted dropout: 0 or 1 / (1 - p)), as it goes up to the next
     layer or to the output layer. ``init``: the carried first states, or None.
-    Static-length graphs run the gated cells' recurrence with its own BPTT
-    (pytrnn.graphs.gated_bptt) unless ``autodiff``, which derives it through the plain scan.
     ``static``: build as for a static length (default: whether x's length is)."""
     cell, batched = CELLS[cfg.cell], batch is not None
     finals = []
     static = x.type.shape[0] is not None if static is None else static
     free = not static  # C / Numba: project layer 0 inside the loop
-    own_bptt = not free and not autodiff and cfg.cell != "rnn"
+    own_bptt = static and not autodiff
     below = None
     for layer in range(cfg.layers):
         rec = _recurrent(cfg, params, layer)
         if layer == 0 and free:
             sequences, extra = [x], [params["Wxh"], params["bh"]]
-        elif layer == 0:
-            sequences, extra = [params["Wxh"][x] + params["bh"]], []
         else:
-            s = suffix(layer)
-            if drop is not None:
+            if layer > 0 and drop is not None:
                 below = below * drop[layer - 1]
-            sequences, extra = [below.dot(params["Wxh" + s]) + params["bh" + s]], []
+            xp, b = _projection(cfg, params, layer, x, below)
+            sequences, extra = [xp + b], []  # every position's input at once
         if mask is not None:
             sequences.append(mask)
         n_seq, n_rec = len(sequences), len(rec)
 
-        def fn(*args, layer=layer, n_seq=n_seq, n_rec=n_rec):
+        def fn(*args, n_seq=n_seq, n_rec=n_rec):
             seq, states = args[:n_seq], args[n_seq:n_seq + cell.states]
             rest = args[n_seq + cell.states:]
             r, ex = rest[:n_rec], rest[n_rec:]
-            xe_t = ex[0][seq[0]] + ex[1] if ex else seq[0]
-            new = _call(cfg, xe_t, states, r, batched)
+            # free length: the projection inside the loop, its bias beside it
+            xp_t, b = (ex[0][seq[0]], ex[1]) if ex else (seq[0], None)
+            new = _call(cfg, xp_t, b, states, r, batched)
             if mask is not None:
                 new = tuple(seq[-1] * v for v in new)
             return list(new) if cell.states > 1 else new[0]
 
-        def run(seqs, init, truncate=-1, layer=layer, n_seq=n_seq):
-            if own_bptt:  # truncate is never below the length here
-                Whh = params["Whh" + suffix(layer)]
-                bhh = params.get("bhh" + suffix(layer))
+        def run(seqs, first, truncate=-1, layer=layer, n_seq=n_seq):
+            if own_bptt:
                 m = seqs[1] if n_seq > 1 else None
-                if batched:
-                    return gated_recurrence(cfg.cell, fn, seqs[0], Whh, bhh, cfg.hidden,
-                                            init, m)
-                # one stream as a batch of one: (T, 1, kH), states (1, H)
-                outs = gated_recurrence(cfg.cell, fn, seqs[0][:, None], Whh, bhh,
-                                        cfg.hidden, [v[None] for v in init],
-                                        None if m is None else m[:, None, None])
-                return [o[:, 0] for o in outs]
-            outs = pytensor.scan(fn, sequences=seqs, outputs_info=init,
+                bhh = params.get("bhh" + suffix(layer))
+                if first is None:
+                    first = _init(cfg, batch, None, layer)
+                return cell.bptt(cfg.cell, fn, seqs[0], params["Whh" + suffix(layer)],
+                                 bhh, cfg.hidden, first, m, batch, truncate)
+            outs = pytensor.scan(fn, sequences=seqs,
+                                 outputs_info=first or _init(cfg, batch, None, layer),
                                  non_sequences=rec + extra, truncate_gradient=truncate,
                                  strict=True, return_updates=False)
             return list(outs) if cell.states > 1 else [outs]
 
+        first = None if (init is None and cell.zero_start and own_bptt) else \
+            _init(cfg, batch, init, layer)
         T, K = x.type.shape[0], cfg.bptt_truncate
-        if K > 0 and T is not None and T > K:
+        if K > 0 and T is not None and T > K and not (own_bptt and cell.truncates):
             # truncate_gradient's meaning, built as two scans: the first T - K steps
             # pass nothing back (PyTensor's JAX scan cannot run truncated gradients
             # of several recurrent outputs)
@@ -116,7 +123,7 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
             outs = run([q[T - K:] for q in sequences], [o[-1] for o in head])
             below = pt.concatenate([head[0], outs[0]], axis=0)
         else:
-            outs = run(sequences, _init(cfg, batch, init, layer), K)
+            outs = run(sequences, first, K)
             below = outs[0]
         finals.extend(o[-1] for o in outs)
     return (below if drop is None else below * drop[cfg.layers - 1]), finals
@@ -129,17 +136,16 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
     batched = batch is not None
     below, finals = None, []
     for layer in range(cfg.layers):
-        rec, s = _recurrent(cfg, params, layer), suffix(layer)
+        rec = _recurrent(cfg, params, layer)
         states, outs = tuple(_init(cfg, batch, init, layer)), []
         for i in range(T):
             if 0 < cut == i:
                 states = tuple(disconnected_grad(v) for v in states)
-            if layer == 0:
-                xe_t = params["Wxh"][x[i]] + params["bh"]
-            else:
+            h_in = None
+            if layer > 0:
                 h_in = below[i] if drop is None else below[i] * drop[layer - 1, i]
-                xe_t = h_in.dot(params["Wxh" + s]) + params["bh" + s]
-            states = _call(cfg, xe_t, states, rec, batched)
+            xp_t, b = _projection(cfg, params, layer, x[i] if layer == 0 else None, h_in)
+            states = _call(cfg, xp_t, b, states, rec, batched)
             if mask is not None:
                 states = tuple(mask[i] * v for v in states)
             outs.append(disconnected_grad(states[0]) if i < cut else states[0])
@@ -155,13 +161,9 @@ def step_layers(cfg, params, x_t, state):
     n = CELLS[cfg.cell].states
     new, inp = [], None
     for layer in range(cfg.layers):
-        s = suffix(layer)
-        if layer == 0:
-            xe_t = params["Wxh"][x_t] + params["bh"]
-        else:
-            xe_t = inp.dot(params["Wxh" + s]) + params["bh" + s]
+        xp_t, b = _projection(cfg, params, layer, x_t, inp)
         states = tuple(state[layer * n + k] for k in range(n))
-        out = _call(cfg, xe_t, states, _recurrent(cfg, params, layer), False)
+        out = _call(cfg, xp_t, b, states, _recurrent(cfg, params, layer), False)
         new.extend(out)
         inp = out[0]
     return pt.stack(new), inp

@@ -28,9 +28,12 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 
+from pytrnn.graphs.cells import rnn_step
+
 
 def _step(xe_t, h_tm1, Whh, batched: bool):
-    return pt.tanh(xe_t + (h_tm1.dot(Whh.T) if batched else Whh.dot(h_tm1)))
+    """The tanh cell's own step on an input that holds its bias already."""
+    return rnn_step(xe_t, None, (h_tm1,), Whh, None, None, batched)[0]
 
 
 def _forward(xe, Whh, mask, h0, batched: bool):

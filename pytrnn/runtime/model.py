@@ -19,7 +19,7 @@ from pytrnn.config import MODES, RNNConfig
 from pytrnn.errors import ConfigError
 from pytrnn.graphs import optim
 from pytrnn.graphs.cells import CELLS
-from pytrnn.graphs.forward import BUILDERS, build_step, drop_shape, notebook_cell, state_shape
+from pytrnn.graphs.forward import BUILDERS, build_step, drop_shape, state_shape
 from pytrnn.runtime.parallel import DataParallel
 from pytrnn.graphs.params import check_params, init_params, param_names, param_shapes
 from pytrnn.graphs.updates import train_updates
@@ -301,13 +301,18 @@ class RNN(Windows):
         return int(np.argmax(self.predict_prob(x, pad_to)))
 
     # -- sampling ---------------------------------------------------------------
+    def notebook_view(self) -> bool:
+        """The notebook's one tanh layer: its sampling state is h, (H,), as its API
+        promises; the graphs always carry (layers * states, H)."""
+        cfg = self.cfg
+        return cfg.cell == "rnn" and cfg.layers == 1 and cfg.dropout == 0
+
     def initial_state(self) -> np.ndarray:
         """h = 0: (H,) for the notebook's cell; (layers * states, H) otherwise, every
         layer's h (and the LSTM's c) stacked."""
-        if notebook_cell(self.cfg):
-            return np.zeros(self.cfg.hidden, dtype=self.cfg.dtype)
         S = self.cfg.layers * CELLS[self.cfg.cell].states
-        return np.zeros((S, self.cfg.hidden), dtype=self.cfg.dtype)
+        zeros = np.zeros((S, self.cfg.hidden), dtype=self.cfg.dtype)
+        return zeros[0] if self.notebook_view() else zeros
 
     def step(self, x_t: int, h_tm1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Feed one id with the hidden state carried by the caller: (h_t, logits)."""
@@ -318,8 +323,10 @@ class RNN(Windows):
             self._fns["step"] = pytensor.function(
                 inputs, outputs, mode=compile_mode(self.backend)
             )
-        h, logits = self._fns["step"](np.int32(x_t), np.asarray(h_tm1, self.cfg.dtype))
-        return np.asarray(h), np.asarray(logits)
+        state = np.asarray(h_tm1, self.cfg.dtype)
+        flat = state.ndim == 1  # the notebook's (H,) view of the (1, H) state
+        h, logits = self._fns["step"](np.int32(x_t), state[None] if flat else state)
+        return np.asarray(h)[0] if flat else np.asarray(h), np.asarray(logits)
 
     # -- parameters -------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:
