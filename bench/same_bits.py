@@ -9,7 +9,7 @@ of an older commit), keep the final parameters, and compare two such files.
 
 Each run is ``pytrnn train`` with the notebook's defaults (tanh, H = 100, window 25,
 SGD lr 0.01, L2 0.01, clip 5, float64) on the first 3,000 chars of the embedded
-corpus for one pass; the tree's own CLI runs it (``cli`` before the CLI moved into
+corpus for one pass (the word level: 20,000 chars, 4 sentences a step); the tree's own CLI runs it (``cli`` before the CLI moved into
 the package, ``pytrnn.cli`` after).
 """
 
@@ -21,34 +21,43 @@ from pathlib import Path
 
 import numpy as np
 
-RUNS = [  # (backend, mode, fuse or None for the default)
-    ("jax", "unroll", None), ("jax", "scan", None), ("jax", "unroll", 1), ("jax", "scan", 1),
-    ("numba", "unroll", None), ("numba", "scan", None), ("numba", "scan", 4),
-    ("c", "unroll", None), ("c", "scan", None), ("c", "scan", 4),
+RUNS = [  # (backend, mode, fuse or None for the default, level)
+    ("jax", "unroll", None, "char"), ("jax", "scan", None, "char"),
+    ("jax", "unroll", 1, "char"), ("jax", "scan", 1, "char"),
+    ("numba", "unroll", None, "char"), ("numba", "scan", None, "char"),
+    ("numba", "scan", 4, "char"),
+    ("c", "unroll", None, "char"), ("c", "scan", None, "char"), ("c", "scan", 4, "char"),
+    # the word level's defaults: sentences one step each, and fused groups on JAX
+    ("jax", "scan", None, "word"), ("jax", "scan", 4, "word"), ("c", "scan", None, "word"),
 ]
 
 
-def name(backend, mode, fuse) -> str:
-    return f"{backend}-{mode}-fuse{fuse or 'default'}"
+def name(backend, mode, fuse, level="char") -> str:
+    return f"{level}-{backend}-{mode}-fuse{fuse or 'default'}".removeprefix("char-")
 
 
-def train_all(tree: Path, out: Path, backends=("jax", "numba", "c")) -> None:
+def train_all(tree: Path, out: Path, backends=("jax", "numba", "c"),
+              levels=("char", "word")) -> None:
     cli = "pytrnn.cli" if (tree / "pytrnn" / "cli").exists() else "cli"
     arrays = {}
     with tempfile.TemporaryDirectory() as d:
-        for backend, mode, fuse in [r for r in RUNS if r[0] in backends]:
-            ckpt = Path(d) / f"{name(backend, mode, fuse)}.npz"
-            cmd = [sys.executable, "-m", cli, "train", "--limit-chars", "3000", "--passes",
-                   "1", "--backend", backend, "--mode", mode, "--sample-length", "0",
+        for backend, mode, fuse, level in [r for r in RUNS
+                                           if r[0] in backends and r[3] in levels]:
+            run = name(backend, mode, fuse, level)
+            ckpt = Path(d) / f"{run}.npz"
+            size = ["--limit-chars", "3000"] if level == "char" else \
+                ["--level", "word", "--limit-chars", "20000", "--batch", "4"]
+            cmd = [sys.executable, "-m", cli, "train", *size, "--passes", "1",
+                   "--backend", backend, "--mode", mode, "--sample-length", "0",
                    "--checkpoint", str(ckpt)] + ([] if fuse is None else ["--fuse", str(fuse)])
             r = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
             if r.returncode:
-                sys.exit(f"{name(backend, mode, fuse)} failed:\n{r.stderr[-2000:]}")
-            print(name(backend, mode, fuse), r.stdout.strip().splitlines()[-1], flush=True)
+                sys.exit(f"{run} failed:\n{r.stderr[-2000:]}")
+            print(run, r.stdout.strip().splitlines()[-1], flush=True)
             with np.load(ckpt, allow_pickle=False) as z:
                 for k in z.files:
                     if k != "meta":
-                        arrays[f"{name(backend, mode, fuse)}/{k}"] = z[k]
+                        arrays[f"{run}/{k}"] = z[k]
     np.savez(out, **arrays)
 
 
@@ -71,10 +80,12 @@ def main():
     ap.add_argument("--out", type=Path)
     ap.add_argument("--compare", type=Path, nargs=2)
     ap.add_argument("--backends", default="jax,numba,c", help="comma-separated")
+    ap.add_argument("--levels", default="char,word", help="comma-separated")
     args = ap.parse_args()
     if args.compare:
         return compare(*args.compare)
-    train_all(args.tree.resolve(), args.out, tuple(args.backends.split(",")))
+    train_all(args.tree.resolve(), args.out, tuple(args.backends.split(",")),
+              tuple(args.levels.split(",")))
     return 0
 
 

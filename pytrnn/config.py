@@ -13,7 +13,10 @@ from pytrnn.errors import ConfigError
 MODES = ("unroll", "scan")
 LEVELS = ("char", "word")
 LAYOUTS = ("sentences", "stream")
-BACKEND_NAMES = ("jax", "numba", "c")  # pytrnn.runtime.backends.BACKENDS' keys
+# The backends, named once here so that the CLI lists them without importing PyTensor
+# (pytrnn.runtime.backends maps each to its PyTensor mode), and what each can do:
+BACKEND_NAMES = ("jax", "numba", "c")
+FUSES_WINDOWS = frozenset({"jax"})  # one lax.scan per chunk of windows (runtime/fused.py)
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float64", "float32")
 CELL_NAMES = ("rnn", "gru", "lstm")
@@ -164,7 +167,7 @@ class TrainConfig:
         other backends compile PyTensor's scan-over-windows slowly)."""
         if self.fuse is not None:
             return self.fuse
-        if backend != "jax" or self.resolved_layout != "stream":
+        if backend not in FUSES_WINDOWS or self.resolved_layout != "stream":
             return 1
         chunks = -(-windows // FUSE_CHUNK)
         return -(-windows // chunks)

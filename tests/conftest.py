@@ -1,24 +1,8 @@
-"""Shared fixtures. Compiling a graph costs seconds, so models are built once per
-session and reset with ``set_params`` between tests."""
+"""Shared fixtures. Compiled models are shared through tests/helpers.py's
+``cached_model`` (built once per session, reset with ``set_params``)."""
 
 import numpy as np
 import pytest
-
-import pytrnn
-
-TINY = dict(vocab_size=7, hidden=5, window=6)
-
-_MODELS: dict = {}
-
-
-def cached_model(mode="unroll", backend="jax", **cfg_kw) -> pytrnn.RNN:
-    """One compiled model per (mode, backend, config); callers set the params they need."""
-    kw = {**TINY, **cfg_kw}
-    key = (mode, backend, tuple(sorted(kw.items())))
-    if key not in _MODELS:
-        _MODELS[key] = pytrnn.RNN(pytrnn.RNNConfig(**kw), mode=mode, backend=backend)
-    return _MODELS[key]
-
 
 @pytest.fixture
 def rng():

@@ -10,8 +10,23 @@ backend that silently fell back to another could not compare equal to it.
 
 import numpy as np
 
-from conftest import TINY, cached_model
+import pytrnn
+
 from numpy_ref import init, loss_and_grads, sgd_step
+
+TINY = dict(vocab_size=7, hidden=5, window=6)
+
+_MODELS: dict = {}  # compiling costs seconds: one model per key, reset with set_params
+
+
+def cached_model(mode="unroll", backend="jax", **cfg_kw) -> pytrnn.RNN:
+    """One compiled model per (mode, backend, config); callers set the params they need."""
+    kw = {**TINY, **cfg_kw}
+    key = (mode, backend, tuple(sorted(kw.items())))
+    if key not in _MODELS:
+        _MODELS[key] = pytrnn.RNN(pytrnn.RNNConfig(**kw), mode=mode, backend=backend)
+    return _MODELS[key]
+
 
 LR, REG, CLIP = 0.01, 0.01, 5.0
 TOL = {"float64": 1e-9, "float32": 1e-4}
@@ -59,7 +74,7 @@ def inner_graph_ops(fgraph) -> list[str]:
 
 def assert_model_linkers(model) -> None:
     """Every function the model compiled so far runs on its backend's linker."""
-    fns = [f for f in model._fns.values() if hasattr(f, "maker")]
+    fns = [f for f in model.compiled().values() if hasattr(f, "maker")]
     assert fns, "the model compiled nothing"
     for fn in fns:
         assert_linker(fn, model.backend)

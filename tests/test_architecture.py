@@ -113,3 +113,14 @@ def test_the_cli_is_inside_the_package():
     assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["pytrnn*"]
     link = PKG / "cli"
     assert link.is_symlink() and link.resolve() == (ROOT / "cli").resolve()
+
+
+def test_only_the_runtime_asks_which_backend_it_runs():
+    """A comparison with a backend's name ("jax" == ...) outside pytrnn.runtime is a
+    branch on the backend that belongs in it (its capabilities are declared beside
+    the names in config.py and asked through runtime.backends)."""
+    asks = re.compile(r"""(==|!=)\s*["'](jax|numba|c)["']|["'](jax|numba|c)["']\s*(==|!=)""")
+    found = [f"{p.relative_to(ROOT)}:{i}" for m, p in modules().items()
+             if group(m) != "runtime"
+             for i, line in enumerate(p.read_text().splitlines(), 1) if asks.search(line)]
+    assert found == []

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pytrnn
-from conftest import cached_model
+from helpers import cached_model
 from helpers import compare_backends
 
 BACKENDS = ["c", "jax", "numba"]

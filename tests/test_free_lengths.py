@@ -32,7 +32,7 @@ def _steps(m, rng, batch, grads_of, P):
 
 
 def _one_train_graph(m):
-    keys = [k for k in m._fns if k[0] == "train"]
+    keys = [k for k in m.compiled() if k[0] == "train"]
     assert keys == [k for k in keys if k[1] is None] and len(keys) == 1, keys
 
 
@@ -51,7 +51,7 @@ def test_tanh_cell_buckets_share_one_graph(batch, rng):
         x, y = sentences(rng, [pad - 2])[0]
         _, data = m.seq_loss(x, y, pad_to=pad)
         assert data == pytest.approx(loss_and_grads(got, x, y, REG)[1], rel=1e-9)
-    assert len([k for k in m._fns if k[0] == "loss"]) == 1
+    assert len([k for k in m.compiled() if k[0] == "loss"]) == 1
 
 
 @pytest.mark.parametrize("cell, layers, batch", [("gru", 1, 3), ("lstm", 2, None)])
@@ -73,7 +73,7 @@ def test_truncated_bptt_keeps_a_graph_per_length(rng):
     m = pytrnn.RNN(cfg, params=init(D, H, rng), mode="scan", backend="jax")
     for pad in (4, 6):
         m.train_step(*sentences(rng, [pad])[0], pad_to=pad)
-    assert sorted(k[1] for k in m._fns if k[0] == "train") == [4, 6]
+    assert sorted(k[1] for k in m.compiled() if k[0] == "train") == [4, 6]
 
 
 def test_fused_groups_of_every_bucket_share_one_graph(rng):
@@ -90,7 +90,7 @@ def test_fused_groups_of_every_bucket_share_one_graph(rng):
         for seqs, loss in zip(groups, losses):
             want, ref = mean_step(ref, seqs, lambda P, x, y: loss_and_grads(P, x, y, REG))
             assert loss == pytest.approx(want, rel=1e-9)
-    keys = [k for k in m._fns if k[0] == "fused"]
+    keys = [k for k in m.compiled() if k[0] == "fused"]
     assert len(keys) == 1 and keys[0][2] is None, keys
     got = m.get_params()
     for k in ref:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import pytrnn
 from pytrnn.cli.main import app
-from conftest import TINY, cached_model
+from helpers import TINY, cached_model
 from helpers import assert_model_linkers
 from numpy_ref import init, loss_and_grads, sgd_step
 from pytrnn.graphs.params import init_params

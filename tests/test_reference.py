@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import TINY, cached_model
+from helpers import TINY, cached_model
 from numpy_ref import init, loss_and_grads, sgd_step
 
 D, H, L = TINY["vocab_size"], TINY["hidden"], TINY["window"]

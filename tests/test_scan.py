@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pytrnn
-from conftest import TINY, cached_model
+from helpers import TINY, cached_model
 from helpers import train_in_both_modes
 from numpy_ref import init, loss_and_grads, sgd_step
 from pytrnn.errors import ConfigError

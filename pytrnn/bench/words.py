@@ -25,6 +25,7 @@ from pytrnn.bench.cells import jax_cell_trainer
 from pytrnn.bench.baselines import numpy_train
 from pytrnn.config import RNNConfig, TrainConfig
 from pytrnn.data.corpora import split_streams, stack_windows, window_starts
+from pytrnn.runtime.backends import fuses_windows
 from pytrnn.graphs.params import init_params
 from pytrnn.training.progress import PrintReporter
 from pytrnn.data.words import WordVocab, split_sentences, stream_ids
@@ -179,7 +180,7 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
     n_words = 20_000 if smoke else 400_000
     grid = [Setting("stream", 20, "float32"), Setting("sentences", 4, "float64")] \
         if smoke else GRID
-    if backend not in (None, "jax"):  # fused sentence groups are JAX's
+    if backend is not None and not fuses_windows(backend):  # fused groups are lax.scans
         grid = [g for g in grid if not g.fuse]
     budget = 4_000 if smoke else 120_000
     text = synthetic_text(n_words, distinct=3 * vocab, glossary=vocab + 100)

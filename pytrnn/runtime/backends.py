@@ -19,9 +19,12 @@ import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode, get_mode
 
+from pytrnn.config import BACKEND_NAMES, FUSES_WINDOWS
 from pytrnn.errors import ConfigError
 
-BACKENDS = {"jax": "JAX", "c": "CVM", "numba": "NUMBA"}
+# each backend's PyTensor mode: "c" is the C VM, never FAST_RUN (Numba in PyTensor 3)
+PYTENSOR_MODES = {"jax": "JAX", "numba": "NUMBA", "c": "CVM"}
+BACKENDS = {name: PYTENSOR_MODES[name] for name in BACKEND_NAMES}
 # Fastest first, as measured on a 2-core CPU (docs/backends.md): jax > numba > c.
 PREFERENCE = ("jax", "numba", "c")
 # The BLAS routines PyTensor's C code calls; scipy-openblas names them scipy_<name>.
@@ -315,6 +318,22 @@ def patch_c_symbolic_ops() -> None:
 
     optdb.register("pytrnn_inline_symbolic_ops_on_c", dfs_rewriter(inline_symbolic_ops_on_c),
                    "fast_run", "fast_compile", position=1.55)
+
+
+def runs_on(name: str) -> str:
+    """Where a backend's graphs run by default: "gpu" for JAX when it sees one."""
+    if name == "jax":
+        devices = jax_devices()
+        if devices and devices[0].platform == "gpu":
+            return "gpu"
+    return "cpu"
+
+
+def fuses_windows(name: str) -> bool:
+    """The backend trains a chunk of windows (or of sentence groups) in one
+    ``lax.scan`` (pytrnn.runtime.fused); the others build PyTensor's outer scan,
+    slow to compile, and train one window a call unless asked."""
+    return name in FUSES_WINDOWS
 
 
 @functools.cache

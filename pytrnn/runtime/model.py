@@ -101,6 +101,13 @@ class RNN(Windows):
         self.parallel.replicate(self.params)
         self.parallel.replicate(self.opt_state)
 
+    def compiled(self) -> dict:
+        """What the model has compiled so far: {(kind, length, masked, batch):
+        PyTensor function}, a length of None being one graph of free length (JAX
+        traces it per length). For checks: which linker each runs on, how many
+        graphs a run needed."""
+        return dict(self._fns)
+
     # -- shapes -----------------------------------------------------------------
     @property
     def static_shapes(self) -> bool:

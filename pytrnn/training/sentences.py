@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytrnn.runtime.backends import resolve_backend
+from pytrnn.runtime.backends import fuses_windows, resolve_backend
 from pytrnn.errors import ConfigError, CorpusError
 from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
 from pytrnn.runtime.sampling import sentences_until
@@ -136,7 +136,7 @@ class WordLoop(WordFigures, Loop):
                               f"{len(self.train_seqs)} training sentences: lower --batch")
         self.fuse = cfg.fuse or 1
         if self.fuse > 1:
-            if resolve_backend(cfg.backend) != "jax":
+            if not fuses_windows(resolve_backend(cfg.backend)):
                 raise ConfigError("--fuse with the sentence layout needs --backend jax "
                                   "(or --layout stream)")
             self.chunk = 1  # one chunk of up to K groups per call

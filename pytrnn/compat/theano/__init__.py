@@ -38,13 +38,9 @@ class _Config:
 
     @property
     def device(self) -> str:
-        if self._backend() == "jax":
-            from pytrnn.runtime.backends import jax_devices
+        from pytrnn.runtime.backends import runs_on
 
-            devices = jax_devices()
-            if devices and devices[0].platform == "gpu":
-                return "gpu"
-        return "cpu"
+        return runs_on(self._backend())
 
     @property
     def floatX(self) -> str:
