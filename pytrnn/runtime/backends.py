@@ -31,7 +31,7 @@ PREFERENCE = ("jax", "numba", "c")
 BLAS_ROUTINES = ("gemm", "gemv", "ger", "dot", "scal", "axpy", "copy", "swap")
 
 # JAX traces through PyTensor's shape Asserts and says so once per graph. pytrnn
-# checks lengths and ids itself before every call (see RNN._check_seq).
+# checks lengths and ids itself before every call (pytrnn.runtime.inputs).
 warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
 
 

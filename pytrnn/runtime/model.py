@@ -1,9 +1,12 @@
 """``RNN``: the compiled notebook model behind ``train_on_seq`` / ``predict_prob``.
 
-The model owns shared parameters and compiles, lazily and once per sequence shape,
-the functions the notebook compiled: a training step with SGD updates, a loss, a
-probability read-out, and a one-step function for sampling. It knows nothing of
-corpora or training loops.
+The front with the notebook's names. It holds a ``TrainState`` (parameters, the
+optimizer's state, the rate, the carried state: pytrnn.runtime.state) and the
+``stepper`` of its backend (pytrnn.runtime.steppers), checks its inputs, and
+compiles, lazily and once per sequence shape, the functions the notebook compiled:
+a training step with its updates, a loss, a probability read-out, a one-step
+function for sampling, and K windows in one call. It knows nothing of corpora or
+training loops.
 """
 
 from __future__ import annotations
@@ -14,29 +17,20 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from pytrnn.runtime.backends import compile_mode, resolve_backend, select_device
 from pytrnn.config import MODES, RNNConfig
 from pytrnn.errors import ConfigError
-from pytrnn.graphs import optim
 from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.forward import BUILDERS, build_step, drop_shape, state_shape
-from pytrnn.runtime.parallel import DataParallel
-from pytrnn.graphs.params import check_params, init_params, param_names, param_shapes
+from pytrnn.graphs.params import init_params, param_shapes
 from pytrnn.graphs.updates import train_updates
-from pytrnn.runtime.windows import Windows
+from pytrnn.runtime.backends import compile_mode, resolve_backend
+from pytrnn.runtime.inputs import check_ids, check_seq, pad_batch, seq_args
+from pytrnn.runtime.parallel import DataParallel
+from pytrnn.runtime.state import TrainState
+from pytrnn.runtime.steppers import stepper_for
 
 
-def left_pad(x, y, length: int, dtype: str):
-    """Pad (x, y) on the left to ``length`` with id 0 and return them with the 0/1 mask."""
-    n = len(x)
-    xp = np.zeros(length, dtype=np.int32)
-    yp = np.zeros(length, dtype=np.int32)
-    mask = np.zeros(length, dtype=dtype)
-    xp[length - n :], yp[length - n :], mask[length - n :] = x, y, 1
-    return xp, yp, mask
-
-
-class RNN(Windows):
+class RNN:
     """The notebook's vanilla tanh RNN (or the cell, layers and optimizer ``cfg``
     names), compiled with PyTensor.
 
@@ -66,40 +60,27 @@ class RNN(Windows):
         self.mode = mode
         self.backend = resolve_backend(backend)
         compile_mode(self.backend)  # for JAX: loads PyTensor's dispatch, which sets x64
-        if self.backend == "jax":
-            self.device = select_device(device)
-        elif device == "gpu":
-            raise ConfigError("--device gpu needs --backend jax")
-        else:
-            self.device = "cpu"
+        self.stepper = stepper_for(self.backend)  # the only choice made per backend
+        self.device = self.stepper.device(device)
         if params is None:
             params = init_params(cfg, np.random.default_rng(seed))
-        values = check_params(cfg, params)
-        self.names = param_names(cfg)
-        self.params = {k: pytensor.shared(values[k], name=k) for k in self.names}
-        # the optimizer's own state (moments, sums, step count): pytrnn.graphs.optim
-        self.opt_state = {k: pytensor.shared(v, name=k)
-                          for k, v in optim.init_state(cfg).items()}
-        # the current learning rate: a schedule changes it without recompiling.
-        # Without one it stays a constant in the graphs, as the notebook's (PyTensor
-        # rewrites a constant rate differently, and the default must not move a bit)
-        self.variable_lr = variable_lr
-        self.lr = pytensor.shared(np.asarray(cfg.lr, dtype=cfg.dtype), name="lr")
-        self._lr_var = self.lr if variable_lr else None
-        # dropout masks come from this generator unless the caller passes its own
-        self.drop_rng = np.random.default_rng([seed, 0xD50])
-        # the carried state, updated by every training step like a parameter: one
-        # shared variable per shape (S, B, H), its static shape the graphs' own
-        self.carry_state = carry_state
-        self._carries: dict = {}
-        self._carry_now = state_shape(cfg)
-        self._fns: dict = {}
         self.parallel = DataParallel.create(devices, self.backend)
         if cfg.dropout > 0 and self.parallel.processes > 1:
             raise ConfigError("--dropout across processes is not supported yet: each "
                               "process would draw the masks of the first streams")
-        self.parallel.replicate(self.params)
-        self.parallel.replicate(self.opt_state)
+        self.state = TrainState(cfg, params, self.parallel, variable_lr=variable_lr,
+                                carry_state=carry_state)
+        # dropout masks come from this generator unless the caller passes its own
+        self.drop_rng = np.random.default_rng([seed, 0xD50])
+        self._fns: dict = {}
+
+    # the state's parts, under the names the notebook's model had
+    params = property(lambda self: self.state.params)
+    opt_state = property(lambda self: self.state.opt_state)
+    names = property(lambda self: self.state.names)
+    lr = property(lambda self: self.state.lr)
+    variable_lr = property(lambda self: self.state.variable_lr)
+    carry_state = property(lambda self: self.state.carry_state)
 
     def compiled(self) -> dict:
         """What the model has compiled so far: {(kind, length, masked, batch):
@@ -113,55 +94,22 @@ class RNN(Windows):
     def static_shapes(self) -> bool:
         """True where every sequence length needs its own compiled program (JAX
         traces one per shape; unroll builds one graph per length): pad to buckets."""
-        return self.mode == "unroll" or self.backend == "jax"
+        return self.mode == "unroll" or self.stepper.static_shapes
 
     def _check_ids(self, *arrays) -> None:
-        """Token ids in [0, vocab): the JAX backend does no bounds checks."""
-        D = self.cfg.vocab_size
-        for a in arrays:
-            if a.min() < 0 or a.max() >= D:
-                raise ConfigError(f"token ids must be in [0, {D}), got {a.min()}..{a.max()}")
+        check_ids(self.cfg, *arrays)
 
     def _check_seq(self, x, y=None, pad_to=None):
-        """Validate ids and lengths here: the JAX backend does no bounds checks."""
-        x = np.asarray(x)
-        if x.ndim != 1 or len(x) == 0:
-            raise ConfigError(f"a sequence must be a non-empty 1-D array, got shape {x.shape}")
-        if not np.issubdtype(x.dtype, np.integer):
-            raise ConfigError(f"token ids must be integers, got {x.dtype}")
-        arrays = [x]
-        if y is not None:
-            y = np.asarray(y)
-            if y.shape != x.shape or not np.issubdtype(y.dtype, np.integer):
-                raise ConfigError(f"y must be integers shaped like x {x.shape}, got {y.shape}")
-            arrays.append(y)
-        self._check_ids(*arrays)
-        n = len(x)
-        if pad_to is not None and pad_to < n:
-            raise ConfigError(f"pad_to={pad_to} is shorter than the sequence ({n})")
-        length = pad_to if pad_to is not None else n
-        if self.mode == "unroll" and pad_to is None and n != self.cfg.window:
-            raise ConfigError(
-                f"mode 'unroll' takes sequences of exactly window={self.cfg.window}, got {n}"
-            )
-        x = x.astype(np.int32)
-        y = None if y is None else y.astype(np.int32)
-        return x, y, length
+        return check_seq(self.cfg, self.mode, x, y, pad_to)
 
     def _args(self, x, y, pad_to):
-        x, y, length = self._check_seq(x, y, pad_to)
-        if pad_to is None:
-            return [x] if y is None else [x, y], length, False
-        yy = np.zeros_like(x) if y is None else y
-        xp, yp, mask = left_pad(x, yy, pad_to, self.cfg.dtype)
-        return ([xp, mask] if y is None else [xp, yp, mask]), length, True
+        return seq_args(self.cfg, self.mode, x, y, pad_to)
 
     def traces_lengths(self, masked: bool) -> bool:
         """True where padded sentences of every bucket share one graph of free
         length that JAX traces per bucket, so PyTensor rewrites it only once
         (backends.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
-        return (masked and self.backend == "jax" and self.mode == "scan"
-                and self.cfg.bptt_truncate <= 0)
+        return self.stepper.traces_lengths(self.cfg, self.mode, masked)
 
     def _compiled(self, kind: str, length: int, masked: bool, batch: int | None = None):
         per_length = self.static_shapes and not self.traces_lengths(masked)
@@ -180,7 +128,7 @@ class RNN(Windows):
         if kind == "carried_loss":
             h0 = True  # an input: held-out text carries its own state
         elif kind == "train" and self.carry_state:
-            h0 = self._carry_var(state_shape(self.cfg, batch))
+            h0 = self.state.carry_var(state_shape(self.cfg, batch))
         g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
                                 batch=batch, drop=True if dropout else None, h0=h0,
                                 traced_length=self.traces_lengths(masked))
@@ -188,7 +136,7 @@ class RNN(Windows):
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
             updates = train_updates(self.params, grads, self.opt_state, self.cfg,
-                                    self._lr_var)
+                                    self.state.lr_var)
             if h0 is not None:
                 updates.append((h0, g.state_last))
             return pytensor.function(
@@ -255,8 +203,7 @@ class RNN(Windows):
         if self.cfg.dropout > 0:
             args.append(self.draw_drop(len(args[0]), batch) if drop is None else
                         np.asarray(drop, self.cfg.dtype))
-        if self.carry_state:
-            self._carry_now = state_shape(self.cfg, batch)
+        self.state.carrying(batch)
         loss, data_loss = self._compiled("train", length, masked, batch)(*args)
         if sync:
             return float(loss), float(data_loss)
@@ -264,11 +211,7 @@ class RNN(Windows):
 
     def pad_batch(self, seqs, pad_to: int | None = None):
         """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask (T, B)."""
-        if not seqs:
-            raise ConfigError("a batch needs at least one sequence")
-        T = pad_to if pad_to is not None else max(len(x) for x, _ in seqs)
-        cols = [left_pad(*self._check_seq(x, y, T)[:2], T, self.cfg.dtype) for x, y in seqs]
-        return tuple(np.stack(a, axis=1) for a in zip(*cols))
+        return pad_batch(self.cfg, self.mode, seqs, pad_to)
 
     def train_sentences(self, seqs, pad_to: int | None = None, sync: bool = True,
                         drop=None):
@@ -335,44 +278,94 @@ class RNN(Windows):
         h, logits = self._fns["step"](np.int32(x_t), state[None] if flat else state)
         return np.asarray(h)[0] if flat else np.asarray(h), np.asarray(logits)
 
-    # -- parameters -------------------------------------------------------------
+    # -- K windows in one call --------------------------------------------------
+    def train_windows(self, X, Y, wmask=None, drops=None,
+                      masks=None) -> tuple[np.ndarray, np.ndarray]:
+        """K SGD steps in one call (fused): X, Y (K, T) or (K, T, B) int arrays.
+
+        Same losses and parameters as K calls of ``train_on_seq`` (B = 1), or of a
+        batched step whose loss is the mean over the B streams. ``wmask`` (K,) of 0/1
+        skips windows (padding). ``masks`` (K, T, B): K groups of left-padded
+        sentences (JAX), the same steps as K calls of ``train_sentences``. Returns
+        (losses, data_losses), each (K,).
+        """
+        fn, args = self._fused(X, Y, wmask, drops, masks)
+        losses, data_losses = fn(*args)
+        return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
+
+    def warm_windows(self, X, Y, masks=None) -> float:
+        """Compile ``train_windows`` for chunks shaped like X without training: on JAX
+        (one device) ahead of time, so start-up costs no compute; elsewhere one call
+        whose windows all have weight 0. Seconds taken."""
+        t0 = time.perf_counter()
+        K = np.shape(X)[0]
+        fn, args = self._fused(X, Y, np.zeros(K), None, masks)
+        (fn.warm if hasattr(fn, "warm") else fn)(*args)
+        return time.perf_counter() - t0
+
+    def _fused(self, X, Y, wmask, drops, masks=None):
+        """The stepper's compiled chunk function for X's shape, and its arguments."""
+        X, Y = np.asarray(X), np.asarray(Y)
+        if X.ndim not in (2, 3) or X.shape != Y.shape:
+            raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
+        K, T = X.shape[:2]
+        # across hosts each process passes its share of the streams
+        B = X.shape[2] * self.parallel.processes if X.ndim == 3 else None
+        if self.mode == "unroll" and T != self.cfg.window:
+            raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
+        self._check_ids(X, Y)
+        w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
+        masked = masks is not None
+        if masked and np.shape(masks) != X.shape:
+            raise ConfigError("fused groups of sentences need --backend jax and "
+                              "masks shaped like X (K, T, B)")
+        key = self.stepper.fused_key(K, T, B, masked, self.traces_lengths(masked))
+        if key not in self._fns:
+            self._fns[key] = self.stepper.compile_fused(self, K, key[2], B, masked)
+        self.state.carrying(B)
+        args = list(self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
+        if masked:
+            args.append(np.asarray(masks, self.cfg.dtype))
+        if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
+            drop = (self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
+                    if drops is None else np.asarray(drops, self.cfg.dtype))
+            # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
+            args.append(self.parallel.shard_streams(drop, 3))
+        return self._fns[key], args
+
+    # -- the state: parameters, optimizer state, rate, carried state -------------
     def get_params(self) -> dict[str, np.ndarray]:
         """Numpy copies of Wxh, Whh, bh, Why, by (and the other layers' and cells')."""
-        return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
-                for k, v in self.params.items()}
+        return self.state.get_params()
 
     def set_params(self, params: dict) -> None:
-        values = check_params(self.cfg, params)
-        for k in self.names:
-            self.params[k].set_value(values[k])
-        self.parallel.replicate(self.params)
+        self.state.set_params(params)
 
     def set_lr(self, lr: float) -> None:
         """The learning rate from the next step on (schedules; no recompiling).
         Only a model built with ``variable_lr=True`` can change it."""
-        if not self.variable_lr and lr != self.cfg.lr:
-            raise ConfigError("this model was built with a fixed learning rate: "
-                              "pass variable_lr=True")
-        self.lr.set_value(np.asarray(lr, dtype=self.cfg.dtype))
+        self.state.set_lr(lr)
 
     @property
     def current_lr(self) -> float:
-        return float(self.lr.get_value())
+        return self.state.current_lr
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Numpy copies of the optimizer's state (empty for SGD)."""
-        return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
-                for k, v in self.opt_state.items()}
+        return self.state.get_opt_state()
 
     def set_state(self, state: dict) -> None:
-        shapes = optim.state_shapes(self.cfg)
-        missing = [k for k in shapes if k not in state]
-        if missing:
-            raise ConfigError(f"optimizer state missing: {', '.join(missing)}")
-        for k, shape in shapes.items():
-            value = np.array(state[k], dtype=self.cfg.dtype)
-            if value.shape != shape:
-                raise ConfigError(f"optimizer state {k} has shape {value.shape}, "
-                                  f"expected {shape}")
-            self.opt_state[k].set_value(value)
-        self.parallel.replicate(self.opt_state)
+        self.state.set_opt_state(state)
+
+    def reset_carry(self, batch: int | None = None) -> None:
+        """Every stream's carried state back to zero, (S, B, H): a new pass."""
+        self.state.reset_carry(batch)
+
+    def get_carry(self) -> np.ndarray | None:
+        """A numpy copy of the carried state (S, B, H) of the streams trained last,
+        or None without ``carry_state``."""
+        return self.state.get_carry()
+
+    def set_carry(self, value) -> None:
+        """Start the next window of B streams from ``value`` (S, B, H)."""
+        self.state.set_carry(value)

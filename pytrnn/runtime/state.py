@@ -1,0 +1,124 @@
+"""``TrainState``: what training changes, in one object (as flax's ``TrainState``):
+the parameters, the optimizer's state, the learning rate and the streams' carried
+state, each a PyTensor shared variable that the compiled steps update in place,
+laid out on the devices by ``parallel``. Numpy goes in and comes out.
+
+It knows nothing of how it is stepped (pytrnn.runtime.steppers) or of the
+notebook's API (pytrnn.runtime.model.RNN, which holds one).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+
+from pytrnn.config import RNNConfig
+from pytrnn.errors import ConfigError
+from pytrnn.graphs import optim
+from pytrnn.graphs.forward import state_shape
+from pytrnn.graphs.params import check_params, param_names
+
+
+class TrainState:
+    def __init__(self, cfg: RNNConfig, params: dict, parallel, variable_lr: bool = False,
+                 carry_state: bool = False):
+        self.cfg, self.parallel = cfg, parallel
+        values = check_params(cfg, params)
+        self.names = param_names(cfg)
+        self.params = {k: pytensor.shared(values[k], name=k) for k in self.names}
+        # the optimizer's own state (moments, sums, step count): pytrnn.graphs.optim
+        self.opt_state = {k: pytensor.shared(v, name=k)
+                          for k, v in optim.init_state(cfg).items()}
+        # the current learning rate: a schedule changes it without recompiling.
+        # Without one it stays a constant in the graphs, as the notebook's (PyTensor
+        # rewrites a constant rate differently, and the default must not move a bit)
+        self.variable_lr = variable_lr
+        self.lr = pytensor.shared(np.asarray(cfg.lr, dtype=cfg.dtype), name="lr")
+        self.lr_var = self.lr if variable_lr else None
+        # the carried state, updated by every training step like a parameter: one
+        # shared variable per shape (S, B, H), its static shape the graphs' own
+        self.carry_state = carry_state
+        self.carries: dict = {}
+        self.carry_now = state_shape(cfg)
+        parallel.replicate(self.params)
+        parallel.replicate(self.opt_state)
+
+    def threaded(self, carried=()) -> list:
+        """The shared variables a fused step takes in and gives back, in its order:
+        the parameters, the optimizer's state, then the carried state if any."""
+        return [self.params[k] for k in self.names] + list(self.opt_state.values()) \
+            + list(carried)
+
+    # -- parameters and the optimizer's state -------------------------------------
+    def _copies(self, shared: dict) -> dict[str, np.ndarray]:
+        return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
+                for k, v in shared.items()}
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        return self._copies(self.params)
+
+    def set_params(self, params: dict) -> None:
+        values = check_params(self.cfg, params)
+        for k in self.names:
+            self.params[k].set_value(values[k])
+        self.parallel.replicate(self.params)
+
+    def get_opt_state(self) -> dict[str, np.ndarray]:
+        return self._copies(self.opt_state)
+
+    def set_opt_state(self, state: dict) -> None:
+        shapes = optim.state_shapes(self.cfg)
+        missing = [k for k in shapes if k not in state]
+        if missing:
+            raise ConfigError(f"optimizer state missing: {', '.join(missing)}")
+        for k, shape in shapes.items():
+            value = np.array(state[k], dtype=self.cfg.dtype)
+            if value.shape != shape:
+                raise ConfigError(f"optimizer state {k} has shape {value.shape}, "
+                                  f"expected {shape}")
+            self.opt_state[k].set_value(value)
+        self.parallel.replicate(self.opt_state)
+
+    # -- the learning rate ----------------------------------------------------------
+    def set_lr(self, lr: float) -> None:
+        if not self.variable_lr and lr != self.cfg.lr:
+            raise ConfigError("this model was built with a fixed learning rate: "
+                              "pass variable_lr=True")
+        self.lr.set_value(np.asarray(lr, dtype=self.cfg.dtype))
+
+    @property
+    def current_lr(self) -> float:
+        return float(self.lr.get_value())
+
+    # -- the carried state ----------------------------------------------------------
+    def carry_var(self, shape: tuple):
+        if shape not in self.carries:
+            self.carries[shape] = pytensor.shared(
+                np.zeros(shape, self.cfg.dtype), name="carry", shape=shape)
+        return self.carries[shape]
+
+    def carrying(self, batch: int | None) -> None:
+        """The next steps train B streams (None: one): the state read back is theirs."""
+        if self.carry_state:
+            self.carry_now = state_shape(self.cfg, batch)
+
+    def reset_carry(self, batch: int | None = None) -> None:
+        if self.carry_state:
+            self.set_carry(np.zeros(state_shape(self.cfg, batch), self.cfg.dtype))
+
+    def get_carry(self) -> np.ndarray | None:
+        if not self.carry_state:
+            return None
+        value = self.carry_var(self.carry_now).get_value(borrow=True)
+        return np.array(self.parallel.fetch(value), copy=True)
+
+    def set_carry(self, value) -> None:
+        S, _, H = state_shape(self.cfg)
+        value = np.array(value, dtype=self.cfg.dtype)
+        if not self.carry_state:
+            raise ConfigError("this model does not carry state: pass carry_state=True")
+        if value.ndim != 3 or value.shape[0] != S or value.shape[2] != H:
+            raise ConfigError(f"carried state has shape {value.shape}, expected "
+                              f"({S}, B, {H})")
+        self.carry_now = value.shape
+        self.carry_var(value.shape).set_value(value)

@@ -1,0 +1,110 @@
+"""Steppers: how a backend runs a model's training steps, chosen once per model.
+
+A stepper answers what differs between backends and nothing else: whether every
+sequence length needs its own program, whether padded sentences of every bucket can
+share one graph, which device the graphs run on, and how K windows train in one
+call. ``JaxStepper`` threads the ``TrainState`` through one ``jax.lax.scan`` of
+PyTensor's window step (pytrnn.runtime.fused); ``GraphStepper`` (C, Numba) compiles
+PyTensor's own outer scan over the windows (pytrnn.graphs.updates.build_fused). This
+is the one place that asks whether it runs JAX; the model and the loops call the
+stepper and never ask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+
+from pytrnn.errors import ConfigError
+from pytrnn.graphs.forward import state_shape
+from pytrnn.graphs.updates import build_fused
+from pytrnn.runtime.backends import compile_mode, select_device
+from pytrnn.runtime.fused import compile_windows
+
+
+class GraphStepper:
+    """C and Numba: PyTensor functions end to end."""
+
+    static_shapes = False  # free-length graphs run any length
+
+    def __init__(self, backend: str):
+        self.backend = backend
+
+    def device(self, requested: str | None) -> str:
+        if requested == "gpu":
+            raise ConfigError("--device gpu needs --backend jax")
+        return "cpu"
+
+    def traces_lengths(self, cfg, mode: str, masked: bool) -> bool:
+        return False
+
+    def fused_key(self, K: int, T: int, B: int | None, masked: bool, traced: bool):
+        """The compile-cache key of a chunk function: built for K windows of T."""
+        if masked:
+            raise ConfigError("fused groups of sentences need --backend jax and "
+                              "masks shaped like X (K, T, B)")
+        return ("fused", K, T, B)
+
+    def compile_fused(self, model, K: int, T: int | None, B: int | None,
+                      masked: bool = False):
+        """PyTensor's own outer scan over K windows, updating the state in place."""
+        state = model.state
+        carried = state.carry_var(state_shape(model.cfg, B)) if state.carry_state else None
+        inputs, outputs, updates = build_fused(model.cfg, state.params, model.mode, K,
+                                               length=T, batch=B, state=state.opt_state,
+                                               lr=state.lr_var, carry=carried)
+        return pytensor.function(inputs, outputs, updates=updates,
+                                 mode=compile_mode(self.backend))
+
+
+class JaxStepper(GraphStepper):
+    """JAX: one program per shape; chunks of any number of windows in one
+    ``lax.scan``, compiled ahead of time where asked."""
+
+    static_shapes = True  # JAX traces one program per shape
+
+    def device(self, requested: str | None) -> str:
+        return select_device(requested)
+
+    def traces_lengths(self, cfg, mode: str, masked: bool) -> bool:
+        """Padded sentences of every bucket share one graph of free length that JAX
+        traces per bucket, so PyTensor rewrites it only once
+        (backends.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
+        return masked and mode == "scan" and cfg.bptt_truncate <= 0
+
+    def fused_key(self, K, T, B, masked, traced):
+        """Any number of windows; groups of padded sentences traced per length."""
+        if masked and B is None:
+            raise ConfigError("fused groups of sentences need --backend jax and "
+                              "masks shaped like X (K, T, B)")
+        return ("fused", None, None if traced else T, B) + (("masked",) if masked else ())
+
+    def compile_fused(self, model, K, T, B, masked=False):
+        state = model.state
+        carried = [state.carry_var(state_shape(model.cfg, B))] if state.carry_state else []
+        train = compile_windows(model.cfg, model.mode, T, B, carry=bool(carried),
+                                masked=masked)
+        shared = state.threaded(carried)
+        ahead = {}  # the chunk's shape (K, T[, B]) -> executable compiled ahead
+
+        def run(X, Y, w, *more):  # more: the sentences' masks, the dropout masks
+            P = [p.get_value(borrow=True) for p in shared]
+            fn = ahead.get(np.shape(X), train)
+            P, losses, data_losses = fn(P, X, Y, w, state.lr.get_value(), *more)
+            for p, v in zip(shared, P):  # keep JAX's arrays (and their shardings)
+                p.container.storage[0] = v
+            return losses, data_losses
+
+        def warm(X, Y, w, *more):
+            if model.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
+                return run(X, Y, w, *more)
+            P = [p.get_value(borrow=True) for p in shared]
+            ahead[np.shape(X)] = train.lower(P, X, Y, w, state.lr.get_value(),
+                                             *more).compile()
+
+        run.warm = warm
+        return run
+
+
+def stepper_for(backend: str) -> GraphStepper:
+    return JaxStepper(backend) if backend == "jax" else GraphStepper(backend)
