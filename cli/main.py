@@ -81,7 +81,7 @@ def train(
     limit_chars: Annotated[Optional[int], typer.Option(help="Train on the first N chars (the notebook's N).", rich_help_panel=DATA)] = None,
     val_frac: Annotated[Optional[float], typer.Option(help="Held-out fraction (default: 0 for chars, 0.05 for words).", rich_help_panel=DATA)] = None,
     test_frac: Annotated[float, typer.Option(help="Fraction held out for test, scored once at the end.", rich_help_panel=DATA)] = 0.0,
-    vocab_size: Annotated[int, typer.Option(help="Word level: most frequent words kept.", rich_help_panel=DATA)] = 8000,
+    max_words: Annotated[int, typer.Option("--vocab-size", help="Word level: most frequent words kept.", rich_help_panel=DATA)] = 8000,
     max_sentence_len: Annotated[int, typer.Option(help="Word level, sentences: skip longer sentences (0: no limit).", rich_help_panel=DATA)] = 50,
     lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.", rich_help_panel=DATA)] = True,
     hidden: Annotated[int, typer.Option(help="Hidden units H.", rich_help_panel=MODEL)] = 100,
@@ -126,30 +126,16 @@ def train(
 
     ask_for_host_devices(devices // max(num_processes, 1))  # before JAX starts
     from pytrnn import RNNConfig, TrainConfig
-    from pytrnn.config import DEFAULT_LR
-    from pytrnn.training.progress import RichReporter
+    from pytrnn.config import DEFAULT_LR, from_options
     from pytrnn.training import TrainingInterrupted
     from pytrnn.training import train as run
+    from pytrnn.training.progress import RichReporter
 
-    level, layout, cell, optimizer, dtype, mode, backend, device = map(
-        value, (level, layout, cell, optimizer, dtype, mode, backend, device))
+    options = {k: value(v) for k, v in ctx.params.items()}
     if lr is None:  # a resumed run keeps its own; a new one takes the optimizer's
-        lr = RNNConfig.lr if resume else DEFAULT_LR.get(optimizer, RNNConfig.lr)
-    model_cfg = RNNConfig(hidden=hidden, window=window, lr=lr, reg=reg, clip=clip,
-                          dtype=dtype, bptt_truncate=bptt_truncate, cell=cell,
-                          layers=layers, dropout=dropout, optimizer=optimizer, beta1=beta1, beta2=beta2,
-                          alpha=alpha, eps=eps)
-    cfg = TrainConfig(corpus=corpus, level=level, passes=passes, limit_chars=limit_chars,
-                      seed=seed, mode=mode, backend=backend, device=device,
-                      checkpoint=checkpoint, resume=resume, overwrite=overwrite,
-                      valid=valid, test=test, val_frac=val_frac, test_frac=test_frac,
-                      layout=layout, carry_state=carry_state, vocab_size=vocab_size,
-                      max_sentence_len=max_sentence_len, lower=lower,
-                      sample_length=sample_length, save_every=save_every, log=log,
-                      batch=batch, fuse=fuse, devices=devices, coordinator=coordinator,
-                      lr_decay=lr_decay, lr_decay_after=lr_decay_after,
-                      anneal_on_plateau=anneal_on_plateau,
-                      num_processes=num_processes, process_id=process_id)
+        options["lr"] = RNNConfig.lr if resume else DEFAULT_LR.get(options["optimizer"],
+                                                                    RNNConfig.lr)
+    model_cfg, cfg = from_options(RNNConfig, options), from_options(TrainConfig, options)
     try:
         run(model_cfg, cfg, reporter=RichReporter(), given=given_options(ctx))
     except TrainingInterrupted as e:

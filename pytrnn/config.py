@@ -38,6 +38,14 @@ def option(default, resume: str = FREE, **kw):
     return field(default=default, metadata={"resume": resume}, **kw)
 
 
+def from_options(cls, options: dict):
+    """A config from option values named as its fields (the CLI's parsed options):
+    the one place the CLI's options become configs. ``vocab_size`` is the model's
+    own (it follows from the corpus), never an option."""
+    return cls(**{f.name: options[f.name] for f in fields(cls)
+                  if f.name in options and f.metadata.get("resume") != DERIVED})
+
+
 def fields_by_rule(cls, rule: str) -> tuple[str, ...]:
     """The names of ``cls``'s fields under one resume rule, in declaration order."""
     return tuple(f.name for f in fields(cls) if f.metadata.get("resume", FREE) == rule)
@@ -136,7 +144,7 @@ class TrainConfig:
     test_frac: float = option(0.0, LOCKED)  # a share held out for test, scored once at the end
     layout: str | None = option(None, LOCKED)  # word level: "sentences" (default) | "stream"; char: stream
     carry_state: bool = option(False, LOCKED)  # each window starts from its stream's last state (streams)
-    vocab_size: int = option(8000, LOCKED)  # word level: most frequent words kept
+    max_words: int = option(8000, LOCKED)  # word level: most frequent words kept (--vocab-size)
     max_sentence_len: int = option(50, LOCKED)  # word level: longer sentences are skipped; 0: no limit
     lower: bool = option(True, LOCKED)  # word level: lower-case the text first
     sample_length: int = option(200, FREE)  # chars, or words in whole sentences, printed after training
@@ -223,8 +231,8 @@ class TrainConfig:
         if self.devices > 1 and (self.batch < 2 or self.batch % self.devices):
             raise ConfigError(f"--batch {self.batch} must be a multiple of --devices "
                               f"{self.devices} (and at least 2)")
-        if self.vocab_size < 1:
-            raise ConfigError(f"--vocab-size must be at least 1, got {self.vocab_size}")
+        if self.max_words < 1:
+            raise ConfigError(f"--vocab-size must be at least 1, got {self.max_words}")
         if self.max_sentence_len < 0:
             raise ConfigError(
                 f"--max-sentence-len must be 0 (no limit) or more, got {self.max_sentence_len}"

@@ -124,3 +124,19 @@ def test_only_the_runtime_asks_which_backend_it_runs():
              if group(m) != "runtime"
              for i, line in enumerate(p.read_text().splitlines(), 1) if asks.search(line)]
     assert found == []
+
+
+def test_every_train_option_is_a_config_field_and_back():
+    """``pytrnn train`` builds its configs from its options by name
+    (config.from_options): an option no config has would be dropped silently, and a
+    field with no option could not be set from the command line."""
+    import inspect
+    from dataclasses import fields
+
+    from pytrnn import RNNConfig, TrainConfig
+    from pytrnn.cli.main import train
+
+    options = {p for p in inspect.signature(train).parameters if p != "ctx"}
+    known = {f.name for f in fields(RNNConfig) if f.name != "vocab_size"} | \
+        {f.name for f in fields(TrainConfig)}
+    assert options - known == set() and known - options == set()

@@ -100,7 +100,7 @@ def pytrnn_row(path: Path, setting: Setting, limit: int, hidden: int, vocab: int
     with tempfile.TemporaryDirectory() as d:
         cfg = TrainConfig(corpus=str(path), level="word", layout=setting.layout,
                           batch=setting.batch, fuse=setting.fuse,
-                          passes=1, val_frac=0.0, limit_chars=limit, vocab_size=vocab,
+                          passes=1, val_frac=0.0, limit_chars=limit, max_words=vocab,
                           max_sentence_len=0, backend=backend, device=device,
                           sample_length=0,
                           checkpoint=str(Path(d) / "w.npz"))

@@ -4,7 +4,7 @@ Layout (the contract checkpoints, ``get_params`` and ``set_params`` keep): layer
 ``Wxh`` (D, kH), ``Whh`` (H, kH) (the tanh cell: (H, H)), ``bh`` (kH,) and, for the GRU,
 ``bhh`` (kH,); layer l >= 1 the same names with the suffix ``_l`` and ``Wxh_l``
 (H, kH); then ``Why`` (H, D) and ``by`` (D,). k is the cell's gate count (1, 3, 4).
-With this layout a checkpoint's arrays map one-to-one onto PyTorch's
+With this contract a checkpoint's arrays map one-to-one onto PyTorch's
 ``nn.RNN/GRU/LSTM`` (transposed: ``weight_ih_l{k}`` is ``Wxh_k.T``).
 
 Initialisation is the notebook's: randn / sqrt(fan_in) for every weight matrix, drawn

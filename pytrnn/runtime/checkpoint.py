@@ -63,7 +63,10 @@ class RunInfo:
         if not isinstance(d, dict):
             raise TypeError("extra is not a mapping")
         lower = {"lower": d["lower"]} if "lower" in d else {}  # written apart before
-        return cls(train={**lower, **dict(d.get("train", {}))},
+        train = {**lower, **dict(d.get("train", {}))}
+        if "vocab_size" in train:  # what TrainConfig.max_words was called until the house moved
+            train["max_words"] = train.pop("vocab_size")
+        return cls(train=train,
                    schedule=dict(d.get("schedule", {})), lr_now=d.get("lr_now"),
                    test=d.get("test"))
 

@@ -132,7 +132,7 @@ class RNN:
         g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
                                 batch=batch, drop=True if dropout else None, h0=h0,
                                 traced_length=self.traces_lengths(masked))
-        mode = compile_mode(self.backend)
+        pt_mode = compile_mode(self.backend)  # PyTensor's Mode, not the model's --mode
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
             updates = train_updates(self.params, grads, self.opt_state, self.cfg,
@@ -140,14 +140,14 @@ class RNN:
             if h0 is not None:
                 updates.append((h0, g.state_last))
             return pytensor.function(
-                g.inputs, [g.loss, g.data_loss], updates=updates, mode=mode
+                g.inputs, [g.loss, g.data_loss], updates=updates, mode=pt_mode
             )
         if kind == "loss":
-            return pytensor.function(g.inputs, [g.loss, g.data_loss], mode=mode)
+            return pytensor.function(g.inputs, [g.loss, g.data_loss], mode=pt_mode)
         if kind == "carried_loss":
-            return pytensor.function(g.inputs, [g.data_loss, g.state_last], mode=mode)
+            return pytensor.function(g.inputs, [g.data_loss, g.state_last], mode=pt_mode)
         inputs = [v for v in g.inputs if v.name != "y"]
-        return pytensor.function(inputs, g.probs_last, mode=mode)
+        return pytensor.function(inputs, g.probs_last, mode=pt_mode)
 
     def compile(self, length: int | None = None, masked: bool = False,
                 kinds=("train",), batch: int | None = None) -> float:

@@ -205,7 +205,7 @@ class Loop:
         earlier = [r[self.val_key] for r in self.history[:-1] if self.val_key in r]
         return not earlier or record[self.val_key] < min(earlier)
 
-    def steps(self, order) -> int:
+    def optimizer_steps(self, order) -> int:
         """Optimizer steps in a pass of this order (one per entry, unless an entry
         is a chunk of several)."""
         return len(order)
@@ -334,7 +334,7 @@ class Loop:
             trained_units += pass_units
             train_s += dt
             record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.lr_now,
-                      "loss": st["pass_loss_sum"] / max(self.steps(order), 1),
+                      "loss": st["pass_loss_sum"] / max(self.optimizer_steps(order), 1),
                       "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
             record.update(self.pass_metrics())
             self.history.append(record)

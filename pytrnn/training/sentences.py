@@ -123,7 +123,7 @@ class WordLoop(WordFigures, Loop):
     def prepare(self, texts, resumed):
         cfg = self.cfg
         train_sents, val_sents, test_sents = self.held_out_sentences(texts)
-        built = WordVocab.build(train_sents, cfg.vocab_size)  # training text only
+        built = WordVocab.build(train_sents, cfg.max_words)  # training text only
         self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else built
         enc = self.vocab.encode_sentence
         self.train_seqs = [enc(s) for s in train_sents]
@@ -194,7 +194,7 @@ class WordLoop(WordFigures, Loop):
             return batch_groups(self.lengths, self.batch, rng)
         return rng.permutation(len(self.train_seqs))
 
-    def steps(self, order) -> int:
+    def optimizer_steps(self, order) -> int:
         return sum(len(c) for c in order) if self.fuse > 1 else len(order)
 
     def train_chunk(self, order, j, n):

@@ -20,7 +20,7 @@ from pytrnn.data.words import END_ID, WordVocab, stream_ids, stream_unknown_rate
 class WordStreamLoop(WordFigures, CharLoop):
     def prepare(self, texts, resumed):
         train, val, test = self.held_out_sentences(texts)
-        built = WordVocab.build(train, self.cfg.vocab_size)  # training text only
+        built = WordVocab.build(train, self.cfg.max_words)  # training text only
         self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else built
         self.n_sentences = len(train)
         self.train_data = stream_ids(self.vocab, train)
