@@ -13,8 +13,8 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
   --target /tmp/site .whl/*.whl || { echo "wheel install failed"; exit 1; }
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 python3 -m cli info 2>&1 | tee "$OUT/info.txt"
-timeout 150 python3 -m pytest -q -x -p no:cacheprovider tests/test_backends.py \
-  tests/test_reference.py 2>&1 | tail -15 | tee "$OUT/tests.txt"
+timeout 150 python3 -m pytest -q -x -p no:cacheprovider tests/runtime/test_backends.py \
+  tests/graphs/test_reference.py 2>&1 | tail -15 | tee "$OUT/tests.txt"
 timeout 120 python3 - <<'PY' 2>&1 | tee "$OUT/throughput.txt"
 import time, numpy as np, pytrnn
 from pytrnn.data.corpora import load_corpus, Vocab

@@ -33,6 +33,40 @@ TOL = {"float64": 1e-9, "float32": 1e-4}
 WORD_LENGTHS = (5, 6, 5, 6)  # one bucket (6): one compile per backend
 
 
+def batched_step(P, X, Y, lr=LR, reg=REG, clip=CLIP):
+    """Reference minibatch step: mean over streams of the window losses, one SGD step.
+    Returns (loss, data loss (the mean over streams), new parameters)."""
+    B = X.shape[1]
+    grads = {k: np.zeros_like(v) for k, v in P.items()}
+    data = 0.0
+    for b in range(B):
+        _, d, g = loss_and_grads(P, X[:, b], Y[:, b], reg=0.0)
+        data += d / B
+        for k in g:
+            grads[k] += g[k] / B
+    reg_sum = sum((P[k] ** 2).sum() for k in ("Wxh", "Whh", "Why"))
+    for k in ("Wxh", "Whh", "Why"):
+        grads[k] += 2 * reg * P[k]
+    new = {k: P[k] - lr * np.clip(grads[k], -clip, clip) for k in P}
+    return data + reg * reg_sum, data, new
+
+
+def sentences(rng, lengths, D=9):
+    """Random (x, y) sentences of these lengths over D ids (the word tests' D = 9)."""
+    return [(rng.integers(0, D, n), rng.integers(0, D, n)) for n in lengths]
+
+
+def mean_step(P, seqs, grads_of):
+    """numpy: one SGD step on the mean over the sentences of each one's summed loss."""
+    g_sum, loss = None, 0.0
+    for x, y in seqs:
+        l, _, g = grads_of(P, x, y)
+        loss += l / len(seqs)
+        g_sum = {k: v / len(seqs) for k, v in g.items()} if g_sum is None else \
+            {k: g_sum[k] + v / len(seqs) for k, v in g.items()}
+    return loss, {k: P[k] - LR * np.clip(g_sum[k], -CLIP, CLIP) for k in P}
+
+
 def assert_linker(fn, backend: str) -> None:
     """``fn`` (a compiled PyTensor function) runs on ``backend``'s own linker.
 

@@ -8,7 +8,7 @@ import pytest
 import nbclient  # the [test] extras: a missing one is a failure, not a skip
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 NOTEBOOKS = ["01_char_rnn_reproduction.ipynb", "02_word_rnn_scan.ipynb",

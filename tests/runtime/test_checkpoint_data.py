@@ -237,11 +237,11 @@ def test_batch_streams_are_contiguous_slices():
 
 # -- checkpoints written before the house moved ---------------------------------------
 
-DATA = __import__("pathlib").Path(__file__).parent / "data"
+DATA = __import__("pathlib").Path(__file__).parents[1] / "fixtures"
 
 
 def test_checkpoints_written_before_the_house_load_score_sample_and_resume(tmp_path):
-    """tests/data holds two checkpoints written by pytrnn 0.1.0 before its modules
+    """tests/fixtures holds two checkpoints written by pytrnn 0.1.0 before its modules
     moved into groups and its run metadata became typed (commit fbfd746): a
     char-level tanh run with Adam, carried state in 2 streams and a validation
     split, and a word-level stream run. They load, score and sample as that code did (its

@@ -16,7 +16,7 @@ from pytrnn.training.progress import PrintReporter
 from pytrnn.training import train
 from pytrnn.training.sentences import WordLoop, batch_groups, fused_chunks
 from pytrnn.data.words import WordVocab, bucket
-from test_word_scale import mean_step
+from helpers import mean_step
 
 D, H, REG = 9, 5, 0.01
 QUIET = PrintReporter(quiet=True)

@@ -10,7 +10,7 @@ import pytest
 import numpy_cells as nc
 import pytrnn
 from numpy_ref import init, loss_and_grads
-from test_word_scale import mean_step, sentences
+from helpers import mean_step, sentences
 
 D, H, REG = 9, 5, 0.01
 PADS = (4, 8, 6, 12, 4)  # buckets met in this order, one met twice

@@ -20,7 +20,7 @@ from pytrnn.data.corpora import Vocab, load_corpus
 from pytrnn.errors import CheckpointError, ConfigError, CorpusError
 from pytrnn.data.words import split_sentences, tokenize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 BASE = ["--hidden", "16", "--window", "10", "--limit-chars", "60000", "--seed", "4"]
 

@@ -19,7 +19,7 @@ from pytrnn.runtime import checkpoint as ck
 from pytrnn.data.corpora import load_texts, read_text
 from pytrnn.training.loop import best_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 TINY = ["--hidden", "8", "--window", "10", "--limit-chars", "3000", "--mode", "scan",
         "--sample-length", "0"]

@@ -20,7 +20,7 @@ from helpers import signal_once_training
 from numpy_ref import forward
 from pytrnn.runtime import checkpoint as ck
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 CHAR = ["--hidden", "8", "--window", "10", "--limit-chars", "3000", "--mode", "scan",
         "--sample-length", "0"]

@@ -18,25 +18,10 @@ from pytrnn.training.progress import PrintReporter
 from pytrnn.training import train
 from pytrnn.training.sentences import batch_groups
 from pytrnn.data.words import END_ID, UNK_ID, WordVocab, hold_out, split_sentences, stream_ids
-from test_fused import batched_step
+from helpers import batched_step, mean_step, sentences
 
 D, H, LR, REG, CLIP = 9, 5, 0.01, 0.01, 5.0
 QUIET = PrintReporter(quiet=True)
-
-
-def sentences(rng, lengths):
-    return [(rng.integers(0, D, n), rng.integers(0, D, n)) for n in lengths]
-
-
-def mean_step(P, seqs, grads_of):
-    """numpy: one SGD step on the mean over the sentences of each one's summed loss."""
-    g_sum, loss = None, 0.0
-    for x, y in seqs:
-        l, _, g = grads_of(P, x, y)
-        loss += l / len(seqs)
-        g_sum = {k: v / len(seqs) for k, v in g.items()} if g_sum is None else \
-            {k: g_sum[k] + v / len(seqs) for k, v in g.items()}
-    return loss, {k: P[k] - LR * np.clip(g_sum[k], -CLIP, CLIP) for k in P}
 
 
 @pytest.mark.parametrize("mode, backend", [("scan", "jax"), ("unroll", "jax"),

@@ -102,7 +102,7 @@ def test_word_loss_falls_over_three_passes(word_run):
     assert [r["pass"] for r in h] == [1, 2, 3]
     assert h[-1]["train_word_loss"] < 0.8 * h[0]["train_word_loss"]
     assert h[-1]["val_ppl"] < h[0]["val_ppl"]
-    # val_ppl against numpy from the checkpoint's own arrays: tests/test_runs.py
+    # val_ppl against numpy from the checkpoint's own arrays: tests/training/test_runs.py
 
 
 def test_generated_sentences_end_and_are_reproducible(word_run):

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import pytrnn
 from pytrnn.cli.main import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TWO_CPUS = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
             "PYTHONPATH": str(ROOT)}
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import pytrnn
 from pytrnn.cli.main import app
 from helpers import TINY, cached_model
-from helpers import assert_model_linkers
+from helpers import assert_model_linkers, batched_step
 from numpy_ref import init, loss_and_grads, sgd_step
 from pytrnn.graphs.params import init_params
 from pytrnn.training.progress import PrintReporter
@@ -43,24 +43,6 @@ def test_fused_equals_one_call_per_window(mode, backend, rng):
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
     if backend != "jax":  # JAX's fused chunks are lax.scans, not PyTensor functions
         assert_model_linkers(fused)
-
-
-def batched_step(P, X, Y, lr=LR, reg=REG, clip=CLIP):
-    """Reference minibatch step: mean over streams of the window losses, one SGD step.
-    Returns (loss, data loss (the mean over streams), new parameters)."""
-    B = X.shape[1]
-    grads = {k: np.zeros_like(v) for k, v in P.items()}
-    data = 0.0
-    for b in range(B):
-        _, d, g = loss_and_grads(P, X[:, b], Y[:, b], reg=0.0)
-        data += d / B
-        for k in g:
-            grads[k] += g[k] / B
-    reg_sum = sum((P[k] ** 2).sum() for k in ("Wxh", "Whh", "Why"))
-    for k in ("Wxh", "Whh", "Why"):
-        grads[k] += 2 * reg * P[k]
-    new = {k: P[k] - lr * np.clip(grads[k], -clip, clip) for k in P}
-    return data + reg * reg_sum, data, new
 
 
 @pytest.mark.parametrize("mode, backend", [(m, b) for m in ("unroll", "scan")
@@ -150,7 +132,7 @@ def test_trainer_batch_matches_numpy_over_the_same_streams(tmp_path):
 
 def test_sentences_layout_rejects_devices():
     """--devices needs a stream; sentences say how to get one. (Fused groups of
-    sentences are tests/test_word_scale.py's.)"""
+    sentences are tests/training/test_word_scale.py's.)"""
     pytrnn.TrainConfig(level="word", batch=4).validate()  # batched sentences are fine
     pytrnn.TrainConfig(level="word", batch=4, fuse=4).validate()  # fused groups too
     with pytest.raises(pytrnn.PytrnnError, match="add --layout stream"):

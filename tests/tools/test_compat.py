@@ -13,7 +13,7 @@ import pytrnn.compat.theano.tensor as T
 from numpy_ref import init, loss_and_grads
 from pytrnn.compat.theano import function, shared
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("Wxh", "Whh", "bh", "Why", "by")
 
 
