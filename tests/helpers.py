@@ -8,6 +8,11 @@ Each compiled function is also checked to run on the linker its backend names, s
 backend that silently fell back to another could not compare equal to it.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 import pytrnn
@@ -193,3 +198,34 @@ def signal_once_training(proc, sig, delay: float):
     time.sleep(delay)
     proc.send_signal(sig)
     return proc.communicate(timeout=120)
+
+
+# -- the CLI, in process and as a subprocess -------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def invoke(*args):
+    """``pytrnn ARGS`` in process (Typer's runner), stdout and stderr apart."""
+    from typer.testing import CliRunner
+
+    from pytrnn.cli.main import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def one_line_error(r, *needles) -> str:
+    """The command exited 2 with one ``error:`` line naming every needle."""
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+def spawn(*args):
+    """``pytrnn ARGS`` as a real process (for signals), unbuffered."""
+    return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -3,7 +3,7 @@ and numpy transcriptions of torch.optim's documented update rules.
 
 Written from the equations of the parameter contract (docs/model.md, "Cells,
 layers and optimizers"), not from pytrnn's code:
-- rnn: h = tanh(xe + Whh @ h_prev)
+- rnn (the notebook's): h = tanh(xe + Whh @ h_prev)
 - gru (torch.nn.GRU, gates r, z, n): hid = h_prev @ Whh + bhh, r = s(xe_r + hid_r),
   z = s(xe_z + hid_z), n = tanh(xe_n + r * hid_n), h = (1 - z) * n + z * h_prev
 - lstm (torch.nn.LSTM, gates i, f, g, o): a = xe + h_prev @ Whh,
@@ -103,9 +103,12 @@ def final_states(cell, caches):
     return out
 
 
-def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None):
+def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1):
     """(loss, data_loss, grads keyed like P), by BPTT written from the equations.
-    ``init``: carried first states (constants: the gradient stops there)."""
+    ``init``: carried first states (constants: the gradient stops there).
+    ``truncate=K`` applies scan's truncate_gradient in every layer: only the last K
+    positions pass gradient into the recurrence, through those K steps only; the
+    output layer still sees every position."""
     P = {k: np.asarray(v, np.float64) for k, v in P.items()}
     T = len(x)
     hs, ps, caches = forward(cell, layers, P, x, drop, init)
@@ -128,7 +131,8 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None):
         Whh = P[f"Whh{s}"]
         dxe = np.zeros((T, GATES[cell] * H))
         dh_next, dc_next = np.zeros(H), np.zeros(H)
-        for t in reversed(range(T)):
+        cut = max(T - truncate, 0) if truncate > 0 else 0
+        for t in reversed(range(cut, T)):
             dh = dhs[t] + dh_next
             if cell == "rnn":
                 h_prev, hn = cache[t]

@@ -287,6 +287,36 @@ def patch_jax_free_lengths() -> None:
 
 
 @functools.cache
+def patch_jax_c_blas() -> None:
+    """JAX conversions for the BLAS ops a scan's inner graph can carry into a JAX
+    graph (``Dot22``, ``Dot22Scalar``, ``Gemm``, ``Gemv``, ``Ger`` and the C VM's
+    ``CGemv``, ``CGer``), which PyTensor's JAX backend never makes itself.
+
+    A ``Scan`` built without a mode (as every scan here is) compiles its inner graph
+    in place, on the C VM with its BLAS rewrites, the first time anything evaluates
+    the op through ``Scan.fn``; a JAX graph that meets that op afterwards converts
+    the rewritten inner graph and finds those ops in it ("No JAX conversion for the
+    given Op: CGemv", seen in a cold run of the test suite, depending on which tests
+    a worker had run before). Each is its plain formula here."""
+    import jax.numpy as jnp
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.blas import Dot22, Dot22Scalar, Gemm, Gemv, Ger
+    from pytensor.tensor.blas_c import CGemv, CGer
+
+    formulas = {
+        Dot22: lambda x, y: jnp.dot(x, y),
+        Dot22Scalar: lambda x, y, a: a * jnp.dot(x, y),
+        Gemm: lambda z, a, x, y, b: b * z + a * jnp.dot(x, y),
+        Gemv: lambda y, a, A, x, b: b * y + a * jnp.dot(A, x),
+        CGemv: lambda y, a, A, x, b: b * y + a * jnp.dot(A, x),
+        Ger: lambda A, a, x, y: A + a * jnp.outer(x, y),
+        CGer: lambda A, a, x, y: A + a * jnp.outer(x, y),
+    }
+    for op_type, formula in formulas.items():
+        jax_funcify.register(op_type)(lambda op, formula=formula, **kwargs: formula)
+
+
+@functools.cache
 def patch_c_symbolic_ops() -> None:
     """On PyTensor's C VM, expand ``Softmax`` and ``LogSoftmax`` into C ops.
 
@@ -343,6 +373,7 @@ def compile_mode(name: str) -> Mode:
         patch_jax_reductions()
         patch_jax_transposes()
         patch_jax_free_lengths()
+        patch_jax_c_blas()
     elif name == "c":
         patch_c_symbolic_ops()
     return get_mode(BACKENDS[name])

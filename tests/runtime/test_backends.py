@@ -138,3 +138,30 @@ def test_jax_transposes_are_real_copies_on_cpu(rng):
     np.testing.assert_allclose(fn(A, B), A.T @ B, rtol=1e-12)
     jaxpr = str(jax.make_jaxpr(jax_funcify(fn.maker.fgraph))(A, B))
     assert "optimization_barrier" in jaxpr, jaxpr
+
+
+def test_a_scan_compiled_on_the_c_vm_still_converts_to_jax():
+    """A scan built without a mode compiles its inner graph in place on the C VM
+    (CGemv in it) once anything evaluates it through ``Scan.fn``; a JAX graph that
+    meets that scan afterwards must still convert it (it failed in a cold run of
+    the suite: "No JAX conversion for the given Op: CGemv")."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import io_toposort
+    from pytensor.scan.op import Scan
+
+    from pytrnn.runtime.backends import compile_mode
+
+    W, h0 = pt.matrix("W"), pt.vector("h0")
+    hs = pytensor.scan(lambda h, W: pt.tanh(W.dot(h)), outputs_info=[h0],
+                       non_sequences=[W], n_steps=3, return_updates=False)
+    scan = next(n.op for n in io_toposort([W, h0], [hs]) if isinstance(n.op, Scan))
+    scan.fn  # what evaluating it on the C VM does
+    assert "CGemv" in {type(n.op).__name__ for n in scan.fgraph.toposort()}
+    f = pytensor.function([W, h0], hs, mode=compile_mode("jax"))
+    rng = np.random.default_rng(0)
+    Wv, h = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    got = f(Wv, h)
+    for t in range(3):
+        h = np.tanh(Wv @ h)
+        np.testing.assert_allclose(got[t], h, rtol=1e-12)

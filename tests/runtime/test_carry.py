@@ -155,6 +155,24 @@ def char_run(tmp_path, name, model=None, **kw):
                  reporter=QUIET)
 
 
+def stopped_mid_pass(tmp_path, monkeypatch, model=None, **kw):
+    """``char_run`` into part.npz, stopped (as a first Ctrl-C does) after two chunks
+    of its second pass."""
+    real, calls = CharLoop.train_chunk, []
+
+    def stop_after_two(self, order, j, n):
+        out = real(self, order, j, n)
+        calls.append(self.pass_index)
+        if calls.count(1) == 2:
+            self.stop_requested = True
+        return out
+
+    monkeypatch.setattr(CharLoop, "train_chunk", stop_after_two)
+    with pytest.raises(TrainingInterrupted):
+        char_run(tmp_path, "part.npz", model, **kw)
+    monkeypatch.setattr(CharLoop, "train_chunk", real)
+
+
 def numpy_carried_sum(P, d, starts, W):
     """numpy: summed data loss over d's windows at ``starts`` (the last may be
     partial), each from the state the window before ended with."""
@@ -208,19 +226,7 @@ def test_carried_run_stopped_mid_pass_resumes_exactly(tmp_path, monkeypatch):
     carried state; resumed, the run ends with the parameters of an unstopped one."""
     kw = dict(passes=2, fuse=3, val_frac=0.0)
     full = char_run(tmp_path, "full.npz", **kw)
-    real, calls = CharLoop.train_chunk, []
-
-    def stop_after_two(self, order, j, n):
-        out = real(self, order, j, n)
-        calls.append(self.pass_index)
-        if calls.count(1) == 2:
-            self.stop_requested = True
-        return out
-
-    monkeypatch.setattr(CharLoop, "train_chunk", stop_after_two)
-    with pytest.raises(TrainingInterrupted):
-        char_run(tmp_path, "part.npz", **kw)
-    monkeypatch.setattr(CharLoop, "train_chunk", real)
+    stopped_mid_pass(tmp_path, monkeypatch, **kw)
     part = ck.load(tmp_path / "part.npz")
     assert part.passes_done == 1 and part.window == 6
     assert part.carry.shape == (1, 2, H) and np.abs(part.carry).max() > 0
@@ -239,19 +245,7 @@ def test_dropout_run_stopped_mid_pass_resumes_bitwise(tmp_path, monkeypatch):
     kw = dict(passes=2, fuse=3, val_frac=0.0, carry_state=False)
     model = dict(dropout=0.3)
     full = char_run(tmp_path, "full.npz", model, **kw)
-    real, calls = CharLoop.train_chunk, []
-
-    def stop_after_two(self, order, j, n):
-        out = real(self, order, j, n)
-        calls.append(self.pass_index)
-        if calls.count(1) == 2:
-            self.stop_requested = True
-        return out
-
-    monkeypatch.setattr(CharLoop, "train_chunk", stop_after_two)
-    with pytest.raises(TrainingInterrupted):
-        char_run(tmp_path, "part.npz", model, **kw)
-    monkeypatch.setattr(CharLoop, "train_chunk", real)
+    stopped_mid_pass(tmp_path, monkeypatch, model, **kw)
     part = ck.load(tmp_path / "part.npz")
     assert part.passes_done == 1 and part.window == 6
     r = train(pytrnn.RNNConfig(hidden=H, window=10, dropout=0.3),

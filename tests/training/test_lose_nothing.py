@@ -12,36 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from pytrnn.cli.main import app
+from helpers import invoke, one_line_error, spawn
 from pytrnn.runtime import checkpoint as ck
 from pytrnn.data.corpora import load_texts, read_text
 from pytrnn.training.loop import best_path
 
 ROOT = Path(__file__).resolve().parents[2]
-runner = CliRunner()
 TINY = ["--hidden", "8", "--window", "10", "--limit-chars", "3000", "--mode", "scan",
         "--sample-length", "0"]
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(r, *needles):
-    assert r.exit_code == 2, r.output
-    err = r.stderr.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    for n in needles:
-        assert n in err, err
-    return err
-
-
-def spawn(*args):
-    return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 @pytest.fixture(scope="module")

@@ -13,39 +13,18 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from pytrnn.cli.main import app
-from helpers import signal_once_training
+from helpers import invoke, one_line_error, signal_once_training, spawn
 from numpy_ref import forward
 from pytrnn.runtime import checkpoint as ck
 
 ROOT = Path(__file__).resolve().parents[2]
-runner = CliRunner()
 CHAR = ["--hidden", "8", "--window", "10", "--limit-chars", "3000", "--mode", "scan",
         "--sample-length", "0"]
 TRAIN = ("the cat sat on the mat . the dog sat on the log . a cat saw a dog . "
          "the dog saw the cat . a dog sat on a mat . ") * 12
 VALID = "the zebra sat on the mat . the cat saw the dog . "  # zebra: not in train
 TEST = "a dog saw the yak . the cat sat . "  # yak: not in train
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(r, *needles):
-    assert r.exit_code == 2, r.output
-    err = r.stderr.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    for n in needles:
-        assert n in err, err
-
-
-def spawn(*args):
-    return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 # -- resume writes back; nothing overwrites another run -----------------------------
