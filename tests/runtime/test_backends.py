@@ -147,7 +147,7 @@ def test_a_scan_compiled_on_the_c_vm_still_converts_to_jax():
     the suite: "No JAX conversion for the given Op: CGemv")."""
     import pytensor
     import pytensor.tensor as pt
-    from pytensor.graph.basic import io_toposort
+    from pytensor.graph.traversal import io_toposort
     from pytensor.scan.op import Scan
 
     from pytrnn.runtime.backends import compile_mode
