@@ -52,12 +52,33 @@ Backend = choices("Backend", BACKEND_NAMES)
 Device = choices("Device", DEVICES)
 
 
+# word_language_model's option names that mean exactly pytrnn's (wlm's --data is a
+# folder in the standard layout, as --corpus takes; --bptt is its window)
+WLM_ALIASES = {"data": "corpus", "epochs": "passes", "bptt": "window", "nhid": "hidden"}
+
+
 def given_options(ctx: typer.Context) -> set[str]:
     """The options of the running command that the user typed (or set through the
-    environment), as opposed to those left at their defaults."""
+    environment), as opposed to those left at their defaults; an alias counts as
+    the option it names."""
     sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
-    return {name for name, src in sources.items()
+    return {WLM_ALIASES.get(name, name) for name, src in sources.items()
             if src is not None and src.name != "DEFAULT"}
+
+
+def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
+    """Fold wlm's names into pytrnn's; both names given with two values is an error."""
+    from pytrnn.errors import ConfigError
+
+    for alias, name in WLM_ALIASES.items():
+        if options.get(alias) is None:
+            continue
+        own = ctx.get_parameter_source(name)
+        if own is not None and own.name != "DEFAULT" and options[name] != options[alias]:
+            raise ConfigError(f"--{alias} is --{name.replace('_', '-')}: give one of "
+                              f"them, not {options[alias]} and {options[name]}")
+        options[name] = options[alias]
+    return {k: v for k, v in options.items() if k not in WLM_ALIASES}
 
 
 def value(v):
@@ -77,7 +98,7 @@ def train(
     valid: Annotated[Optional[str], typer.Option(help="Validation text file (instead of --val-frac).", rich_help_panel=DATA)] = None,
     test: Annotated[Optional[str], typer.Option(help="Test text file, scored once at the end (instead of --test-frac).", rich_help_panel=DATA)] = None,
     level: Annotated[Level, typer.Option(help="char (the notebook) or word.", rich_help_panel=DATA)] = Level.char,
-    layout: Annotated[Optional[Layout], typer.Option(help="Word level: sentences (one padded sentence per row; default) or stream (windows of one token stream, as word_language_model).", rich_help_panel=DATA)] = None,
+    layout: Annotated[Optional[Layout], typer.Option(help="Word level: sentences (one padded sentence per row; default) or stream (windows of one token stream, as PyTorch's wlm).", rich_help_panel=DATA)] = None,
     limit_chars: Annotated[Optional[int], typer.Option(help="Train on the first N chars (the notebook's N).", rich_help_panel=DATA)] = None,
     val_frac: Annotated[Optional[float], typer.Option(help="Held-out fraction (default: 0 for chars, 0.05 for words).", rich_help_panel=DATA)] = None,
     test_frac: Annotated[float, typer.Option(help="Fraction held out for test, scored once at the end.", rich_help_panel=DATA)] = 0.0,
@@ -88,7 +109,7 @@ def train(
     window: Annotated[int, typer.Option(help="Steps per window L (chars, or tokens of a word stream).", rich_help_panel=MODEL)] = 25,
     cell: Annotated[Cell, typer.Option(help="rnn (the notebook's tanh cell), gru or lstm.", rich_help_panel=MODEL)] = Cell.rnn,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.", rich_help_panel=MODEL)] = 1,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output (char-rnn's, word_language_model's).", rich_help_panel=MODEL)] = 0.0,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output (char-rnn's, wlm's).", rich_help_panel=MODEL)] = 0.0,
     dtype: Annotated[Dtype, typer.Option(help="float64 (the notebook) or float32.", rich_help_panel=MODEL)] = Dtype.float64,
     optimizer: Annotated[Optimizer, typer.Option(help="sgd (the notebook), adagrad, rmsprop or adam (torch.optim's rules).", rich_help_panel=TRAINING)] = Optimizer.sgd,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.", rich_help_panel=TRAINING)] = None,
@@ -98,11 +119,11 @@ def train(
     eps: Annotated[Optional[float], typer.Option(help="Optimizer epsilon (default: torch.optim's).", rich_help_panel=TRAINING)] = None,
     lr_decay: Annotated[float, typer.Option(help="char-rnn's schedule: lr *= F after each pass from --lr-decay-after on.", rich_help_panel=TRAINING)] = 1.0,
     lr_decay_after: Annotated[int, typer.Option(help="First pass after which --lr-decay applies.", rich_help_panel=TRAINING)] = 10,
-    anneal_on_plateau: Annotated[bool, typer.Option(help="word_language_model's schedule: lr /= 4 when validation loss does not improve.", rich_help_panel=TRAINING)] = False,
+    anneal_on_plateau: Annotated[bool, typer.Option("--anneal-on-plateau", help="wlm's schedule: lr /= 4 when validation loss does not improve.", rich_help_panel=TRAINING)] = False,
     reg: Annotated[float, typer.Option(help="L2 on every weight matrix (Wxh*, Whh*, Why).", rich_help_panel=TRAINING)] = 0.01,
     clip: Annotated[float, typer.Option(help="Elementwise gradient clip.", rich_help_panel=TRAINING)] = 5.0,
     bptt_truncate: Annotated[int, typer.Option(help="Backprop through the last K steps only (-1: all).", rich_help_panel=TRAINING)] = -1,
-    carry_state: Annotated[bool, typer.Option(help="Start each window from the state its stream ended the last one with, the gradient stopped at the edge (char-rnn's, word_language_model's; default: h = 0, the notebook's).", rich_help_panel=TRAINING)] = False,
+    carry_state: Annotated[bool, typer.Option("--carry-state", help="Start each window from the state its stream ended the last one with, the gradient stopped at the edge (char-rnn's, wlm's; default: h = 0, the notebook's).", rich_help_panel=TRAINING)] = False,
     passes: Annotated[int, typer.Option(help="Passes over the text.", rich_help_panel=TRAINING)] = 10,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, dropout, sampling.", rich_help_panel=TRAINING)] = 0,
     batch: Annotated[int, typer.Option(help="Streams (or, word level with sentences, sentences) per step (1: the notebook).", rich_help_panel=SPEED)] = 1,
@@ -116,10 +137,15 @@ def train(
     process_id: Annotated[int, typer.Option(help="Multi-host: this process's index.", rich_help_panel=SCALE)] = 0,
     checkpoint: Annotated[Optional[str], typer.Option(help="Where to save (default: the --resume checkpoint, else runs/CORPUS-LEVEL.npz).", rich_help_panel=OUTPUT)] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue from this checkpoint (and save back to it).", rich_help_panel=OUTPUT)] = None,
-    overwrite: Annotated[bool, typer.Option(help="Let a new run replace the checkpoint at its path.", rich_help_panel=OUTPUT)] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Let a new run replace the checkpoint at its path.", rich_help_panel=OUTPUT)] = False,
     save_every: Annotated[float, typer.Option(help="Also save every this many seconds.", rich_help_panel=OUTPUT)] = 60.0,
     log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.", rich_help_panel=OUTPUT)] = None,
     sample_length: Annotated[int, typer.Option(help="Sampled at the end: chars (char level) or words in whole sentences (word level); 0: none.", rich_help_panel=OUTPUT)] = 200,
+    # word_language_model's names for the same options (hidden: one name in the help)
+    data: Annotated[Optional[str], typer.Option(hidden=True)] = None,
+    epochs: Annotated[Optional[int], typer.Option(hidden=True)] = None,
+    bptt: Annotated[Optional[int], typer.Option(hidden=True)] = None,
+    nhid: Annotated[Optional[int], typer.Option(hidden=True)] = None,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
     from pytrnn.runtime.parallel import ask_for_host_devices
@@ -131,7 +157,7 @@ def train(
     from pytrnn.training import train as run
     from pytrnn.training.progress import RichReporter
 
-    options = {k: value(v) for k, v in ctx.params.items()}
+    options = resolve_aliases(ctx, {k: value(v) for k, v in ctx.params.items()})
     if lr is None:  # a resumed run keeps its own; a new one takes the optimizer's
         options["lr"] = RNNConfig.lr if resume else DEFAULT_LR.get(options["optimizer"],
                                                                     RNNConfig.lr)

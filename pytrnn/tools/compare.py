@@ -111,7 +111,9 @@ def runs_figure(paths):
     validation (solid) bits/char or perplexity per pass, one colour per run. A
     notebook shows the returned figure inline."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+    from matplotlib.ticker import FormatStrFormatter
+
+    from pytrnn.tools.plot import pass_axis
 
     runs = load_runs(paths)
     level = runs[0][1].level
@@ -130,12 +132,14 @@ def runs_figure(paths):
         if val:
             ax.plot([r["pass"] for r in val], [r[val_key] for r in val], marker="o",
                     color=colour)
-        ax.plot([r["pass"] for r in h], [r[train_key] for r in h], ls="--", color=colour,
-                alpha=0.6)
+        ax.plot([r["pass"] for r in h], [r[train_key] for r in h], ls="--", marker=".",
+                color=colour, alpha=0.6)
         handles.append(Line2D([], [], color=colour, marker="o", label=name))
-    handles += [Line2D([], [], color="k", label="validation"),
-                Line2D([], [], color="k", ls="--", alpha=0.6, label="train (running)")]
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    drawn_val = any(val_key in r for _, ck in runs for r in ck.history)
+    handles += [Line2D([], [], color="k", label="validation")] if drawn_val else []
+    handles.append(Line2D([], [], color="k", ls="--", marker=".", alpha=0.6,
+                          label="train (running)"))
+    pass_axis(ax, sorted({r["pass"] for _, ck in runs for r in ck.history}))
     ax.set_xlabel("pass")
     ax.set_ylabel(val_label)
     if level == "word":  # perplexities span decades; plain numbers on the ticks

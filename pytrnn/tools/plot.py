@@ -33,7 +33,6 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     left, right, right_label = PANELS[level]
     passes = [r["pass"] for r in history]
@@ -52,8 +51,8 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
             ax2.plot(passes, [r[key] for r in history], marker="o", label=label)
     ax2.set_xlabel("pass")
     ax2.set_ylabel(right_label)
-    for ax in (ax1, ax2):  # passes are whole numbers
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (ax1, ax2):
+        pass_axis(ax, passes)
     ax2.legend()
     if title:
         fig.suptitle(title)
@@ -62,6 +61,24 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def pass_axis(ax, passes) -> None:
+    """Passes are whole numbers: a tick at each (up to 20), else whole-number ticks;
+    the axis reaches half a pass past the ends, so one pass is a visible point."""
+    from matplotlib.ticker import MaxNLocator
+
+    if len(passes) <= 20:
+        ax.set_xticks(list(passes))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(min(passes) - 0.5, max(passes) + 0.5)
+
+
+def run_title(ck) -> str:
+    """What a run was: its corpus, level, cell and layers, width."""
+    layers = f" x{ck.cfg.layers}" if ck.cfg.layers > 1 else ""
+    return f"{ck.corpus} ({ck.level}, {ck.cfg.cell}{layers}, H={ck.cfg.hidden})"
 
 
 def plot_checkpoint(path, out) -> Path:
@@ -78,4 +95,4 @@ def plot_checkpoint(path, out) -> Path:
         path = path[0]
     ck = load(path)
     return plot_history(ck.history, out, level=ck.level,
-                        title=f"{ck.corpus} ({ck.level}, H={ck.cfg.hidden})")
+                        title=run_title(ck))

@@ -218,3 +218,42 @@ def test_reproduce_command_prints_the_original_figures_beside_ours(tmp_path, mon
         assert f"In[115] iteration={i}" in out
     assert f"{ORIGINAL['in115'][9]:.4f}" in out
     assert "In[107] iteration=2" in out and "In[107] iteration=3" not in out
+
+
+def test_word_language_model_names_are_hidden_aliases(tmp_path):
+    """--data, --epochs, --bptt and --nhid mean wlm's (--corpus, --passes, --window,
+    --hidden): the same run either way, one name in the help, and two values for one
+    option one line and exit 2."""
+    from helpers import invoke, one_line_error
+    from pytrnn.runtime import checkpoint as ck
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "train.txt").write_text("the cat sat on the mat . " * 40)
+    common = ["--level", "word", "--layout", "stream", "--sample-length", 0]
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    r = invoke("train", "--data", corpus, "--epochs", 1, "--bptt", 6, "--nhid", 8,
+               *common, "--checkpoint", a)
+    assert r.exit_code == 0, r.output
+    r = invoke("train", "--corpus", corpus, "--passes", 1, "--window", 6, "--hidden", 8,
+               *common, "--checkpoint", b)
+    assert r.exit_code == 0, r.output
+    ca, cb = ck.load(a), ck.load(b)
+    assert ca.cfg == cb.cfg and ca.passes_done == cb.passes_done == 1
+    for k in ca.params:
+        np.testing.assert_array_equal(ca.params[k], cb.params[k])
+    one_line_error(invoke("train", "--epochs", 2, "--passes", 1, "--checkpoint",
+                          tmp_path / "x.npz"), "--epochs is --passes")
+    help_text = invoke("train", "--help").stdout
+    assert "--epochs" not in help_text and "--passes" in help_text
+
+
+def test_every_help_reads_whole_at_80_columns(monkeypatch):
+    """No entry of any command's --help is cut ("…") in an 80-column terminal."""
+    from helpers import invoke
+
+    monkeypatch.setenv("COLUMNS", "80")
+    for command in ("train", "sample", "eval", "plot", "compare", "reproduce", "bench",
+                    "info", "data"):
+        out = invoke(command, "--help").stdout
+        assert "Usage" in out and "…" not in out, command

@@ -119,3 +119,30 @@ def test_plot_overlays_several_runs_with_whole_pass_ticks(tmp_path):
     assert labels[0] == ["cell=rnn", "cell=gru", "validation", "train (running)"]
     for t in ticks[0] + ticks1[0] + ticks1[1]:
         assert float(t).is_integer(), (ticks, ticks1)
+
+
+def test_one_pass_reads_well(tmp_path):
+    """After one pass: a tick at pass 1 only, the point inside the axis and marked,
+    the legend naming only what is drawn (no validation entry where no run has
+    one), and the plot's title naming the cell and layers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pytrnn.tools.compare import runs_figure
+    from pytrnn.tools.plot import run_title
+
+    a = make_run(tmp_path / "a.npz", val=(300.0,))
+    b = make_run(tmp_path / "b.npz", val=(250.0,), cell="gru", layers=2)
+    for path in (a, b):  # runs without a validation split
+        ck = ckpt_io.load(path)
+        ck.history = [{k: v for k, v in r.items() if k != "val_ppl"} for r in ck.history]
+        ckpt_io.save(path, ck)
+    ax = runs_figure([a, b]).axes[0]
+    assert list(ax.get_xticks()) == [1] and ax.get_xlim() == (0.5, 1.5)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "validation" not in labels and "train (running)" in labels
+    assert all(line.get_marker() not in (None, "None", "") for line in ax.get_lines())
+    with_val = make_run(tmp_path / "c.npz", val=(300.0,))
+    ax = runs_figure([with_val]).axes[0]
+    assert "validation" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert run_title(ckpt_io.load(b)) == "pydoc (word, gru x2, H=4)"
