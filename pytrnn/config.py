@@ -63,7 +63,8 @@ class RNNConfig:
     window: int = option(25, LOCKED)
     lr: float = option(0.01, CHANGEABLE)
     reg: float = option(0.01, LOCKED)
-    clip: float = option(5.0, LOCKED)
+    clip: float = option(5.0, LOCKED)  # elementwise, the notebook's; 0: off
+    clip_norm: float = option(0.0, LOCKED)  # torch's clip_grad_norm_ over every gradient; 0: off
     dtype: str = option("float64", LOCKED)
     bptt_truncate: int = option(-1, LOCKED)  # scan's truncate_gradient; -1 = full BPTT
     cell: str = option("rnn", LOCKED)  # "rnn" (the notebook's tanh cell) | "gru" | "lstm"
@@ -90,8 +91,10 @@ class RNNConfig:
             raise ConfigError(f"--lr must be positive, got {self.lr}")
         if not self.reg >= 0:
             raise ConfigError(f"--reg must be non-negative, got {self.reg}")
-        if not self.clip > 0:
-            raise ConfigError(f"--clip must be positive, got {self.clip}")
+        if not self.clip >= 0:
+            raise ConfigError(f"--clip must be positive (or 0: off), got {self.clip}")
+        if not self.clip_norm >= 0:
+            raise ConfigError(f"--clip-norm must be positive (or 0: off), got {self.clip_norm}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.cell not in CELL_NAMES:

@@ -184,9 +184,23 @@ def opt_init(name, P):
     return {"s": {k: np.zeros_like(v) for k, v in P.items()}}
 
 
-def opt_step(name, P, G, state, lr, clip, alpha=0.99, b1=0.9, b2=0.999, eps=None):
-    """One step on clipped gradients; returns new P (state updated in place)."""
-    G = {k: np.clip(v, -clip, clip) for k, v in G.items()}
+def norm_clip(G, max_norm):
+    """torch.nn.utils.clip_grad_norm_, as its documentation states it: the L2 norm
+    of every gradient together; each scaled by max_norm / (norm + 1e-6) when that
+    is below 1."""
+    total = np.sqrt(sum((v ** 2).sum() for v in G.values()))
+    coef = min(max_norm / (total + 1e-6), 1.0)
+    return {k: v * coef for k, v in G.items()}
+
+
+def opt_step(name, P, G, state, lr, clip, alpha=0.99, b1=0.9, b2=0.999, eps=None,
+             clip_norm=0.0):
+    """One step on clipped gradients (the norm first, with ``clip_norm``; then
+    elementwise, unless ``clip`` is 0); returns new P (state updated in place)."""
+    if clip_norm:
+        G = norm_clip(G, clip_norm)
+    if clip:
+        G = {k: np.clip(v, -clip, clip) for k, v in G.items()}
     if name == "sgd":
         return {k: P[k] - lr * G[k] for k in P}
     if name == "adagrad":

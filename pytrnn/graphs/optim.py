@@ -3,7 +3,8 @@
 Each takes the parameters, their gradients and the optimizer's own state variables,
 and returns the new values of both. The rules and defaults are those documented for
 ``torch.optim`` (SGD, Adagrad, RMSprop, Adam), with two choices of the notebook kept:
-the gradient is clipped elementwise before the optimizer sees it, and the L2 term
+the gradient is clipped elementwise before the optimizer sees it (after
+``torch.nn.utils.clip_grad_norm_``'s rule with ``--clip-norm``), and the L2 term
 stays in the loss (never the optimizer's weight decay). The state (running sums,
 moments, Adam's step count) lives in shared variables the model owns and the
 checkpoint saves, so a resumed run continues exactly.
@@ -46,8 +47,22 @@ def _c(value, cfg):
 
 
 def clipped(g, cfg: RNNConfig):
+    """The notebook's elementwise clip to [-clip, clip] (``clip`` 0: none)."""
+    if cfg.clip == 0:
+        return g
     c = _c(cfg.clip, cfg)
     return pt.clip(g, -c, c)
+
+
+def norm_clipped(grads: list, cfg: RNNConfig) -> list:
+    """torch.nn.utils.clip_grad_norm_'s rule over every gradient together: with
+    ``total`` the L2 norm of all of them, each is scaled by
+    ``min(clip_norm / (total + 1e-6), 1)``. ``clip_norm`` 0: the gradients as they are."""
+    if cfg.clip_norm == 0:
+        return grads
+    total = pt.sqrt(sum((g * g).sum() for g in grads))
+    coef = pt.minimum(_c(cfg.clip_norm, cfg) / (total + _c(1e-6, cfg)), _c(1.0, cfg))
+    return [g * coef for g in grads]
 
 
 def sgd_delta(g, cfg: RNNConfig, lr=None):
@@ -60,7 +75,9 @@ def apply(cfg: RNNConfig, P: list, grads: list, S: list, w=None, lr=None):
     """(new parameters, new state) for parameters ``P`` (param_names order), their
     gradients and state ``S`` (state_shapes order). ``w`` (a 0/1 scalar) leaves
     everything as it was when 0: a padding window of a fused chunk. ``lr``: a
-    variable holding the current learning rate (None: cfg.lr as a constant)."""
+    variable holding the current learning rate (None: cfg.lr as a constant). The
+    gradients are norm-clipped first (``--clip-norm``), then clipped elementwise."""
+    grads = norm_clipped(grads, cfg)
     if cfg.optimizer == "sgd":  # the notebook's rule, written as it always was
         if w is None:
             return [p - sgd_delta(g, cfg, lr) for p, g in zip(P, grads)], []

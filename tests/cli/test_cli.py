@@ -257,3 +257,19 @@ def test_every_help_reads_whole_at_80_columns(monkeypatch):
                     "info", "data"):
         out = invoke(command, "--help").stdout
         assert "Usage" in out and "…" not in out, command
+
+
+def test_clip_values_off_and_bad(tmp_path):
+    """--clip 0 turns the elementwise clip off (word_language_model clips only the
+    norm); a negative --clip-norm is one line and exit 2."""
+    from helpers import invoke, one_line_error
+    from pytrnn.runtime import checkpoint as ck
+
+    one_line_error(invoke("train", "--clip-norm", -1, "--checkpoint", tmp_path / "a.npz"),
+                   "--clip-norm must be positive (or 0: off)")
+    r = invoke("train", "--hidden", 8, "--window", 10, "--limit-chars", 3000, "--passes", 1,
+               "--clip", 0, "--clip-norm", 0.25, "--sample-length", 0,
+               "--checkpoint", tmp_path / "b.npz")
+    assert r.exit_code == 0, r.output
+    cfg = ck.load(tmp_path / "b.npz").cfg
+    assert (cfg.clip, cfg.clip_norm) == (0.0, 0.25)

@@ -41,7 +41,8 @@ def test_numpy_reference_matches_finite_differences(cell, layers):
             assert g[k][idx] == pytest.approx((lp - lm) / (2 * eps), rel=1e-5, abs=1e-8), (k, idx)
 
 
-def run_against_numpy(m, cell, layers, optimizer, seqs, rng, pad=None, clip=CLIP):
+def run_against_numpy(m, cell, layers, optimizer, seqs, rng, pad=None, clip=CLIP,
+                      clip_norm=0.0):
     """Train pytrnn and numpy side by side; loss, data loss, parameters to 1e-9."""
     P = init(cell, layers, D, H, rng)
     assert list(m.get_params()) == names(cell, layers)  # the contract's layout
@@ -51,7 +52,7 @@ def run_against_numpy(m, cell, layers, optimizer, seqs, rng, pad=None, clip=CLIP
     for x, y in seqs:
         loss, data = m.train_step(x, y, pad_to=pad)
         want, want_data, g = loss_and_grads(cell, layers, P, x, y, REG)
-        P = opt_step(optimizer, P, g, state, LR, clip)
+        P = opt_step(optimizer, P, g, state, LR, clip, clip_norm=clip_norm)
         assert loss == pytest.approx(want, rel=1e-9)
         assert data == pytest.approx(want_data, rel=1e-9)
     got = m.get_params()
@@ -68,6 +69,46 @@ def test_cells_match_numpy(cell, layers, mode):
     run_against_numpy(m, cell, layers, "sgd", seqs, rng)
     run_against_numpy(model(mode, cell=cell, layers=layers, clip=0.05), cell, layers,
                       "sgd", seqs, rng, clip=0.05)  # a clip that bites
+
+
+@pytest.mark.parametrize("mode, backend, cell, optimizer", [
+    ("scan", "jax", "lstm", "sgd"), ("unroll", "jax", "rnn", "adam"),
+    ("scan", "c", "rnn", "sgd"), ("scan", "numba", "rnn", "sgd")])
+def test_clip_norm_is_torchs_clip_grad_norm(mode, backend, cell, optimizer):
+    """--clip-norm 0.5 with --clip 0 (word_language_model's clipping): every
+    gradient scaled by min(0.5 / (norm + 1e-6), 1), the norm taken over all of them
+    together (numpy_cells.norm_clip, from torch's documentation), two layers, on each
+    backend and mode. The norm bites: the raw gradients' norm is above 0.5."""
+    rng = np.random.default_rng(7)
+    seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(3)]
+    P = init(cell, 2, D, H, np.random.default_rng(7))
+    raw = loss_and_grads(cell, 2, P, *seqs[0], REG)[2]
+    assert np.sqrt(sum((v ** 2).sum() for v in raw.values())) > 1.0
+    m = model(mode, backend, cell=cell, layers=2, optimizer=optimizer, clip=0.0,
+              clip_norm=0.5)
+    run_against_numpy(m, cell, 2, optimizer, seqs, np.random.default_rng(7), clip=0.0,
+                      clip_norm=0.5)
+
+
+def test_clip_norm_in_fused_batched_windows():
+    """The same rule inside one fused call of K windows of B streams (JAX)."""
+    rng = np.random.default_rng(8)
+    B = 2
+    P = init("rnn", 2, D, H, rng)
+    X, Y = rng.integers(0, D, (2, L, B)), rng.integers(0, D, (2, L, B))
+    m = model("scan", "jax", cell="rnn", layers=2, clip=0.0, clip_norm=0.3)
+    m.set_params(P)
+    m.train_windows(X, Y)
+    for k in range(2):
+        parts = [loss_and_grads("rnn", 2, P, X[k, :, b], Y[k, :, b], 0.0)
+                 for b in range(B)]
+        g = {n: sum(p[2][n] for p in parts) / B for n in P}
+        for n in [n for n in P if n.startswith(("Wxh", "Whh", "Why"))]:
+            g[n] += 2 * REG * P[n]
+        P = opt_step("sgd", P, g, {}, LR, 0.0, clip_norm=0.3)
+    got = m.get_params()
+    for n in P:
+        np.testing.assert_allclose(got[n], P[n], rtol=1e-9, atol=1e-12, err_msg=n)
 
 
 @pytest.mark.parametrize("optimizer", ["adagrad", "rmsprop", "adam"])
