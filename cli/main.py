@@ -57,13 +57,16 @@ Device = choices("Device", DEVICES)
 WLM_ALIASES = {"data": "corpus", "epochs": "passes", "bptt": "window", "nhid": "hidden"}
 
 
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """The user typed this option (or set it through the environment)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
 def given_options(ctx: typer.Context) -> set[str]:
-    """The options of the running command that the user typed (or set through the
-    environment), as opposed to those left at their defaults; an alias counts as
-    the option it names."""
-    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
-    return {WLM_ALIASES.get(name, name) for name, src in sources.items()
-            if src is not None and src.name != "DEFAULT"}
+    """The options of the running command that the user typed, as opposed to those
+    left at their defaults; an alias counts as the option it names."""
+    return {WLM_ALIASES.get(name, name) for name in ctx.params if _typed(ctx, name)}
 
 
 def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
@@ -73,8 +76,7 @@ def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
     for alias, name in WLM_ALIASES.items():
         if options.get(alias) is None:
             continue
-        own = ctx.get_parameter_source(name)
-        if own is not None and own.name != "DEFAULT" and options[name] != options[alias]:
+        if _typed(ctx, name) and options[name] != options[alias]:
             raise ConfigError(f"--{alias} is --{name.replace('_', '-')}: give one of "
                               f"them, not {options[alias]} and {options[name]}")
         options[name] = options[alias]

@@ -41,6 +41,14 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
+def _nearest_existing(folder: Path) -> Path:
+    """``folder``, or the nearest of its parents that exists (atomic_write makes
+    the missing ones)."""
+    while not folder.exists():
+        folder = folder.parent
+    return folder
+
+
 def check_writable(path: str | os.PathLike, what: str, example: str = "run.npz") -> Path:
     """Refuse, before any work, an output path that could not be written: a folder,
     a path under a file, or a folder where no file can be created (tried, not
@@ -51,9 +59,7 @@ def check_writable(path: str | os.PathLike, what: str, example: str = "run.npz")
     if path.is_dir():
         raise OutputError(f"{what} {path} is a folder: name a file in it, "
                           f"such as {path / example}")
-    folder = path.parent
-    while not folder.exists():  # atomic_write makes the missing folders
-        folder = folder.parent
+    folder = _nearest_existing(path.parent)
     if not folder.is_dir():
         raise OutputError(f"cannot write {what} {path}: {folder} is a file, not a folder")
     try:
@@ -71,9 +77,7 @@ def check_free_space(path: Path, needed: int, what: str) -> None:
     copy) would not fit in the free space of its folder."""
     from pytrnn.errors import OutputError
 
-    folder = Path(path).parent
-    while not folder.exists():
-        folder = folder.parent
+    folder = _nearest_existing(Path(path).parent)
     free = shutil.disk_usage(folder).free
     if free < needed:
         raise OutputError(f"{what} {path} needs about {needed / 1e6:,.1f} MB and "

@@ -89,8 +89,7 @@ def read_text(path: Path, spec: str, limit: int | None = None) -> str:
         except UnicodeDecodeError as e:
             text = raw[:e.start].decode("utf-8")
             if len(text) < limit:
-                raise CorpusError(f"{path} is not valid UTF-8 (byte {e.start}): pass a "
-                                  f"UTF-8 text file")
+                decode(raw, str(path))  # raises, naming the byte as a whole read would
         text = text[:limit]
     if not text:
         raise CorpusError(f"corpus {spec} is empty")

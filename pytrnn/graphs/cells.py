@@ -69,13 +69,12 @@ def lstm_step(xp_t, b, states, Whh, bhh, H, batched):
 
 
 def tanh_bptt(cell, fn, xe, Whh, bhh, H, init, mask, batch, truncate):
-    """One tanh layer with its own BPTT (pytrnn.graphs.tanh_bptt); ``init`` None
-    starts from zero inside the recurrence, as the notebook's graph does. Truncation
-    is the recurrence's own."""
+    """One tanh layer with its own BPTT (pytrnn.graphs.tanh_bptt), from ``init``'s
+    h; truncation is the recurrence's own."""
     from pytrnn.graphs.tanh_bptt import recurrence
 
     return [recurrence(xe, Whh, H, mask=mask, batch=batch, truncate=truncate,
-                       h0=None if init is None else init[0])]
+                       h0=init[0])]
 
 
 def gated_bptt(cell, fn, xe, Whh, bhh, H, init, mask, batch, truncate):
@@ -98,8 +97,7 @@ class Cell:
     step: Callable
     bptt: Callable  # one layer's recurrence with a hand-written gradient
     truncates: bool = False  # bptt applies truncate_gradient itself
-    zero_start: bool = False  # bptt starts from zero when given no first state
 
 
-CELLS = {"rnn": Cell(1, 1, rnn_step, tanh_bptt, truncates=True, zero_start=True),
+CELLS = {"rnn": Cell(1, 1, rnn_step, tanh_bptt, truncates=True),
          "gru": Cell(3, 1, gru_step, gated_bptt), "lstm": Cell(4, 2, lstm_step, gated_bptt)}

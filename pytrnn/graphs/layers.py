@@ -101,24 +101,21 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
             if own_bptt:
                 m = seqs[1] if n_seq > 1 else None
                 bhh = params.get("bhh" + suffix(layer))
-                if first is None:
-                    first = _init(cfg, batch, None, layer)
                 return cell.bptt(cfg.cell, fn, seqs[0], params["Whh" + suffix(layer)],
                                  bhh, cfg.hidden, first, m, batch, truncate)
             outs = pytensor.scan(fn, sequences=seqs,
-                                 outputs_info=first or _init(cfg, batch, None, layer),
+                                 outputs_info=first,
                                  non_sequences=rec + extra, truncate_gradient=truncate,
                                  strict=True, return_updates=False)
             return list(outs) if cell.states > 1 else [outs]
 
-        first = None if (init is None and cell.zero_start and own_bptt) else \
-            _init(cfg, batch, init, layer)
+        first = _init(cfg, batch, init, layer)
         T, K = x.type.shape[0], cfg.bptt_truncate
         if K > 0 and T is not None and T > K and not (own_bptt and cell.truncates):
             # truncate_gradient's meaning, built as two scans: the first T - K steps
             # pass nothing back (PyTensor's JAX scan cannot run truncated gradients
             # of several recurrent outputs)
-            head = run([q[:T - K] for q in sequences], _init(cfg, batch, init, layer))
+            head = run([q[:T - K] for q in sequences], first)
             head = [disconnected_grad(o) for o in head]
             outs = run([q[T - K:] for q in sequences], [o[-1] for o in head])
             below = pt.concatenate([head[0], outs[0]], axis=0)

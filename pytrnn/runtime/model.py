@@ -24,10 +24,10 @@ from pytrnn.graphs.forward import BUILDERS, build_step, drop_shape, state_shape
 from pytrnn.graphs.params import init_params, param_shapes
 from pytrnn.graphs.updates import train_updates
 from pytrnn.runtime.backends import compile_mode, resolve_backend
-from pytrnn.runtime.inputs import check_ids, check_seq, pad_batch, seq_args
+from pytrnn.runtime.inputs import check_ids, pad_batch, seq_args
 from pytrnn.runtime.parallel import DataParallel
 from pytrnn.runtime.state import TrainState
-from pytrnn.runtime.steppers import stepper_for
+from pytrnn.runtime.steppers import MASKED_GROUPS, stepper_for
 
 
 class RNN:
@@ -95,12 +95,6 @@ class RNN:
         """True where every sequence length needs its own compiled program (JAX
         traces one per shape; unroll builds one graph per length): pad to buckets."""
         return self.mode == "unroll" or self.stepper.static_shapes
-
-    def _check_ids(self, *arrays) -> None:
-        check_ids(self.cfg, *arrays)
-
-    def _check_seq(self, x, y=None, pad_to=None):
-        return check_seq(self.cfg, self.mode, x, y, pad_to)
 
     def _args(self, x, y, pad_to):
         return seq_args(self.cfg, self.mode, x, y, pad_to)
@@ -313,12 +307,11 @@ class RNN:
         B = X.shape[2] * self.parallel.processes if X.ndim == 3 else None
         if self.mode == "unroll" and T != self.cfg.window:
             raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
-        self._check_ids(X, Y)
+        check_ids(self.cfg, X, Y)
         w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
         masked = masks is not None
         if masked and np.shape(masks) != X.shape:
-            raise ConfigError("fused groups of sentences need --backend jax and "
-                              "masks shaped like X (K, T, B)")
+            raise ConfigError(MASKED_GROUPS)
         key = self.stepper.fused_key(K, T, B, masked, self.traces_lengths(masked))
         if key not in self._fns:
             self._fns[key] = self.stepper.compile_fused(self, K, key[2], B, masked)

@@ -49,6 +49,11 @@ class TrainState:
         return [self.params[k] for k in self.names] + list(self.opt_state.values()) \
             + list(carried)
 
+    def nbytes(self) -> int:
+        """The arrays a checkpoint of this state holds, in bytes (no copies made)."""
+        carried = [self.carry_var(self.carry_now)] if self.carry_state else []
+        return sum(v.get_value(borrow=True).nbytes for v in self.threaded(carried))
+
     # -- parameters and the optimizer's state -------------------------------------
     def _copies(self, shared: dict) -> dict[str, np.ndarray]:
         return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)

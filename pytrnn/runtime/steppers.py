@@ -21,6 +21,9 @@ from pytrnn.graphs.updates import build_fused
 from pytrnn.runtime.backends import compile_mode, select_device
 from pytrnn.runtime.fused import compile_windows
 
+MASKED_GROUPS = ("fused groups of sentences need --backend jax and masks shaped like X "
+                 "(K, T, B)")
+
 
 class GraphStepper:
     """C and Numba: PyTensor functions end to end."""
@@ -41,8 +44,7 @@ class GraphStepper:
     def fused_key(self, K: int, T: int, B: int | None, masked: bool, traced: bool):
         """The compile-cache key of a chunk function: built for K windows of T."""
         if masked:
-            raise ConfigError("fused groups of sentences need --backend jax and "
-                              "masks shaped like X (K, T, B)")
+            raise ConfigError(MASKED_GROUPS)
         return ("fused", K, T, B)
 
     def compile_fused(self, model, K: int, T: int | None, B: int | None,
@@ -75,8 +77,7 @@ class JaxStepper(GraphStepper):
     def fused_key(self, K, T, B, masked, traced):
         """Any number of windows; groups of padded sentences traced per length."""
         if masked and B is None:
-            raise ConfigError("fused groups of sentences need --backend jax and "
-                              "masks shaped like X (K, T, B)")
+            raise ConfigError(MASKED_GROUPS)
         return ("fused", None, None if traced else T, B) + (("masked",) if masked else ())
 
     def compile_fused(self, model, K, T, B, masked=False):

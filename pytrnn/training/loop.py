@@ -57,6 +57,12 @@ def best_path(path: Path) -> Path:
     return path.with_name(path.stem + ".best" + (path.suffix or ".npz"))
 
 
+def resumes_into(cfg, path: Path) -> bool:
+    """The run continues the checkpoint at ``path`` itself (--resume X, saving back
+    to X): what is there is this run's own last good state."""
+    return cfg.resume is not None and Path(path).resolve() == Path(cfg.resume).resolve()
+
+
 def settle(steps, units):
     """Read back (loss, data_loss) pairs left on the device: [(loss, data, units)]."""
     return [(float(loss), float(data), units) for loss, data in steps]
@@ -127,10 +133,9 @@ class Loop:
             self.reporter = PrintReporter(quiet=True)
         self.path = Path(path)
         self.best_path = best_path(self.path)
-        # resumed into its own file: what is there is this run's last good state
-        self.resumed_here = (resumed is not None and cfg.resume is not None
-                             and self.path.resolve() == Path(cfg.resume).resolve())
+        self.resumed_here = resumed is not None and resumes_into(cfg, self.path)
         self.wrote = False  # this run has written its checkpoint at least once
+        self.replaced = False  # the best pass of the run --overwrite replaces is gone
         self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
         self.history = list(resumed.history) if resumed else []
         self.test_result = None
@@ -172,8 +177,6 @@ class Loop:
                 self._write(self.best_path,
                             lambda: self.best_path.unlink(missing_ok=True))
             self.replaced = True
-
-    replaced = False  # the best pass of the run --overwrite replaces is gone
 
     def _write(self, target: Path, write) -> None:
         try:
@@ -237,7 +240,8 @@ class Loop:
         rep = self.reporter
         rep.line(self.describe())
         if self.lead:
-            check_free_space(self.path, 2 * self.checkpoint_bytes(), "the checkpoint")
+            check_free_space(self.path, 2 * self.model.state.nbytes() + (1 << 16),
+                             "the checkpoint")
         try:
             compile_s = self.compile()
         except KeyboardInterrupt:
@@ -268,13 +272,6 @@ class Loop:
         return TrainResult(self.model, self.checkpoint(), self.path, self.history,
                            compile_s, speed, text,
                            self.best_path if has_best else None, self.test_result)
-
-    def checkpoint_bytes(self) -> int:
-        """About what one checkpoint of this run takes on disk (uncompressed)."""
-        arrays = [*self.model.get_params().values(), *self.model.get_state().values()]
-        carry = self.model.get_carry()
-        return sum(np.asarray(a).nbytes for a in arrays) + (
-            0 if carry is None else np.asarray(carry).nbytes) + (1 << 16)
 
     def score_test(self, use_best: bool) -> dict:
         """The test text's figures, with the best pass's parameters where there is

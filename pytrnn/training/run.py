@@ -17,7 +17,7 @@ from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
 from pytrnn.errors import CheckpointError, ConfigError, OutputError
 from pytrnn.files import PathBusy, check_writable, claim
 from pytrnn.training.loop import (DATA_FIELDS, SCHEDULE_FIELDS, TrainingInterrupted,
-                                  TrainResult, best_path, owned_signals)
+                                  TrainResult, best_path, owned_signals, resumes_into)
 from pytrnn.training.progress import PrintReporter
 from pytrnn.training.sentences import WordLoop
 from pytrnn.training.stream import WordStreamLoop
@@ -51,13 +51,14 @@ def _merge(cfg, saved: dict, default, names, given, used=None):
     saved one is an error, whatever it equals (the default included). ``used``:
     what a saved None meant for the run (its resolved layout, say), compared
     instead."""
-    updates = {}
+    updates, used = {}, used or {}
     for name in names:
         g, s = getattr(cfg, name), saved.get(name, getattr(default, name))
-        if _was_given(name, cfg, default, given) and g != (used or {}).get(name, s):
-            s = (used or {}).get(name, s)
-            raise ConfigError(f"--resume: {_flag(name)} is {_shown(s)} in the checkpoint, "
-                              f"but {_shown(g)} was given; a resumed run keeps it")
+        was = used.get(name, s)
+        if _was_given(name, cfg, default, given) and g != was:
+            raise ConfigError(f"--resume: {_flag(name)} is {_shown(was)} in the "
+                              f"checkpoint, but {_shown(g)} was given; a resumed run "
+                              f"keeps it")
         updates[name] = s
     return replace(cfg, **updates)
 
@@ -90,15 +91,11 @@ def checkpoint_path(cfg: TrainConfig, corpus: str) -> Path:
     return default_checkpoint(cfg, corpus)
 
 
-def _resumes_into(cfg: TrainConfig, path: Path) -> bool:
-    return cfg.resume is not None and path.resolve() == Path(cfg.resume).resolve()
-
-
 def refuse_taken(cfg: TrainConfig, path: Path) -> None:
     """A path that holds another run's checkpoint (or its ``.best.npz``) is refused
     unless ``--overwrite``: no run replaces another silently. (With --overwrite the
     old files go when this run first saves, pytrnn.training.loop.Loop.save.)"""
-    if _resumes_into(cfg, path) or cfg.overwrite:
+    if resumes_into(cfg, path) or cfg.overwrite:
         return
     taken = [p for p in (path, best_path(path)) if p.exists()]
     if taken:
@@ -139,8 +136,7 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     if cfg.passes <= resumed.passes_done:
         raise ConfigError(f"--resume: the checkpoint has done {resumed.passes_done} "
                           f"passes already; ask for more with --passes")
-    lr_given = (_was_given("lr", model_cfg, resumed.cfg, given) if given is None
-                else "lr" in given)
+    lr_given = _was_given("lr", model_cfg, resumed.cfg, given)
     if lr_given:
         was = resumed.run.lr_now or resumed.cfg.lr
         now = model_cfg.lr
