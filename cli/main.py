@@ -12,8 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from pytrnn.config import (BACKEND_NAMES, CELL_NAMES, DEVICES, DTYPES, LAYOUTS, LEVELS,
-                           MODES, OPTIMIZERS)
+from pytrnn.config import (BACKEND_NAMES, CELL_NAMES, DEVICES, DTYPES, INITS, LAYOUTS,
+                           LEVELS, LOSS_SCALES, MODES, OPTIMIZERS)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The classic Theano char-RNN notebook on PyTensor, and a word-level RNN.")
@@ -50,6 +50,8 @@ Dtype = choices("Dtype", DTYPES)
 Mode = choices("Mode", MODES)
 Backend = choices("Backend", BACKEND_NAMES)
 Device = choices("Device", DEVICES)
+LossScale = choices("LossScale", LOSS_SCALES)
+Init = choices("Init", INITS)
 
 
 # word_language_model's option names that mean exactly pytrnn's (wlm's --data is a
@@ -111,10 +113,14 @@ def train(
     window: Annotated[int, typer.Option(help="Steps per window L (chars, or tokens of a word stream).", rich_help_panel=MODEL)] = 25,
     cell: Annotated[Cell, typer.Option(help="rnn (the notebook's tanh cell), gru or lstm.", rich_help_panel=MODEL)] = Cell.rnn,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.", rich_help_panel=MODEL)] = 1,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output (char-rnn's, wlm's).", rich_help_panel=MODEL)] = 0.0,
+    emsize: Annotated[Optional[int], typer.Option(help="Word embedding size E: Wemb (V, E) before layer 0 (wlm's; default: one-hot into Wxh).", rich_help_panel=MODEL)] = None,
+    tied: Annotated[bool, typer.Option("--tied", help="Output layer = Wemb.T (wlm's --tied; needs --emsize = --hidden).", rich_help_panel=MODEL)] = False,
+    dropout: Annotated[float, typer.Option(help="Dropout on the embedding, between layers and before the output (char-rnn's, wlm's).", rich_help_panel=MODEL)] = 0.0,
+    init: Annotated[Init, typer.Option(help="notebook (randn/sqrt(fan_in)) or wlm (its init_weights).", rich_help_panel=MODEL)] = Init.notebook,
     dtype: Annotated[Dtype, typer.Option(help="float64 (the notebook) or float32.", rich_help_panel=MODEL)] = Dtype.float64,
     optimizer: Annotated[Optimizer, typer.Option(help="sgd (the notebook), adagrad, rmsprop or adam (torch.optim's rules).", rich_help_panel=TRAINING)] = Optimizer.sgd,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.", rich_help_panel=TRAINING)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate, on the --loss-scale's loss (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.", rich_help_panel=TRAINING)] = None,
+    loss_scale: Annotated[LossScale, typer.Option(help="window: a window's sum, mean over streams (the notebook's); token: the mean per token (wlm's, so its lr 20 means 20).", rich_help_panel=TRAINING)] = LossScale.window,
     beta1: Annotated[float, typer.Option(help="Adam's beta1.", rich_help_panel=TRAINING)] = 0.9,
     beta2: Annotated[float, typer.Option(help="Adam's beta2.", rich_help_panel=TRAINING)] = 0.999,
     alpha: Annotated[float, typer.Option(help="RMSprop's smoothing constant.", rich_help_panel=TRAINING)] = 0.99,

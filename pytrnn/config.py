@@ -21,6 +21,9 @@ DEVICES = ("cpu", "gpu")
 DTYPES = ("float64", "float32")
 CELL_NAMES = ("rnn", "gru", "lstm")
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
+LOSS_SCALES = ("window", "token")  # the notebook's window sum, or wlm's mean per token
+INITS = ("notebook", "wlm")
+TOKENIZERS = ("regex", "whitespace")
 # torch.optim's documented defaults: the learning rate when none is given, and eps
 DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
 DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
@@ -75,6 +78,10 @@ class RNNConfig:
     beta2: float = option(0.999, LOCKED)  # adam
     alpha: float = option(0.99, LOCKED)  # rmsprop's smoothing constant
     eps: float | None = option(None, LOCKED)  # None: torch.optim's default for the optimizer
+    emsize: int | None = option(None, LOCKED)  # an embedding Wemb (V, E) before layer 0; None: one-hot
+    tied: bool = option(False, LOCKED)  # the output layer is Wemb.T (no Why): needs emsize == hidden
+    loss_scale: str = option("window", LOCKED)  # "window": sum over a window (the notebook's); "token": mean
+    init: str = option("notebook", LOCKED)  # "notebook": randn / sqrt(fan_in); "wlm": its init_weights
 
     @property
     def resolved_eps(self) -> float:
@@ -108,6 +115,18 @@ class RNNConfig:
                               f"got {self.optimizer!r}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and 0 <= self.alpha < 1):
             raise ConfigError("--beta1, --beta2 and --alpha must be in [0, 1)")
+        if self.emsize is not None and self.emsize < 1:
+            raise ConfigError(f"--emsize must be at least 1, got {self.emsize}")
+        if self.tied and self.emsize != self.hidden:
+            got = f"--emsize {self.emsize}" if self.emsize else "no --emsize"
+            raise ConfigError(f"--tied needs --emsize equal to --hidden (as wlm: when "
+                              f"using the tied flag, nhid must be equal to emsize); got "
+                              f"{got} and --hidden {self.hidden}")
+        if self.loss_scale not in LOSS_SCALES:
+            raise ConfigError(f"--loss-scale must be one of {', '.join(LOSS_SCALES)}, "
+                              f"got {self.loss_scale!r}")
+        if self.init not in INITS:
+            raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {self.init!r}")
         if self.eps is not None and not self.eps >= 0:
             raise ConfigError(f"--eps must be non-negative, got {self.eps}")
         if self.bptt_truncate == 0 or self.bptt_truncate < -1:

@@ -10,6 +10,11 @@ layers and optimizers"), not from pytrnn's code:
   c = s(a_f) * c_prev + s(a_i) * tanh(a_g), h = s(a_o) * tanh(c)
 with xe = Wxh[x_t] + bh in layer 0 and h_below @ Wxh_l + bh_l above, p = softmax(h_top
 @ Why + by), loss = sum -log p[y] + reg * (sum of squares of every Wxh*, Whh*, Why).
+
+With an embedding (``Wemb`` in P, wlm's nn.Embedding): layer 0 reads
+xe = (Wemb[x_t] * dropout mask) @ Wxh + bh; tied (no ``Why`` in P): the output
+layer reads Wemb.T, so Wemb's gradient is the sum of both uses. ``scale`` multiplies
+the data term of the objective (1/tokens: wlm's mean per token).
 """
 
 import numpy as np
@@ -21,28 +26,47 @@ def sig(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
-def names(cell, layers):
-    out = []
+def names(cell, layers, emsize=None, tied=False):
+    out = ["Wemb"] if emsize else []
     for l in range(layers):
         s = "" if l == 0 else f"_{l}"
         out += [f"Wxh{s}", f"Whh{s}", f"bh{s}"] + ([f"bhh{s}"] if cell == "gru" else [])
-    return out + ["Why", "by"]
+    return out + (["by"] if tied else ["Why", "by"])
 
 
-def init(cell, layers, D, H, rng, scale=0.5):
+def init(cell, layers, D, H, rng, scale=0.5, emsize=None, tied=False):
     """Random parameters, biases included (non-zero, so their gradients are tested)."""
     k = GATES[cell] * H
     P = {}
+    if emsize:
+        P["Wemb"] = rng.standard_normal((D, emsize)) * scale
     for l in range(layers):
         s = "" if l == 0 else f"_{l}"
-        P[f"Wxh{s}"] = rng.standard_normal((D if l == 0 else H, k)) * scale
+        P[f"Wxh{s}"] = rng.standard_normal(((emsize or D) if l == 0 else H, k)) * scale
         P[f"Whh{s}"] = rng.standard_normal((H, k)) * scale
         P[f"bh{s}"] = rng.standard_normal(k) * 0.1
         if cell == "gru":
             P[f"bhh{s}"] = rng.standard_normal(k) * 0.1
-    P["Why"] = rng.standard_normal((H, D)) * scale
+    if not tied:
+        P["Why"] = rng.standard_normal((H, D)) * scale
     P["by"] = rng.standard_normal(D) * 0.1
     return P
+
+
+def _why(P):
+    return P["Why"] if "Why" in P else P["Wemb"].T
+
+
+def _masks(P, layers, drop):
+    """(embedding mask or None, one mask per layer's output), each cut to its width
+    from pytrnn's (layers [+ 1], T, width) layout."""
+    if drop is None:
+        return None, None
+    H = P["Whh"].shape[0]
+    if "Wemb" not in P:
+        return None, [drop[l] for l in range(layers)]
+    E = P["Wemb"].shape[1]
+    return drop[0][:, :E], [drop[l + 1][:, :H] for l in range(layers)]
 
 
 def _layer_forward(cell, P, s, xe, init=None):
@@ -79,17 +103,22 @@ def forward(cell, layers, P, x, drop=None, init=None):
     output on its way up (to the next layer, or to the output layer). ``init``: each
     layer's first (h, c) (c unused but by the LSTM), zero by default."""
     inp, caches = None, []
+    emb_mask, drop = _masks(P, layers, drop)
     for l in range(layers):
         s = "" if l == 0 else f"_{l}"
         if l > 0 and drop is not None:
             inp = inp * drop[l - 1]
-        xe = P["Wxh"][x] + P["bh"] if l == 0 else inp @ P[f"Wxh{s}"] + P[f"bh{s}"]
+        if l == 0 and "Wemb" in P:
+            inp = P["Wemb"][x] * (1.0 if emb_mask is None else emb_mask)
+            xe = inp @ P["Wxh"] + P["bh"]
+        else:
+            xe = P["Wxh"][x] + P["bh"] if l == 0 else inp @ P[f"Wxh{s}"] + P[f"bh{s}"]
         hs, cache = _layer_forward(cell, P, s, xe, None if init is None else init[l])
         caches.append((inp, cache))
         inp = hs
     if drop is not None:
         inp = inp * drop[layers - 1]
-    z = inp @ P["Why"] + P["by"]
+    z = inp @ _why(P) + P["by"]
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return inp, e / e.sum(axis=1, keepdims=True), caches
 
@@ -103,7 +132,8 @@ def final_states(cell, caches):
     return out
 
 
-def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1):
+def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1,
+                   scale=1.0):
     """(loss, data_loss, grads keyed like P), by BPTT written from the equations.
     ``init``: carried first states (constants: the gradient stops there).
     ``truncate=K`` applies scan's truncate_gradient in every layer: only the last K
@@ -113,15 +143,20 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
     T = len(x)
     hs, ps, caches = forward(cell, layers, P, x, drop, init)
     data = -np.log(ps[np.arange(T), y]).sum()
-    W = [k for k in P if k.startswith(("Wxh", "Whh", "Why"))]
+    W = [k for k in P if k.startswith(("Wemb", "Wxh", "Whh", "Why"))]
     g = {k: np.zeros_like(v) for k, v in P.items()}
     for k in W:
         g[k] += 2 * reg * P[k]
     dz = ps.copy()
     dz[np.arange(T), y] -= 1
-    g["Why"] += hs.T @ dz
+    dz *= scale
+    if "Why" in P:
+        g["Why"] += hs.T @ dz
+    else:  # tied: the output layer's use of Wemb
+        g["Wemb"] += (hs.T @ dz).T
     g["by"] += dz.sum(0)
-    dhs = dz @ P["Why"].T  # (T, H): gradient reaching the top layer's h_t
+    dhs = dz @ _why(P).T  # (T, H): gradient reaching the top layer's h_t
+    emb_mask, drop = _masks(P, layers, drop)
     if drop is not None:
         dhs = dhs * drop[layers - 1]
     for l in reversed(range(layers)):
@@ -162,7 +197,11 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
                 dh_next, dc_next = Whh @ da, dc * f
                 dxe[t] = da
         g[f"bh{s}"] += dxe.sum(0)
-        if l == 0:
+        if l == 0 and "Wemb" in P:  # the input use of Wemb
+            g["Wxh"] += below.T @ dxe
+            de = dxe @ P["Wxh"].T * (1.0 if emb_mask is None else emb_mask)
+            np.add.at(g["Wemb"], x, de)
+        elif l == 0:
             np.add.at(g["Wxh"], x, dxe)
         else:
             g[f"Wxh{s}"] += below.T @ dxe  # below: the (masked) input it read
@@ -170,7 +209,7 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
             if drop is not None:
                 dhs = dhs * drop[l - 1]
     reg_sum = sum((P[k] ** 2).sum() for k in W)
-    return data + reg * reg_sum, data, g
+    return scale * data + reg * reg_sum, data, g
 
 
 # -- torch.optim's update rules, transcribed from its documentation ---------------

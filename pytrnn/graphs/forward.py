@@ -39,7 +39,7 @@ from pytensor.tensor.special import softmax
 from pytrnn.config import RNNConfig
 from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.layers import scan_layers, step_layers, unrolled_layers
-from pytrnn.graphs.params import weight_names
+from pytrnn.graphs.params import output_weight, weight_names
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class RNNGraph:
 
     inputs: list  # [x, y] or [x, y, mask]
     loss: pytensor.Variable  # data_loss + reg * sum of squares (the notebook's loss)
-    data_loss: pytensor.Variable  # sum over positions of -log probs_t[y_t]
+    data_loss: pytensor.Variable  # sum over positions of -log probs_t[y_t] (mean over streams)
     probs_last: pytensor.Variable  # (D,) after the last step
     state_last: pytensor.Variable | None = None  # (S, B, H) with carried state
 
@@ -65,8 +65,13 @@ def reg_loss(params, cfg: RNNConfig):
 
 
 def drop_shape(cfg: RNNConfig, length: int | None, batch: int | None) -> tuple:
-    """Dropout masks of one sequence: one (T, [B,] H) per layer's output."""
-    return (cfg.layers, length) + (() if batch is None else (batch,)) + (cfg.hidden,)
+    """Dropout masks of one sequence: one (T, [B,] H) per layer's output; with an
+    embedding, first one for its output too, all max(E, H) wide (each mask cut to
+    its width: pytrnn.graphs.layers.layer_drop)."""
+    rows = (() if batch is None else (batch,))
+    if cfg.emsize:
+        return (cfg.layers + 1, length) + rows + (max(cfg.emsize, cfg.hidden),)
+    return (cfg.layers, length) + rows + (cfg.hidden,)
 
 
 def drop_input(cfg, length, batch, drop):
@@ -125,7 +130,11 @@ def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=No
     data_loss = errors.sum()
     if batch is not None:  # mean over streams of the window sums: lr keeps its meaning
         data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
-    loss = data_loss + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
+    objective = data_loss
+    if cfg.loss_scale == "token":  # wlm's CrossEntropyLoss: the mean over the tokens
+        objective = errors.sum() / (mask.sum() if mask is not None else
+                                    pt.cast(errors.size, cfg.dtype))
+    loss = objective + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
     inputs = [x, y] if mask is None else [x, y, mask]
     if drop is not None and drop.owner is None:
         inputs.append(drop)
@@ -174,8 +183,9 @@ def build_unrolled(
     hs, finals = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop,
                                  _starts(cfg, h0, batch))
     errors, probs = [], None
+    Why = output_weight(params)
     for i in range(T):
-        probs = output(hs[i], params["Why"], params["by"])  # (D,) or (B, D)
+        probs = output(hs[i], Why, params["by"])  # (D,) or (B, D)
         errors.append(-pt.log(_pick(probs, y[i], batch)))
     return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop, h0,
                    finals)
@@ -200,7 +210,7 @@ def build_scan(
     x, y, mask = seq_inputs(cfg, length, masked, batch)
     if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
         x, y, mask = xy[0], xy[1], (xy[2] if len(xy) > 2 else mask)
-    Why, by = params["Why"], params["by"]
+    Why, by = output_weight(params), params["by"]
     drop = drop_input(cfg, length, batch, drop)
     h0 = carry_input(cfg, batch, h0)
     static = traced_length or x.type.shape[0] is not None
@@ -226,4 +236,4 @@ def build_step(cfg: RNNConfig, params: dict):
     S = cfg.layers * CELLS[cfg.cell].states
     state = pt.tensor("state", shape=(S, cfg.hidden), dtype=cfg.dtype)
     new, h_top = step_layers(cfg, params, x_t, state)
-    return [x_t, state], [new, h_top.dot(params["Why"]) + params["by"]]
+    return [x_t, state], [new, h_top.dot(output_weight(params)) + params["by"]]

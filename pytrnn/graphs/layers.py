@@ -52,10 +52,32 @@ def _init(cfg, batch, init, layer):
     return list(init[layer * n:(layer + 1) * n])
 
 
-def _projection(cfg, params, layer, x_t, below_t):
-    """A layer's input projection and bias, kept apart for the step."""
+def layer_drop(cfg, drop, layer):
+    """The dropout mask on ``layer``'s output. With an embedding the masks are
+    (layers + 1, ..., max(E, H)): the embedding's first, then each layer's, each
+    cut to its own width."""
+    if not cfg.emsize:
+        return drop[layer]
+    m = drop[layer + 1]
+    return m if cfg.emsize <= cfg.hidden else m[..., :cfg.hidden]
+
+
+def embed_drop(cfg, drop):
+    """The dropout mask on the embedding's output (wlm's ``drop(encoder(input))``)."""
+    if drop is None or not cfg.emsize:
+        return None
+    return drop[0] if cfg.hidden <= cfg.emsize else drop[0][..., :cfg.emsize]
+
+
+def _projection(cfg, params, layer, x_t, below_t, emb_mask=None):
+    """A layer's input projection and bias, kept apart for the step. Layer 0 reads
+    the row of Wxh for x_t (one-hot), or with an embedding ``Wemb[x_t]`` (times its
+    dropout mask) through Wxh."""
     if layer == 0:
-        return params["Wxh"][x_t], params["bh"]
+        if not cfg.emsize:
+            return params["Wxh"][x_t], params["bh"]
+        e = params["Wemb"][x_t]
+        return (e if emb_mask is None else e * emb_mask).dot(params["Wxh"]), params["bh"]
     s = suffix(layer)
     return below_t.dot(params["Wxh" + s]), params["bh" + s]
 
@@ -75,12 +97,12 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
     below = None
     for layer in range(cfg.layers):
         rec = _recurrent(cfg, params, layer)
-        if layer == 0 and free:
+        if layer == 0 and free and not cfg.emsize:
             sequences, extra = [x], [params["Wxh"], params["bh"]]
         else:
             if layer > 0 and drop is not None:
-                below = below * drop[layer - 1]
-            xp, b = _projection(cfg, params, layer, x, below)
+                below = below * layer_drop(cfg, drop, layer - 1)
+            xp, b = _projection(cfg, params, layer, x, below, embed_drop(cfg, drop))
             sequences, extra = [xp + b], []  # every position's input at once
         if mask is not None:
             sequences.append(mask)
@@ -123,7 +145,7 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
             outs = run(sequences, first, K)
             below = outs[0]
         finals.extend(o[-1] for o in outs)
-    return (below if drop is None else below * drop[cfg.layers - 1]), finals
+    return (below if drop is None else below * layer_drop(cfg, drop, cfg.layers - 1)), finals
 
 
 def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
@@ -132,6 +154,7 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
     the last step): a Python loop. ``drop`` and ``init`` as in ``scan_layers``."""
     batched = batch is not None
     below, finals = None, []
+    emb = embed_drop(cfg, drop)
     for layer in range(cfg.layers):
         rec = _recurrent(cfg, params, layer)
         states, outs = tuple(_init(cfg, batch, init, layer)), []
@@ -140,8 +163,10 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
                 states = tuple(disconnected_grad(v) for v in states)
             h_in = None
             if layer > 0:
-                h_in = below[i] if drop is None else below[i] * drop[layer - 1, i]
-            xp_t, b = _projection(cfg, params, layer, x[i] if layer == 0 else None, h_in)
+                h_in = (below[i] if drop is None
+                        else below[i] * layer_drop(cfg, drop, layer - 1)[i])
+            xp_t, b = _projection(cfg, params, layer, x[i] if layer == 0 else None, h_in,
+                                  None if emb is None else emb[i])
             states = _call(cfg, xp_t, b, states, rec, batched)
             if mask is not None:
                 states = tuple(mask[i] * v for v in states)
@@ -149,7 +174,8 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
         below = outs
         finals.extend(states)
     if drop is not None:
-        below = [h * drop[cfg.layers - 1, i] for i, h in enumerate(below)]
+        top = layer_drop(cfg, drop, cfg.layers - 1)
+        below = [h * top[i] for i, h in enumerate(below)]
     return below, finals
 
 

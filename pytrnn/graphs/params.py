@@ -7,9 +7,17 @@ Layout (the contract checkpoints, ``get_params`` and ``set_params`` keep): layer
 With this contract a checkpoint's arrays map one-to-one onto PyTorch's
 ``nn.RNN/GRU/LSTM`` (transposed: ``weight_ih_l{k}`` is ``Wxh_k.T``).
 
-Initialisation is the notebook's: randn / sqrt(fan_in) for every weight matrix, drawn
-in layer order (Wxh, Whh of each layer, then Why), zero biases. For the one-layer tanh
-cell this is In[113]'s draw exactly.
+With an embedding (``emsize`` E) ``Wemb`` (D, E) comes first (``nn.Embedding.weight``)
+and layer 0's ``Wxh`` is (E, kH); ``tied`` drops ``Why``: the output layer reads
+``Wemb.T`` (Press & Wolf), so E = H.
+
+Initialisation ``notebook`` (the default): randn / sqrt(fan_in) for every weight
+matrix, drawn in parameter order with Why last, zero biases. For the one-layer tanh
+cell this is In[113]'s draw exactly. ``wlm``: word_language_model's init_weights,
+Wemb and Why uniform(-0.1, 0.1), by zero, and torch's own default for the recurrent
+layers, uniform(-1/sqrt(H), 1/sqrt(H)) for every weight and bias; where torch has two
+biases that pytrnn keeps as one (``bh`` of the tanh cell and the LSTM: b_ih + b_hh),
+the one is the sum of two such draws, as torch's sum is.
 """
 
 from __future__ import annotations
@@ -36,42 +44,74 @@ def layer_names(cfg: RNNConfig, layer: int) -> tuple[str, ...]:
 def param_names(cfg: RNNConfig) -> tuple[str, ...]:
     """Every parameter's name, in the order updates and digests use."""
     names = tuple(n for layer in range(cfg.layers) for n in layer_names(cfg, layer))
-    return names + ("Why", "by")
+    emb = ("Wemb",) if cfg.emsize else ()
+    return emb + names + (("by",) if cfg.tied else ("Why", "by"))
 
 
 def weight_names(cfg: RNNConfig) -> tuple[str, ...]:
-    """The matrices the L2 term covers: every Wxh*, Whh* and Why."""
-    return tuple(n for n in param_names(cfg) if n.startswith(("Wxh", "Whh", "Why")))
+    """The matrices the L2 term covers: every Wxh*, Whh* and Why, and Wemb (once,
+    tied or not)."""
+    return tuple(n for n in param_names(cfg)
+                 if n.startswith(("Wemb", "Wxh", "Whh", "Why")))
+
+
+def output_weight(params: dict):
+    """The output layer's (H, D) matrix: Why, or the tied embedding's transpose."""
+    return params["Why"] if "Why" in params else params["Wemb"].T
 
 
 def param_shapes(cfg: RNNConfig) -> dict[str, tuple[int, ...]]:
     D, H = cfg.vocab_size, cfg.hidden
     kH = CELLS[cfg.cell].gates * H
-    shapes = {}
+    shapes = {"Wemb": (D, cfg.emsize)} if cfg.emsize else {}
     for layer in range(cfg.layers):
         s = suffix(layer)
-        shapes["Wxh" + s] = (D if layer == 0 else H, kH)
+        shapes["Wxh" + s] = ((cfg.emsize or D) if layer == 0 else H, kH)
         shapes["Whh" + s] = (H, kH)
         shapes["bh" + s] = (kH,)
         if cfg.cell == "gru":
             shapes["bhh" + s] = (kH,)
-    shapes["Why"], shapes["by"] = (H, D), (D,)
+    if not cfg.tied:
+        shapes["Why"] = (H, D)
+    shapes["by"] = (D,)
     return shapes
 
 
 def init_params(cfg: RNNConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Draw the weight matrices (in layer order, Why last) from an explicit generator."""
+    """Draw the weight matrices (in parameter order, Why last) from an explicit
+    generator, by ``cfg.init``'s rule."""
     dt = np.dtype(cfg.dtype)
-    out = {}
-    for name, shape in param_shapes(cfg).items():
-        if name.startswith(("Wxh", "Whh")):
-            out[name] = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dt)
     shapes = param_shapes(cfg)
-    out["Why"] = (rng.standard_normal(shapes["Why"]) / np.sqrt(cfg.hidden)).astype(dt)
+    if cfg.init == "wlm":
+        return {k: v.astype(dt) for k, v in _wlm_init(cfg, shapes, rng).items()}
+    out = {}
+    for name, shape in shapes.items():
+        if name.startswith(("Wemb", "Wxh", "Whh")):
+            out[name] = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dt)
+    if "Why" in shapes:
+        out["Why"] = (rng.standard_normal(shapes["Why"]) / np.sqrt(cfg.hidden)).astype(dt)
     for name, shape in shapes.items():
         if name not in out:
             out[name] = np.zeros(shape, dtype=dt)
     return {k: out[k] for k in param_names(cfg)}
+
+
+def _wlm_init(cfg, shapes, rng) -> dict:
+    """word_language_model's init_weights over torch's defaults (see the module)."""
+    k = 1.0 / np.sqrt(cfg.hidden)
+    two_biases = cfg.cell in ("rnn", "lstm")  # torch's b_ih + b_hh, kept as one bh
+    out = {}
+    for name in param_names(cfg):
+        shape = shapes[name]
+        if name in ("Wemb", "Why"):
+            out[name] = rng.uniform(-0.1, 0.1, shape)
+        elif name == "by":
+            out[name] = np.zeros(shape)
+        elif name.startswith("bh") and not name.startswith("bhh") and two_biases:
+            out[name] = rng.uniform(-k, k, shape) + rng.uniform(-k, k, shape)
+        else:
+            out[name] = rng.uniform(-k, k, shape)
+    return out
 
 
 def check_params(cfg: RNNConfig, params: dict) -> dict[str, np.ndarray]:
