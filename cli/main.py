@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from pytrnn.config import (BACKEND_NAMES, CELL_NAMES, DEVICES, DTYPES, INITS, LAYOUTS,
-                           LEVELS, LOSS_SCALES, MODES, OPTIMIZERS)
+                           LEVELS, LOSS_SCALES, MODES, OPTIMIZERS, TOKENIZERS)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The classic Theano char-RNN notebook on PyTensor, and a word-level RNN.")
@@ -51,6 +51,7 @@ Mode = choices("Mode", MODES)
 Backend = choices("Backend", BACKEND_NAMES)
 Device = choices("Device", DEVICES)
 LossScale = choices("LossScale", LOSS_SCALES)
+Tokenizer = choices("Tokenizer", TOKENIZERS)
 Init = choices("Init", INITS)
 
 
@@ -102,13 +103,14 @@ def train(
     valid: Annotated[Optional[str], typer.Option(help="Validation text file (instead of --val-frac).", rich_help_panel=DATA)] = None,
     test: Annotated[Optional[str], typer.Option(help="Test text file, scored once at the end (instead of --test-frac).", rich_help_panel=DATA)] = None,
     level: Annotated[Level, typer.Option(help="char (the notebook) or word.", rich_help_panel=DATA)] = Level.char,
-    layout: Annotated[Optional[Layout], typer.Option(help="Word level: sentences (one padded sentence per row; default) or stream (windows of one token stream, as PyTorch's wlm).", rich_help_panel=DATA)] = None,
+    layout: Annotated[Optional[Layout], typer.Option(help="Word level: sentences (one padded sentence per row; default for raw text) or stream (windows of one token stream, as wlm; default for whitespace tokens).", rich_help_panel=DATA)] = None,
+    tokenizer: Annotated[Optional[Tokenizer], typer.Option(help="Word level: whitespace (each line's tokens + <eos>, as wlm's data.Corpus; default for a folder) or regex (WildML's words and sentences; default for a file).", rich_help_panel=DATA)] = None,
     limit_chars: Annotated[Optional[int], typer.Option(help="Train on the first N chars (the notebook's N).", rich_help_panel=DATA)] = None,
     val_frac: Annotated[Optional[float], typer.Option(help="Held-out fraction (default: 0 for chars, 0.05 for words).", rich_help_panel=DATA)] = None,
     test_frac: Annotated[float, typer.Option(help="Fraction held out for test, scored once at the end.", rich_help_panel=DATA)] = 0.0,
-    max_words: Annotated[int, typer.Option("--vocab-size", help="Word level: most frequent words kept.", rich_help_panel=DATA)] = 8000,
+    max_words: Annotated[int, typer.Option("--vocab-size", help="Word level, regex: most frequent words kept.", rich_help_panel=DATA)] = 8000,
     max_sentence_len: Annotated[int, typer.Option(help="Word level, sentences: skip longer sentences (0: no limit).", rich_help_panel=DATA)] = 50,
-    lower: Annotated[bool, typer.Option(help="Word level: lower-case the text.", rich_help_panel=DATA)] = True,
+    lower: Annotated[bool, typer.Option(help="Word level, regex: lower-case the text.", rich_help_panel=DATA)] = True,
     hidden: Annotated[int, typer.Option(help="Hidden units H.", rich_help_panel=MODEL)] = 100,
     window: Annotated[int, typer.Option(help="Steps per window L (chars, or tokens of a word stream).", rich_help_panel=MODEL)] = 25,
     cell: Annotated[Cell, typer.Option(help="rnn (the notebook's tanh cell), gru or lstm.", rich_help_panel=MODEL)] = Cell.rnn,

@@ -7,6 +7,7 @@ the three weight matrices, elementwise gradient clip to [-5, 5], float64.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from pytrnn.errors import ConfigError
 
@@ -164,7 +165,8 @@ class TrainConfig:
     test: str | None = option(None, LOCKED)  # a test text file, scored once at the end
     val_frac: float | None = option(None, LOCKED)  # None: 0 for chars (the notebook), 0.05 for words
     test_frac: float = option(0.0, LOCKED)  # a share held out for test, scored once at the end
-    layout: str | None = option(None, LOCKED)  # word level: "sentences" (default) | "stream"; char: stream
+    layout: str | None = option(None, LOCKED)  # word level: "sentences" | "stream" (see resolved_layout); char: stream
+    tokenizer: str | None = option(None, LOCKED)  # word level: "regex" | "whitespace"; None: see resolved_tokenizer
     carry_state: bool = option(False, LOCKED)  # each window starts from its stream's last state (streams)
     max_words: int = option(8000, LOCKED)  # word level: most frequent words kept (--vocab-size)
     max_sentence_len: int = option(50, LOCKED)  # word level: longer sentences are skipped; 0: no limit
@@ -203,12 +205,24 @@ class TrainConfig:
         return -(-windows // chunks)
 
     @property
+    def resolved_tokenizer(self) -> str:
+        """How word-level text is read: "whitespace" (data.Corpus's rule) for a
+        folder in the standard layout, "regex" (the WildML tokenizer) for a raw file."""
+        if self.tokenizer is not None:
+            return self.tokenizer
+        standard = self.corpus is not None and Path(self.corpus).is_dir()
+        return "whitespace" if standard else "regex"
+
+    @property
     def resolved_layout(self) -> str:
-        """"stream": windows cut from one token stream (always, for chars);
-        "sentences": one padded sentence per row (the word level's default)."""
+        """"stream": windows cut from one token stream (always, for chars, and for
+        whitespace tokens, as wlm); "sentences": one padded sentence per row (the
+        word level's default for raw text)."""
         if self.layout is not None:
             return self.layout
-        return "stream" if self.level == "char" else "sentences"
+        if self.level == "char" or self.resolved_tokenizer == "whitespace":
+            return "stream"
+        return "sentences"
 
     @property
     def resolved_val_frac(self) -> float:
@@ -234,6 +248,11 @@ class TrainConfig:
                               f"got {self.layout!r}")
         if self.level == "char" and self.resolved_layout != "stream":
             raise ConfigError("--layout sentences is a word-level option")
+        if self.tokenizer is not None and self.tokenizer not in TOKENIZERS:
+            raise ConfigError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, "
+                              f"got {self.tokenizer!r}")
+        if self.level == "char" and self.tokenizer is not None:
+            raise ConfigError("--tokenizer is a word-level option (add --level word)")
         if not 0 <= self.test_frac < 1 or self.resolved_val_frac + self.test_frac >= 1:
             raise ConfigError(f"--test-frac must be in [0, 1) and leave text to train "
                               f"on with --val-frac, got {self.test_frac}")

@@ -1,8 +1,13 @@
-"""Word level, after the WildML RNN tutorial: regex tokens, sentences, a vocabulary
-of the most frequent words plus UNKNOWN, START and END, and bucket lengths.
+"""Word level: two ways of reading text, a vocabulary, and bucket lengths.
 
-No downloads: a regex splits words and punctuation, and a sentence ends at ``.``,
-``!`` or ``?`` or at a blank line.
+- ``regex`` (raw text, after the WildML RNN tutorial): a regex splits words and
+  punctuation, lower-cased; a sentence ends at ``.``, ``!`` or ``?`` or at a blank
+  line; the vocabulary is the most frequent words plus UNKNOWN, START and END.
+- ``whitespace`` (standard-format corpora: WikiText, Penn Treebank), exactly as
+  PyTorch's word_language_model's ``data.Corpus``: each line's whitespace-separated
+  tokens followed by ``<eos>`` (blank lines too), nothing lower-cased, ``<unk>`` an
+  ordinary token of the text, every token of the training text in the vocabulary,
+  in order of first occurrence (``Dictionary.add_word``'s ids).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from pytrnn.errors import CorpusError
 
 UNKNOWN, START, END = "<unk>", "<s>", "</s>"
 SPECIALS = (UNKNOWN, START, END)
-UNK_ID, START_ID, END_ID = 0, 1, 2
+UNK_ID, START_ID, END_ID = 0, 1, 2  # the regex vocabulary's
+EOS = "<eos>"  # data.Corpus's end of every line
 
 _TOKEN = re.compile(r"\w+(?:['’.-]\w+)*|[^\w\s]")
 _PARAGRAPH = re.compile(r"\n\s*\n")
@@ -45,11 +51,31 @@ def split_sentences(text: str, lower: bool = True) -> list[list[str]]:
     return sentences
 
 
+def split_lines(text: str) -> list[list[str]]:
+    """data.Corpus's reading: one token list per line (a file read in text mode:
+    ``\r\n`` and ``\r`` end lines too), each line's ``str.split()``; blank lines are
+    empty lists. The ``<eos>`` that follows each comes with the stream (stream_ids)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":  # the newline that ends the last line starts none
+        lines.pop()
+    return [line.split() for line in lines]
+
+
+def read_units(text: str, tokenizer: str, lower: bool) -> list[list[str]]:
+    """The text's sentences (regex) or lines (whitespace), as token lists."""
+    return split_lines(text) if tokenizer == "whitespace" else split_sentences(text, lower)
+
+
 @dataclass(frozen=True)
 class WordVocab:
-    """ids 0, 1, 2 = UNKNOWN, START, END; then words by falling count (ties: a-z)."""
+    """``regex``: ids 0, 1, 2 = UNKNOWN, START, END; then words by falling count
+    (ties: a-z). ``whitespace``: data.Corpus's dictionary of the training text,
+    ``<eos>`` both ending a line and starting the next, ``<unk>`` where the text has
+    it (else appended, only when held-out text needs it)."""
 
     symbols: tuple
+    tokenizer: str = "regex"
 
     @classmethod
     def build(cls, sentences: list[list[str]], size: int) -> WordVocab:
@@ -58,6 +84,18 @@ class WordVocab:
             counts.pop(s, None)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
         return cls(SPECIALS + tuple(w for w, _ in ranked))
+
+    @classmethod
+    def from_lines(cls, lines: list[list[str]], held_out=()) -> WordVocab:
+        """data.Corpus's ids for the training lines; ``held_out`` lines with words
+        outside them add ``<unk>`` if the text has none."""
+        index: dict = {}
+        for words in lines:
+            for w in (*words, EOS):
+                index.setdefault(w, len(index))
+        if UNKNOWN not in index and any(w not in index for ws in held_out for w in ws):
+            index[UNKNOWN] = len(index)
+        return cls(tuple(index), "whitespace")
 
     @property
     def size(self) -> int:
@@ -68,13 +106,45 @@ class WordVocab:
         """word -> id, built once (encoding calls it per sentence)."""
         return {w: i for i, w in enumerate(self.symbols)}
 
+    @property
+    def whitespace(self) -> bool:
+        return self.tokenizer == "whitespace"
+
+    @property
+    def end_id(self) -> int:
+        return self.index[EOS] if self.whitespace else END_ID
+
+    @property
+    def start_id(self) -> int:
+        """The id a sentence follows: START, or for lines the ``<eos>`` before it."""
+        return self.end_id if self.whitespace else START_ID
+
+    @property
+    def unk_id(self) -> int | None:
+        """The id of words outside the vocabulary (None: the text has none)."""
+        return self.index.get(UNKNOWN) if self.whitespace else UNK_ID
+
+    @property
+    def never_sampled(self) -> tuple:
+        """Ids a sample never draws: the regex vocabulary's UNKNOWN and START (a
+        standard corpus's ``<unk>`` is one of its tokens, drawn as wlm draws it)."""
+        return () if self.whitespace else (UNK_ID, START_ID)
+
+    def ids(self, words) -> list[int]:
+        index, unk = self.index, self.unk_id
+        return [index.get(w, unk) for w in words]
+
     def encode_sentence(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """x = [START, w1..wn], y = [w1..wn, END], unknown words -> UNKNOWN."""
-        index = self.index
-        ids = [index.get(w, UNK_ID) for w in words]
-        x = np.array([START_ID] + ids, dtype=np.int32)
-        y = np.array(ids + [END_ID], dtype=np.int32)
+        ids = self.ids(words)
+        x = np.array([self.start_id] + ids, dtype=np.int32)
+        y = np.array(ids + [self.end_id], dtype=np.int32)
         return x, y
+
+    def join(self, words: list[str]) -> str:
+        """A sampled sentence as text: regex tokens closed up (detokenize), a
+        standard corpus's tokens joined by spaces, as they are in its files."""
+        return " ".join(words) if self.whitespace else detokenize(words)
 
 
 def drop_long(sentences: list[list[str]], max_len: int):
@@ -130,23 +200,30 @@ def hold_out(sentences: list, val_frac: float, test_frac: float, seed: int,
 
 
 def stream_ids(vocab: "WordVocab", sentences: list) -> np.ndarray:
-    """One token stream: every sentence's ids followed by END (as PyTorch's
-    word_language_model appends ``<eos>`` to each line)."""
-    index = vocab.index
-    ids = [i for s in sentences for i in [*(index.get(w, UNK_ID) for w in s), END_ID]]
+    """One token stream: every sentence's (or line's) ids followed by END (as
+    PyTorch's word_language_model appends ``<eos>`` to each line)."""
+    end = vocab.end_id
+    ids = [i for s in sentences for i in [*vocab.ids(s), end]]
+    if any(i is None for i in ids):  # only a vocabulary without <unk> can miss
+        missing = sorted({w for s in sentences for w in s if w not in vocab.index})
+        raise CorpusError(f"{len(missing)} words outside the vocabulary and no <unk> "
+                          f"in it: {', '.join(missing[:5])}")
     return np.asarray(ids, dtype=np.int32)
 
 
-def stream_unknown_rate(ids: np.ndarray) -> float:
-    """Fraction of a stream's words (END excluded) that are UNKNOWN."""
-    words = int((ids != END_ID).sum())
-    return float((ids == UNK_ID).sum()) / words if words else 0.0
+def stream_unknown_rate(ids: np.ndarray, vocab: "WordVocab | None" = None) -> float:
+    """Fraction of a stream's words (END excluded) that are UNKNOWN (for a
+    standard corpus, the text's own ``<unk>`` tokens and the unknown words)."""
+    end, unk = (END_ID, UNK_ID) if vocab is None else (vocab.end_id, vocab.unk_id)
+    words = int((ids != end).sum())
+    return float((ids == unk).sum()) / words if words else 0.0
 
 
-def unknown_rate(seqs) -> float:
+def unknown_rate(seqs, vocab: "WordVocab | None" = None) -> float:
     """Fraction of the predicted words (END excluded) that are UNKNOWN."""
+    unk = UNK_ID if vocab is None else vocab.unk_id
     words = sum(len(y) - 1 for _, y in seqs)
-    unknown = sum(int((y[:-1] == UNK_ID).sum()) for _, y in seqs)
+    unknown = sum(int((y[:-1] == unk).sum()) for _, y in seqs)
     return unknown / words if words else 0.0
 
 

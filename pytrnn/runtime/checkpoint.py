@@ -41,7 +41,14 @@ class RunInfo:
 
     def layout(self, level: str) -> str:
         """"stream" or "sentences": the run's own rule applied to what it saved."""
-        return TrainConfig(level=level, layout=self.train.get("layout")).resolved_layout
+        tokenizer = self.tokenizer if level == "word" else None
+        return TrainConfig(level=level, layout=self.train.get("layout"),
+                           tokenizer=tokenizer).resolved_layout
+
+    @property
+    def tokenizer(self) -> str:
+        """Word level: how the text was read (checkpoints before --tokenizer: regex)."""
+        return self.train.get("tokenizer") or "regex"
 
     @property
     def carry_state(self) -> bool:
@@ -49,8 +56,9 @@ class RunInfo:
 
     @property
     def lower(self) -> bool:
-        """Word level: the text was lower-cased (the default)."""
-        return bool(self.train.get("lower", True))
+        """Word level: the text was lower-cased (the regex tokenizer's default;
+        whitespace tokens never are)."""
+        return self.tokenizer == "regex" and bool(self.train.get("lower", True))
 
     def to_dict(self) -> dict:
         out = {"train": self.train, "schedule": self.schedule, "lr_now": self.lr_now}

@@ -12,7 +12,7 @@ import numpy as np
 from pytrnn.data.corpora import Vocab
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.model import RNN
-from pytrnn.data.words import END_ID, START_ID, UNK_ID, WordVocab, detokenize
+from pytrnn.data.words import WordVocab
 
 
 def softmax_t(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -84,15 +84,19 @@ def sample_sentence(
     max_words: int = 100,
     prime: list[str] = (),
     argmax: bool = False,
-    start: int = START_ID,
+    start: int | None = None,
 ) -> list[str]:
     """Words from START until END, after the ``prime`` words (fed first, and part of
     the result). UNKNOWN and START are never drawn (their probability is set to zero
     and the rest renormalised, the same distribution as WildML's resampling); END is
     held back until ``min_words`` words are out; at most ``max_words`` words.
     ``start``: the id a sentence follows (END for a model trained on a stream, where
-    each sentence comes after the previous one's END)."""
+    each sentence comes after the previous one's END; None: the vocabulary's START).
+    A standard corpus's ``<unk>`` is one of its tokens and is drawn (as wlm's
+    generate.py draws it); its sentences are lines, ended by ``<eos>``."""
     ids = encode_prime_words(vocab, list(prime))
+    start = vocab.start_id if start is None else start
+    end, never = vocab.end_id, list(vocab.never_sampled)
     h, last, words = model.initial_state(), start, [vocab.symbols[i] for i in ids]
     for i in ids:
         h, _ = model.step(last, h)
@@ -100,13 +104,14 @@ def sample_sentence(
     while len(words) < max_words:
         h, logits = model.step(last, h)
         p = softmax_t(logits, temperature)
-        p[[UNK_ID, START_ID]] = 0.0
+        if never:
+            p[never] = 0.0
         if len(words) < min_words:
-            p[END_ID] = 0.0
+            p[end] = 0.0
         if p.sum() <= 0:  # everything left was masked: end the sentence
             break
         last = _draw(rng, p / p.sum(), argmax)
-        if last == END_ID:
+        if last == end:
             break
         words.append(vocab.symbols[last])
     return words
@@ -122,7 +127,7 @@ def sample_sentences(
     max_words: int = 100,
     prime: list[str] = (),
     argmax: bool = False,
-    start: int = START_ID,
+    start: int | None = None,
 ) -> list[str]:
     """``n`` generated sentences as text, each starting with the ``prime`` words."""
     _check_temperature(temperature)
@@ -132,14 +137,14 @@ def sample_sentences(
         raise ConfigError(f"--length (words per sentence) must be at least 1, got {max_words}")
     rng = np.random.default_rng(seed)
     return [
-        detokenize(sample_sentence(model, vocab, rng, temperature, min_words, max_words,
+        vocab.join(sample_sentence(model, vocab, rng, temperature, min_words, max_words,
                                    prime, argmax, start))
         for _ in range(n)
     ]
 
 
 def sentences_until(model: RNN, vocab: WordVocab, words: int, seed: int = 0,
-                    start: int = START_ID, max_words: int = 100) -> list[list[str]]:
+                    start: int | None = None, max_words: int = 100) -> list[list[str]]:
     """Whole sentences (as words) until they hold ``words`` words in all, the last one
     finished: what ``--sample-length`` prints at the word level. The same draws as
     ``sample_sentences`` with the same seed, so its sentences come first."""

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from pytrnn.data.corpora import Vocab, read_text
 from pytrnn.errors import CorpusError
-from pytrnn.tools.generate import carries_state, layout, load_model
+from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
 from pytrnn.runtime.scoring import mean_word_loss, windows_loss
-from pytrnn.data.words import (WordVocab, split_sentences, stream_ids, stream_unknown_rate,
-                    unknown_rate)
+from pytrnn.data.words import read_units, stream_ids, stream_unknown_rate, unknown_rate
 
 
 def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
@@ -28,9 +27,8 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
     text = read_text(Path(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
     if ck.level == "word":
-        lower = ck.run.lower
-        vocab = WordVocab(tuple(ck.vocab))
-        sentences = split_sentences(text, lower)
+        vocab = word_vocab(ck)
+        sentences = read_units(text, ck.run.tokenizer, ck.run.lower)
         if not sentences:
             raise CorpusError(f"{corpus} has no sentences to score")
         if layout(ck) == "stream":
@@ -38,11 +36,11 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
             loss = windows_loss(model, ids, ck.cfg.window, carries_state(ck))
             loss /= len(ids) - 1
             return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
-                    "words": len(ids) - 1, "unk_rate": stream_unknown_rate(ids)}
+                    "words": len(ids) - 1, "unk_rate": stream_unknown_rate(ids, vocab)}
         seqs = [vocab.encode_sentence(s) for s in sentences]
         loss = mean_word_loss(model, seqs)
         return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
-                "words": sum(len(y) for _, y in seqs), "unk_rate": unknown_rate(seqs)}
+                "words": sum(len(y) for _, y in seqs), "unk_rate": unknown_rate(seqs, vocab)}
     ids, skipped = Vocab(tuple(ck.vocab)).encode_known(text)
     if len(ids) < 2:
         raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "

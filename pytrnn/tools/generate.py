@@ -7,7 +7,7 @@ from pytrnn.data.corpora import Vocab
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.model import RNN
 from pytrnn.runtime.sampling import sample_chars, sample_sentences
-from pytrnn.data.words import END_ID, START_ID, WordVocab, tokenize
+from pytrnn.data.words import WordVocab, read_units
 
 CHAR_LENGTH, WORD_LENGTH = 200, 100  # default --length: chars, or words per sentence
 
@@ -29,9 +29,15 @@ def carries_state(ck: ckpt_io.Checkpoint) -> bool:
     return ck.run.carry_state
 
 
+def word_vocab(ck: ckpt_io.Checkpoint) -> WordVocab:
+    """A word-level checkpoint's vocabulary, read as its run read the text."""
+    return WordVocab(tuple(ck.vocab), ck.run.tokenizer)
+
+
 def sentence_start(ck: ckpt_io.Checkpoint) -> int:
     """The id a sampled sentence follows: START, or END after a stream."""
-    return END_ID if layout(ck) == "stream" else START_ID
+    vocab = word_vocab(ck)
+    return vocab.end_id if layout(ck) == "stream" else vocab.start_id
 
 
 def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
@@ -41,9 +47,10 @@ def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
     checkpoint's level has no use for is an error, never silently ignored."""
     model, ck = load_model(path, backend)
     if ck.level == "word":
-        words = tokenize(prime, ck.run.lower)
+        words = [w for line in read_units(prime, ck.run.tokenizer, ck.run.lower)
+                 for w in line]
         return "\n".join(sample_sentences(
-            model, WordVocab(tuple(ck.vocab)), n=5 if sentences is None else sentences,
+            model, word_vocab(ck), n=5 if sentences is None else sentences,
             temperature=temperature, min_words=min_words or 0, seed=seed,
             max_words=WORD_LENGTH if length is None else length, prime=words,
             argmax=argmax, start=sentence_start(ck)))

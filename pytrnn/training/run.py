@@ -119,6 +119,8 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     may change. Returns (model_cfg, cfg, lr_given)."""
     saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
                    **resumed.run.train}
+    if resumed.level == "word":  # written before --tokenizer: the regex's
+        saved_train["tokenizer"] = resumed.run.tokenizer
     saved_level = TrainConfig(level=saved_train["level"])
     used = {name: getattr(replace(saved_level, **{name: saved_train.get(name)}),
                           "resolved_" + name)
@@ -145,6 +147,20 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     return model_cfg, cfg, lr_given
 
 
+def settle_tokenizer(cfg: TrainConfig, given) -> TrainConfig:
+    """A new word-level run's tokenizer, fixed in its config (and so in its
+    checkpoint). A standard-format corpus keeps its own vocabulary and case: the
+    regex tokenizer's --vocab-size and --lower are refused with it, never ignored."""
+    cfg = replace(cfg, tokenizer=cfg.resolved_tokenizer)
+    if cfg.tokenizer == "whitespace":
+        for name, flag in (("max_words", "--vocab-size"), ("lower", "--lower")):
+            if _was_given(name, cfg, TrainConfig(), given):
+                raise ConfigError(f"{flag} applies to --tokenizer regex; whitespace "
+                                  f"tokens (a standard-format corpus) keep the text's "
+                                  f"own vocabulary and case, as wlm's data.Corpus")
+    return cfg
+
+
 def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
           given: set[str] | frozenset[str] | None = None) -> TrainResult:
     """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the
@@ -164,6 +180,8 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
         if resumed is not None:
             model_cfg, cfg, lr_given = resolve_resumed(model_cfg, cfg, resumed, given,
                                                        reporter)
+        elif cfg.level == "word":
+            cfg = settle_tokenizer(cfg, given)
         path = checkpoint_path(cfg, corpus_name(cfg.corpus))
         lead = cfg.process_id == 0  # only process 0 writes
         if not lead:

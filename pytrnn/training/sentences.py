@@ -27,8 +27,7 @@ from pytrnn.errors import ConfigError, CorpusError
 from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
 from pytrnn.runtime.sampling import sentences_until
 from pytrnn.runtime.scoring import mean_word_loss, pad_length, perplexity
-from pytrnn.data.words import (START_ID, WordVocab, bucket, detokenize, drop_long, hold_out,
-                    split_sentences, unknown_rate)
+from pytrnn.data.words import WordVocab, bucket, drop_long, hold_out, read_units, unknown_rate
 
 POOL = 100  # sentences sorted by length together: POOL * B
 
@@ -40,7 +39,10 @@ class WordFigures:
 
     unit = "words"
     val_key = "val_word_loss"
-    sentence_start = START_ID
+
+    @property
+    def sentence_start(self) -> int:
+        return self.vocab.start_id
 
     def pass_metrics(self):
         m = {"train_word_loss": self.state["pass_data_sum"] / self.state["pass_units"]}
@@ -56,7 +58,7 @@ class WordFigures:
                 "unk_rate": self.test_unknown_rate()}
 
     def sample(self):
-        return "\n".join(detokenize(s) for s in sentences_until(
+        return "\n".join(self.vocab.join(s) for s in sentences_until(
             self.model, self.vocab, self.cfg.sample_length, seed=self.cfg.seed,
             start=self.sentence_start))
 
@@ -74,7 +76,8 @@ class WordFigures:
     def held_out_sentences(self, texts):
         """(train, validation, test) sentences: files where given, else seeded shares."""
         cfg = self.cfg
-        sentences = split_sentences(texts.train, cfg.lower)
+        tok = self.tokenizer = cfg.resolved_tokenizer
+        sentences = read_units(texts.train, tok, cfg.lower)
         total = sum(len(s) for s in sentences)
         limit = cfg.max_sentence_len if cfg.resolved_layout == "sentences" else 0
         kept, self.skipped, skipped_words = drop_long(sentences, limit)
@@ -86,10 +89,24 @@ class WordFigures:
         contiguous = cfg.resolved_layout == "stream" or texts.valid is not None
         train, val, test = hold_out(kept, val_frac, test_frac, cfg.seed, contiguous)
         if texts.valid is not None:
-            val = split_sentences(texts.valid, cfg.lower)
+            val = read_units(texts.valid, tok, cfg.lower)
         if texts.test is not None:
-            test = split_sentences(texts.test, cfg.lower)
+            test = read_units(texts.test, tok, cfg.lower)
         return train, val, (test if test else None)
+
+    def word_vocab(self, train, held_out, resumed) -> WordVocab:
+        """The checkpoint's vocabulary, or one from the training text alone: the
+        most frequent words (regex), or data.Corpus's dictionary (whitespace)."""
+        if resumed:
+            return WordVocab(tuple(resumed.vocab), self.tokenizer)
+        if self.tokenizer == "whitespace":
+            return WordVocab.from_lines(train, held_out)
+        return WordVocab.build(train, self.cfg.max_words)
+
+    def vocab_line(self) -> str:
+        if self.vocab.whitespace:
+            return f"vocabulary {self.vocab.size} (every training token, <eos> included)"
+        return f"vocabulary {self.vocab.size} (incl. <unk>, <s>, </s>)"
 
 
 def batch_groups(lengths: np.ndarray, batch: int, rng) -> np.ndarray:
@@ -123,8 +140,8 @@ class WordLoop(WordFigures, Loop):
     def prepare(self, texts, resumed):
         cfg = self.cfg
         train_sents, val_sents, test_sents = self.held_out_sentences(texts)
-        built = WordVocab.build(train_sents, cfg.max_words)  # training text only
-        self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else built
+        self.vocab = self.word_vocab(train_sents, [*val_sents, *(test_sents or [])],
+                                     resumed)
         enc = self.vocab.encode_sentence
         self.train_seqs = [enc(s) for s in train_sents]
         self.val = [enc(s) for s in val_sents]
@@ -145,17 +162,18 @@ class WordLoop(WordFigures, Loop):
         n_words = sum(len(y) for _, y in self.train_seqs)
         held = f"{len(self.val)} held out"
         if self.val:
-            held += f" ({unknown_rate(self.val):.1%} <unk>)"
+            held += f" ({unknown_rate(self.val, self.vocab):.1%} <unk>)"
         if self.test is not None:
-            held += f", {len(self.test)} for test ({unknown_rate(self.test):.1%} <unk>)"
+            held += (f", {len(self.test)} for test "
+                     f"({unknown_rate(self.test, self.vocab):.1%} <unk>)")
         limit = self.cfg.max_sentence_len
         skipped = (f"{self.skipped} skipped as longer than {limit} words "
                    f"({self.skipped_frac:.1%} of the words)" if limit else "no length limit")
         batch = f"; {self.batch} sentences per step" if self.batch > 1 else ""
         if self.fuse > 1:
             batch += f", {self.fuse} steps of one length per call"
-        return (f"corpus {self.corpus_name}: vocabulary {self.vocab.size} "
-                f"(incl. <unk>, <s>, </s>); {len(self.train_seqs)} train sentences "
+        return (f"corpus {self.corpus_name}: {self.vocab_line()}; "
+                f"{len(self.train_seqs)} train sentences "
                 f"({n_words} words), {held}, {skipped}{batch}")
 
     def _pad(self, n):
@@ -246,4 +264,4 @@ class WordLoop(WordFigures, Loop):
         return mean_word_loss(self.model, self.test)
 
     def test_unknown_rate(self):
-        return unknown_rate(self.test)
+        return unknown_rate(self.test, self.vocab)

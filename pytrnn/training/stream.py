@@ -14,14 +14,13 @@ from __future__ import annotations
 from pytrnn.training.chars import CharLoop
 from pytrnn.data.corpora import window_starts
 from pytrnn.training.sentences import WordFigures
-from pytrnn.data.words import END_ID, WordVocab, stream_ids, stream_unknown_rate
+from pytrnn.data.words import stream_ids, stream_unknown_rate
 
 
 class WordStreamLoop(WordFigures, CharLoop):
     def prepare(self, texts, resumed):
         train, val, test = self.held_out_sentences(texts)
-        built = WordVocab.build(train, self.cfg.max_words)  # training text only
-        self.vocab = WordVocab(tuple(resumed.vocab)) if resumed else built
+        self.vocab = self.word_vocab(train, [*val, *(test or [])], resumed)
         self.n_sentences = len(train)
         self.train_data = stream_ids(self.vocab, train)
         self.val_data = stream_ids(self.vocab, val)
@@ -32,17 +31,20 @@ class WordStreamLoop(WordFigures, CharLoop):
         held = ""
         if self.val_starts is not None:
             held = (f", {len(self.val_data)} held out "
-                    f"({stream_unknown_rate(self.val_data):.1%} <unk>)")
+                    f"({stream_unknown_rate(self.val_data, self.vocab):.1%} <unk>)")
         if self.test_data is not None:
             held += (f", {len(self.test_data)} for test "
-                     f"({stream_unknown_rate(self.test_data):.1%} <unk>)")
+                     f"({stream_unknown_rate(self.test_data, self.vocab):.1%} <unk>)")
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
-        return (f"corpus {self.corpus_name}: vocabulary {self.vocab.size} "
-                f"(incl. <unk>, <s>, </s>); {self.n_sentences} train sentences as one "
-                f"stream of {len(self.train_data)} tokens{held}; {len(self.starts)} "
+        what = "lines" if self.vocab.whitespace else "sentences"
+        return (f"corpus {self.corpus_name}: {self.vocab_line()}; {self.n_sentences} "
+                f"train {what} as one stream of {len(self.train_data)} tokens{held}; "
+                f"{len(self.starts)} "
                 f"windows of {self.window}{streams} per pass, {self.fuse} per call")
 
-    sentence_start = END_ID  # a sentence follows the last one's end
+    @property
+    def sentence_start(self) -> int:  # a sentence follows the last one's end
+        return self.vocab.end_id
 
     def _word_loss(self, d):
         """Data loss per token over the notebook's windows of d, each from h = 0."""
@@ -56,4 +58,4 @@ class WordStreamLoop(WordFigures, CharLoop):
         return self._word_loss(self.test_data)
 
     def test_unknown_rate(self):
-        return stream_unknown_rate(self.test_data)
+        return stream_unknown_rate(self.test_data, self.vocab)

@@ -171,7 +171,8 @@ def split_run(tmp_path_factory):
 
 
 def split_args(corpus, passes):
-    return ["train", "--corpus", corpus, "--level", "word", "--hidden", 12, "--lr", 0.3,
+    return ["train", "--corpus", corpus, "--level", "word", "--tokenizer", "regex",
+            "--hidden", 12, "--lr", 0.3,
             "--reg", 0, "--passes", passes, "--seed", 1]
 
 
