@@ -86,6 +86,56 @@ def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
     return {k: v for k, v in options.items() if k not in WLM_ALIASES}
 
 
+SOURCE_OPTIONS = ("recipe", "config", "print_config")  # where values come from, not values
+
+
+def option_schema(ctx: typer.Context) -> dict:
+    """{CLI name: recipes.Option} of every option a recipe or config file may set,
+    from the command's own declarations (its names and its annotated types)."""
+    import typing
+
+    from pytrnn.recipes import Option
+
+    hints = typing.get_type_hints(ctx.command.callback, include_extras=False)
+    out = {}
+    for p in ctx.command.params:
+        if p.name in WLM_ALIASES or p.name in SOURCE_OPTIONS or not p.opts:
+            continue
+        t = hints.get(p.name)
+        t = next((a for a in typing.get_args(t) if a is not type(None)), t)  # Optional
+        if isinstance(t, type) and issubclass(t, Enum):
+            kind, choices = "str", tuple(m.value for m in t)
+        else:
+            kind = {int: "int", float: "float", bool: "bool"}.get(t, "str")
+            choices = ()
+        out[p.opts[0].lstrip("-")] = Option(p.name, kind, choices)
+    return out
+
+
+def with_sources(ctx: typer.Context, options: dict, recipe, config) -> tuple[dict, set]:
+    """The options after --recipe, then --config, then what was typed; and the names
+    set by any of them (a resumed run compares those with its checkpoint)."""
+    from pytrnn import recipes
+
+    sources = []
+    if recipe is not None:
+        sources.append((f"--recipe {recipe}", recipes.recipe(recipe)))
+    if config is not None:
+        sources.append((f"--config {config}", recipes.read_config(config)))
+    typed = given_options(ctx)
+    chosen = recipes.resolve(sources, option_schema(ctx), typed)
+    return {**options, **chosen}, typed | set(chosen)
+
+
+def as_cli_options(ctx: typer.Context, options: dict, given: set) -> dict:
+    """The values set (typed, from a recipe or a file) or off their defaults, under
+    their CLI names in the help's order: what --print-config writes, a --config
+    file that gives the same run."""
+    defaults = {p.name: value(p.default) for p in ctx.command.params}
+    return {key: options[opt.name] for key, opt in option_schema(ctx).items()
+            if opt.name in given or options[opt.name] != defaults.get(opt.name)}
+
+
 def value(v):
     """An Enum option's plain string (None stays None)."""
     return v.value if isinstance(v, Enum) else v
@@ -152,6 +202,9 @@ def train(
     save_every: Annotated[float, typer.Option(help="Also save every this many seconds.", rich_help_panel=OUTPUT)] = 60.0,
     log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.", rich_help_panel=OUTPUT)] = None,
     sample_length: Annotated[int, typer.Option(help="Sampled at the end: chars (char level) or words in whole sentences (word level); 0: none.", rich_help_panel=OUTPUT)] = 200,
+    recipe: Annotated[Optional[str], typer.Option(help="Start from a published setup: notebook, wlm, char-rnn (pytrnn recipes lists them); typed options win.", rich_help_panel=DATA)] = None,
+    config: Annotated[Optional[str], typer.Option(help="A TOML file of options by their CLI names (over --recipe; typed options win).", rich_help_panel=DATA)] = None,
+    print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved options as TOML (a --config file) and exit.", rich_help_panel=OUTPUT)] = False,
     # word_language_model's names for the same options (hidden: one name in the help)
     data: Annotated[Optional[str], typer.Option(hidden=True)] = None,
     epochs: Annotated[Optional[int], typer.Option(hidden=True)] = None,
@@ -168,13 +221,20 @@ def train(
     from pytrnn.training import train as run
     from pytrnn.training.progress import RichReporter
 
-    options = resolve_aliases(ctx, {k: value(v) for k, v in ctx.params.items()})
-    if lr is None:  # a resumed run keeps its own; a new one takes the optimizer's
+    options = resolve_aliases(ctx, {k: value(v) for k, v in ctx.params.items()
+                                    if k not in SOURCE_OPTIONS})
+    options, given = with_sources(ctx, options, recipe, config)
+    if options["lr"] is None:  # a resumed run keeps its own; a new one the optimizer's
         options["lr"] = RNNConfig.lr if resume else DEFAULT_LR.get(options["optimizer"],
                                                                     RNNConfig.lr)
+    if print_config:
+        from pytrnn.recipes import to_toml
+
+        typer.echo(to_toml(as_cli_options(ctx, options, given)), nl=False)
+        return
     model_cfg, cfg = from_options(RNNConfig, options), from_options(TrainConfig, options)
     try:
-        run(model_cfg, cfg, reporter=RichReporter(), given=given_options(ctx))
+        run(model_cfg, cfg, reporter=RichReporter(), given=given)
     except TrainingInterrupted as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(130)
@@ -182,6 +242,15 @@ def train(
         typer.echo("interrupted: stopped at once; every checkpoint written is whole",
                    err=True)
         raise typer.Exit(130)
+
+
+@app.command("recipes")
+def recipes_():
+    """List the recipes --recipe takes and the options each sets."""
+    from pytrnn.recipes import describe
+
+    for name, line in describe():
+        typer.echo(f"{name}: {line}")
 
 
 @app.command()
@@ -211,12 +280,13 @@ def eval_(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train (or its .best.npz).")],
     corpus: Annotated[str, typer.Option(help="The UTF-8 text file to score.")],
     backend: Annotated[Optional[Backend], typer.Option(help="Default: the fastest here.")] = None,
+    batch: Annotated[int, typer.Option(help="Windows per call; a --carry-state model: contiguous streams, as wlm's eval batch.")] = 10,
 ):
     """Score a checkpoint on a text: loss per char and bits/char, or per word and
     perplexity (data loss only, the checkpoint's own vocabulary)."""
     from pytrnn.tools.evaluate import eval_line, evaluate
 
-    typer.echo(eval_line(evaluate(checkpoint, corpus, backend=value(backend))))
+    typer.echo(eval_line(evaluate(checkpoint, corpus, backend=value(backend), batch=batch)))
 
 
 @app.command()

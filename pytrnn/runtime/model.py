@@ -235,6 +235,22 @@ class RNN:
         data_loss, h = self._compiled("carried_loss", length, False)(*args, h0)
         return float(data_loss), np.asarray(h)
 
+    def batch_loss(self, X, Y, M, h0=None):
+        """Summed data loss of B streams X, Y (T, B) under the 0/1 mask M (T, B),
+        without updating: held-out text scored B windows (or sentences) per call.
+        With ``h0`` (S, B, H) each stream starts from its carried state, and the
+        states after the last step come back too: (loss, states)."""
+        X, Y = np.asarray(X, np.int32), np.asarray(Y, np.int32)
+        check_ids(self.cfg, X, Y)
+        T, B = X.shape
+        M = np.asarray(M, self.cfg.dtype)
+        if h0 is None:
+            _, data_loss = self._compiled("loss", T, True, B)(X, Y, M)
+            return float(data_loss) * B
+        h0 = np.asarray(h0, self.cfg.dtype)
+        data_loss, h = self._compiled("carried_loss", T, True, B)(X, Y, M, h0)
+        return float(data_loss) * B, np.asarray(h)
+
     def predict_prob(self, x, pad_to: int | None = None) -> np.ndarray:
         """(vocab,) probabilities of the next id after the last step of x."""
         args, length, masked = self._args(x, None, pad_to)

@@ -1,6 +1,15 @@
 """Scoring held-out ids with a model: summed data loss over windows (each from
 zero, or carrying the state from window to window) and the mean loss per word over
 sentences. Training's validation and test figures and ``pytrnn eval`` share these.
+
+Scoring runs batched, as wlm's evaluation does (``eval_batch_size`` 10): windows
+scored from zero go EVAL_STREAMS at a time as the columns of one call, the last
+partial one left-padded under a mask, so the figure is the one-window-at-a-time
+figure (summed in another order); a model that carries its state scores its text as
+EVAL_STREAMS contiguous streams, as wlm's ``batchify`` cuts it (the remainder of
+fewer than EVAL_STREAMS tokens is left out, as there), each window starting from the
+state its stream ended the last one with. Sentences go EVAL_SENTENCES to a call,
+left-padded to their bucket.
 """
 
 from __future__ import annotations
@@ -18,9 +27,24 @@ def pad_length(model, n: int) -> int | None:
     return bucket(n) if model.static_shapes else None
 
 
+EVAL_STREAMS = 10  # wlm's eval_batch_size
+EVAL_SENTENCES = 32
+
+
 def mean_word_loss(model, seqs) -> float:
-    """Mean data loss per predicted word (END included) over (x, y) sentences."""
-    total = sum(model.seq_loss(x, y, pad_to=pad_length(model, len(x)))[1] for x, y in seqs)
+    """Mean data loss per predicted word (END included) over (x, y) sentences,
+    EVAL_SENTENCES of similar length per call."""
+    order = sorted(range(len(seqs)), key=lambda k: len(seqs[k][0]))
+    total, B = 0.0, min(EVAL_SENTENCES, len(seqs))
+    for k in range(0, len(order), B):
+        group = [seqs[i] for i in order[k:k + B]]
+        n = max(len(x) for x, _ in group)
+        T = pad_length(model, n) or n
+        X, Y = np.zeros((T, B), np.int32), np.zeros((T, B), np.int32)
+        M = np.zeros((T, B), model.cfg.dtype)
+        for j, (x, y) in enumerate(group):
+            X[T - len(x):, j], Y[T - len(y):, j], M[T - len(x):, j] = x, y, 1
+        total += model.batch_loss(X, Y, M)
     return total / sum(len(y) for _, y in seqs)
 
 
@@ -28,25 +52,46 @@ def perplexity(word_loss: float) -> float:
     return math.exp(word_loss)
 
 
-def windows_loss(model, ids, L: int, carry: bool = False) -> float:
-    """Summed data loss over consecutive windows of L from the first id, the last
-    partial window included, each from h = 0 or, with ``carry``, from the state the
-    window before it ended with."""
-    return held_out_sum(model, ids, range(0, len(ids) - 1, L), L, carry)
+def windows_loss(model, ids, L: int, carry: bool = False,
+                 streams: int = EVAL_STREAMS) -> tuple[float, int]:
+    """(summed data loss, tokens predicted) over consecutive windows of L from the
+    first id, the last partial window included, each from h = 0 or, with
+    ``carry``, in ``streams`` contiguous streams carrying their states."""
+    return held_out(model, ids, range(0, len(ids) - 1, L), L, carry, streams)
 
 
-def held_out_sum(model, ids, starts, L: int, carry: bool = False) -> float:
-    """Summed data loss over the windows of ``ids`` at ``starts`` (L long, or
-    shorter at the end of ids), in order: each from h = 0, or with ``carry`` from
-    the state the window before it ended with (the first from zero)."""
-    h = np.zeros(state_shape(model.cfg), model.cfg.dtype) if carry else None
+def held_out(model, ids, starts, L: int, carry: bool = False,
+             streams: int = EVAL_STREAMS) -> tuple[float, int]:
+    """(summed data loss, tokens predicted) of ``ids``: the windows at ``starts``
+    (L long, or shorter at the end of ids) each from h = 0, or with ``carry`` the
+    text as ``streams`` contiguous streams carrying their states."""
+    if carry:
+        return _carried(model, np.asarray(ids), L, streams)
+    windows = [(i, min(L, len(ids) - 1 - i)) for i in starts]
+    B, total = min(streams, len(windows)), 0.0
+    for k in range(0, len(windows), B):
+        X, Y = np.zeros((L, B), np.int32), np.zeros((L, B), np.int32)
+        M = np.zeros((L, B), model.cfg.dtype)
+        for j, (i, n) in enumerate(windows[k:k + B]):  # a short window: left-padded
+            X[L - n:, j], Y[L - n:, j], M[L - n:, j] = ids[i:i + n], ids[i + 1:i + 1 + n], 1
+        total += model.batch_loss(X, Y, M)
+    return total, sum(n for _, n in windows)
+
+
+def _carried(model, ids, L, streams):
+    """wlm's evaluate: the text cut into E contiguous streams (batchify), windows
+    of L (the last shorter, right-padded under the mask: its final state is never
+    used), each stream's state carried from window to window."""
+    E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
+    n = len(ids) // E
+    S = ids[:n * E].reshape(E, n)
+    h = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
     total = 0.0
-    for i in starts:
-        x, y = ids[i:i + L], ids[i + 1:i + 1 + L]
-        x = x[:len(y)]  # the last window may be partial
-        if carry:
-            loss, h = model.carried_loss(x, y, h)
-        else:
-            loss = model.seq_loss(x, y)[1]
+    for i in range(0, n - 1, L):
+        m = min(L, n - 1 - i)
+        X, Y = np.zeros((L, E), np.int32), np.zeros((L, E), np.int32)
+        M = np.zeros((L, E), model.cfg.dtype)
+        X[:m], Y[:m], M[:m] = S[:, i:i + m].T, S[:, i + 1:i + 1 + m].T, 1
+        loss, h = model.batch_loss(X, Y, M, h)
         total += loss
-    return total
+    return total, E * (n - 1)

@@ -17,13 +17,18 @@ from pathlib import Path
 from pytrnn.data.corpora import Vocab, read_text
 from pytrnn.errors import CorpusError
 from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
-from pytrnn.runtime.scoring import mean_word_loss, windows_loss
+from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, windows_loss
 from pytrnn.data.words import read_units, stream_ids, stream_unknown_rate, unknown_rate
 
 
-def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
+def evaluate(checkpoint, corpus, backend: str | None = None,
+             batch: int = EVAL_STREAMS) -> dict:
     """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
-    chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate)."""
+    chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate).
+    ``batch``: windows per call, or for a model that carries its state the
+    contiguous streams the text is cut into (wlm's eval_batch_size)."""
+    if batch < 1:
+        raise CorpusError(f"--batch must be at least 1, got {batch}")
     text = read_text(Path(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
     if ck.level == "word":
@@ -33,10 +38,10 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
             raise CorpusError(f"{corpus} has no sentences to score")
         if layout(ck) == "stream":
             ids = stream_ids(vocab, sentences)
-            loss = windows_loss(model, ids, ck.cfg.window, carries_state(ck))
-            loss /= len(ids) - 1
+            total, n = windows_loss(model, ids, ck.cfg.window, carries_state(ck), batch)
+            loss = total / n
             return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
-                    "words": len(ids) - 1, "unk_rate": stream_unknown_rate(ids, vocab)}
+                    "words": n, "unk_rate": stream_unknown_rate(ids, vocab)}
         seqs = [vocab.encode_sentence(s) for s in sentences]
         loss = mean_word_loss(model, seqs)
         return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
@@ -45,8 +50,7 @@ def evaluate(checkpoint, corpus, backend: str | None = None) -> dict:
     if len(ids) < 2:
         raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "
                           f"vocabulary: nothing to predict")
-    total = windows_loss(model, ids, ck.cfg.window, carries_state(ck))
-    n = len(ids) - 1
+    total, n = windows_loss(model, ids, ck.cfg.window, carries_state(ck), batch)
     return {"level": "char", "loss_per_char": total / n, "bpc": total / n / math.log(2),
             "chars": n, "skipped_chars": skipped}
 

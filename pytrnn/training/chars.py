@@ -17,7 +17,7 @@ from pytrnn.data.corpora import ENCODE_CHUNK, Vocab, split_streams, stack_window
 from pytrnn.errors import CorpusError
 from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop, settle
 from pytrnn.runtime.sampling import sample_chars
-from pytrnn.runtime.scoring import held_out_sum
+from pytrnn.runtime.scoring import held_out
 
 
 class CharLoop(Loop):
@@ -126,15 +126,16 @@ class CharLoop(Loop):
         # is summed over streams so bits/char = data sum / chars
         return [(float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])]
 
-    def held_out_sum(self, d, starts) -> float:
-        """Summed data loss over the notebook's windows of d, each from h = 0 (or
-        the state carried from the window before)."""
-        return held_out_sum(self.model, d, starts, self.window, self.cfg.carry_state)
+    def held_out_mean(self, d, starts) -> float:
+        """Data loss per token over the notebook's windows of d, each from h = 0
+        (or, carrying state, over d as contiguous streams: pytrnn.runtime.scoring)."""
+        total, count = held_out(self.model, d, starts, self.window, self.cfg.carry_state)
+        return total / count
 
     def held_out(self, d, starts):
         """(data loss per window, bits per char) over the notebook's windows of d."""
-        total = self.held_out_sum(d, starts)
-        return total / len(starts), total / (len(starts) * self.window) / LN2
+        mean = self.held_out_mean(d, starts)
+        return mean * self.window, mean / LN2
 
     def pass_metrics(self):
         m = {"train_bpc": self.state["pass_data_sum"] / self.state["pass_units"] / LN2}

@@ -254,15 +254,20 @@ class Loop:
         self.signals.at_once = False  # from here a first signal saves, then stops
         rep.line(f"compiled ({self.model.backend} on {self.model.device}, "
                  f"{self.model.mode}) in {compile_s:.1f} s")
+        self.score_s = 0.0
         trained_units, train_s = self.passes()
         self.signals.at_once = True
         speed = trained_units / train_s if train_s else 0.0
+        scoring = (f"; validation took {self.score_s:.1f} s apart from training"
+                   if self.score_s else "")
         rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
-                 f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s)")
+                 f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s{scoring})")
         has_best = any(self.val_key in r for r in self.history)
         if self.has_test():
+            t0 = time.perf_counter()
             self.test_result = self.score_test(has_best)
-            rep.line(self.test_line(self.test_result))
+            rep.line(self.test_line(self.test_result)
+                     + f" in {time.perf_counter() - t0:.1f} s")
             self.save()
         rep.line(f"checkpoint: {self.path}" + (f" (best pass: {self.best_path})"
                                                if has_best else ""))
@@ -333,7 +338,11 @@ class Loop:
             record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.lr_now,
                       "loss": st["pass_loss_sum"] / max(self.optimizer_steps(order), 1),
                       "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
+            t_score = time.perf_counter()
             record.update(self.pass_metrics())
+            if self.val_key in record:
+                record["score_seconds"] = time.perf_counter() - t_score
+                self.score_s += record["score_seconds"]
             self.history.append(record)
             st.update(passes_done=p + 1, window=0, pass_loss_sum=0.0, pass_data_sum=0.0,
                       pass_units=0)

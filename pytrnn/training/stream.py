@@ -49,7 +49,7 @@ class WordStreamLoop(WordFigures, CharLoop):
     def _word_loss(self, d):
         """Data loss per token over the notebook's windows of d, each from h = 0."""
         starts = window_starts(len(d), self.window, self.unit)
-        return self.held_out_sum(d, starts) / (len(starts) * self.window)
+        return self.held_out_mean(d, starts)
 
     def val_loss(self):
         return self._word_loss(self.val_data) if self.val_starts is not None else None

@@ -184,11 +184,25 @@ def numpy_carried_sum(P, d, starts, W):
     return total
 
 
+def numpy_batchified(P, d, W, E=10):
+    """numpy, wlm's evaluate: (summed data loss, tokens predicted) of d cut into E
+    contiguous streams (batchify: the remainder left out), each stream's windows of
+    W (the last partial) carrying its h."""
+    E = max(1, min(E, (len(d) - 1) // W))
+    n = len(d) // E
+    total = 0.0
+    for b in range(E):
+        s = d[b * n:(b + 1) * n]
+        total += numpy_carried_sum(P, s, range(0, n - 1, W), W)
+    return total, E * (n - 1)
+
+
 def test_carried_pass_validation_and_eval_match_numpy(tmp_path):
     """A --carry-state --batch 2 pass at the char level: numpy over the same two
     contiguous streams, carrying each one's h, gives its parameters; validation
-    carries h across the held-out windows; ``pytrnn eval`` (every window of the
-    text, the last partial one included) carries it too."""
+    carries h across the held-out text cut into wlm's 10 contiguous streams;
+    ``pytrnn eval`` (every window of the text, the last partial one included)
+    carries it too, with 10 streams and with one."""
     W, B, N = 10, 2, 1500
     r = char_run(tmp_path, "c.npz")
     text = load_corpus(None)[1][:N]
@@ -205,11 +219,9 @@ def test_carried_pass_validation_and_eval_match_numpy(tmp_path):
         _, _, P, h = carried_step(P, X, Y, h)
     assert_params(r.model.get_params(), P)
 
-    def numpy_carried(d, starts):
-        return numpy_carried_sum(P, d, starts, W)
-
     starts = window_starts(len(val_ids), W)
-    val = numpy_carried(val_ids, starts) / (len(starts) * W) / np.log(2)
+    total, count = numpy_batchified(P, val_ids, W)
+    val = total / count / np.log(2)
     assert r.history[0]["val_bpc"] == pytest.approx(val, rel=1e-9)
     from_zero = sum(loss_and_grads(P, val_ids[i:i + W], val_ids[i + 1:i + 1 + W], 0.0)[1]
                     for i in starts) / (len(starts) * W) / np.log(2)
@@ -217,8 +229,12 @@ def test_carried_pass_validation_and_eval_match_numpy(tmp_path):
     held = tmp_path / "held.txt"
     held.write_text(text[:237], encoding="utf-8")
     e = pytrnn.evaluate(r.path, held)
-    want = numpy_carried(ids[:237], range(0, 236, W)) / 236
-    assert e["loss_per_char"] == pytest.approx(want, rel=1e-9)
+    total, count = numpy_batchified(P, ids[:237], W)
+    assert e["loss_per_char"] == pytest.approx(total / count, rel=1e-9)
+    assert e["chars"] == count == 220  # 10 streams of 23, 22 predicted in each
+    one = pytrnn.evaluate(r.path, held, batch=1)
+    want = numpy_carried_sum(P, ids[:237], range(0, 236, W), W) / 236
+    assert one["loss_per_char"] == pytest.approx(want, rel=1e-9)
 
 
 def test_carried_run_stopped_mid_pass_resumes_exactly(tmp_path, monkeypatch):
@@ -288,14 +304,18 @@ def test_carried_word_stream_pass_validation_and_eval_match_numpy(small_text, tm
     rec = r.history[0]
     assert rec["train_word_loss"] == pytest.approx(data / n, rel=1e-9)
     v = stream_ids(vocab, sents[-n_val:])
-    starts = window_starts(len(v), W)
-    val = numpy_carried_sum(P, v, starts, W) / (len(starts) * W)
+    total, count = numpy_batchified(P, v, W)
+    val = total / count
     assert rec["val_word_loss"] == pytest.approx(val, rel=1e-9)
     assert rec["val_ppl"] == pytest.approx(np.exp(val), rel=1e-9)
     every = stream_ids(vocab, sents)
-    e = pytrnn.evaluate(r.path, small_text)
+    e = pytrnn.evaluate(r.path, small_text, batch=1)
     want = numpy_carried_sum(P, every, range(0, len(every) - 1, W), W) / (len(every) - 1)
     assert e["loss_per_word"] == pytest.approx(want, rel=1e-9)
+    total, count = numpy_batchified(P, every, W, 4)
+    four = pytrnn.evaluate(r.path, small_text, batch=4)
+    assert (four["loss_per_word"], four["words"]) == (pytest.approx(total / count,
+                                                                     rel=1e-9), count)
     from_zero = sum(loss_and_grads(P, every[i:i + W][:len(every[i + 1:i + 1 + W])],
                                    every[i + 1:i + 1 + W], 0.0)[1]
                     for i in range(0, len(every) - 1, W)) / (len(every) - 1)

@@ -1,0 +1,130 @@
+"""Recipes and config files: option values named as on the command line.
+
+A recipe is a published setup by name, so its users can type it: ``notebook`` (the
+defaults, the notebook's model), ``wlm`` (PyTorch's word_language_model's
+``main.py`` defaults), ``char-rnn`` (karpathy/char-rnn's ``train.lua`` defaults). A
+config file (TOML) sets any option by its CLI name. On one command line the
+recipe comes first, the file over it, the typed options over both (``resolve``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytrnn.errors import ConfigError
+
+RECIPES = {
+    "notebook": {},  # the defaults: the notebook's vanilla tanh RNN, bit for bit
+    # word_language_model/main.py's argparse defaults, with data.Corpus's reading
+    "wlm": {
+        "level": "word", "tokenizer": "whitespace", "layout": "stream",
+        "carry-state": True, "cell": "lstm", "layers": 2, "emsize": 200, "hidden": 200,
+        "dropout": 0.2, "init": "wlm", "optimizer": "sgd", "lr": 20.0,
+        "loss-scale": "token", "clip-norm": 0.25, "clip": 0.0, "reg": 0.0,
+        "anneal-on-plateau": True, "batch": 20, "window": 35, "dtype": "float32",
+        "passes": 40, "seed": 1111,
+    },
+    # char-rnn's train.lua: an LSTM 2 x 128, seq_length 50, batch 50, RMSprop 2e-3
+    # (decay_rate 0.95), lr x 0.97 per epoch after 10, grad_clip 5, 95/5 split; its
+    # loss is the window's sum of per-step means over the batch, as pytrnn's
+    "char-rnn": {
+        "level": "char", "cell": "lstm", "layers": 2, "hidden": 128, "window": 50,
+        "batch": 50, "carry-state": True, "optimizer": "rmsprop", "lr": 2e-3,
+        "alpha": 0.95, "lr-decay": 0.97, "lr-decay-after": 10, "clip": 5.0, "reg": 0.0,
+        "val-frac": 0.05, "dtype": "float32", "passes": 50, "seed": 123,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    """What a value for one CLI option must be: its parameter's name, its kind
+    ("int", "float", "bool", "str") and, for a choice, the values allowed."""
+
+    name: str
+    kind: str
+    choices: tuple = ()
+
+
+def recipe(name: str) -> dict:
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe {name!r}: one of {', '.join(RECIPES)} "
+                          f"(pytrnn recipes lists them)")
+    return dict(RECIPES[name])
+
+
+def read_config(path) -> dict:
+    """A TOML file's options (CLI names); a bad file is one ConfigError."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"--config file not found: {path}")
+    except IsADirectoryError:
+        raise ConfigError(f"--config {path} is a folder, not a TOML file")
+    except OSError as e:
+        raise ConfigError(f"cannot read --config {path}: {e.strerror}")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--config {path} is not valid TOML: {e}")
+    nested = [k for k, v in data.items() if isinstance(v, dict)]
+    if nested:
+        raise ConfigError(f"--config {path}: options go at the top level, not in "
+                          f"tables ([{nested[0]}])")
+    return data
+
+
+def _checked(key: str, value, opt: Option, where: str):
+    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+          "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+          "bool": isinstance(value, bool), "str": isinstance(value, str)}[opt.kind]
+    if not ok:
+        raise ConfigError(f"{where}: {key} must be {'an' if opt.kind == 'int' else 'a'} "
+                          f"{opt.kind}, got {value!r}")
+    if opt.choices and value not in opt.choices:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(opt.choices)}, "
+                          f"got {value!r}")
+    return float(value) if opt.kind == "float" else value
+
+
+def resolve(sources: list, schema: dict, typed: set) -> dict:
+    """{parameter name: value} from ``sources`` [(where, {cli name: value})], later
+    ones over earlier ones, leaving out the parameters in ``typed`` (the command
+    line wins). ``schema``: {cli name: Option} of every option a file may set."""
+    out = {}
+    for where, values in sources:
+        for key, value in values.items():
+            opt = schema.get(key) or schema.get(key.replace("_", "-"))
+            if opt is None:
+                raise ConfigError(f"{where}: unknown option {key!r} (options are named "
+                                  f"as on the command line, e.g. clip-norm)")
+            value = _checked(key, value, opt, where)
+            if opt.name not in typed:
+                out[opt.name] = value
+    return out
+
+
+def to_toml(options: dict) -> str:
+    """Options (CLI names) as a TOML file ``--config`` reads back; unset ones are
+    left out (TOML has no null)."""
+    lines = []
+    for key, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        else:
+            text = repr(value)
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def describe() -> list[tuple[str, str]]:
+    """(name, its options as one line) for ``pytrnn recipes``."""
+    return [(name, " ".join(f"--{k} {v}" if not isinstance(v, bool) else f"--{k}"
+                            for k, v in opts.items()) or "the defaults (the notebook)")
+            for name, opts in RECIPES.items()]
