@@ -392,10 +392,11 @@ def info(
 @data_app.command("fetch")
 @user_errors
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="Corpus name: four-million.")] = "four-million",
-    url: Annotated[Optional[str], typer.Option(help="Download from this address instead.")] = None,
+    name: Annotated[str, typer.Argument(help="four-million (the notebook's), or wikitext-2, wikitext-103, ptb (standard layout).")] = "four-million",
+    url: Annotated[Optional[str], typer.Option(help="A mirror: the file, the folder of the standard files, or the archive.")] = None,
 ):
-    """Download a named corpus once into the user cache (the only network use)."""
+    """Download a named corpus once into the user cache (the only network use);
+    a standard corpus is checked, then unpacked to train.txt, valid.txt, test.txt."""
     from pytrnn.data.corpora import fetch
 
     path = fetch(name, url=url)

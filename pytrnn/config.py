@@ -25,6 +25,8 @@ OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
 LOSS_SCALES = ("window", "token")  # the notebook's window sum, or wlm's mean per token
 INITS = ("notebook", "wlm")
 TOKENIZERS = ("regex", "whitespace")
+# the field's standard word-level corpora (pytrnn.data.standard fetches them)
+STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
 # torch.optim's documented defaults: the learning rate when none is given, and eps
 DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
 DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
@@ -210,7 +212,8 @@ class TrainConfig:
         folder in the standard layout, "regex" (the WildML tokenizer) for a raw file."""
         if self.tokenizer is not None:
             return self.tokenizer
-        standard = self.corpus is not None and Path(self.corpus).is_dir()
+        standard = self.corpus is not None and (self.corpus in STANDARD_CORPORA
+                                                or Path(self.corpus).is_dir())
         return "whitespace" if standard else "regex"
 
     @property

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pytrnn.config import STANDARD_CORPORA
 from pytrnn.errors import CorpusError
 from pytrnn.files import atomic_write
 
@@ -100,7 +101,7 @@ def corpus_name(spec: str | None) -> str:
     """The name a corpus gives its run's default checkpoint, without reading it: a
     folder's name, a file's stem, or the corpus name."""
     spec = spec or DEFAULT_CORPUS
-    if spec == "pydoc" or spec in REMOTE:
+    if spec == "pydoc" or spec in REMOTE or spec in STANDARD_CORPORA:
         return spec
     path = Path(spec)
     return path.resolve().name if path.is_dir() else path.stem
@@ -112,8 +113,14 @@ def load_texts(spec: str | None, valid: str | None = None,
     valid.txt and test.txt), with ``valid`` / ``test`` files naming or replacing
     the folder's. ``limit``: the training text's first ``limit`` chars only (the
     notebook's N), read as a prefix of its file."""
-    if spec and Path(spec).is_dir():
+    folder = None
+    if spec in STANDARD_CORPORA:  # fetched into the cache in the standard layout
+        from pytrnn.data.standard import local_folder
+
+        folder = local_folder(spec)
+    elif spec and Path(spec).is_dir():
         folder = Path(spec)
+    if folder is not None:
         if not (folder / "train.txt").is_file():
             raise CorpusError(f"corpus folder {spec} has no train.txt "
                               f"(expected {', '.join(SPLIT_FILES)})")
@@ -153,12 +160,18 @@ def load_corpus(spec: str | None, limit: int | None = None) -> tuple[str, str]:
 
 
 def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=None) -> Path:
-    """Download a named corpus once into the cache; returns its path.
+    """Download a named corpus once into the cache; returns its path (a standard
+    corpus's folder: pytrnn.data.standard).
 
     ``progress(done_bytes, total_bytes_or_None)`` is called as it downloads.
     """
+    if name in STANDARD_CORPORA:
+        from pytrnn.data.standard import fetch_standard
+
+        return fetch_standard(name, url, timeout, progress)
     if name not in REMOTE:
-        raise CorpusError(f"unknown corpus {name!r}; known: {', '.join(REMOTE)}")
+        raise CorpusError(f"unknown corpus {name!r}; known: "
+                          f"{', '.join([*REMOTE, *STANDARD_CORPORA])}")
     default_url, filename = REMOTE[name]
     dest = cache_dir() / filename
     dest.parent.mkdir(parents=True, exist_ok=True)
