@@ -30,8 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-EPOCH = re.compile(r"end of epoch\s+(\d+) \| time:\s*([\d.]+)s \| valid loss\s*([\d.]+)")
-TEST = re.compile(r"End of training \| test loss\s*([\d.]+)")
+# wlm prints losses to 2 decimals and perplexities to 2: read the perplexities
+EPOCH = re.compile(r"end of epoch\s+(\d+) \| time:\s*([\d.]+)s \| valid loss\s*[\d.]+ \| "
+                   r"valid ppl\s*([\d.]+)")
+TEST = re.compile(r"End of training \| test loss\s*[\d.]+ \| test ppl\s*([\d.]+)")
 BATCH = re.compile(r"ms/batch\s*([\d.]+)")
 # the float32 matmul flops of one token of the 2x200 LSTM with V outputs (x3 for
 # forward + backward): input and hidden products of two layers, then the output
@@ -76,11 +78,11 @@ def run_wlm(python, wlm, data, epochs, seed, tied, work) -> dict:
     if p.returncode:
         sys.exit(f"wlm's main.py failed ({p.returncode}):\n{p.stderr[-2000:]}")
     out = p.stdout
-    epochs_ = [{"epoch": int(e), "seconds": float(s), "val_ppl": math.exp(float(v))}
+    epochs_ = [{"epoch": int(e), "seconds": float(s), "val_ppl": float(v)}
                for e, s, v in EPOCH.findall(out)]
     ms = [float(m) for m in BATCH.findall(out)]
     test = TEST.search(out)
-    return {"epochs": epochs_, "test_ppl": math.exp(float(test.group(1))),
+    return {"epochs": epochs_, "test_ppl": float(test.group(1)),
             "wall": wall, "ms_per_batch": sum(ms) / len(ms) if ms else None}
 
 

@@ -31,6 +31,7 @@ STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
 DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
 DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
 FUSE_CHUNK = 256  # default windows per call on JAX: ~50 ms of work, so the bar moves
+FUSE_SENTENCES = 16  # default groups of sentences of one bucket per call on JAX
 
 # What a resumed run may do with each option, declared on the field itself:
 LOCKED = "locked"  # fixes the data or the model: kept from the checkpoint; a conflict is refused
@@ -198,10 +199,15 @@ class TrainConfig:
         """Windows per compiled call. Default: on JAX the pass in even chunks of about
         FUSE_CHUNK windows (each one ``lax.scan``, pytrnn.runtime.fused), so the last chunk
         needs almost no padding; elsewhere one call per window, as the notebook (the
-        other backends compile PyTensor's scan-over-windows slowly)."""
+        other backends compile PyTensor's scan-over-windows slowly). Sentences: on
+        JAX (scan) FUSE_SENTENCES groups of one bucket per call, elsewhere one group
+        per call; a new run keeps what this resolved to (it orders the pass)."""
         if self.fuse is not None:
             return self.fuse
-        if backend not in FUSES_WINDOWS or self.resolved_layout != "stream":
+        if self.resolved_layout == "sentences":
+            fuses = backend in FUSES_WINDOWS and self.resolved_mode == "scan"
+            return FUSE_SENTENCES if fuses else 1
+        if backend not in FUSES_WINDOWS:
             return 1
         chunks = -(-windows // FUSE_CHUNK)
         return -(-windows // chunks)

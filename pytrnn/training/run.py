@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.runtime.backends import resolve_backend
 from pytrnn.training.chars import CharLoop
 from pytrnn.config import CHANGEABLE, LOCKED, RNNConfig, TrainConfig, fields_by_rule
 from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
@@ -119,8 +120,12 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     may change. Returns (model_cfg, cfg, lr_given)."""
     saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
                    **resumed.run.train}
-    if resumed.level == "word":  # written before --tokenizer: the regex's
-        saved_train["tokenizer"] = resumed.run.tokenizer
+    if resumed.level == "word":
+        if "tokenizer" not in resumed.run.train:  # written before --tokenizer, whose
+            # sentence runs were one group per call: the order they trained in
+            if resumed.run.layout("word") == "sentences" and saved_train.get("fuse") is None:
+                saved_train["fuse"] = 1
+        saved_train["tokenizer"] = resumed.run.tokenizer  # before it: the regex's
     saved_level = TrainConfig(level=saved_train["level"])
     used = {name: getattr(replace(saved_level, **{name: saved_train.get(name)}),
                           "resolved_" + name)
@@ -148,10 +153,12 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
 
 
 def settle_tokenizer(cfg: TrainConfig, given) -> TrainConfig:
-    """A new word-level run's tokenizer, fixed in its config (and so in its
-    checkpoint). A standard-format corpus keeps its own vocabulary and case: the
+    """A new word-level run's tokenizer (and, with sentences, its groups per call),
+    fixed in its config and so in its checkpoint. A standard-format corpus keeps its own vocabulary and case: the
     regex tokenizer's --vocab-size and --lower are refused with it, never ignored."""
     cfg = replace(cfg, tokenizer=cfg.resolved_tokenizer)
+    if cfg.resolved_layout == "sentences":  # the groups per call order the pass: kept
+        cfg = replace(cfg, fuse=cfg.resolved_fuse(resolve_backend(cfg.backend), 0))
     if cfg.tokenizer == "whitespace":
         for name, flag in (("max_words", "--vocab-size"), ("lower", "--lower")):
             if _was_given(name, cfg, TrainConfig(), given):

@@ -11,10 +11,11 @@ inside pools of ``POOL * B`` (as torchtext's bucket iterator), cuts the pools in
 groups of B and shuffles the groups: little padding, and still a new order each
 pass. The last pool's remainder (fewer than B sentences) waits for the next pass.
 
-With ``--fuse K`` (JAX), K groups of one bucket train in one compiled call (one
-``lax.scan``, pytrnn.runtime.fused): each pass's groups are gathered by bucket, cut into
-chunks of K and the chunks shuffled, so the steps are those of ``train_sentences``
-in that order.
+With ``--fuse K`` (the default on JAX: 16), K groups of one bucket train in one
+compiled call (one ``lax.scan``, pytrnn.runtime.fused): each pass's groups are gathered
+by bucket, cut into chunks of K and the chunks shuffled, so the steps are those of
+``train_sentences`` in that order. A backend that does not fuse (or ``--mode
+unroll``) trains the same chunks group by group: the same steps, in the same order.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from pytrnn.runtime.backends import fuses_windows, resolve_backend
-from pytrnn.errors import ConfigError, CorpusError
+from pytrnn.errors import CorpusError
 from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
 from pytrnn.runtime.sampling import sentences_until
 from pytrnn.runtime.scoring import mean_word_loss, pad_length, perplexity
@@ -151,11 +152,11 @@ class WordLoop(WordFigures, Loop):
         if self.batch > len(self.train_seqs):
             raise CorpusError(f"--batch {self.batch} is more than the "
                               f"{len(self.train_seqs)} training sentences: lower --batch")
-        self.fuse = cfg.fuse or 1
+        backend = resolve_backend(cfg.backend)
+        self.fuse = cfg.resolved_fuse(backend, 0)
+        # one call per chunk where the backend fuses; else its groups one by one
+        self.fused_calls = fuses_windows(backend) and cfg.resolved_mode == "scan"
         if self.fuse > 1:
-            if not fuses_windows(resolve_backend(cfg.backend)):
-                raise ConfigError("--fuse with the sentence layout needs --backend jax "
-                                  "(or --layout stream)")
             self.chunk = 1  # one chunk of up to K groups per call
 
     def describe(self):
@@ -171,7 +172,8 @@ class WordLoop(WordFigures, Loop):
                    f"({self.skipped_frac:.1%} of the words)" if limit else "no length limit")
         batch = f"; {self.batch} sentences per step" if self.batch > 1 else ""
         if self.fuse > 1:
-            batch += f", {self.fuse} steps of one length per call"
+            batch += (f", {self.fuse} steps of one length per call" if self.fused_calls
+                      else f", in chunks of {self.fuse} steps of one length")
         return (f"corpus {self.corpus_name}: {self.vocab_line()}; "
                 f"{len(self.train_seqs)} train sentences "
                 f"({n_words} words), {held}, {skipped}{batch}")
@@ -191,7 +193,7 @@ class WordLoop(WordFigures, Loop):
 
     def _compile_groups(self, n: int) -> float:
         """The step of B sentences padded to n, or K of them fused in one call."""
-        if self.fuse == 1:
+        if self.fuse == 1 or not self.fused_calls:
             return self.model.compile(length=n, masked=True, batch=self.batch)
         X = np.zeros((self.fuse, n, self.batch), np.int32)
         return self.model.warm_windows(X, X, masks=np.ones(X.shape))
@@ -250,8 +252,13 @@ class WordLoop(WordFigures, Loop):
         X, Y, M = (np.stack(a) for a in zip(*padded))
         w = (np.arange(K) < len(groups)).astype(m.cfg.dtype)
         drops = rng and m.draw_drop(T, B, K, rng=rng)
-        losses, data = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
         words = [sum(len(y) for _, y in seqs) for seqs in groups]
+        if not self.fused_calls:  # the same steps, one group per call
+            steps = [m.train_sentences(seqs, pad_to=T, sync=False,
+                                       drop=None if drops is None else drops[k])
+                     for k, seqs in enumerate(groups)]
+            return [(loss, data * B, n) for (loss, data, _), n in zip(settle(steps, 0), words)]
+        losses, data = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
         return [(float(a), float(b) * B, n) for a, b, n in zip(losses, data, words)]
 
     def val_loss(self):

@@ -91,7 +91,9 @@ def test_default_fuse_covers_a_pass_in_even_chunks():
     assert cfg.resolved_fuse("jax", 18612) == 255  # 73 calls, 3 padding windows
     assert cfg.resolved_fuse("numba", 18612) == 1  # the notebook's one call per window
     assert pytrnn.TrainConfig(fuse=16).resolved_fuse("jax", 18612) == 16
-    assert pytrnn.TrainConfig(level="word").resolved_fuse("jax", 100) == 1
+    # sentences: groups of one bucket per call on JAX (tests/training/test_word_fused.py)
+    assert pytrnn.TrainConfig(level="word").resolved_fuse("jax", 100) == 16
+    assert pytrnn.TrainConfig(level="word").resolved_fuse("c", 100) == 1
 
 
 def test_trainer_batch_matches_numpy_over_the_same_streams(tmp_path):

@@ -73,12 +73,14 @@ def test_fused_chunks_hold_one_bucket_and_cover_the_pass():
     assert firsts != sorted(firsts)
 
 
-def test_fused_word_run_trains_the_chunks_it_reports(small_text, tmp_path):
+@pytest.mark.parametrize("backend", ["jax", "c"])
+def test_fused_word_run_trains_the_chunks_it_reports(small_text, tmp_path, backend):
     """--batch 3 --fuse 4: the pass trains numpy's mean-over-sentences steps over
     the chunks ``WordLoop.order`` gives, in that order; iseq counts steps, not
-    calls, and the pass loss is the mean over steps."""
+    calls, and the pass loss is the mean over steps. C, which does not fuse, trains
+    the same chunks group by group: the same steps."""
     cfg = pytrnn.TrainConfig(corpus=str(small_text), level="word", passes=1, batch=3,
-                             fuse=4, mode="scan", backend="jax", seed=5, val_frac=0.1,
+                             fuse=4, mode="scan", backend=backend, seed=5, val_frac=0.1,
                              checkpoint=str(tmp_path / "w.npz"), sample_length=0)
     r = train(pytrnn.RNNConfig(hidden=H), cfg, reporter=QUIET)
     loop = WordLoop.__new__(WordLoop)
@@ -105,10 +107,20 @@ def test_fused_word_run_trains_the_chunks_it_reports(small_text, tmp_path):
         np.testing.assert_allclose(got[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
-def test_fused_sentences_need_jax(small_text, tmp_path):
+def test_sentences_fuse_by_default_on_jax_and_the_run_keeps_it(small_text, tmp_path):
+    """The sentence layout's default: FUSE_SENTENCES groups per call on JAX (scan),
+    one group per call elsewhere; the run keeps what it resolved to, so a resumed
+    run trains the same order whatever backend it runs on."""
+    from pytrnn.config import FUSE_SENTENCES
+    from pytrnn.runtime import checkpoint as ck
+
+    word = pytrnn.TrainConfig(level="word")
+    assert word.resolved_fuse("jax", 0) == FUSE_SENTENCES == 16
+    assert word.resolved_fuse("c", 0) == 1
+    assert pytrnn.TrainConfig(level="word", mode="unroll").resolved_fuse("jax", 0) == 1
     r = CliRunner().invoke(app, ["train", "--corpus", str(small_text), "--level", "word",
-                                 "--fuse", "4", "--backend", "c",
+                                 "--hidden", 4, "--passes", 1, "--sample-length", 0,
                                  "--checkpoint", str(tmp_path / "w.npz")])
-    assert r.exit_code == 2
-    assert r.stderr.strip().splitlines() == [
-        "error: --fuse with the sentence layout needs --backend jax (or --layout stream)"]
+    assert r.exit_code == 0, r.output
+    assert "16 steps of one length per call" in r.stdout
+    assert ck.load(tmp_path / "w.npz").run.train["fuse"] == 16
