@@ -2,14 +2,16 @@
 zero, or carrying the state from window to window) and the mean loss per word over
 sentences. Training's validation and test figures and ``pytrnn eval`` share these.
 
-Scoring runs batched, as wlm's evaluation does (``eval_batch_size`` 10): windows
-scored from zero go EVAL_STREAMS at a time as the columns of one call, the last
-partial one left-padded under a mask, so the figure is the one-window-at-a-time
-figure (summed in another order); a model that carries its state scores its text as
-EVAL_STREAMS contiguous streams, as wlm's ``batchify`` cuts it (the remainder of
-fewer than EVAL_STREAMS tokens is left out, as there), each window starting from the
-state its stream ended the last one with. Sentences go EVAL_SENTENCES to a call,
-left-padded to their bucket.
+Scoring runs batched, as wlm's evaluation does (``eval_batch_size`` 10), and in
+calls as large as LOGITS_PER_CALL allows. Windows scored from zero go many to a call
+as its columns (a power of two, so few shapes compile), the last partial one
+left-padded under a mask: the figure is the one-window-at-a-time figure, summed in
+another order. A model that carries its state scores its text as EVAL_STREAMS
+contiguous streams, as wlm's ``batchify`` cuts it (the remainder of fewer than
+EVAL_STREAMS tokens is left out, as there), each window starting from the state its
+stream ended the last one with; with no gradient to stop, k such windows in a row
+are one sequence of kL steps, so one call scores k of them. Sentences go
+EVAL_SENTENCES to a call, left-padded to their bucket.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ def pad_length(model, n: int) -> int | None:
 
 EVAL_STREAMS = 10  # wlm's eval_batch_size
 EVAL_SENTENCES = 32
+LOGITS_PER_CALL = 1 << 22  # T x B x V of one scoring call: 16 MB of float32 logits, so
+# the softmax stays in cache (4x that scored 100K tokens 2x slower here)
+MAX_WINDOWS_IN_A_ROW = 32  # a carrying model's windows scored as one sequence
+
+
+def _columns(L: int, V: int, n: int) -> int:
+    """Windows per call: as many as the budget allows, a power of two, at most
+    what n windows need."""
+    fit = max(1, LOGITS_PER_CALL // (L * V))
+    need = 1 << max(n - 1, 0).bit_length()
+    return max(1, min(1 << (fit.bit_length() - 1), need))
 
 
 def mean_word_loss(model, seqs) -> float:
@@ -68,7 +81,7 @@ def held_out(model, ids, starts, L: int, carry: bool = False,
     if carry:
         return _carried(model, np.asarray(ids), L, streams)
     windows = [(i, min(L, len(ids) - 1 - i)) for i in starts]
-    B, total = min(streams, len(windows)), 0.0
+    B, total = _columns(L, model.cfg.vocab_size, len(windows)), 0.0
     for k in range(0, len(windows), B):
         X, Y = np.zeros((L, B), np.int32), np.zeros((L, B), np.int32)
         M = np.zeros((L, B), model.cfg.dtype)
@@ -80,17 +93,24 @@ def held_out(model, ids, starts, L: int, carry: bool = False,
 
 def _carried(model, ids, L, streams):
     """wlm's evaluate: the text cut into E contiguous streams (batchify), windows
-    of L (the last shorter, right-padded under the mask: its final state is never
-    used), each stream's state carried from window to window."""
+    of L, each stream's state carried from window to window; k windows per call
+    (one sequence of kL steps: without a gradient the windows' edges change
+    nothing), the last call right-padded under the mask (its final state is never
+    used)."""
     E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
     n = len(ids) // E
     S = ids[:n * E].reshape(E, n)
+    k = max(1, min(LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
+                   -(-(n - 1) // L), MAX_WINDOWS_IN_A_ROW))
+    if model.mode == "unroll":  # its graph unrolls every step: keep it a window long
+        k = 1
+    T = k * L
     h = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
     total = 0.0
-    for i in range(0, n - 1, L):
-        m = min(L, n - 1 - i)
-        X, Y = np.zeros((L, E), np.int32), np.zeros((L, E), np.int32)
-        M = np.zeros((L, E), model.cfg.dtype)
+    for i in range(0, n - 1, T):
+        m = min(T, n - 1 - i)
+        X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
+        M = np.zeros((T, E), model.cfg.dtype)
         X[:m], Y[:m], M[:m] = S[:, i:i + m].T, S[:, i + 1:i + 1 + m].T, 1
         loss, h = model.batch_loss(X, Y, M, h)
         total += loss
