@@ -188,7 +188,7 @@ def train(
     passes: Annotated[int, typer.Option(help="Passes over the text.", rich_help_panel=TRAINING)] = 10,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling, dropout, sampling.", rich_help_panel=TRAINING)] = 0,
     batch: Annotated[int, typer.Option(help="Streams (or, word level with sentences, sentences) per step (1: the notebook).", rich_help_panel=SPEED)] = 1,
-    fuse: Annotated[Optional[int], typer.Option(help="Windows (with sentences: groups of one length, JAX) per compiled call (default: on JAX a stream pass in chunks of about 256, one lax.scan each; elsewhere, and for sentences, 1).", rich_help_panel=SPEED)] = None,
+    fuse: Annotated[Optional[int], typer.Option(help="Windows (sentences: groups of one length) per compiled call (default on JAX: a stream pass in chunks of about 256, one lax.scan each, or 16 groups; elsewhere 1).", rich_help_panel=SPEED)] = None,
     mode: Annotated[Optional[Mode], typer.Option(help="scan (default) or unroll (the notebook's loop; same steps).", rich_help_panel=SPEED)] = None,
     backend: Annotated[Optional[Backend], typer.Option(help="Default: the fastest here.", rich_help_panel=SPEED)] = None,
     device: Annotated[Optional[Device], typer.Option(help="JAX device (default: the GPU if JAX sees one).", rich_help_panel=SPEED)] = None,

@@ -25,14 +25,12 @@ from pytrnn.bench.cells import jax_cell_trainer
 from pytrnn.bench.baselines import numpy_train
 from pytrnn.config import RNNConfig, TrainConfig
 from pytrnn.data.corpora import split_streams, stack_windows, window_starts
-from pytrnn.runtime.backends import fuses_windows
 from pytrnn.graphs.params import init_params
 from pytrnn.training.progress import PrintReporter
 from pytrnn.data.words import WordVocab, split_sentences, stream_ids
 
 WINDOW = 35  # word_language_model's bptt
 CHARS_PER_WORD = 3.4  # of the synthetic text, spaces and stops included
-FUSE = 16  # groups of sentences per compiled call in the "sentences fused" rows
 
 
 @dataclass(frozen=True)
@@ -47,13 +45,15 @@ class Setting:
 
     @property
     def name(self) -> str:
-        return f"pytrnn train {self.layout}{' fused' if self.fuse else ''} " \
-            f"{self.dtype} batch {self.batch}"
+        fuse = "" if self.fuse is None else f" --fuse {self.fuse}"
+        return f"pytrnn train {self.layout}{fuse} {self.dtype} batch {self.batch}"
 
 
+# the defaults of both layouts (sentences: 16 groups per call on JAX), and the
+# sentence layout one group per call (--fuse 1, its default before)
 GRID = [Setting(layout, B, dt) for layout in ("stream", "sentences") for B in (1, 20, 64)
         for dt in ("float64", "float32")] + \
-    [Setting("sentences", B, dt, FUSE) for B in (20, 64) for dt in ("float64", "float32")]
+    [Setting("sentences", B, dt, 1) for B in (20, 64) for dt in ("float64", "float32")]
 
 
 def lexicon(n: int) -> list[str]:
@@ -180,8 +180,6 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
     n_words = 20_000 if smoke else 400_000
     grid = [Setting("stream", 20, "float32"), Setting("sentences", 4, "float64")] \
         if smoke else GRID
-    if backend is not None and not fuses_windows(backend):  # fused groups are lax.scans
-        grid = [g for g in grid if not g.fuse]
     budget = 4_000 if smoke else 120_000
     text = synthetic_text(n_words, distinct=3 * vocab, glossary=vocab + 100)
     glossary_chars = len(synthetic_text(0, distinct=3 * vocab, glossary=vocab + 100))
