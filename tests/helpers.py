@@ -8,6 +8,7 @@ Each compiled function is also checked to run on the linker its backend names, s
 backend that silently fell back to another could not compare equal to it.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -229,3 +230,32 @@ def spawn(*args):
     return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+@contextlib.contextmanager
+def serve(files: dict):
+    """An HTTP server on 127.0.0.1 answering GET path -> bytes from ``files`` (404
+    otherwise), for the downloader's tests: its base URL while the block runs."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()

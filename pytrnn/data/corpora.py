@@ -159,6 +159,26 @@ def load_corpus(spec: str | None, limit: int | None = None) -> tuple[str, str]:
     return name, read_text(path, spec, limit)
 
 
+def download(url: str, what: str, timeout: float = 60.0, progress=None) -> bytes:
+    """The bytes at ``url`` (``progress(done, total or None)`` as they come); a
+    failure is one CorpusError saying how to go without the network."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            total = r.headers.get("Content-Length")
+            total = int(total) if total and total.isdigit() else None
+            chunks, done = [], 0
+            while chunk := r.read(1 << 16):
+                chunks.append(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise CorpusError(f"could not download {what} ({reason}); without network, "
+                          f"pass a local copy with --corpus PATH")
+    return b"".join(chunks)
+
+
 def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=None) -> Path:
     """Download a named corpus once into the cache; returns its path (a standard
     corpus's folder: pytrnn.data.standard).
@@ -175,23 +195,7 @@ def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=Non
     default_url, filename = REMOTE[name]
     dest = cache_dir() / filename
     dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with urllib.request.urlopen(url or default_url, timeout=timeout) as r:
-            total = r.headers.get("Content-Length")
-            total = int(total) if total and total.isdigit() else None
-            chunks, done = [], 0
-            while chunk := r.read(1 << 16):
-                chunks.append(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise CorpusError(
-            f"could not download {name} ({reason}); without network, pass a local "
-            f"copy with --corpus PATH"
-        )
-    raw = b"".join(chunks)
+    raw = download(url or default_url, name, timeout, progress)
     decode(raw, f"the download of {name}")
     return atomic_write(dest, lambda f: f.write(raw))
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytrnn.data.corpora import cache_dir, decode, download
 from pytrnn.errors import CorpusError
 from pytrnn.files import atomic_write
 
@@ -73,8 +72,6 @@ def blob_id(data: bytes) -> str:
 
 
 def folder(name: str) -> Path:
-    from pytrnn.data.corpora import cache_dir
-
     return cache_dir() / name
 
 
@@ -87,39 +84,20 @@ def local_folder(name: str) -> Path:
     return path
 
 
-def _get(url: str, timeout: float, progress) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            total = r.headers.get("Content-Length")
-            total = int(total) if total and total.isdigit() else None
-            chunks, done = [], 0
-            while chunk := r.read(1 << 16):
-                chunks.append(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise CorpusError(f"could not download {url} ({getattr(e, 'reason', e)}); "
-                          f"without network, pass a local folder with --corpus PATH")
-    return b"".join(chunks)
-
-
 def _checked_text(name: str, split: str, raw: bytes) -> bytes:
-    from pytrnn.data.corpora import decode
-
     decode(raw, f"{name}'s {split}")
     if not raw.strip():
         raise CorpusError(f"{name}'s {split} is empty")
     return raw
 
 
-def download(name: str, url: str | None = None, timeout: float = 60.0, progress=None,
-             sources: dict | None = None) -> dict:
+def download_corpus(name: str, url: str | None = None, timeout: float = 60.0,
+                    progress=None, sources: dict | None = None) -> dict:
     """{split: bytes} of a standard corpus, every file checked. ``url``: a mirror
     (the folder holding the files under their source names, or the archive)."""
     src = (sources or SOURCES)[name]
     if src.archive:
-        raw = _get(url or src.base, timeout, progress)
+        raw = download(url or src.base, url or src.base, timeout, progress)
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as z:
                 return {s: _checked_text(name, s, z.read(m)) for s, m in src.members.items()}
@@ -130,7 +108,7 @@ def download(name: str, url: str | None = None, timeout: float = 60.0, progress=
     base = (url or src.base).rstrip("/") + "/"
     out = {}
     for split, (remote, want) in src.files.items():
-        raw = _get(base + remote, timeout, progress)
+        raw = download(base + remote, base + remote, timeout, progress)
         if blob_id(raw) != want:
             raise CorpusError(f"{name}'s {remote} from {base} is not the published file "
                               f"(git blob {blob_id(raw)[:12]}, expected {want[:12]}); "
@@ -142,7 +120,7 @@ def download(name: str, url: str | None = None, timeout: float = 60.0, progress=
 def fetch_standard(name: str, url: str | None = None, timeout: float = 60.0,
                    progress=None, sources: dict | None = None) -> Path:
     """Download, check, then write the standard layout into the cache; its folder."""
-    files = download(name, url, timeout, progress, sources)
+    files = download_corpus(name, url, timeout, progress, sources)
     dest = folder(name)
     dest.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:

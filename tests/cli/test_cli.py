@@ -170,29 +170,11 @@ def test_module_entry_point(tmp_path):
 def test_data_fetch_command_against_a_local_server(tmp_path, monkeypatch):
     """The command itself, not only fetch(): it downloads into the cache and says
     where; a failing address is one line and exit 2."""
-    import http.server
-    import threading
+    from helpers import serve
 
     body = b"The Four Million\r\n" * 100
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path != "/pg.txt":
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}"
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
-    try:
+    with serve({"/pg.txt": body}) as url:
         r = invoke("data", "fetch", "four-million", "--url", f"{url}/pg.txt")
         assert r.exit_code == 0, r.output
         assert r.stdout.strip() == f"saved four-million to {tmp_path / '4millions.txt'}"
@@ -200,8 +182,6 @@ def test_data_fetch_command_against_a_local_server(tmp_path, monkeypatch):
         assert_user_error(invoke("data", "fetch", "four-million", "--url",
                                  f"{url}/gone.txt"), "--corpus PATH")
         assert_user_error(invoke("data", "fetch", "war-and-peace"), "unknown corpus")
-    finally:
-        httpd.shutdown()
 
 
 def test_reproduce_command_prints_the_original_figures_beside_ours(tmp_path, monkeypatch):

@@ -4,15 +4,13 @@ archive unpacked to the standard layout, nothing written unless every file passe
 then ``--corpus NAME`` reads the cache."""
 
 import hashlib
-import http.server
 import io
 import subprocess
-import threading
 import zipfile
 
 import pytest
 
-from helpers import invoke, one_line_error
+from helpers import invoke, one_line_error, serve
 from pytrnn.config import STANDARD_CORPORA
 from pytrnn.data import standard
 from pytrnn.data.corpora import load_texts
@@ -29,28 +27,11 @@ SERVED = {**{f"/ptb/{k}": v for k, v in FILES.items()}, "/wt103.zip": ARCHIVE.ge
           "/bad/ptb.test.txt": FILES["ptb.test.txt"], "/junk.zip": b"not a zip"}
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = SERVED.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
 @pytest.fixture
 def server(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path / "cache"))
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(SERVED) as url:
+        yield url
 
 
 @pytest.fixture
