@@ -211,17 +211,17 @@ def stream_ids(vocab: "WordVocab", sentences: list) -> np.ndarray:
     return np.asarray(ids, dtype=np.int32)
 
 
-def stream_unknown_rate(ids: np.ndarray, vocab: "WordVocab | None" = None) -> float:
+def stream_unknown_rate(ids: np.ndarray, vocab: "WordVocab") -> float:
     """Fraction of a stream's words (END excluded) that are UNKNOWN (for a
     standard corpus, the text's own ``<unk>`` tokens and the unknown words)."""
-    end, unk = (END_ID, UNK_ID) if vocab is None else (vocab.end_id, vocab.unk_id)
+    end, unk = vocab.end_id, vocab.unk_id
     words = int((ids != end).sum())
     return float((ids == unk).sum()) / words if words else 0.0
 
 
-def unknown_rate(seqs, vocab: "WordVocab | None" = None) -> float:
+def unknown_rate(seqs, vocab: "WordVocab") -> float:
     """Fraction of the predicted words (END excluded) that are UNKNOWN."""
-    unk = UNK_ID if vocab is None else vocab.unk_id
+    unk = vocab.unk_id
     words = sum(len(y) - 1 for _, y in seqs)
     unknown = sum(int((y[:-1] == unk).sum()) for _, y in seqs)
     return unknown / words if words else 0.0

@@ -127,13 +127,13 @@ def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=No
             finals=None) -> RNNGraph:
     if mask is not None:
         errors = errors * mask
-    data_loss = errors.sum()
+    data_loss = total = errors.sum()
     if batch is not None:  # mean over streams of the window sums: lr keeps its meaning
         data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
     objective = data_loss
     if cfg.loss_scale == "token":  # wlm's CrossEntropyLoss: the mean over the tokens
-        objective = errors.sum() / (mask.sum() if mask is not None else
-                                    pt.cast(errors.size, cfg.dtype))
+        objective = total / (mask.sum() if mask is not None else
+                             pt.cast(errors.size, cfg.dtype))
     loss = objective + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
     inputs = [x, y] if mask is None else [x, y, mask]
     if drop is not None and drop.owner is None:

@@ -65,10 +65,17 @@ def seq_args(cfg, mode: str, x, y, pad_to):
     return ([xp, mask] if y is None else [xp, yp, mask]), length, True
 
 
-def pad_batch(cfg, mode: str, seqs, pad_to: int | None = None):
-    """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask (T, B)."""
+def pad_batch(cfg, mode: str, seqs, pad_to: int | None = None,
+              columns: int | None = None):
+    """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask (T, B).
+    ``columns``: that many columns, the ones past the sentences empty (mask 0), so
+    that a last, smaller group keeps the compiled shape."""
     if not seqs:
         raise ConfigError("a batch needs at least one sequence")
     T = pad_to if pad_to is not None else max(len(x) for x, _ in seqs)
     cols = [left_pad(*check_seq(cfg, mode, x, y, T)[:2], T, cfg.dtype) for x, y in seqs]
-    return tuple(np.stack(a, axis=1) for a in zip(*cols))
+    X, Y, M = (np.stack(a, axis=1) for a in zip(*cols))
+    extra = (columns or len(seqs)) - len(seqs)
+    if extra > 0:
+        X, Y, M = (np.pad(a, ((0, 0), (0, extra))) for a in (X, Y, M))
+    return X, Y, M

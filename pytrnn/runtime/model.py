@@ -203,9 +203,10 @@ class RNN:
             return float(loss), float(data_loss)
         return loss, data_loss
 
-    def pad_batch(self, seqs, pad_to: int | None = None):
-        """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask (T, B)."""
-        return pad_batch(self.cfg, self.mode, seqs, pad_to)
+    def pad_batch(self, seqs, pad_to: int | None = None, columns: int | None = None):
+        """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask
+        (T, B); ``columns``: that many, the extra ones empty."""
+        return pad_batch(self.cfg, self.mode, seqs, pad_to, columns)
 
     def train_sentences(self, seqs, pad_to: int | None = None, sync: bool = True,
                         drop=None):
@@ -225,15 +226,6 @@ class RNN:
         args, length, masked = self._args(x, y, pad_to)
         loss, data_loss = self._compiled("loss", length, masked)(*args)
         return float(loss), float(data_loss)
-
-    def carried_loss(self, x, y, h0) -> tuple[float, np.ndarray]:
-        """(data_loss, states after the last step) of a sequence that starts from
-        the carried states ``h0`` (S, 1, H): held-out text scored window after
-        window, as a model trained with carried state saw its text."""
-        args, length, _ = self._args(x, y, None)
-        h0 = np.asarray(h0, self.cfg.dtype)
-        data_loss, h = self._compiled("carried_loss", length, False)(*args, h0)
-        return float(data_loss), np.asarray(h)
 
     def batch_loss(self, X, Y, M, h0=None):
         """Summed data loss of B streams X, Y (T, B) under the 0/1 mask M (T, B),

@@ -52,12 +52,7 @@ def mean_word_loss(model, seqs) -> float:
     for k in range(0, len(order), B):
         group = [seqs[i] for i in order[k:k + B]]
         n = max(len(x) for x, _ in group)
-        T = pad_length(model, n) or n
-        X, Y = np.zeros((T, B), np.int32), np.zeros((T, B), np.int32)
-        M = np.zeros((T, B), model.cfg.dtype)
-        for j, (x, y) in enumerate(group):
-            X[T - len(x):, j], Y[T - len(y):, j], M[T - len(x):, j] = x, y, 1
-        total += model.batch_loss(X, Y, M)
+        total += model.batch_loss(*model.pad_batch(group, pad_length(model, n) or n, B))
     return total / sum(len(y) for _, y in seqs)
 
 
@@ -82,12 +77,9 @@ def held_out(model, ids, starts, L: int, carry: bool = False,
         return _carried(model, np.asarray(ids), L, streams)
     windows = [(i, min(L, len(ids) - 1 - i)) for i in starts]
     B, total = _columns(L, model.cfg.vocab_size, len(windows)), 0.0
-    for k in range(0, len(windows), B):
-        X, Y = np.zeros((L, B), np.int32), np.zeros((L, B), np.int32)
-        M = np.zeros((L, B), model.cfg.dtype)
-        for j, (i, n) in enumerate(windows[k:k + B]):  # a short window: left-padded
-            X[L - n:, j], Y[L - n:, j], M[L - n:, j] = ids[i:i + n], ids[i + 1:i + 1 + n], 1
-        total += model.batch_loss(X, Y, M)
+    for k in range(0, len(windows), B):  # a short window: left-padded
+        seqs = [(ids[i:i + n], ids[i + 1:i + 1 + n]) for i, n in windows[k:k + B]]
+        total += model.batch_loss(*model.pad_batch(seqs, L, B))
     return total, sum(n for _, n in windows)
 
 

@@ -152,10 +152,11 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     return model_cfg, cfg, lr_given
 
 
-def settle_tokenizer(cfg: TrainConfig, given) -> TrainConfig:
+def settle_word_run(cfg: TrainConfig, given) -> TrainConfig:
     """A new word-level run's tokenizer (and, with sentences, its groups per call),
-    fixed in its config and so in its checkpoint. A standard-format corpus keeps its own vocabulary and case: the
-    regex tokenizer's --vocab-size and --lower are refused with it, never ignored."""
+    fixed in its config and so in its checkpoint. A standard-format corpus keeps
+    its own vocabulary and case: the regex tokenizer's --vocab-size and --lower
+    are refused with it, never ignored."""
     cfg = replace(cfg, tokenizer=cfg.resolved_tokenizer)
     if cfg.resolved_layout == "sentences":  # the groups per call order the pass: kept
         cfg = replace(cfg, fuse=cfg.resolved_fuse(resolve_backend(cfg.backend), 0))
@@ -188,7 +189,7 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
             model_cfg, cfg, lr_given = resolve_resumed(model_cfg, cfg, resumed, given,
                                                        reporter)
         elif cfg.level == "word":
-            cfg = settle_tokenizer(cfg, given)
+            cfg = settle_word_run(cfg, given)
         path = checkpoint_path(cfg, corpus_name(cfg.corpus))
         lead = cfg.process_id == 0  # only process 0 writes
         if not lead:

@@ -247,10 +247,6 @@ class WordLoop(WordFigures, Loop):
         m, K, B = self.model, self.fuse, self.batch
         groups = [[self.train_seqs[k] for k in g] for g in chunk]
         T = bucket(max(len(x) for seqs in groups for x, _ in seqs))
-        padded = [m.pad_batch(seqs, T) for seqs in groups]
-        padded += padded[:1] * (K - len(groups))
-        X, Y, M = (np.stack(a) for a in zip(*padded))
-        w = (np.arange(K) < len(groups)).astype(m.cfg.dtype)
         drops = rng and m.draw_drop(T, B, K, rng=rng)
         words = [sum(len(y) for _, y in seqs) for seqs in groups]
         if not self.fused_calls:  # the same steps, one group per call
@@ -258,6 +254,10 @@ class WordLoop(WordFigures, Loop):
                                        drop=None if drops is None else drops[k])
                      for k, seqs in enumerate(groups)]
             return [(loss, data * B, n) for (loss, data, _), n in zip(settle(steps, 0), words)]
+        padded = [m.pad_batch(seqs, T) for seqs in groups]
+        padded += padded[:1] * (K - len(groups))
+        X, Y, M = (np.stack(a) for a in zip(*padded))
+        w = (np.arange(K) < len(groups)).astype(m.cfg.dtype)
         losses, data = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
         return [(float(a), float(b) * B, n) for a, b, n in zip(losses, data, words)]
 
