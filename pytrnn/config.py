@@ -21,15 +21,19 @@ FUSES_WINDOWS = frozenset({"jax"})  # one lax.scan per chunk of windows (runtime
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float64", "float32")
 CELL_NAMES = ("rnn", "gru", "lstm")
-OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "asgd")
 LOSS_SCALES = ("window", "token")  # the notebook's window sum, or wlm's mean per token
 INITS = ("notebook", "wlm")
 TOKENIZERS = ("regex", "whitespace")
 # the field's standard word-level corpora (pytrnn.data.standard fetches them)
 STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
 # torch.optim's documented defaults: the learning rate when none is given, and eps
-DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
-DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8}
+DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001, "asgd": 0.01}
+DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8, "asgd": 0.0}
+# AWD-LSTM's variable BPTT: the base length with probability 0.95 (else half of it),
+# then drawn from N(that, VARIABLE_BPTT_SD), at least VARIABLE_BPTT_MIN tokens; a
+# window's steps are padded to a multiple of VARIABLE_BPTT_BUCKET (few compiled shapes)
+VARIABLE_BPTT_SD, VARIABLE_BPTT_MIN, VARIABLE_BPTT_BUCKET = 5.0, 5, 8
 FUSE_CHUNK = 256  # default windows per call on JAX: ~50 ms of work, so the bar moves
 FUSE_SENTENCES = 16  # default groups of sentences of one bucket per call on JAX
 
@@ -86,10 +90,58 @@ class RNNConfig:
     tied: bool = option(False, LOCKED)  # the output layer is Wemb.T (no Why): needs emsize == hidden
     loss_scale: str = option("window", LOCKED)  # "window": sum over a window (the notebook's); "token": mean
     init: str = option("notebook", LOCKED)  # "notebook": randn / sqrt(fan_in); "wlm": its init_weights
+    # AWD-LSTM's regularizers (docs/awd-lstm.md); every one at 0 / None / False is off
+    locked_dropout: bool = option(False, LOCKED)  # one mask per stream and window, shared by its steps
+    dropouti: float | None = option(None, LOCKED)  # on the embedding's output; None: --dropout
+    dropouth: float | None = option(None, LOCKED)  # between layers; None: --dropout
+    dropouto: float | None = option(None, LOCKED)  # on the top layer's output; None: --dropout
+    dropoute: float = option(0.0, LOCKED)  # whole rows of Wemb, one mask per step
+    wdrop: float = option(0.0, LOCKED)  # DropConnect on every Whh, one mask per step
+    ar: float = option(0.0, LOCKED)  # alpha * mean(h^2) of the top layer's dropped output
+    tar: float = option(0.0, LOCKED)  # beta * mean((h_t - h_t-1)^2) of its undropped output
+    wdecay: float = option(0.0, LOCKED)  # torch.optim's weight_decay: wdecay * p added to the gradient
+    nt_asgd: int = option(0, LOCKED)  # SGD, then averaged SGD when validation stalls (AWD's nonmono)
+    variable_bptt: bool = option(False, LOCKED)  # AWD's random window lengths around --window
 
     @property
     def resolved_eps(self) -> float:
         return DEFAULT_EPS[self.optimizer] if self.eps is None else self.eps
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Each layer's hidden width: --hidden, but with --tied and several layers
+        the top one is --emsize (AWD-LSTM's rule: it feeds the tied output)."""
+        top = self.emsize if self.tied and self.layers > 1 else self.hidden
+        return (self.hidden,) * (self.layers - 1) + (top,)
+
+    @property
+    def state_width(self) -> int:
+        """The carried state's width: the widest layer's (narrower ones are padded)."""
+        return max(self.widths)
+
+    @property
+    def place_rates(self) -> tuple[float, float, float]:
+        """Dropout on (the embedding's output, between layers, the top layer's
+        output): AWD's dropouti / dropouth / dropouto, each --dropout unless set."""
+        d = self.dropout
+        return tuple(d if r is None else r for r in (self.dropouti, self.dropouth,
+                                                     self.dropouto))
+
+    @property
+    def drops(self) -> bool:
+        """The graphs take dropout masks (some place has a rate)."""
+        i, h, o = self.place_rates
+        return (bool(self.emsize) and i > 0) or (self.layers > 1 and h > 0) or o > 0
+
+    @property
+    def noisy(self) -> bool:
+        """Training draws random masks of any kind (dropout, dropoute, wdrop)."""
+        return self.drops or self.dropoute > 0 or self.wdrop > 0
+
+    @property
+    def averages(self) -> bool:
+        """The optimizer keeps an average of the parameters (ASGD, now or later)."""
+        return self.optimizer == "asgd" or self.nt_asgd > 0
 
     def validate(self) -> RNNConfig:
         if self.vocab_size < 2:
@@ -121,16 +173,35 @@ class RNNConfig:
             raise ConfigError("--beta1, --beta2 and --alpha must be in [0, 1)")
         if self.emsize is not None and self.emsize < 1:
             raise ConfigError(f"--emsize must be at least 1, got {self.emsize}")
-        if self.tied and self.emsize != self.hidden:
+        if self.tied and (not self.emsize or (self.layers == 1 and
+                                              self.emsize != self.hidden)):
             got = f"--emsize {self.emsize}" if self.emsize else "no --emsize"
-            raise ConfigError(f"--tied needs --emsize equal to --hidden (as wlm: when "
-                              f"using the tied flag, nhid must be equal to emsize); got "
-                              f"{got} and --hidden {self.hidden}")
+            raise ConfigError(f"--tied needs --emsize equal to --hidden with one layer "
+                              f"(as wlm: when using the tied flag, nhid must be equal to "
+                              f"emsize; with several, the top layer is --emsize wide, "
+                              f"AWD-LSTM's rule); got {got} and --hidden {self.hidden}")
         if self.loss_scale not in LOSS_SCALES:
             raise ConfigError(f"--loss-scale must be one of {', '.join(LOSS_SCALES)}, "
                               f"got {self.loss_scale!r}")
         if self.init not in INITS:
             raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {self.init!r}")
+        for name in ("dropouti", "dropouth", "dropouto", "dropoute", "wdrop"):
+            r = getattr(self, name)
+            if r is not None and not 0 <= r < 1:
+                raise ConfigError(f"--{name} must be in [0, 1), got {r}")
+        if (self.dropouti or 0) > 0 and not self.emsize:
+            raise ConfigError("--dropouti is on the embedding's output: add --emsize")
+        if self.dropoute > 0 and not self.emsize:
+            raise ConfigError("--dropoute drops rows of the embedding: add --emsize")
+        for name in ("ar", "tar", "wdecay"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"--{name} must be non-negative, got {getattr(self, name)}")
+        if self.nt_asgd < 0:
+            raise ConfigError(f"--nt-asgd must be 0 (off) or a number of checks, got {self.nt_asgd}")
+        if self.nt_asgd > 0 and self.optimizer != "sgd":
+            raise ConfigError("--nt-asgd switches SGD to averaged SGD: it needs --optimizer sgd")
+        if self.variable_bptt and self.bptt_truncate > 0:
+            raise ConfigError("--variable-bptt and --bptt-truncate cannot be combined")
         if self.eps is not None and not self.eps >= 0:
             raise ConfigError(f"--eps must be non-negative, got {self.eps}")
         if self.bptt_truncate == 0 or self.bptt_truncate < -1:

@@ -35,15 +35,17 @@ def names(cell, layers, emsize=None, tied=False):
 
 
 def init(cell, layers, D, H, rng, scale=0.5, emsize=None, tied=False):
-    """Random parameters, biases included (non-zero, so their gradients are tested)."""
-    k = GATES[cell] * H
+    """Random parameters, biases included (non-zero, so their gradients are tested).
+    Tied with several layers, the top layer is emsize wide (AWD-LSTM's rule)."""
+    widths = [H] * (layers - 1) + [emsize if tied and layers > 1 else H]
     P = {}
     if emsize:
         P["Wemb"] = rng.standard_normal((D, emsize)) * scale
     for l in range(layers):
-        s = "" if l == 0 else f"_{l}"
-        P[f"Wxh{s}"] = rng.standard_normal(((emsize or D) if l == 0 else H, k)) * scale
-        P[f"Whh{s}"] = rng.standard_normal((H, k)) * scale
+        s, Hl = ("" if l == 0 else f"_{l}"), widths[l]
+        k = GATES[cell] * Hl
+        P[f"Wxh{s}"] = rng.standard_normal(((emsize or D) if l == 0 else widths[l - 1], k)) * scale
+        P[f"Whh{s}"] = rng.standard_normal((Hl, k)) * scale
         P[f"bh{s}"] = rng.standard_normal(k) * 0.1
         if cell == "gru":
             P[f"bhh{s}"] = rng.standard_normal(k) * 0.1
@@ -62,11 +64,11 @@ def _masks(P, layers, drop):
     from pytrnn's (layers [+ 1], T, width) layout."""
     if drop is None:
         return None, None
-    H = P["Whh"].shape[0]
+    Hs = [P["Whh" + ("" if l == 0 else f"_{l}")].shape[0] for l in range(layers)]
     if "Wemb" not in P:
-        return None, [drop[l] for l in range(layers)]
+        return None, [drop[l][..., :Hs[l]] for l in range(layers)]
     E = P["Wemb"].shape[1]
-    return drop[0][:, :E], [drop[l + 1][:, :H] for l in range(layers)]
+    return drop[0][..., :E], [drop[l + 1][..., :Hs[l]] for l in range(layers)]
 
 
 def _layer_forward(cell, P, s, xe, init=None):
@@ -97,11 +99,12 @@ def _layer_forward(cell, P, s, xe, init=None):
     return np.array([cc[-1] for cc in cache]), cache
 
 
-def forward(cell, layers, P, x, drop=None, init=None):
+def forward(cell, layers, P, x, drop=None, init=None, erows=None):
     """(top hidden states (T, H) as the output layer reads them, probabilities (T, D),
     per-layer caches). ``drop`` (layers, T, H): dropout masks multiplying each layer's
     output on its way up (to the next layer, or to the output layer). ``init``: each
-    layer's first (h, c) (c unused but by the LSTM), zero by default."""
+    layer's first (h, c) (c unused but by the LSTM), zero by default. ``erows`` (V,):
+    embedding dropout's mask on the rows of Wemb (AWD's embedded_dropout)."""
     inp, caches = None, []
     emb_mask, drop = _masks(P, layers, drop)
     for l in range(layers):
@@ -109,7 +112,8 @@ def forward(cell, layers, P, x, drop=None, init=None):
         if l > 0 and drop is not None:
             inp = inp * drop[l - 1]
         if l == 0 and "Wemb" in P:
-            inp = P["Wemb"][x] * (1.0 if emb_mask is None else emb_mask)
+            rows = 1.0 if erows is None else erows[x][:, None]
+            inp = P["Wemb"][x] * rows * (1.0 if emb_mask is None else emb_mask)
             xe = inp @ P["Wxh"] + P["bh"]
         else:
             xe = P["Wxh"][x] + P["bh"] if l == 0 else inp @ P[f"Wxh{s}"] + P[f"bh{s}"]
@@ -133,20 +137,30 @@ def final_states(cell, caches):
 
 
 def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1,
-                   scale=1.0):
+                   scale=1.0, erows=None, wmask=None, ar=0.0, tar=0.0):
     """(loss, data_loss, grads keyed like P), by BPTT written from the equations.
     ``init``: carried first states (constants: the gradient stops there).
     ``truncate=K`` applies scan's truncate_gradient in every layer: only the last K
     positions pass gradient into the recurrence, through those K steps only; the
-    output layer still sees every position."""
-    P = {k: np.asarray(v, np.float64) for k, v in P.items()}
+    output layer still sees every position.
+
+    AWD-LSTM's terms: ``erows`` (V,) embedding dropout's row mask; ``wmask``
+    {"": (H, kH), "_1": ...} weight drop's masks, the layers reading Whh * mask (the
+    L2 term the raw Whh); ``ar`` and ``tar`` the coefficients of the sums of squares
+    of the top layer's dropped states and of its undropped states' differences
+    (AWD's alpha and beta over the number of elements they average)."""
+    R = {k: np.asarray(v, np.float64) for k, v in P.items()}  # the raw parameters
+    P = dict(R)
+    for s, m in (wmask or {}).items():
+        P[f"Whh{s}"] = R[f"Whh{s}"] * m
     T = len(x)
-    hs, ps, caches = forward(cell, layers, P, x, drop, init)
+    hs, ps, caches = forward(cell, layers, P, x, drop, init, erows)
     data = -np.log(ps[np.arange(T), y]).sum()
     W = [k for k in P if k.startswith(("Wemb", "Wxh", "Whh", "Why"))]
     g = {k: np.zeros_like(v) for k, v in P.items()}
-    for k in W:
-        g[k] += 2 * reg * P[k]
+    top = np.array([cc[-1] for cc in caches[-1][1]])  # (T, H) undropped
+    diff = top[1:] - top[:-1]
+    penalty = ar * (hs ** 2).sum() + tar * (diff ** 2).sum()
     dz = ps.copy()
     dz[np.arange(T), y] -= 1
     dz *= scale
@@ -156,9 +170,12 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
         g["Wemb"] += (hs.T @ dz).T
     g["by"] += dz.sum(0)
     dhs = dz @ _why(P).T  # (T, H): gradient reaching the top layer's h_t
+    dhs = dhs + 2 * ar * hs  # AR, on the dropped states
     emb_mask, drop = _masks(P, layers, drop)
     if drop is not None:
         dhs = dhs * drop[layers - 1]
+    dhs[1:] += 2 * tar * diff  # TAR, on the undropped ones
+    dhs[:-1] -= 2 * tar * diff
     for l in reversed(range(layers)):
         s = "" if l == 0 else f"_{l}"
         below, cache = caches[l]
@@ -200,6 +217,8 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
         if l == 0 and "Wemb" in P:  # the input use of Wemb
             g["Wxh"] += below.T @ dxe
             de = dxe @ P["Wxh"].T * (1.0 if emb_mask is None else emb_mask)
+            if erows is not None:
+                de = de * erows[x][:, None]
             np.add.at(g["Wemb"], x, de)
         elif l == 0:
             np.add.at(g["Wxh"], x, dxe)
@@ -208,8 +227,12 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
             dhs = dxe @ P[f"Wxh{s}"].T
             if drop is not None:
                 dhs = dhs * drop[l - 1]
-    reg_sum = sum((P[k] ** 2).sum() for k in W)
-    return scale * data + reg * reg_sum, data, g
+    for s, m in (wmask or {}).items():  # through Whh * mask to the raw Whh
+        g[f"Whh{s}"] = g[f"Whh{s}"] * m
+    for k in W:
+        g[k] += 2 * reg * R[k]
+    reg_sum = sum((R[k] ** 2).sum() for k in W)
+    return scale * data + reg * reg_sum + penalty, data, g
 
 
 # -- torch.optim's update rules, transcribed from its documentation ---------------
@@ -233,13 +256,18 @@ def norm_clip(G, max_norm):
 
 
 def opt_step(name, P, G, state, lr, clip, alpha=0.99, b1=0.9, b2=0.999, eps=None,
-             clip_norm=0.0):
+             clip_norm=0.0, wdecay=0.0):
     """One step on clipped gradients (the norm first, with ``clip_norm``; then
-    elementwise, unless ``clip`` is 0); returns new P (state updated in place)."""
+    elementwise, unless ``clip`` is 0), then torch's ``weight_decay`` added;
+    returns new P (state updated in place)."""
     if clip_norm:
         G = norm_clip(G, clip_norm)
     if clip:
         G = {k: np.clip(v, -clip, clip) for k, v in G.items()}
+    if wdecay:
+        G = {k: v + wdecay * P[k] for k, v in G.items()}
+    if name == "asgd":
+        return asgd_step(P, G, state, lr)
     if name == "sgd":
         return {k: P[k] - lr * G[k] for k in P}
     if name == "adagrad":
@@ -262,4 +290,21 @@ def opt_step(name, P, G, state, lr, clip, alpha=0.99, b1=0.9, b2=0.999, eps=None
         mhat = state["m"][k] / (1 - b1 ** t)
         vhat = state["v"][k] / (1 - b2 ** t)
         new[k] = P[k] - lr * mhat / (np.sqrt(vhat) + eps)
+    return new
+
+
+def asgd_step(P, G, state, lr):
+    """torch.optim.ASGD's step with AWD-LSTM's t0 = 0, lambd = 0, from its source's
+    documented rule: the state (step 0, eta = the rate of this first step, mu 1,
+    ax 0) is created at the first step; then step += 1, p -= eta * g, ax = p if
+    mu == 1 else ax + (p - ax) * mu, eta = lr, mu = 1 / max(1, step - t0)."""
+    if "step" not in state:
+        state.update(step=0, eta=lr, mu=1.0, ax={k: np.zeros_like(v) for k, v in P.items()})
+    state["step"] += 1
+    new = {k: P[k] - state["eta"] * G[k] for k in P}
+    for k in P:
+        ax = state["ax"][k]
+        state["ax"][k] = new[k].copy() if state["mu"] == 1 else ax + (new[k] - ax) * state["mu"]
+    state["eta"] = lr
+    state["mu"] = 1.0 / max(1, state["step"])
     return new

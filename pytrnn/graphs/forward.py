@@ -23,7 +23,15 @@ Carried state (``h0``, char-rnn's and word_language_model's ``--carry-state``): 
 window starts from the states the same stream ended the previous window with,
 (S, B, H) with S = layers x states per cell and B = 1 unbatched, instead of zero.
 It is an input, so the gradient stops at the window's edge; the graph also returns
-the states after its last step (``state_last``) for the next window.
+the states after its last step (``state_last``) for the next window; a window
+right-padded under its mask (``--variable-bptt``) returns each stream's states after
+its last real step.
+
+AWD-LSTM's regularizers (docs/awd-lstm.md): the step's ``noise`` (drawn on the
+host, as the dropout masks) holds ``edrop`` (V,), embedding dropout's row mask, and
+``wdrop``, ``wdrop_1``, ... (H, kH), weight drop's mask on each layer's Whh; the
+layers read the masked weights, the L2 term and the tied output layer the raw ones.
+``--ar`` and ``--tar`` add their penalties to the loss (never to ``data_loss``).
 """
 
 from __future__ import annotations
@@ -38,8 +46,9 @@ from pytensor.tensor.special import softmax
 
 from pytrnn.config import RNNConfig
 from pytrnn.graphs.cells import CELLS
-from pytrnn.graphs.layers import scan_layers, step_layers, unrolled_layers
-from pytrnn.graphs.params import output_weight, weight_names
+from pytrnn.graphs.layers import (layer_drop, mask_width, scan_layers, step_layers,
+                                  unrolled_layers)
+from pytrnn.graphs.params import output_weight, param_shapes, suffix, weight_names
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class RNNGraph:
     data_loss: pytensor.Variable  # sum over positions of -log probs_t[y_t] (mean over streams)
     probs_last: pytensor.Variable  # (D,) after the last step
     state_last: pytensor.Variable | None = None  # (S, B, H) with carried state
+    errors: pytensor.Variable | None = None  # (T,) or (T, B): -log p[y], 0 where masked
+    top: pytensor.Variable | None = None  # (T, [B,] H): the top layer's undropped states
 
 
 def output(h, Why, by):
@@ -69,9 +80,7 @@ def drop_shape(cfg: RNNConfig, length: int | None, batch: int | None) -> tuple:
     embedding, first one for its output too, all max(E, H) wide (each mask cut to
     its width: pytrnn.graphs.layers.layer_drop)."""
     rows = (() if batch is None else (batch,))
-    if cfg.emsize:
-        return (cfg.layers + 1, length) + rows + (max(cfg.emsize, cfg.hidden),)
-    return (cfg.layers, length) + rows + (cfg.hidden,)
+    return (cfg.layers + bool(cfg.emsize), length) + rows + (mask_width(cfg),)
 
 
 def drop_input(cfg, length, batch, drop):
@@ -82,10 +91,76 @@ def drop_input(cfg, length, batch, drop):
     return drop
 
 
+def noise_shapes(cfg: RNNConfig) -> dict[str, tuple]:
+    """The step's masks besides dropout's, in input order: embedding dropout's
+    ``edrop`` (V,) and weight drop's ``wdrop{_l}`` shaped like each Whh."""
+    shapes = param_shapes(cfg)
+    out = {"edrop": (cfg.vocab_size,)} if cfg.dropoute > 0 else {}
+    if cfg.wdrop > 0:
+        out.update({"wdrop" + suffix(l): shapes["Whh" + suffix(l)]
+                    for l in range(cfg.layers)})
+    return out
+
+
+def noise_input(cfg, noise):
+    """The noise variables: ``noise`` True makes them (an empty dict when the model
+    has none), a dict is used as given, None means none (evaluation)."""
+    if noise is True:
+        return {k: pt.tensor(k, shape=s, dtype=cfg.dtype)
+                for k, s in noise_shapes(cfg).items()}
+    return noise or None
+
+
+def noisy_params(params: dict, noise) -> dict:
+    """What the layers read: every Whh times its weight-drop mask, and embedding
+    dropout's row mask beside Wemb (pytrnn.graphs.layers reads it)."""
+    if not noise:
+        return params
+    out = dict(params)
+    for k, m in noise.items():
+        if k == "edrop":
+            out["edrop"] = m
+        else:
+            out["Whh" + k[len("wdrop"):]] = params["Whh" + k[len("wdrop"):]] * m
+    return out
+
+
+def penalties(cfg: RNNConfig, top, dropped, mask, batch):
+    """AWD's AR, ``ar * mean(dropped^2)``, and TAR, ``tar * mean((h_t - h_{t-1})^2)``
+    of the top layer's undropped states, over the real positions (and, for TAR,
+    pairs of them); None when both are off."""
+    terms = []
+    Ht = cfg.widths[-1]
+    H = np.asarray(Ht, dtype=cfg.dtype)
+    if cfg.ar > 0:
+        count = mask.sum() if mask is not None else pt.cast(dropped.size // Ht,
+                                                           cfg.dtype)
+        terms.append(np.asarray(cfg.ar, cfg.dtype) * (dropped * dropped).sum() / (count * H))
+    if cfg.tar > 0:
+        d = top[1:] - top[:-1]
+        d2 = d * d
+        if mask is not None:
+            pairs = mask[1:] * mask[:-1]  # (T - 1,) or (T - 1, B)
+            d2 = d2 * pairs[..., None]
+            count = pt.maximum(pairs.sum(), np.asarray(1, cfg.dtype))
+        else:
+            count = pt.cast(pt.maximum(d.size // Ht, 1), cfg.dtype)
+        terms.append(np.asarray(cfg.tar, cfg.dtype) * d2.sum() / (count * H))
+    return sum(terms) if terms else None
+
+
+def last_steps(mask, batch):
+    """Each stream's last real position under a right-padding mask (T, [B]), for
+    the carried state; None without a mask (the last step)."""
+    if mask is None:
+        return None
+    return pt.cast(mask.sum(axis=0), "int32") - 1
+
+
 def state_shape(cfg: RNNConfig, batch: int | None = None) -> tuple:
     """The carried state: every layer's h (and the LSTM's c) for B streams,
     (S, B, H), B = 1 for an unbatched graph."""
-    return (cfg.layers * CELLS[cfg.cell].states, batch or 1, cfg.hidden)
+    return (cfg.layers * CELLS[cfg.cell].states, batch or 1, cfg.state_width)
 
 
 def carry_input(cfg, batch, h0):
@@ -124,7 +199,7 @@ def _state_mask(mask, batch):
 
 
 def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=None,
-            finals=None) -> RNNGraph:
+            finals=None, noise=None, penalty=None, top=None) -> RNNGraph:
     if mask is not None:
         errors = errors * mask
     data_loss = total = errors.sum()
@@ -135,15 +210,18 @@ def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=No
         objective = total / (mask.sum() if mask is not None else
                              pt.cast(errors.size, cfg.dtype))
     loss = objective + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
+    if penalty is not None:
+        loss = loss + penalty
     inputs = [x, y] if mask is None else [x, y, mask]
     if drop is not None and drop.owner is None:
         inputs.append(drop)
+    inputs += [v for v in (noise or {}).values() if v.owner is None]
     state_last = None
     if h0 is not None:
         state_last = _stack_finals(finals, batch)
         if h0.owner is None and not isinstance(h0, SharedVariable):
             inputs.append(h0)
-    return RNNGraph(inputs, loss, data_loss, probs_last, state_last)
+    return RNNGraph(inputs, loss, data_loss, probs_last, state_last, errors, top)
 
 
 def _cut(cfg: RNNConfig, length: int | None):
@@ -164,6 +242,7 @@ def _pick(probs, y, batch):
 def build_unrolled(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
     batch: int | None = None, xy=None, drop=None, h0=None, traced_length: bool = False,
+    noise=None,
 ) -> RNNGraph:
     """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
 
@@ -180,21 +259,27 @@ def build_unrolled(
     hmask = _state_mask(mask, batch)
     h0 = carry_input(cfg, batch, h0)
     drop = drop_input(cfg, T, batch, drop)
-    hs, finals = unrolled_layers(cfg, params, x, hmask, batch, T, cut, drop,
-                                 _starts(cfg, h0, batch))
+    noise = noise_input(cfg, noise)
+    top, finals = unrolled_layers(cfg, noisy_params(params, noise), x, hmask, batch, T,
+                                  cut, drop, _starts(cfg, h0, batch))
+    hs = top if drop is None else [h * layer_drop(cfg, drop, cfg.layers - 1)[i]
+                                   for i, h in enumerate(top)]
     errors, probs = [], None
     Why = output_weight(params)
     for i in range(T):
         probs = output(hs[i], Why, params["by"])  # (D,) or (B, D)
         errors.append(-pt.log(_pick(probs, y[i], batch)))
+    penalty = None
+    if cfg.ar > 0 or cfg.tar > 0:
+        penalty = penalties(cfg, pt.stack(top), pt.stack(hs), mask, batch)
     return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop, h0,
-                   finals)
+                   finals, noise, penalty, pt.stack(top))
 
 
 def build_scan(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
     batch: int | None = None, xy=None, autodiff: bool = False, drop=None, h0=None,
-    traced_length: bool = False,
+    traced_length: bool = False, noise=None,
 ) -> RNNGraph:
     """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
 
@@ -214,15 +299,21 @@ def build_scan(
     drop = drop_input(cfg, length, batch, drop)
     h0 = carry_input(cfg, batch, h0)
     static = traced_length or x.type.shape[0] is not None
-    hs, finals = scan_layers(cfg, params, x, _state_mask(mask, batch), batch, drop,
-                             _starts(cfg, h0, batch), autodiff, static)
+    noise = noise_input(cfg, noise)
+    top, finals = scan_layers(cfg, noisy_params(params, noise), x,
+                              _state_mask(mask, batch), batch, drop,
+                              _starts(cfg, h0, batch), autodiff, static,
+                              last_steps(mask, batch) if h0 is not None else None)
+    hs = top if drop is None else top * layer_drop(cfg, drop, cfg.layers - 1)
     probs = output(hs, Why, by)  # (T, D) or (T, B, D)
     T = x.shape[0] if length is None else length
     if batch is None:
         errors = -pt.log(probs[pt.arange(T), y])  # (T,)
     else:
         errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
-    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop, h0, finals)
+    penalty = penalties(cfg, top, hs, mask, batch) if cfg.ar > 0 or cfg.tar > 0 else None
+    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop, h0, finals,
+                   noise, penalty, top)
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
@@ -234,6 +325,6 @@ def build_step(cfg: RNNConfig, params: dict):
     logits) outputs: x_t () int32, logits (D,)."""
     x_t = pt.scalar("x_t", dtype="int32")
     S = cfg.layers * CELLS[cfg.cell].states
-    state = pt.tensor("state", shape=(S, cfg.hidden), dtype=cfg.dtype)
+    state = pt.tensor("state", shape=(S, cfg.state_width), dtype=cfg.dtype)
     new, h_top = step_layers(cfg, params, x_t, state)
     return [x_t, state], [new, h_top.dot(output_weight(params)) + params["by"]]

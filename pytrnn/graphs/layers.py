@@ -34,39 +34,54 @@ def _recurrent(cfg, params, layer):
     return [params["Whh" + s]] + ([params["bhh" + s]] if cfg.cell == "gru" else [])
 
 
-def _zeros(cfg, batch):
-    shape = (cfg.hidden,) if batch is None else (batch, cfg.hidden)
+def _zeros(cfg, batch, layer):
+    H = cfg.widths[layer]
+    shape = (H,) if batch is None else (batch, H)
     return [pt.zeros(shape, dtype=cfg.dtype) for _ in range(CELLS[cfg.cell].states)]
 
 
-def _call(cfg, xp_t, b, states, rec, batched):
+def _call(cfg, xp_t, b, states, rec, batched, layer):
     Whh, bhh = rec[0], (rec[1] if len(rec) > 1 else None)
-    return CELLS[cfg.cell].step(xp_t, b, states, Whh, bhh, cfg.hidden, batched)
+    return CELLS[cfg.cell].step(xp_t, b, states, Whh, bhh, cfg.widths[layer], batched)
 
 
 def _init(cfg, batch, init, layer):
-    """A layer's first states: zeros, or its share of the carried ``init``."""
+    """A layer's first states: zeros, or its share of the carried ``init`` (cut
+    to its width where the layers differ)."""
     if init is None:
-        return _zeros(cfg, batch)
-    n = CELLS[cfg.cell].states
-    return list(init[layer * n:(layer + 1) * n])
+        return _zeros(cfg, batch, layer)
+    n, H = CELLS[cfg.cell].states, cfg.widths[layer]
+    own = list(init[layer * n:(layer + 1) * n])
+    return own if H == cfg.state_width else [v[..., :H] for v in own]
+
+
+def padded(cfg, v, layer):
+    """A state of ``layer`` as the carried state holds it: state_width wide."""
+    extra = cfg.state_width - cfg.widths[layer]
+    if not extra:
+        return v
+    return pt.concatenate([v, pt.zeros((*v.shape[:-1], extra), dtype=v.dtype)], axis=-1)
 
 
 def layer_drop(cfg, drop, layer):
     """The dropout mask on ``layer``'s output. With an embedding the masks are
     (layers + 1, ..., max(E, H)): the embedding's first, then each layer's, each
     cut to its own width."""
-    if not cfg.emsize:
-        return drop[layer]
-    m = drop[layer + 1]
-    return m if cfg.emsize <= cfg.hidden else m[..., :cfg.hidden]
+    H = cfg.widths[layer]
+    m = drop[layer + 1] if cfg.emsize else drop[layer]
+    return m if H == mask_width(cfg) else m[..., :H]
 
 
 def embed_drop(cfg, drop):
     """The dropout mask on the embedding's output (wlm's ``drop(encoder(input))``)."""
     if drop is None or not cfg.emsize:
         return None
-    return drop[0] if cfg.hidden <= cfg.emsize else drop[0][..., :cfg.emsize]
+    return drop[0] if cfg.emsize == mask_width(cfg) else drop[0][..., :cfg.emsize]
+
+
+def mask_width(cfg) -> int:
+    """The dropout masks' last axis: the widest place they cover."""
+    return max(cfg.emsize or 0, cfg.state_width)
 
 
 def _projection(cfg, params, layer, x_t, below_t, emb_mask=None):
@@ -77,18 +92,29 @@ def _projection(cfg, params, layer, x_t, below_t, emb_mask=None):
         if not cfg.emsize:
             return params["Wxh"][x_t], params["bh"]
         e = params["Wemb"][x_t]
+        if "edrop" in params:  # embedding dropout: the rows of the words dropped
+            e = e * params["edrop"][x_t][..., None]
         return (e if emb_mask is None else e * emb_mask).dot(params["Wxh"]), params["bh"]
     s = suffix(layer)
     return below_t.dot(params["Wxh" + s]), params["bh" + s]
 
 
+def _last(o, last, batch):
+    """A state sequence's value after the last step, or at each stream's ``last``."""
+    if last is None:
+        return o[-1]
+    return o[last] if batch is None else o[last, pt.arange(batch)]
+
+
 def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=False,
-                static=None):
-    """(top-layer hidden states (T, H) or (T, B, H), every state after the last
-    step): one scan per layer. ``drop`` (layers, T, [B,] H): dropout masks on each
-    layer's output (inverted dropout: 0 or 1 / (1 - p)), as it goes up to the next
-    layer or to the output layer. ``init``: the carried first states, or None.
-    ``static``: build as for a static length (default: whether x's length is)."""
+                static=None, last=None):
+    """(top-layer hidden states (T, H) or (T, B, H), undropped, and every state
+    after the last step): one scan per layer. ``drop`` (layers, T, [B,] H): dropout
+    masks on each layer's output (inverted dropout: 0 or 1 / (1 - p)), as it goes
+    up to the next layer (the caller applies the top one). ``init``: the carried
+    first states, or None. ``static``: build as for a static length (default:
+    whether x's length is). ``last``: each stream's last real step (right-padded
+    windows), whose states are the ones returned."""
     cell, batched = CELLS[cfg.cell], batch is not None
     finals = []
     static = x.type.shape[0] is not None if static is None else static
@@ -114,7 +140,7 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
             r, ex = rest[:n_rec], rest[n_rec:]
             # free length: the projection inside the loop, its bias beside it
             xp_t, b = (ex[0][seq[0]], ex[1]) if ex else (seq[0], None)
-            new = _call(cfg, xp_t, b, states, r, batched)
+            new = _call(cfg, xp_t, b, states, r, batched, layer)
             if mask is not None:
                 new = tuple(seq[-1] * v for v in new)
             return list(new) if cell.states > 1 else new[0]
@@ -124,7 +150,7 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
                 m = seqs[1] if n_seq > 1 else None
                 bhh = params.get("bhh" + suffix(layer))
                 return cell.bptt(cfg.cell, fn, seqs[0], params["Whh" + suffix(layer)],
-                                 bhh, cfg.hidden, first, m, batch, truncate)
+                                 bhh, cfg.widths[layer], first, m, batch, truncate)
             outs = pytensor.scan(fn, sequences=seqs,
                                  outputs_info=first,
                                  non_sequences=rec + extra, truncate_gradient=truncate,
@@ -144,14 +170,15 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
         else:
             outs = run(sequences, first, K)
             below = outs[0]
-        finals.extend(o[-1] for o in outs)
-    return (below if drop is None else below * layer_drop(cfg, drop, cfg.layers - 1)), finals
+        finals.extend(padded(cfg, _last(o, last, batch), layer) for o in outs)
+    return below, finals
 
 
 def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
                     init=None):
-    """(top-layer hidden states, one (H,) or (B, H) per position, every state after
-    the last step): a Python loop. ``drop`` and ``init`` as in ``scan_layers``."""
+    """(top-layer hidden states, one (H,) or (B, H) per position, undropped, every
+    state after the last step): a Python loop. ``drop`` and ``init`` as in
+    ``scan_layers``."""
     batched = batch is not None
     below, finals = None, []
     emb = embed_drop(cfg, drop)
@@ -167,15 +194,12 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
                         else below[i] * layer_drop(cfg, drop, layer - 1)[i])
             xp_t, b = _projection(cfg, params, layer, x[i] if layer == 0 else None, h_in,
                                   None if emb is None else emb[i])
-            states = _call(cfg, xp_t, b, states, rec, batched)
+            states = _call(cfg, xp_t, b, states, rec, batched, layer)
             if mask is not None:
                 states = tuple(mask[i] * v for v in states)
             outs.append(disconnected_grad(states[0]) if i < cut else states[0])
         below = outs
-        finals.extend(states)
-    if drop is not None:
-        top = layer_drop(cfg, drop, cfg.layers - 1)
-        below = [h * top[i] for i, h in enumerate(below)]
+        finals.extend(padded(cfg, v, layer) for v in states)
     return below, finals
 
 
@@ -185,8 +209,9 @@ def step_layers(cfg, params, x_t, state):
     new, inp = [], None
     for layer in range(cfg.layers):
         xp_t, b = _projection(cfg, params, layer, x_t, inp)
-        states = tuple(state[layer * n + k] for k in range(n))
-        out = _call(cfg, xp_t, b, states, _recurrent(cfg, params, layer), False)
-        new.extend(out)
+        H = cfg.widths[layer]
+        states = tuple(state[layer * n + k][:H] for k in range(n))
+        out = _call(cfg, xp_t, b, states, _recurrent(cfg, params, layer), False, layer)
+        new.extend(padded(cfg, v, layer) for v in out)
         inp = out[0]
     return pt.stack(new), inp

@@ -4,6 +4,8 @@ Layout (the contract checkpoints, ``get_params`` and ``set_params`` keep): layer
 ``Wxh`` (D, kH), ``Whh`` (H, kH) (the tanh cell: (H, H)), ``bh`` (kH,) and, for the GRU,
 ``bhh`` (kH,); layer l >= 1 the same names with the suffix ``_l`` and ``Wxh_l``
 (H, kH); then ``Why`` (H, D) and ``by`` (D,). k is the cell's gate count (1, 3, 4).
+Each layer is ``cfg.widths`` wide: H, except that with ``tied`` and several layers
+the top one is E (AWD-LSTM's rule), so layer l's Wxh_l is (H_{l-1}, kH_l).
 With this contract a checkpoint's arrays map one-to-one onto PyTorch's
 ``nn.RNN/GRU/LSTM`` (transposed: ``weight_ih_l{k}`` is ``Wxh_k.T``).
 
@@ -61,18 +63,17 @@ def output_weight(params: dict):
 
 
 def param_shapes(cfg: RNNConfig) -> dict[str, tuple[int, ...]]:
-    D, H = cfg.vocab_size, cfg.hidden
-    kH = CELLS[cfg.cell].gates * H
+    D, widths = cfg.vocab_size, cfg.widths
     shapes = {"Wemb": (D, cfg.emsize)} if cfg.emsize else {}
-    for layer in range(cfg.layers):
-        s = suffix(layer)
-        shapes["Wxh" + s] = ((cfg.emsize or D) if layer == 0 else H, kH)
+    for layer, H in enumerate(widths):
+        s, kH = suffix(layer), CELLS[cfg.cell].gates * H
+        shapes["Wxh" + s] = ((cfg.emsize or D) if layer == 0 else widths[layer - 1], kH)
         shapes["Whh" + s] = (H, kH)
         shapes["bh" + s] = (kH,)
         if cfg.cell == "gru":
             shapes["bhh" + s] = (kH,)
     if not cfg.tied:
-        shapes["Why"] = (H, D)
+        shapes["Why"] = (widths[-1], D)
     shapes["by"] = (D,)
     return shapes
 
@@ -89,7 +90,7 @@ def init_params(cfg: RNNConfig, rng: np.random.Generator) -> dict[str, np.ndarra
         if name.startswith(("Wemb", "Wxh", "Whh")):
             out[name] = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dt)
     if "Why" in shapes:
-        out["Why"] = (rng.standard_normal(shapes["Why"]) / np.sqrt(cfg.hidden)).astype(dt)
+        out["Why"] = (rng.standard_normal(shapes["Why"]) / np.sqrt(cfg.widths[-1])).astype(dt)
     for name, shape in shapes.items():
         if name not in out:
             out[name] = np.zeros(shape, dtype=dt)
@@ -98,11 +99,12 @@ def init_params(cfg: RNNConfig, rng: np.random.Generator) -> dict[str, np.ndarra
 
 def _wlm_init(cfg, shapes, rng) -> dict:
     """word_language_model's init_weights over torch's defaults (see the module)."""
-    k = 1.0 / np.sqrt(cfg.hidden)
     two_biases = cfg.cell in ("rnn", "lstm")  # torch's b_ih + b_hh, kept as one bh
     out = {}
     for name in param_names(cfg):
         shape = shapes[name]
+        layer = int(name.rsplit("_", 1)[1]) if "_" in name else 0
+        k = 1.0 / np.sqrt(cfg.widths[layer])  # each layer's own hidden_size
         if name in ("Wemb", "Why"):
             out[name] = rng.uniform(-0.1, 0.1, shape)
         elif name == "by":

@@ -14,7 +14,8 @@ import pytensor.tensor as pt
 
 from pytrnn.graphs import optim
 from pytrnn.config import RNNConfig
-from pytrnn.graphs.forward import BUILDERS, carry_input, drop_input, seq_inputs, drop_shape
+from pytrnn.graphs.forward import (BUILDERS, carry_input, drop_input, drop_shape,
+                                   noise_input, noise_shapes, seq_inputs)
 from pytrnn.graphs.params import param_names, param_shapes
 
 
@@ -37,7 +38,7 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
                batch: int | None, S: list = (), lr=None, drop=None, h0=None, mask=None,
-               traced_length: bool = False):
+               traced_length: bool = False, noise=None):
     """One window's optimizer step on parameter variables ``P`` (in param_names order)
     and optimizer state ``S`` (pytrnn.graphs.optim.state_shapes order), from the carried
     state ``h0`` (S, B, H) or from zero (None); ``mask`` (T, B): padded sentences.
@@ -45,10 +46,11 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
     ``w`` scales the step: 0 leaves everything as it was (a padding window), the
     carried state included. Returns (new parameters + new state [+ the carried
     state after the window], loss, data_loss). ``traced_length``: see graph.build_scan.
+    ``noise``: the step's embedding-dropout and weight-drop masks (graph.noise_shapes).
     """
     g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
                        xy=(x, y) if mask is None else (x, y, mask), drop=drop, h0=h0,
-                       traced_length=traced_length)
+                       traced_length=traced_length, noise=noise)
     grads = pytensor.grad(g.loss, list(P))
     new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     carried = [] if h0 is None else [pt.switch(pt.gt(w, 0), g.state_last, h0)]
@@ -75,14 +77,15 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
     S = [pt.tensor(k, shape=s, dtype=cfg.dtype)
          for k, s in optim.state_shapes(cfg).items()]
-    drop = drop_input(cfg, T, batch, cfg.dropout > 0 or None)
+    drop = drop_input(cfg, T, batch, cfg.drops or None)
+    noise = noise_input(cfg, True)
     h0 = carry_input(cfg, batch, carry or None)
     new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop, h0,
-                                      mask, traced_length)
+                                      mask, traced_length, noise)
     d = [] if drop is None else [drop]
     h = [] if h0 is None else [h0]
     m = [] if mask is None else [mask]
-    return [x, y, *m, w, lr, *d, *P, *S, *h], [*new, loss, data_loss]
+    return [x, y, *m, w, lr, *d, *noise.values(), *P, *S, *h], [*new, loss, data_loss]
 
 
 def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
@@ -102,9 +105,13 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     Y = pt.tensor("Y", shape=shape, dtype="int32")
     W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
     seqs = [X, Y, W]
-    if cfg.dropout > 0:  # one set of dropout masks per window
+    if cfg.drops:  # one set of dropout masks per window
         seqs.append(pt.tensor("drops", shape=(windows, *drop_shape(cfg, T, batch)),
                               dtype=cfg.dtype))
+    names = list(noise_shapes(cfg))  # and of the other masks
+    seqs += [pt.tensor(k, shape=(windows, *s), dtype=cfg.dtype)
+             for k, s in noise_shapes(cfg).items()]
+    n_in = len(seqs)
 
     n_p, n_s = len(param_names(cfg)), len(state or {})
     shared = [params[k] for k in param_names(cfg)] + list((state or {}).values())
@@ -115,12 +122,13 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     rate = [] if lr is None else [lr]  # strict scans take every outer variable in
 
     def window(x, y, w, *rest):
-        drop = rest[0] if len(seqs) > 3 else None
-        PS = rest[len(seqs) - 3:]
+        masks, PS = rest[:n_in - 3], rest[n_in - 3:]
+        drop = masks[0] if cfg.drops else None
+        noise = dict(zip(names, masks[1 if cfg.drops else 0:]))
         h0 = PS[n_p + n_s] if carry is not None else None
         new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch,
                                           PS[n_p:n_p + n_s], PS[n] if rate else None,
-                                          drop, h0)
+                                          drop, h0, noise=noise)
         return [*new, loss, data_loss]
 
     outs = pytensor.scan(

@@ -20,11 +20,12 @@ import pytensor.tensor as pt
 from pytrnn.config import MODES, RNNConfig
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.cells import CELLS
-from pytrnn.graphs.forward import BUILDERS, build_step, drop_shape, state_shape
+from pytrnn.graphs.forward import BUILDERS, build_step, state_shape
 from pytrnn.graphs.params import init_params, param_shapes
 from pytrnn.graphs.updates import train_updates
 from pytrnn.runtime.backends import compile_mode, resolve_backend
 from pytrnn.runtime.inputs import check_ids, pad_batch, seq_args
+from pytrnn.runtime.noise import as_args, draw
 from pytrnn.runtime.parallel import DataParallel
 from pytrnn.runtime.state import TrainState
 from pytrnn.runtime.steppers import MASKED_GROUPS, stepper_for
@@ -65,7 +66,7 @@ class RNN:
         if params is None:
             params = init_params(cfg, np.random.default_rng(seed))
         self.parallel = DataParallel.create(devices, self.backend)
-        if cfg.dropout > 0 and self.parallel.processes > 1:
+        if cfg.noisy and self.parallel.processes > 1:
             raise ConfigError("--dropout across processes is not supported yet: each "
                               "process would draw the masks of the first streams")
         self.state = TrainState(cfg, params, self.parallel, variable_lr=variable_lr,
@@ -113,19 +114,20 @@ class RNN:
         return self._fns[key]
 
     def _compile(self, kind: str, length: int | None, masked: bool, batch: int | None = None):
-        dropout = kind == "train" and self.cfg.dropout > 0  # never when evaluating
+        dropout = kind == "train" and self.cfg.drops  # never when evaluating
+        noise = kind == "train" or None
         params = self.params
         if batch is not None:  # JAX reshapes a (T, B) gather only with static shapes
             shapes = param_shapes(self.cfg)
             params = {k: pt.specify_shape(v, shapes[k]) for k, v in params.items()}
         h0 = None
-        if kind == "carried_loss":
+        if kind in ("carried_loss", "states"):
             h0 = True  # an input: held-out text carries its own state
         elif kind == "train" and self.carry_state:
             h0 = self.state.carry_var(state_shape(self.cfg, batch))
         g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
                                 batch=batch, drop=True if dropout else None, h0=h0,
-                                traced_length=self.traces_lengths(masked))
+                                traced_length=self.traces_lengths(masked), noise=noise)
         pt_mode = compile_mode(self.backend)  # PyTensor's Mode, not the model's --mode
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
@@ -140,6 +142,9 @@ class RNN:
             return pytensor.function(g.inputs, [g.loss, g.data_loss], mode=pt_mode)
         if kind == "carried_loss":
             return pytensor.function(g.inputs, [g.data_loss, g.state_last], mode=pt_mode)
+        if kind == "states":  # the neural cache: every position's error and top state
+            return pytensor.function(g.inputs, [g.errors, g.top, g.state_last],
+                                     mode=pt_mode)
         inputs = [v for v in g.inputs if v.name != "y"]
         return pytensor.function(inputs, g.probs_last, mode=pt_mode)
 
@@ -158,8 +163,8 @@ class RNN:
             # throw-away step whose update is undone.
             saved = ((self.get_params(), self.get_state(), self.get_carry())
                      if kind == "train" else None)
-            drop = ([self.draw_drop(n, batch)] if kind == "train" and self.cfg.dropout > 0
-                    else [])
+            drop = as_args(self.cfg, None, lambda: self.draw_drop(n, batch)) \
+                if kind == "train" else []
             fn(*args, *drop) if kind != "prob" else fn(*args[:1], *args[2:])
             if saved is not None:
                 self.set_params(saved[0])
@@ -170,15 +175,10 @@ class RNN:
 
     # -- the notebook's functions ----------------------------------------------
     def draw_drop(self, length: int, batch: int | None = None, windows: int | None = None,
-                  rng=None) -> np.ndarray:
-        """Inverted-dropout masks, 0 or 1 / (1 - p), for one sequence (or ``windows``
-        of them): (layers, T, [B,] H), from ``rng`` or the model's own generator."""
-        p = self.cfg.dropout
-        shape = drop_shape(self.cfg, length, batch)
-        if windows is not None:
-            shape = (windows, *shape)
-        keep = (rng or self.drop_rng).random(shape) >= p
-        return (keep / (1.0 - p)).astype(self.cfg.dtype)
+                  rng=None):
+        """A training step's random masks for one sequence (or ``windows`` of them),
+        from ``rng`` or the model's own generator (pytrnn.runtime.noise.draw)."""
+        return draw(self.cfg, rng or self.drop_rng, length, batch, windows)
 
     def train_step(self, x, y, pad_to: int | None = None, sync: bool = True, drop=None):
         """One SGD step; returns (loss, data_loss) before the update, as the notebook.
@@ -194,9 +194,7 @@ class RNN:
     def _train(self, args, length, masked, batch, drop, sync):
         """Run the compiled training step on ``args`` (x, y[, mask]), adding the
         dropout masks (drawn unless given) where the model has dropout."""
-        if self.cfg.dropout > 0:
-            args.append(self.draw_drop(len(args[0]), batch) if drop is None else
-                        np.asarray(drop, self.cfg.dtype))
+        args.extend(as_args(self.cfg, drop, lambda: self.draw_drop(len(args[0]), batch)))
         self.state.carrying(batch)
         loss, data_loss = self._compiled("train", length, masked, batch)(*args)
         if sync:
@@ -216,6 +214,16 @@ class RNN:
         data_loss) before the update, data_loss being that mean too."""
         X, Y, M = self.pad_batch(seqs, pad_to)
         return self._train([X, Y, M], X.shape[0], True, X.shape[1], drop, sync)
+
+    def train_masked(self, X, Y, M, sync: bool = True, drop=None):
+        """One step on a window right-padded under its 0/1 mask M, X, Y, M (T,) or
+        (T, B) (``--variable-bptt``'s windows, padded to few lengths): the carried
+        state continues from each stream's last real step. Returns (loss, data_loss)."""
+        X, Y = np.asarray(X, np.int32), np.asarray(Y, np.int32)
+        check_ids(self.cfg, X, Y)
+        M = np.asarray(M, self.cfg.dtype)
+        batch = X.shape[1] if X.ndim == 2 else None
+        return self._train([X, Y, M], X.shape[0], True, batch, drop, sync)
 
     def train_on_seq(self, x, y, pad_to: int | None = None) -> float:
         """One SGD step on int arrays x, y; returns the loss (data + reg) as a float."""
@@ -243,6 +251,19 @@ class RNN:
         data_loss, h = self._compiled("carried_loss", T, True, B)(X, Y, M, h0)
         return float(data_loss) * B, np.asarray(h)
 
+    def batch_states(self, X, Y, M, h0):
+        """B streams X, Y (T, B) under the mask M from their carried states h0
+        (S, B, H), without updating: every position's -log p[y] (T, B), the top
+        layer's states (T, B, H) and the states after the last real step (the
+        neural cache's inputs, pytrnn.runtime.cache)."""
+        X, Y = np.asarray(X, np.int32), np.asarray(Y, np.int32)
+        check_ids(self.cfg, X, Y)
+        T, B = X.shape
+        fn = self._compiled("states", T, True, B)
+        errors, top, h = fn(X, Y, np.asarray(M, self.cfg.dtype),
+                            np.asarray(h0, self.cfg.dtype))
+        return np.asarray(errors), np.asarray(top), np.asarray(h)
+
     def predict_prob(self, x, pad_to: int | None = None) -> np.ndarray:
         """(vocab,) probabilities of the next id after the last step of x."""
         args, length, masked = self._args(x, None, pad_to)
@@ -263,7 +284,7 @@ class RNN:
         """h = 0: (H,) for the notebook's cell; (layers * states, H) otherwise, every
         layer's h (and the LSTM's c) stacked."""
         S = self.cfg.layers * CELLS[self.cfg.cell].states
-        zeros = np.zeros((S, self.cfg.hidden), dtype=self.cfg.dtype)
+        zeros = np.zeros((S, self.cfg.state_width), dtype=self.cfg.dtype)
         return zeros[0] if self.notebook_view() else zeros
 
     def step(self, x_t: int, h_tm1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -327,11 +348,12 @@ class RNN:
         args = list(self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
         if masked:
             args.append(np.asarray(masks, self.cfg.dtype))
-        if self.cfg.dropout > 0:  # (K, layers, T, [B,] H)
-            drop = (self.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K)
-                    if drops is None else np.asarray(drops, self.cfg.dtype))
+        noise = as_args(self.cfg, drops, lambda: self.draw_drop(
+            T, X.shape[2] if X.ndim == 3 else None, K))
+        if noise and self.cfg.drops:  # (K, layers, T, [B,] H)
             # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
-            args.append(self.parallel.shard_streams(drop, 3))
+            noise[0] = self.parallel.shard_streams(noise[0], 3)
+        args.extend(noise)
         return self._fns[key], args
 
     # -- the state: parameters, optimizer state, rate, carried state -------------
@@ -357,6 +379,12 @@ class RNN:
 
     def set_state(self, state: dict) -> None:
         self.state.set_opt_state(state)
+
+    # ASGD's average (AWD-LSTM's NT-ASGD): what evaluation uses once it averages
+    averaged_params = property(lambda self: self.state.averaged_params)
+    averaging = property(lambda self: self.state.averaging)
+    switched_on = property(lambda self: self.state.switched_on)
+    start_averaging = property(lambda self: self.state.start_averaging)
 
     def reset_carry(self, batch: int | None = None) -> None:
         """Every stream's carried state back to zero, (S, B, H): a new pass."""

@@ -84,6 +84,26 @@ class TrainState:
             self.opt_state[k].set_value(value)
         self.parallel.replicate(self.opt_state)
 
+    # -- ASGD's average (AWD-LSTM's NT-ASGD) --------------------------------------
+    def averaged_params(self) -> dict[str, np.ndarray]:
+        """What evaluation uses: ASGD's average of the parameters once it averages,
+        else the parameters themselves."""
+        return optim.averaged(self.cfg, self.get_params(), self.get_opt_state())
+
+    @property
+    def averaging(self) -> bool:
+        """ASGD is on and has taken a step: evaluation uses the average."""
+        return optim.averaging(self.cfg, self.get_opt_state())
+
+    @property
+    def switched_on(self) -> bool:
+        """ASGD is on (from the start, or --nt-asgd has switched)."""
+        return self.cfg.averages and float(self.opt_state["asgd.on"].get_value()) > 0
+
+    def start_averaging(self) -> None:
+        """--nt-asgd's switch: from the next step on, averaged SGD."""
+        self.opt_state["asgd.on"].set_value(np.ones((), self.cfg.dtype))
+
     # -- the learning rate ----------------------------------------------------------
     def set_lr(self, lr: float) -> None:
         if not self.variable_lr and lr != self.cfg.lr:
