@@ -143,6 +143,7 @@ def value(v):
 
 MODEL, DATA, TRAINING, SPEED, SCALE, OUTPUT = ("Model", "Data", "Training", "Speed",
                                                "Scale-out", "Output")
+AWD = "AWD-LSTM's regularizers"
 
 
 @app.command()
@@ -169,8 +170,19 @@ def train(
     tied: Annotated[bool, typer.Option("--tied", help="Output layer = Wemb.T (wlm's --tied; needs --emsize = --hidden).", rich_help_panel=MODEL)] = False,
     dropout: Annotated[float, typer.Option(help="Dropout on the embedding, between layers and before the output (char-rnn's, wlm's).", rich_help_panel=MODEL)] = 0.0,
     init: Annotated[Init, typer.Option(help="notebook (randn/sqrt(fan_in)) or wlm (its init_weights).", rich_help_panel=MODEL)] = Init.notebook,
+    locked_dropout: Annotated[bool, typer.Option("--locked-dropout", help="Every dropout mask one per stream and window, shared by its steps (AWD's LockedDropout; default: one per step).", rich_help_panel=AWD)] = False,
+    dropouti: Annotated[Optional[float], typer.Option(help="Dropout on the embedding's output (AWD's; default: --dropout).", rich_help_panel=AWD)] = None,
+    dropouth: Annotated[Optional[float], typer.Option(help="Dropout between layers (AWD's; default: --dropout).", rich_help_panel=AWD)] = None,
+    dropouto: Annotated[Optional[float], typer.Option(help="Dropout on the top layer's output (AWD's --dropout; default: --dropout).", rich_help_panel=AWD)] = None,
+    dropoute: Annotated[float, typer.Option(help="Embedding dropout: whole rows of Wemb dropped per step (AWD's).", rich_help_panel=AWD)] = 0.0,
+    wdrop: Annotated[float, typer.Option(help="Weight drop: DropConnect on every Whh, one mask per step (AWD's WeightDrop).", rich_help_panel=AWD)] = 0.0,
+    ar: Annotated[float, typer.Option(help="Activation regularization: + AR x mean(h^2) of the top layer's dropped output (AWD's --alpha).", rich_help_panel=AWD)] = 0.0,
+    tar: Annotated[float, typer.Option(help="Temporal activation regularization: + TAR x mean((h_t - h_t-1)^2) of its undropped output (AWD's --beta).", rich_help_panel=AWD)] = 0.0,
+    wdecay: Annotated[float, typer.Option(help="torch.optim's weight_decay: wdecay x p added to the gradient (not --reg's L2 in the loss).", rich_help_panel=AWD)] = 0.0,
+    nt_asgd: Annotated[int, typer.Option(help="NT-ASGD: SGD, then averaged SGD once validation is worse than its best from more than N passes back (AWD's --nonmono; 0: off). Evaluation then uses the average.", rich_help_panel=AWD)] = 0,
+    variable_bptt: Annotated[bool, typer.Option("--variable-bptt", help="AWD's window lengths: --window (p 0.95) or half of it, then N(that, 5), at least 5, the rate scaled by length / --window.", rich_help_panel=AWD)] = False,
     dtype: Annotated[Dtype, typer.Option(help="float64 (the notebook) or float32.", rich_help_panel=MODEL)] = Dtype.float64,
-    optimizer: Annotated[Optimizer, typer.Option(help="sgd (the notebook), adagrad, rmsprop or adam (torch.optim's rules).", rich_help_panel=TRAINING)] = Optimizer.sgd,
+    optimizer: Annotated[Optimizer, typer.Option(help="sgd (the notebook), adagrad, rmsprop, adam or asgd (torch.optim's rules; asgd as AWD-LSTM's, t0 = 0, lambd = 0).", rich_help_panel=TRAINING)] = Optimizer.sgd,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate, on the --loss-scale's loss (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.", rich_help_panel=TRAINING)] = None,
     loss_scale: Annotated[LossScale, typer.Option(help="window: a window's sum, mean over streams (the notebook's); token: the mean per token (wlm's, so its lr 20 means 20).", rich_help_panel=TRAINING)] = LossScale.window,
     beta1: Annotated[float, typer.Option(help="Adam's beta1.", rich_help_panel=TRAINING)] = 0.9,
@@ -280,13 +292,25 @@ def eval_(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train (or its .best.npz).")],
     corpus: Annotated[str, typer.Option(help="The UTF-8 text file to score.")],
     backend: Annotated[Optional[Backend], typer.Option(help="Default: the fastest here.")] = None,
-    batch: Annotated[int, typer.Option(help="Windows per call; a --carry-state model: contiguous streams, as wlm's eval batch.")] = 10,
+    batch: Annotated[int, typer.Option(help="Windows per call; a --carry-state model (or with the cache): contiguous streams, as wlm's eval batch.")] = 10,
+    cache_window: Annotated[Optional[int], typer.Option(help="The neural cache (AWD-LSTM's pointer.py): mix in the words after the last W positions (default: no cache).")] = None,
+    cache_theta: Annotated[Optional[float], typer.Option(help="The cache's attention sharpness theta (default 1.0, AWD's PTB).")] = None,
+    cache_lambda: Annotated[Optional[float], typer.Option(help="The cache's weight lambda in [0, 1] (default 0.1, AWD's PTB; 0: the model alone).")] = None,
 ):
     """Score a checkpoint on a text: loss per char and bits/char, or per word and
     perplexity (data loss only, the checkpoint's own vocabulary)."""
+    from pytrnn.errors import ConfigError
+    from pytrnn.runtime.cache import Cache
     from pytrnn.tools.evaluate import eval_line, evaluate
 
-    typer.echo(eval_line(evaluate(checkpoint, corpus, backend=value(backend), batch=batch)))
+    cache = None
+    if cache_window is not None:
+        cache = Cache(cache_window, 1.0 if cache_theta is None else cache_theta,
+                      0.1 if cache_lambda is None else cache_lambda).validate()
+    elif cache_theta is not None or cache_lambda is not None:
+        raise ConfigError("--cache-theta and --cache-lambda need --cache-window")
+    typer.echo(eval_line(evaluate(checkpoint, corpus, backend=value(backend), batch=batch,
+                                  cache=cache)))
 
 
 @app.command()

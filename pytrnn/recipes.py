@@ -2,7 +2,9 @@
 
 A recipe is a published setup by name, so its users can type it: ``notebook`` (the
 defaults, the notebook's model), ``wlm`` (PyTorch's word_language_model's
-``main.py`` defaults), ``char-rnn`` (karpathy/char-rnn's ``train.lua`` defaults). A
+``main.py`` defaults), ``awd-lstm`` and ``awd-lstm-ptb`` (salesforce/awd-lstm-lm's
+README commands for WikiText-2 and PTB), ``char-rnn`` (karpathy/char-rnn's
+``train.lua`` defaults). A
 config file (TOML) sets any option by its CLI name. On one command line the
 recipe comes first, the file over it, the typed options over both (``resolve``).
 """
@@ -25,6 +27,29 @@ RECIPES = {
         "loss-scale": "token", "clip-norm": 0.25, "clip": 0.0, "reg": 0.0,
         "anneal-on-plateau": True, "batch": 20, "window": 35, "dtype": "float32",
         "passes": 40, "seed": 1111,
+    },
+    # salesforce/awd-lstm-lm: its README's WikiText-2 command over main.py's defaults
+    # (3 x LSTM, 400 / 1150, tied); the epochs are left to the user (its 750 are a GPU's)
+    "awd-lstm": {
+        "level": "word", "tokenizer": "whitespace", "layout": "stream",
+        "carry-state": True, "cell": "lstm", "layers": 3, "emsize": 400, "hidden": 1150,
+        "tied": True, "init": "wlm", "locked-dropout": True, "dropout": 0.0,
+        "dropouti": 0.65, "dropouth": 0.2, "dropouto": 0.4, "dropoute": 0.1,
+        "wdrop": 0.5, "ar": 2.0, "tar": 1.0, "wdecay": 1.2e-6, "optimizer": "sgd",
+        "lr": 30.0, "loss-scale": "token", "clip-norm": 0.25, "clip": 0.0, "reg": 0.0,
+        "nt-asgd": 5, "variable-bptt": True, "window": 70, "batch": 80,
+        "dtype": "float32", "seed": 1882,
+    },
+    # its README's Penn Treebank command: batch 20, dropouti 0.4, dropouth 0.25
+    "awd-lstm-ptb": {
+        "level": "word", "tokenizer": "whitespace", "layout": "stream",
+        "carry-state": True, "cell": "lstm", "layers": 3, "emsize": 400, "hidden": 1150,
+        "tied": True, "init": "wlm", "locked-dropout": True, "dropout": 0.0,
+        "dropouti": 0.4, "dropouth": 0.25, "dropouto": 0.4, "dropoute": 0.1,
+        "wdrop": 0.5, "ar": 2.0, "tar": 1.0, "wdecay": 1.2e-6, "optimizer": "sgd",
+        "lr": 30.0, "loss-scale": "token", "clip-norm": 0.25, "clip": 0.0, "reg": 0.0,
+        "nt-asgd": 5, "variable-bptt": True, "window": 70, "batch": 20,
+        "dtype": "float32", "seed": 141,
     },
     # char-rnn's train.lua: an LSTM 2 x 128, seq_length 50, batch 50, RMSprop 2e-3
     # (decay_rate 0.95), lr x 0.97 per epoch after 10, grad_clip 5, 95/5 split; its

@@ -266,6 +266,36 @@ def window_starts(n: int, window: int, unit: str = "chars") -> np.ndarray:
     return np.arange(0, max(last, 0) + 1, dtype=np.int64) * window
 
 
+def variable_windows(n: int, bptt: int, rng, unit: str = "tokens") -> np.ndarray:
+    """AWD-LSTM's training windows over a stream of n: from i = 0 while
+    i < n - 2, a length of bptt with probability 0.95 (else bptt / 2), then
+    ``max(VARIABLE_BPTT_MIN, int(N(that, VARIABLE_BPTT_SD)))``, cut to what is left
+    (n - 1 - i); i moves on by the drawn length. (start, length) rows, drawn from
+    ``rng`` (the seed and the pass: a resumed run draws the same)."""
+    from pytrnn.config import VARIABLE_BPTT_MIN, VARIABLE_BPTT_SD
+
+    window_starts(n, bptt, unit)  # too short a text: the same one error
+    out, i = [], 0
+    while i < n - 1 - 1:
+        base = bptt if rng.random() < 0.95 else bptt / 2.0
+        seq_len = max(VARIABLE_BPTT_MIN, int(rng.normal(base, VARIABLE_BPTT_SD)))
+        out.append((i, min(seq_len, n - 1 - i)))
+        i += seq_len
+    return np.asarray(out, dtype=np.int64)
+
+
+def stack_variable(streams: np.ndarray, windows, pad_to: int):
+    """X, Y, M (K, T, B) for (start, length) windows of every stream, each
+    right-padded to T = ``pad_to`` under the 0/1 mask M."""
+    K, B = len(windows), streams.shape[0]
+    X = np.zeros((K, pad_to, B), np.int32)
+    Y = np.zeros((K, pad_to, B), np.int32)
+    M = np.zeros((K, pad_to, B))
+    for k, (i, n) in enumerate(windows):
+        X[k, :n], Y[k, :n], M[k, :n] = streams[:, i:i + n].T, streams[:, i + 1:i + 1 + n].T, 1
+    return X, Y, M
+
+
 def split_streams(data: np.ndarray, batch: int) -> np.ndarray:
     """B contiguous streams (B, S), as karpathy's char-rnn; B = 1 is the whole text."""
     S = len(data) // batch

@@ -15,22 +15,33 @@ import math
 from pathlib import Path
 
 from pytrnn.data.corpora import Vocab, read_text
-from pytrnn.errors import CorpusError
+from pytrnn.errors import ConfigError, CorpusError
+from pytrnn.runtime.cache import Cache, cache_loss
 from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
 from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, windows_loss
 from pytrnn.data.words import read_units, stream_ids, stream_unknown_rate, unknown_rate
 
 
 def evaluate(checkpoint, corpus, backend: str | None = None,
-             batch: int = EVAL_STREAMS) -> dict:
+             batch: int = EVAL_STREAMS, cache: Cache | None = None) -> dict:
     """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
     chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate).
     ``batch``: windows per call, or for a model that carries its state the
-    contiguous streams the text is cut into (wlm's eval_batch_size)."""
+    contiguous streams the text is cut into (wlm's eval_batch_size). ``cache``:
+    the neural cache mixed in (pytrnn.runtime.cache; a stream model's text is then
+    always cut into ``batch`` streams); its lambda 0 is the model alone."""
     if batch < 1:
         raise CorpusError(f"--batch must be at least 1, got {batch}")
+    if cache is not None:
+        cache = cache.validate() if cache.lam > 0 else None
     text = read_text(Path(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
+
+    def scored(ids):
+        if cache is None:
+            return windows_loss(model, ids, ck.cfg.window, carries_state(ck), batch)
+        return cache_loss(model, ids, ck.cfg.window, cache, carries_state(ck), batch)
+
     if ck.level == "word":
         vocab = word_vocab(ck)
         sentences = read_units(text, ck.run.tokenizer, ck.run.lower)
@@ -38,10 +49,13 @@ def evaluate(checkpoint, corpus, backend: str | None = None,
             raise CorpusError(f"{corpus} has no sentences to score")
         if layout(ck) == "stream":
             ids = stream_ids(vocab, sentences)
-            total, n = windows_loss(model, ids, ck.cfg.window, carries_state(ck), batch)
+            total, n = scored(ids)
             loss = total / n
             return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
                     "words": n, "unk_rate": stream_unknown_rate(ids, vocab)}
+        if cache is not None:
+            raise ConfigError("the neural cache reads a stream: this checkpoint's model "
+                              "was trained on sentences (--layout sentences)")
         seqs = [vocab.encode_sentence(s) for s in sentences]
         loss = mean_word_loss(model, seqs)
         return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
@@ -50,7 +64,7 @@ def evaluate(checkpoint, corpus, backend: str | None = None,
     if len(ids) < 2:
         raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "
                           f"vocabulary: nothing to predict")
-    total, n = windows_loss(model, ids, ck.cfg.window, carries_state(ck), batch)
+    total, n = scored(ids)
     return {"level": "char", "loss_per_char": total / n, "bpc": total / n / math.log(2),
             "chars": n, "skipped_chars": skipped}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytrnn.graphs.optim import averaged
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.data.corpora import Vocab
 from pytrnn.errors import ConfigError
@@ -13,9 +14,11 @@ CHAR_LENGTH, WORD_LENGTH = 200, 100  # default --length: chars, or words per sen
 
 
 def load_model(path, backend: str | None = None) -> tuple[RNN, ckpt_io.Checkpoint]:
-    """Rebuild the model from a checkpoint alone (config, vocabulary, parameters)."""
+    """Rebuild the model from a checkpoint alone (config, vocabulary, parameters):
+    the parameters evaluation uses, ASGD's average where it averaged (NT-ASGD)."""
     ck = ckpt_io.load(path)
-    return RNN(ck.cfg, params=ck.params, mode="scan", backend=backend), ck
+    params = averaged(ck.cfg, ck.params, ck.opt_state)
+    return RNN(ck.cfg, params=params, mode="scan", backend=backend), ck
 
 
 def layout(ck: ckpt_io.Checkpoint) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from pytrnn.runtime.backends import resolve_backend
-from pytrnn.data.corpora import ENCODE_CHUNK, Vocab, split_streams, stack_windows, window_starts
+from pytrnn.config import VARIABLE_BPTT_BUCKET
+from pytrnn.data.corpora import (ENCODE_CHUNK, Vocab, split_streams, stack_variable,
+                                 stack_windows, variable_windows, window_starts)
 from pytrnn.errors import CorpusError
 from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop, settle
 from pytrnn.runtime.sampling import sample_chars
@@ -67,7 +69,8 @@ class CharLoop(Loop):
         self.starts = window_starts(self.streams.shape[1], L, self.unit)
         self.fuse = self.cfg.resolved_fuse(resolve_backend(self.cfg.backend), len(self.starts))
         # one compiled call per window (the notebook's loop) unless fused or batched
-        self.per_window = self.fuse == 1 and B == 1
+        self.variable = self.model_cfg.variable_bptt
+        self.per_window = self.fuse == 1 and (B == 1 or self.variable)
         self.chunk = ASYNC_STEPS if self.per_window else self.fuse
         self.val_starts = (window_starts(len(self.val_data), L, self.unit)
                            if len(self.val_data) else None)
@@ -83,10 +86,25 @@ class CharLoop(Loop):
             val += f" ({count} {split} chars outside the vocabulary skipped)"
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
         return (f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
-                f"{val}; {len(self.starts)} windows of {self.window}{streams} per pass, "
-                f"{self.fuse} per call")
+                f"{val}; {self.windows_line()}{streams} per pass, {self.fuse} per call")
+
+    def windows_line(self) -> str:
+        if self.variable:
+            return (f"about {len(self.starts)} windows of variable length around "
+                    f"{self.window} (--variable-bptt)")
+        return f"{len(self.starts)} windows of {self.window}"
+
+    def padded(self, n: int) -> int:
+        """--variable-bptt: a window of n steps is padded to a multiple of the bucket."""
+        return -(-n // VARIABLE_BPTT_BUCKET) * VARIABLE_BPTT_BUCKET
 
     def compile(self):
+        if self.variable:  # the bucket of --window; the others compile when met
+            T = self.padded(self.window)
+            if self.per_window:
+                return self.model.compile(length=T, masked=True, batch=self.batch)
+            X = np.zeros((self.chunk, T, self.batch), np.int32)
+            return self.model.warm_windows(X, X, masks=np.ones(X.shape))
         if self.per_window:
             return self.model.compile(length=self.window)
         X = np.zeros(self._shape(self.chunk), np.int32)
@@ -106,9 +124,40 @@ class CharLoop(Loop):
         return (K, self.window) if self.batch == 1 else (K, self.window, self.batch)
 
     def order(self, p):
+        if self.variable:  # AWD's lengths, drawn from (seed, pass)
+            rng = np.random.default_rng([self.cfg.seed, p, 0xB77])
+            return variable_windows(self.streams.shape[1], self.window, rng, self.unit)
         return self.starts
 
+    def train_variable(self, order, j, n):
+        """--variable-bptt: windows of their own lengths, right-padded to a bucket,
+        the rate scaled by length / --window (AWD's ``lr * seq_len / bptt``): set
+        per call, or in a fused chunk as each window's weight."""
+        L, B, m = self.window, self.batch, self.model
+        rng = self.drop_rng(j)
+        wins = order[j:j + n]
+        streams = self.local_streams()
+        if self.per_window:
+            steps = []
+            for i, k in wins:
+                T = self.padded(k)
+                X, Y, M = stack_variable(streams, [(i, k)], T)
+                m.set_lr(self.lr_now * k / L)
+                steps.append(m.train_masked(X[0], Y[0], M[0], sync=False,
+                                            drop=rng and m.draw_drop(T, B, rng=rng)))
+            return [(float(a), float(b) * B, k * B) for (a, b), (_, k) in zip(steps, wins)]
+        K, T = self.chunk, self.padded(int(wins[:, 1].max()))
+        padded = np.concatenate([wins, np.resize(wins, (K - n, 2))]) if K > n else wins
+        X, Y, M = stack_variable(streams, padded, T)
+        w = np.where(np.arange(K) < n, padded[:, 1] / L, 0.0).astype(m.cfg.dtype)
+        drops = rng and m.draw_drop(T, B, K, rng=rng)
+        losses, data_losses = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
+        return [(float(a), float(b) * B, int(k) * B)
+                for a, b, k in zip(losses[:n], data_losses[:n], wins[:, 1])]
+
     def train_chunk(self, order, j, n):
+        if self.variable:
+            return self.train_variable(order, j, n)
         L, B = self.window, self.batch
         rng, m = self.drop_rng(j), self.model
         if self.per_window:

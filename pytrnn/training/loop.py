@@ -14,20 +14,20 @@ import contextlib
 import json
 import math
 import shlex
-import signal
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.config import CHANGEABLE, LOCKED, TrainConfig, fields_by_rule
 from pytrnn.errors import DivergedError, OutputError
 from pytrnn.files import check_free_space
 from pytrnn.runtime.model import RNN
 from pytrnn.training.progress import PrintReporter
+from pytrnn.training.signals import Signals, TrainingInterrupted, owned_signals  # noqa: F401
 
 LN2 = math.log(2.0)
 # the resume rules, as config.py declares them on the fields
@@ -68,33 +68,6 @@ def settle(steps, units):
     return [(float(loss), float(data), units) for loss, data in steps]
 
 
-class TrainingInterrupted(Exception):
-    """SIGINT/SIGTERM stopped training (after a checkpoint was written, if any)."""
-
-
-class Signals:
-    """What SIGINT/SIGTERM do during a run. Until training starts (reading the
-    texts, compiling) a signal stops the run at once and nothing is written; while
-    it trains, the first asks the loop to save after its step and stop, a second
-    stops at once. The request is kept as a flag whatever happens to the
-    KeyboardInterrupt raised for it: one raised inside a callback that swallows it
-    (JAX's gc callback does) still stops the run when control comes back."""
-
-    def __init__(self):
-        self.requested = False
-        self.at_once = True  # False while training: finish the step, save, stop
-
-    def handler(self, signum, frame):
-        again, self.requested = self.requested, True
-        if self.at_once or again:
-            raise KeyboardInterrupt
-
-    def check(self, when: str) -> None:
-        """Stop here if a signal came, however its KeyboardInterrupt fared."""
-        if self.requested:
-            raise TrainingInterrupted(f"interrupted {when}: nothing was written")
-
-
 class Loop:
     """Shared pass/checkpoint machinery; subclasses say what a unit of training is,
     how a pass is ordered and trained, and how held-out text is scored."""
@@ -117,7 +90,8 @@ class Loop:
         params = resumed.params if resumed else None
         self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
                          backend=cfg.backend, seed=cfg.seed, device=cfg.device,
-                         devices=cfg.devices, variable_lr=cfg.has_schedule,
+                         devices=cfg.devices,
+                         variable_lr=cfg.has_schedule or model_cfg.variable_bptt,
                          carry_state=cfg.carry_state)
         # the rate of the next pass: a schedule's, unless the resumed run set --lr
         saved_now = resumed.run.lr_now if resumed else None
@@ -197,7 +171,7 @@ class Loop:
     def drop_rng(self, j: int):
         """Dropout masks for the chunk at window (or sentence) j of this pass: drawn
         from (seed, pass, j), so a resumed run draws the same ones."""
-        if self.model.cfg.dropout == 0:
+        if not self.model.cfg.noisy:
             return None
         return np.random.default_rng([self.cfg.seed, self.pass_index, j])
 
@@ -271,7 +245,8 @@ class Loop:
             self.save()
         rep.line(f"checkpoint: {self.path}" + (f" (best pass: {self.best_path})"
                                                if has_best else ""))
-        text = self.sample() if self.cfg.sample_length > 0 else ""
+        with self.evaluating():
+            text = self.sample() if self.cfg.sample_length > 0 else ""
         if text:
             rep.line(text)
         return TrainResult(self.model, self.checkpoint(), self.path, self.history,
@@ -285,7 +260,10 @@ class Loop:
         if use_best and self.best_path.exists():
             best = ckpt_io.load(self.best_path)
             current, which = self.model.get_params(), best.passes_done
-            self.model.set_params(best.params)
+            self.model.set_params(optim.averaged(best.cfg, best.params, best.opt_state))
+        elif self.model.averaging:
+            current = self.model.get_params()
+            self.model.set_params(self.model.averaged_params())
         try:
             return {"pass": which, **self.test_metrics()}
         finally:
@@ -297,7 +275,7 @@ class Loop:
         trained_units, train_s = 0, 0.0
         last_save = time.monotonic()
         for p in range(st["passes_done"], cfg.passes):
-            if cfg.has_schedule:
+            if self.model.variable_lr:
                 self.model.set_lr(self.lr_now)
             order = self.order(p)
             self.pass_index = p
@@ -339,7 +317,8 @@ class Loop:
                       "loss": st["pass_loss_sum"] / max(self.optimizer_steps(order), 1),
                       "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
             t_score = time.perf_counter()
-            record.update(self.pass_metrics())
+            with self.evaluating():
+                record.update(self.pass_metrics())
             if self.val_key in record:
                 record["score_seconds"] = time.perf_counter() - t_score
                 self.score_s += record["score_seconds"]
@@ -349,10 +328,41 @@ class Loop:
             best = self.is_best(record)
             self.lr_now = self.next_lr(p + 1, record, best)
             rep.line(self.pass_line(record) + ("  *best*" if best else ""))
+            if self.stalled(record):
+                self.model.start_averaging()
+                record["asgd_from"] = p + 2
+                rep.line(f"switching to averaged SGD from pass {p + 2} (--nt-asgd "
+                         f"{self.model.cfg.nt_asgd}: validation worse than its best "
+                         f"from more than {self.model.cfg.nt_asgd} passes back)")
             self.save(best=best)  # before the log: a log that fails loses no pass
             self.log(record)
             last_save = time.monotonic()
         return trained_units, train_s
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Held-out scoring and sampling with what evaluation uses: ASGD's average
+        of the parameters once it averages (AWD-LSTM's evaluate), the parameters
+        themselves otherwise; training's own are back afterwards."""
+        if not self.model.averaging:
+            yield
+            return
+        raw = self.model.get_params()
+        self.model.set_params(self.model.averaged_params())
+        try:
+            yield
+        finally:
+            self.model.set_params(raw)
+
+    def stalled(self, record: dict) -> bool:
+        """--nt-asgd N: still SGD, and this pass's validation loss is worse than the
+        best of the passes before it but the last N (AWD's ``len(best_val_loss) >
+        nonmono and val_loss > min(best_val_loss[:-nonmono])``)."""
+        N = self.model.cfg.nt_asgd
+        if not N or self.val_key not in record or self.model.switched_on:
+            return False
+        earlier = [r[self.val_key] for r in self.history[:-1] if self.val_key in r]
+        return len(earlier) > N and record[self.val_key] > min(earlier[:-N])
 
     def next_lr(self, passes_done: int, record: dict, best: bool) -> float:
         """The rate after a pass: char-rnn's decay (``lr *= F`` after each pass from
@@ -372,21 +382,3 @@ class Loop:
         raise TrainingInterrupted(
             f"interrupted at pass {p + 1}, window {self.state['window']} after {done} "
             f"{self.unit}; saved {self.path}. Resume with: {self.resume_command()}")
-
-
-@contextlib.contextmanager
-def owned_signals():
-    """SIGINT and SIGTERM answered by a Signals for as long as the block runs (in
-    the main thread; elsewhere Python delivers no signals, and the flag stays
-    unset)."""
-    signals = Signals()
-    if threading.current_thread() is not threading.main_thread():
-        yield signals
-        return
-    previous = {s: signal.signal(s, signals.handler)
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield signals
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

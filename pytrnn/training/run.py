@@ -169,6 +169,23 @@ def settle_word_run(cfg: TrainConfig, given) -> TrainConfig:
     return cfg
 
 
+def check_awd(model_cfg: RNNConfig, cfg: TrainConfig, texts) -> None:
+    """AWD-LSTM's options that need something of the run, checked before training."""
+    if model_cfg.nt_asgd and texts.valid is None and cfg.resolved_val_frac == 0:
+        raise ConfigError("--nt-asgd switches to averaged SGD when validation stalls: "
+                          "it needs a validation text (--valid, a folder's valid.txt, "
+                          "or --val-frac)")
+    if model_cfg.variable_bptt:
+        if cfg.resolved_layout != "stream":
+            raise ConfigError("--variable-bptt cuts windows from a stream: at the word "
+                              "level, add --layout stream")
+        if cfg.resolved_mode != "scan":
+            raise ConfigError("--variable-bptt needs --mode scan: the unrolled loop is "
+                              "the notebook's one fixed window")
+        if cfg.devices > 1 or cfg.num_processes > 1:
+            raise ConfigError("--variable-bptt runs on one device")
+
+
 def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
           given: set[str] | frozenset[str] | None = None) -> TrainResult:
     """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the
@@ -213,6 +230,7 @@ def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainRes
     if texts.test is not None and cfg.test_frac:
         raise ConfigError("the test text is a file (--test or test.txt): "
                           "leave out --test-frac")
+    check_awd(model_cfg, cfg, texts)
     if cfg.level == "char":
         loop = CharLoop
     else:

@@ -38,6 +38,35 @@ def test_wlm_recipe_is_wlm_main_defaults():
     assert "tied" not in c  # wlm's --tied is pytrnn's --tied
 
 
+# salesforce/awd-lstm-lm main.py's argparse defaults, and its README's two commands
+AWD_MAIN = {"model": "LSTM", "emsize": 400, "nhid": 1150, "nlayers": 3, "lr": 30.0,
+            "clip": 0.25, "batch_size": 80, "bptt": 70, "dropout": 0.4, "dropouth": 0.3,
+            "dropouti": 0.65, "dropoute": 0.1, "wdrop": 0.5, "seed": 1111, "nonmono": 5,
+            "alpha": 2.0, "beta": 1.0, "wdecay": 1.2e-6, "optimizer": "sgd"}
+AWD_README = {"awd-lstm": {"dropouth": 0.2, "seed": 1882},
+              "awd-lstm-ptb": {"batch_size": 20, "dropouti": 0.4, "dropouth": 0.25,
+                               "seed": 141}}
+
+
+@pytest.mark.parametrize("name", ["awd-lstm", "awd-lstm-ptb"])
+def test_awd_recipes_are_its_readme_commands(name):
+    a = {**AWD_MAIN, **AWD_README[name]}
+    c = printed("--recipe", name)
+    assert (c["cell"], c["emsize"], c["hidden"], c["layers"]) == (
+        a["model"].lower(), a["emsize"], a["nhid"], a["nlayers"])
+    assert (c["lr"], c["clip-norm"], c["batch"], c["window"], c["seed"]) == (
+        a["lr"], a["clip"], a["batch_size"], a["bptt"], a["seed"])
+    assert (c["dropouto"], c["dropouth"], c["dropouti"], c["dropoute"], c["wdrop"]) == (
+        a["dropout"], a["dropouth"], a["dropouti"], a["dropoute"], a["wdrop"])
+    assert (c["nt-asgd"], c["ar"], c["tar"], c["wdecay"], c["optimizer"]) == (
+        a["nonmono"], a["alpha"], a["beta"], a["wdecay"], a["optimizer"])
+    # the rest of its recipe: tied (its default), locked dropout, variable BPTT,
+    # its mean-per-token loss, carried state, no L2 or elementwise clip
+    assert c["tied"] and c["locked-dropout"] and c["variable-bptt"] and c["carry-state"]
+    assert (c["loss-scale"], c["clip"], c["reg"], c["init"]) == ("token", 0.0, 0.0, "wlm")
+    assert "passes" not in c  # the epochs are the user's (AWD's 750 are a GPU's)
+
+
 def test_typed_over_file_over_recipe_and_the_print_reads_back(tmp_path):
     f = tmp_path / "my.toml"
     f.write_text('hidden = 64\nemsize = 64\nclip-norm = 0.5\nlr = 10\n')
@@ -59,7 +88,7 @@ def test_recipes_lists_every_recipe():
     r = invoke("recipes")
     assert r.exit_code == 0
     assert [line.split(":")[0] for line in r.stdout.splitlines()] == [
-        "notebook", "wlm", "char-rnn"]
+        "notebook", "wlm", "awd-lstm", "awd-lstm-ptb", "char-rnn"]
     assert "--optimizer rmsprop" in r.stdout and "--loss-scale token" in r.stdout
 
 

@@ -1,0 +1,115 @@
+"""The neural cache at evaluation (Grave, Joulin and Usunier 2017; AWD-LSTM's
+``pointer.py``): the model's distribution mixed with one over the words that
+followed the last W positions, weighted by how alike their top-layer states are:
+
+    p_cache(w) = sum over the last W positions i whose next token is w of
+                 softmax_i(theta * h_t . h_i),
+    p(w) = (1 - lambda) p_model(w) + lambda p_cache(w).
+
+The text is scored as held-out scoring scores a stream (pytrnn.runtime.scoring):
+cut into contiguous streams, each with its own cache, k windows of L per call
+(a model that does not carry its state scores each window from h = 0, one per
+call). A position uses the cache once W positions of its stream lie behind it;
+before that, the model alone. Only p(y) is needed, so the host computes it from
+the model's -log p_model(y) and the states, in blocks of positions.
+
+Two differences from pointer.py, both to make the figure independent of how the
+text is cut into calls: pointer.py starts the cache one position later (its
+``start_idx + idx > window``), and after its first batch skips the cache at the
+first position of every batch (its history is trimmed to W before the index is
+taken).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pytrnn.errors import ConfigError
+from pytrnn.graphs.forward import state_shape
+
+BLOCK = 128  # positions whose attention is computed at once (memory: BLOCK x W x E)
+
+
+@dataclass(frozen=True)
+class Cache:
+    window: int  # W: positions kept
+    theta: float  # the attention's sharpness
+    lam: float  # the cache's weight in the mixture
+
+    def validate(self) -> "Cache":
+        if self.window < 1:
+            raise ConfigError(f"--cache-window must be at least 1, got {self.window}")
+        if not 0 <= self.lam <= 1:
+            raise ConfigError(f"--cache-lambda must be in [0, 1], got {self.lam}")
+        if not np.isfinite(self.theta):
+            raise ConfigError(f"--cache-theta must be a number, got {self.theta}")
+        return self
+
+
+def mixed_errors(errors, top, hist_h, hist_y, y, seen, cache: Cache) -> np.ndarray:
+    """-log p(y) of m positions of E streams: ``errors`` (m, E) the model's
+    -log p_model(y), ``top`` (m, E, H) their states, ``hist_h`` (W, E, H) and
+    ``hist_y`` (W, E) the W positions before them (their states and next tokens),
+    ``y`` (m, E) the targets, ``seen`` how many positions of the streams came
+    before these."""
+    W, m = cache.window, errors.shape[0]
+    H = np.concatenate([hist_h, top], axis=0)  # (W + m, E, Hd)
+    N = np.concatenate([hist_y, y], axis=0)  # (W + m, E)
+    out = errors.astype(np.float64).copy()
+    for a in range(0, m, BLOCK):
+        b = min(a + BLOCK, m)
+        t = np.arange(a, b)
+        use = seen + t >= W  # a full window behind it
+        if not use.any():
+            continue
+        # position t's window: H[t .. t + W - 1] (the W positions before it)
+        G = np.einsum("teh,seh->tse", top[a:b], H[a:b + W - 1])  # (bt, bt + W - 1, E)
+        idx = (t - a)[:, None] + np.arange(W)[None, :]  # (bt, W)
+        logits = cache.theta * np.take_along_axis(G, idx[..., None], axis=1)  # (bt, W, E)
+        logits -= logits.max(axis=1, keepdims=True)
+        attn = np.exp(logits)
+        attn /= attn.sum(axis=1, keepdims=True)
+        hits = N[a + idx] == y[a:b][:, None, :]  # (bt, W, E): that position's next is y_t
+        p_cache = (attn * hits).sum(axis=1)  # (bt, E)
+        p = (1 - cache.lam) * np.exp(-out[a:b]) + cache.lam * p_cache
+        out[a:b] = np.where(use[:, None], -np.log(p), out[a:b])
+    return out
+
+
+def cache_loss(model, ids, L: int, cache: Cache, carry: bool,
+               streams: int) -> tuple[float, int]:
+    """(summed -log p(y), tokens predicted) of ``ids`` with the cache: the text as
+    ``streams`` contiguous streams (wlm's batchify, as held-out scoring cuts it),
+    windows of L, each from its stream's carried state or, without ``carry``,
+    from zero."""
+    from pytrnn.runtime.scoring import LOGITS_PER_CALL, MAX_WINDOWS_IN_A_ROW
+
+    ids = np.asarray(ids)
+    E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
+    n = len(ids) // E
+    S = ids[:n * E].reshape(E, n)
+    k = 1
+    if carry and model.mode != "unroll":
+        k = max(1, min(LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
+                       -(-(n - 1) // L), MAX_WINDOWS_IN_A_ROW))
+    T, W = k * L, cache.window
+    zeros = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
+    h = zeros
+    hist_h = np.zeros((W, E, model.cfg.widths[-1]))
+    hist_y = np.full((W, E), -1, np.int64)  # no token: never a hit
+    total, seen = 0.0, 0
+    for i in range(0, n - 1, T):
+        m = min(T, n - 1 - i)
+        X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
+        M = np.zeros((T, E), model.cfg.dtype)
+        X[:m], Y[:m], M[:m] = S[:, i:i + m].T, S[:, i + 1:i + 1 + m].T, 1
+        errors, top, h = model.batch_states(X, Y, M, h if carry else zeros)
+        y = Y[:m].astype(np.int64)
+        total += mixed_errors(errors[:m], top[:m].astype(np.float64), hist_h, hist_y,
+                              y, seen, cache).sum()
+        hist_h = np.concatenate([hist_h, top[:m]], axis=0)[-W:]
+        hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
+        seen += m
+    return total, E * (n - 1)
