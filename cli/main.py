@@ -13,7 +13,8 @@ from typing import Annotated, Optional
 import typer
 
 from pytrnn.config import (BACKEND_NAMES, CELL_NAMES, DEVICES, DTYPES, INITS, LAYOUTS,
-                           LEVELS, LOSS_SCALES, MODES, OPTIMIZERS, TOKENIZERS)
+                           LEVELS, LOSS_SCALES, MODES, OPTIMIZERS, SOFTMAXES,
+                           TOKENIZERS)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="The classic Theano char-RNN notebook on PyTensor, and a word-level RNN.")
@@ -46,6 +47,7 @@ Level = choices("Level", LEVELS)
 Layout = choices("Layout", LAYOUTS)
 Cell = choices("Cell", CELL_NAMES)
 Optimizer = choices("Optimizer", OPTIMIZERS)
+Softmax = choices("Softmax", SOFTMAXES)
 Dtype = choices("Dtype", DTYPES)
 Mode = choices("Mode", MODES)
 Backend = choices("Backend", BACKEND_NAMES)
@@ -182,6 +184,10 @@ def train(
     nt_asgd: Annotated[int, typer.Option(help="NT-ASGD: SGD, then averaged SGD once validation is worse than its best from more than N passes back (AWD's --nonmono; 0: off). Evaluation then uses the average.", rich_help_panel=AWD)] = 0,
     variable_bptt: Annotated[bool, typer.Option("--variable-bptt", help="AWD's window lengths: --window (p 0.95) or half of it, then N(that, 5), at least 5, the rate scaled by length / --window.", rich_help_panel=AWD)] = False,
     dtype: Annotated[Dtype, typer.Option(help="float64 (the notebook) or float32.", rich_help_panel=MODEL)] = Dtype.float64,
+    softmax: Annotated[Softmax, typer.Option(help="The output layer: full (one V-wide softmax) or adaptive (torch's AdaptiveLogSoftmaxWithLoss: a head and clusters; word level).", rich_help_panel=MODEL)] = Softmax.full,
+    cutoffs: Annotated[Optional[str], typer.Option(help="Adaptive: increasing ids, e.g. 2000,10000: the head holds ids below the first, cluster i ids from cutoff i to the next (word ids by falling frequency).", rich_help_panel=MODEL)] = None,
+    div_value: Annotated[float, typer.Option(help="Adaptive: cluster i projects h to H // div_value ** (i + 1) (torch's).", rich_help_panel=MODEL)] = 4.0,
+    head_bias: Annotated[bool, typer.Option("--head-bias", help="Adaptive: a bias on the head (torch's head_bias).", rich_help_panel=MODEL)] = False,
     optimizer: Annotated[Optimizer, typer.Option(help="sgd (the notebook), adagrad, rmsprop, adam or asgd (torch.optim's rules; asgd as AWD-LSTM's, t0 = 0, lambd = 0).", rich_help_panel=TRAINING)] = Optimizer.sgd,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate, on the --loss-scale's loss (default: torch.optim's, 0.01; adam 0.001). A resumed run may change it.", rich_help_panel=TRAINING)] = None,
     loss_scale: Annotated[LossScale, typer.Option(help="window: a window's sum, mean over streams (the notebook's); token: the mean per token (wlm's, so its lr 20 means 20).", rich_help_panel=TRAINING)] = LossScale.window,
@@ -371,6 +377,7 @@ def bench(
     e2e: Annotated[bool, typer.Option(help="Also time the In[107] job end to end (minutes).")] = False,
     cells: Annotated[bool, typer.Option(help="Also the tanh, GRU and LSTM cells against a hand-written JAX trainer of each.")] = False,
     level: Annotated[Level, typer.Option(help="char (the grid of modes and backends) or word (pytrnn train's words/s at V=8,003, both layouts).")] = Level.char,
+    softmax: Annotated[Softmax, typer.Option(help="Word level: adaptive puts the stream rows of each output layer side by side.")] = Softmax.full,
     corpus: Annotated[Optional[str], typer.Option(help="Default: pydoc.")] = None,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write the figures here.")] = None,
 ):
@@ -387,11 +394,16 @@ def bench(
                               "leave out --cells, --e2e, --corpus and extra --backend")
         console = wide(120)
         out = words(smoke=smoke, backend=value(backend[0]) if backend else None,
-                    reporter=lambda s: console.print(s, markup=False))
+                    reporter=lambda s: console.print(s, markup=False),
+                    softmax=value(softmax))
         word_bench_table(out, console)
     else:
         from pytrnn.bench.grid import run
 
+        if value(softmax) == "adaptive":
+            from pytrnn.errors import ConfigError
+
+            raise ConfigError("--softmax adaptive is a word-level bench (add --level word)")
         console = wide(130)
         out = run(smoke=smoke, backends=tuple(value(b) for b in backend) if backend
                   else BACKEND_NAMES, e2e=e2e, corpus=corpus, cells=cells,

@@ -25,6 +25,7 @@ OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "asgd")
 LOSS_SCALES = ("window", "token")  # the notebook's window sum, or wlm's mean per token
 INITS = ("notebook", "wlm")
 TOKENIZERS = ("regex", "whitespace")
+SOFTMAXES = ("full", "adaptive")  # the output layer: one V-wide softmax, or torch's adaptive one
 # the field's standard word-level corpora (pytrnn.data.standard fetches them)
 STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
 # torch.optim's documented defaults: the learning rate when none is given, and eps
@@ -102,10 +103,25 @@ class RNNConfig:
     wdecay: float = option(0.0, LOCKED)  # torch.optim's weight_decay: wdecay * p added to the gradient
     nt_asgd: int = option(0, LOCKED)  # SGD, then averaged SGD when validation stalls (AWD's nonmono)
     variable_bptt: bool = option(False, LOCKED)  # AWD's random window lengths around --window
+    # the output layer (pytrnn.graphs.adaptive): torch's AdaptiveLogSoftmaxWithLoss
+    softmax: str = option("full", LOCKED)  # "full" | "adaptive"
+    cutoffs: str | None = option(None, LOCKED)  # adaptive: "2000,10000", ids below 2000 in the head
+    div_value: float = option(4.0, LOCKED)  # cluster i projects to H // div_value ** (i + 1)
+    head_bias: bool = option(False, LOCKED)  # the head's bias (torch's head_bias)
 
     @property
     def resolved_eps(self) -> float:
         return DEFAULT_EPS[self.optimizer] if self.eps is None else self.eps
+
+    @property
+    def cutoff_list(self) -> tuple[int, ...]:
+        """--cutoffs as integers, V appended (torch's ``self.cutoffs``)."""
+        try:
+            cuts = tuple(int(c) for c in str(self.cutoffs).split(",") if c.strip())
+        except ValueError:
+            raise ConfigError(f"--cutoffs must be integers separated by commas, "
+                              f"got {self.cutoffs!r}")
+        return cuts + (self.vocab_size,)
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -143,7 +159,9 @@ class RNNConfig:
         """The optimizer keeps an average of the parameters (ASGD, now or later)."""
         return self.optimizer == "asgd" or self.nt_asgd > 0
 
-    def validate(self) -> RNNConfig:
+    def validate(self, vocab_known: bool = True) -> RNNConfig:
+        """Every value in range; ``vocab_known`` False: V is not read yet (the
+        corpus fills it), so what depends on it waits."""
         if self.vocab_size < 2:
             raise ConfigError(f"vocab_size must be at least 2, got {self.vocab_size}")
         if self.hidden < 1:
@@ -200,6 +218,27 @@ class RNNConfig:
             raise ConfigError(f"--nt-asgd must be 0 (off) or a number of checks, got {self.nt_asgd}")
         if self.nt_asgd > 0 and self.optimizer != "sgd":
             raise ConfigError("--nt-asgd switches SGD to averaged SGD: it needs --optimizer sgd")
+        if self.softmax not in SOFTMAXES:
+            raise ConfigError(f"--softmax must be one of {', '.join(SOFTMAXES)}, "
+                              f"got {self.softmax!r}")
+        if self.softmax == "adaptive":
+            if not self.cutoffs:
+                raise ConfigError("--softmax adaptive needs --cutoffs (e.g. 2000,10000: "
+                                  "the head holds ids below 2000)")
+            cuts = self.cutoff_list[:-1]
+            if (list(cuts) != sorted(set(cuts)) or cuts[0] <= 0
+                    or (vocab_known and cuts[-1] > self.vocab_size - 1)):
+                raise ConfigError(f"--cutoffs must be unique integers, increasing, each "
+                                  f"between 1 and V - 1 = {self.vocab_size - 1} (torch's "
+                                  f"rule); got {self.cutoffs}")
+            if not self.div_value > 0:
+                raise ConfigError(f"--div-value must be positive, got {self.div_value}")
+            if self.tied:
+                raise ConfigError("--tied cannot be combined with --softmax adaptive (as "
+                                  "torch's AdaptiveLogSoftmaxWithLoss, which has no Why "
+                                  "to tie: pytorch/pytorch#17313)")
+        elif self.cutoffs or self.head_bias:
+            raise ConfigError("--cutoffs and --head-bias are for --softmax adaptive")
         if self.variable_bptt and self.bptt_truncate > 0:
             raise ConfigError("--variable-bptt and --bptt-truncate cannot be combined")
         if self.eps is not None and not self.eps >= 0:

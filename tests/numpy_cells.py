@@ -19,6 +19,8 @@ the data term of the objective (1/tokens: wlm's mean per token).
 
 import numpy as np
 
+import numpy_adaptive
+
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
@@ -122,6 +124,8 @@ def forward(cell, layers, P, x, drop=None, init=None, erows=None):
         inp = hs
     if drop is not None:
         inp = inp * drop[layers - 1]
+    if "head_W" in P:  # the adaptive softmax (tests/numpy_adaptive.py)
+        return inp, np.exp(numpy_adaptive.log_prob(P, inp)), caches
     z = inp @ _why(P) + P["by"]
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return inp, e / e.sum(axis=1, keepdims=True), caches
@@ -156,20 +160,25 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
     T = len(x)
     hs, ps, caches = forward(cell, layers, P, x, drop, init, erows)
     data = -np.log(ps[np.arange(T), y]).sum()
-    W = [k for k in P if k.startswith(("Wemb", "Wxh", "Whh", "Why"))]
+    W = [k for k in P if k.startswith(("Wemb", "Wxh", "Whh", "Why", "head_W", "tail"))]
     g = {k: np.zeros_like(v) for k, v in P.items()}
     top = np.array([cc[-1] for cc in caches[-1][1]])  # (T, H) undropped
     diff = top[1:] - top[:-1]
     penalty = ar * (hs ** 2).sum() + tar * (diff ** 2).sum()
-    dz = ps.copy()
-    dz[np.arange(T), y] -= 1
-    dz *= scale
-    if "Why" in P:
-        g["Why"] += hs.T @ dz
-    else:  # tied: the output layer's use of Wemb
-        g["Wemb"] += (hs.T @ dz).T
-    g["by"] += dz.sum(0)
-    dhs = dz @ _why(P).T  # (T, H): gradient reaching the top layer's h_t
+    if "head_W" in P:  # the adaptive softmax's backward
+        ga, dhs = numpy_adaptive.grads(P, hs, np.asarray(y), np.full(T, float(scale)))
+        for k, v in ga.items():
+            g[k] += v
+    else:
+        dz = ps.copy()
+        dz[np.arange(T), y] -= 1
+        dz *= scale
+        if "Why" in P:
+            g["Why"] += hs.T @ dz
+        else:  # tied: the output layer's use of Wemb
+            g["Wemb"] += (hs.T @ dz).T
+        g["by"] += dz.sum(0)
+        dhs = dz @ _why(P).T  # (T, H): gradient reaching the top layer's h_t
     dhs = dhs + 2 * ar * hs  # AR, on the dropped states
     emb_mask, drop = _masks(P, layers, drop)
     if drop is not None:

@@ -42,11 +42,13 @@ class Setting:
     batch: int
     dtype: str
     fuse: int | None = None
+    softmax: str = "full"
 
     @property
     def name(self) -> str:
         fuse = "" if self.fuse is None else f" --fuse {self.fuse}"
-        return f"pytrnn train {self.layout}{fuse} {self.dtype} batch {self.batch}"
+        soft = " --softmax adaptive" if self.softmax == "adaptive" else ""
+        return f"pytrnn train {self.layout}{fuse}{soft} {self.dtype} batch {self.batch}"
 
 
 # the defaults of both layouts (sentences: 16 groups per call on JAX), and the
@@ -54,6 +56,19 @@ class Setting:
 GRID = [Setting(layout, B, dt) for layout in ("stream", "sentences") for B in (1, 20, 64)
         for dt in ("float64", "float32")] + \
     [Setting("sentences", B, dt, 1) for B in (20, 64) for dt in ("float64", "float32")]
+# --softmax adaptive: the stream rows beside the full softmax's, in the same run
+ADAPTIVE_GRID = [Setting("stream", B, dt, softmax=s) for B in (20, 64)
+                 for dt in ("float64", "float32") for s in ("full", "adaptive")]
+
+
+def coverage_cutoffs(ids: np.ndarray, V: int, shares=(0.8, 0.95)) -> str:
+    """Cutoffs by the paper's rule of thumb, for ids in falling frequency: the head
+    holds the most frequent ids up to ``shares[0]`` of the tokens (about 20% of
+    them fall outside it), the first cluster up to ``shares[1]``, the second the rest."""
+    counts = np.bincount(ids, minlength=V)
+    covered = np.cumsum(np.sort(counts)[::-1]) / counts.sum()
+    cuts = sorted({int(np.searchsorted(covered, s)) + 1 for s in shares})
+    return ",".join(str(min(max(c, 1), V - 1)) for c in cuts)
 
 
 def lexicon(n: int) -> list[str]:
@@ -93,7 +108,8 @@ def synthetic_text(words: int, distinct: int = 30_000, seed: int = 0,
 
 
 def pytrnn_row(path: Path, setting: Setting, limit: int, hidden: int, vocab: int,
-               backend: str | None, device: str | None = None) -> Row:
+               backend: str | None, device: str | None = None,
+               cutoffs: str | None = None) -> Row:
     """One pass of ``pytrnn train --level word`` on the text at ``path``."""
     from pytrnn.training import train
 
@@ -104,8 +120,10 @@ def pytrnn_row(path: Path, setting: Setting, limit: int, hidden: int, vocab: int
                           max_sentence_len=0, backend=backend, device=device,
                           sample_length=0,
                           checkpoint=str(Path(d) / "w.npz"))
-        r = train(RNNConfig(hidden=hidden, window=WINDOW, dtype=setting.dtype), cfg,
-                  reporter=PrintReporter(quiet=True))
+        adaptive = dict(softmax="adaptive", cutoffs=cutoffs) \
+            if setting.softmax == "adaptive" else {}
+        r = train(RNNConfig(hidden=hidden, window=WINDOW, dtype=setting.dtype, **adaptive),
+                  cfg, reporter=PrintReporter(quiet=True))
     return Row(setting.name, r.units_per_s, r.compile_s, note=r.model.device)
 
 
@@ -173,13 +191,19 @@ def torch_row(ids: np.ndarray, V: int, H: int, B: int, dtype: str, budget: int) 
                n * WINDOW * B / best_of(run, 2))
 
 
-def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict:
+def run(smoke: bool = False, backend: str | None = None, reporter=print,
+        softmax: str = "full") -> dict:
     """Every row, with ratios to numpy and to the JAX baseline of the same batch and
-    dtype, and each row's share of this machine's float32 matmul peak."""
+    dtype, and each row's share of this machine's float32 matmul peak (of the full
+    softmax's flops: an adaptive row's share is what the same work would need).
+    ``softmax`` "adaptive": the stream rows with each output layer, side by side."""
     H, vocab = (16, 500) if smoke else (100, 8000)
     n_words = 20_000 if smoke else 400_000
     grid = [Setting("stream", 20, "float32"), Setting("sentences", 4, "float64")] \
         if smoke else GRID
+    if softmax == "adaptive":
+        grid = [Setting("stream", 20, "float32", softmax=s) for s in ("full", "adaptive")] \
+            if smoke else ADAPTIVE_GRID
     budget = 4_000 if smoke else 120_000
     text = synthetic_text(n_words, distinct=3 * vocab, glossary=vocab + 100)
     glossary_chars = len(synthetic_text(0, distinct=3 * vocab, glossary=vocab + 100))
@@ -189,6 +213,7 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
         sents = split_sentences(text)
         words_vocab = WordVocab.build(sents, vocab)
         V, ids = words_vocab.size, stream_ids(words_vocab, sents)
+        cutoffs = coverage_cutoffs(ids, V)
         peak = matmul_peak_gflops(512 if smoke else 2048)
         rows = baseline_rows(ids, V, H, budget, 800 if smoke else 6_000, grid)
         for r, _, _ in rows:
@@ -199,11 +224,12 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
             words = (budget // 8 if B == 1 and g.layout == "sentences" else budget) * \
                 (1 if B == 1 else 3)
             limit = glossary_chars + int(words * CHARS_PER_WORD)
-            row = pytrnn_row(path, g, limit, H, vocab, backend)
+            row = pytrnn_row(path, g, limit, H, vocab, backend, cutoffs=cutoffs)
             rows.append((row, dtype, B))
             reporter(f"{row.name}: {row.chars_per_s:,.0f} words/s "
                      f"(compile {row.compile_s:.1f} s)")
-            t = torch_row(ids, V, H, B, dtype, budget) if g.layout == "stream" else None
+            t = torch_row(ids, V, H, B, dtype, budget) \
+                if g.layout == "stream" and g.softmax == "full" else None
             if t is not None:
                 rows.append((t, dtype, B))
                 reporter(f"{t.name}: {t.chars_per_s:,.0f} words/s")
@@ -213,6 +239,8 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print) -> dict
     flops = 6 * H * (H + V)  # per word: output layer and its gradients, recurrence
     out = {"vocab": V, "hidden": H, "window": WINDOW, "matmul_peak_gflops_f32": peak,
            "flops_per_word": flops, "rows": []}
+    if softmax == "adaptive":
+        out["cutoffs"] = cutoffs
     for r, dtype, B in rows:
         r.vs_numpy = r.chars_per_s / np_speed
         r.vs_jax = r.chars_per_s / jax_speed.get((dtype, B), float("nan"))

@@ -97,6 +97,14 @@ class WordVocab:
             index[UNKNOWN] = len(index)
         return cls(tuple(index), "whitespace")
 
+    def by_frequency(self, lines: list[list[str]]) -> WordVocab:
+        """The same words with ids in decreasing count over ``lines`` (each line's
+        tokens and its ``<eos>``), ties by their present order (first occurrence):
+        the adaptive softmax's order."""
+        counts = Counter(w for words in lines for w in (*words, EOS))
+        order = sorted(range(self.size), key=lambda i: -counts.get(self.symbols[i], 0))
+        return WordVocab(tuple(self.symbols[i] for i in order), self.tokenizer)
+
     @property
     def size(self) -> int:
         return len(self.symbols)

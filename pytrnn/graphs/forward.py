@@ -45,6 +45,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.special import softmax
 
 from pytrnn.config import RNNConfig
+from pytrnn.graphs import adaptive
 from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.layers import (layer_drop, mask_width, scan_layers, step_layers,
                                   unrolled_layers)
@@ -199,10 +200,10 @@ def _state_mask(mask, batch):
 
 
 def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=None,
-            finals=None, noise=None, penalty=None, top=None) -> RNNGraph:
+            finals=None, noise=None, penalty=None, top=None, extra=None) -> RNNGraph:
     if mask is not None:
         errors = errors * mask
-    data_loss = total = errors.sum()
+    data_loss = total = errors.sum() if extra is None else errors.sum() + extra
     if batch is not None:  # mean over streams of the window sums: lr keeps its meaning
         data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
     objective = data_loss
@@ -232,6 +233,27 @@ def _cut(cfg: RNNConfig, length: int | None):
     return max(length - K, 0)
 
 
+def adaptive_output(cfg, params, hs, y, mask, batch, capacity):
+    """The adaptive softmax's (errors (T, [B]), the clusters' summed part of the
+    data loss or None, probabilities after the last step): training (``capacity``
+    given) computes each cluster on the rows whose target lies in it, evaluation
+    reads the full distribution (pytrnn.graphs.adaptive)."""
+    T = y.type.shape[0] if y.type.shape[0] is not None else y.shape[0]
+
+    def pick(lp, idx):  # lp[t, (b,) idx[t, (b)]]
+        if batch is None:
+            return lp[pt.arange(T), idx]
+        return lp[pt.arange(T)[:, None], pt.arange(batch)[None, :], idx]
+
+    if capacity is None:
+        errors, extra = -pick(adaptive.log_prob(cfg, params, hs), y), None
+    else:
+        m = mask if mask is not None else pt.ones_like(y, dtype=cfg.dtype)
+        head, clusters = adaptive.head_and_clusters(cfg, params, hs, y, m, pick, capacity)
+        errors, extra = -head, -clusters
+    return errors, extra, pt.exp(adaptive.log_prob(cfg, params, hs[-1]))
+
+
 def _pick(probs, y, batch):
     """probs[..., y]: (D,) with y () or (B, D) with y (B,)."""
     if batch is None:
@@ -242,7 +264,7 @@ def _pick(probs, y, batch):
 def build_unrolled(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
     batch: int | None = None, xy=None, drop=None, h0=None, traced_length: bool = False,
-    noise=None,
+    noise=None, capacity=None,
 ) -> RNNGraph:
     """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
 
@@ -264,22 +286,28 @@ def build_unrolled(
                                   cut, drop, _starts(cfg, h0, batch))
     hs = top if drop is None else [h * layer_drop(cfg, drop, cfg.layers - 1)[i]
                                    for i, h in enumerate(top)]
-    errors, probs = [], None
-    Why = output_weight(params)
-    for i in range(T):
-        probs = output(hs[i], Why, params["by"])  # (D,) or (B, D)
-        errors.append(-pt.log(_pick(probs, y[i], batch)))
+    extra = None
+    if cfg.softmax == "adaptive":
+        errors, extra, probs = adaptive_output(cfg, params, pt.stack(hs), y, mask, batch,
+                                               capacity)
+    else:
+        errors, probs = [], None
+        Why = output_weight(params)
+        for i in range(T):
+            probs = output(hs[i], Why, params["by"])  # (D,) or (B, D)
+            errors.append(-pt.log(_pick(probs, y[i], batch)))
+        errors = pt.stack(errors)
     penalty = None
     if cfg.ar > 0 or cfg.tar > 0:
         penalty = penalties(cfg, pt.stack(top), pt.stack(hs), mask, batch)
-    return _finish(cfg, params, x, y, mask, pt.stack(errors), probs, batch, drop, h0,
-                   finals, noise, penalty, pt.stack(top))
+    return _finish(cfg, params, x, y, mask, errors, probs, batch, drop, h0,
+                   finals, noise, penalty, pt.stack(top), extra)
 
 
 def build_scan(
     cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
     batch: int | None = None, xy=None, autodiff: bool = False, drop=None, h0=None,
-    traced_length: bool = False, noise=None,
+    traced_length: bool = False, noise=None, capacity=None,
 ) -> RNNGraph:
     """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
 
@@ -295,7 +323,6 @@ def build_scan(
     x, y, mask = seq_inputs(cfg, length, masked, batch)
     if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
         x, y, mask = xy[0], xy[1], (xy[2] if len(xy) > 2 else mask)
-    Why, by = output_weight(params), params["by"]
     drop = drop_input(cfg, length, batch, drop)
     h0 = carry_input(cfg, batch, h0)
     static = traced_length or x.type.shape[0] is not None
@@ -305,15 +332,20 @@ def build_scan(
                               _starts(cfg, h0, batch), autodiff, static,
                               last_steps(mask, batch) if h0 is not None else None)
     hs = top if drop is None else top * layer_drop(cfg, drop, cfg.layers - 1)
-    probs = output(hs, Why, by)  # (T, D) or (T, B, D)
-    T = x.shape[0] if length is None else length
-    if batch is None:
-        errors = -pt.log(probs[pt.arange(T), y])  # (T,)
+    extra = None
+    if cfg.softmax == "adaptive":
+        errors, extra, last = adaptive_output(cfg, params, hs, y, mask, batch, capacity)
     else:
-        errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
+        probs = output(hs, output_weight(params), params["by"])  # (T, D) or (T, B, D)
+        T = x.shape[0] if length is None else length
+        if batch is None:
+            errors = -pt.log(probs[pt.arange(T), y])  # (T,)
+        else:
+            errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
+        last = probs[-1]
     penalty = penalties(cfg, top, hs, mask, batch) if cfg.ar > 0 or cfg.tar > 0 else None
-    return _finish(cfg, params, x, y, mask, errors, probs[-1], batch, drop, h0, finals,
-                   noise, penalty, top)
+    return _finish(cfg, params, x, y, mask, errors, last, batch, drop, h0, finals,
+                   noise, penalty, top, extra)
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
@@ -327,4 +359,6 @@ def build_step(cfg: RNNConfig, params: dict):
     S = cfg.layers * CELLS[cfg.cell].states
     state = pt.tensor("state", shape=(S, cfg.state_width), dtype=cfg.dtype)
     new, h_top = step_layers(cfg, params, x_t, state)
+    if cfg.softmax == "adaptive":  # log-probabilities serve as logits
+        return [x_t, state], [new, adaptive.log_prob(cfg, params, h_top)]
     return [x_t, state], [new, h_top.dot(output_weight(params)) + params["by"]]

@@ -9,6 +9,9 @@ the top one is E (AWD-LSTM's rule), so layer l's Wxh_l is (H_{l-1}, kH_l).
 With this contract a checkpoint's arrays map one-to-one onto PyTorch's
 ``nn.RNN/GRU/LSTM`` (transposed: ``weight_ih_l{k}`` is ``Wxh_k.T``).
 
+With ``softmax`` "adaptive" the output layer is the adaptive softmax's head and
+clusters instead of ``Why``, ``by`` (pytrnn.graphs.adaptive names them).
+
 With an embedding (``emsize`` E) ``Wemb`` (D, E) comes first (``nn.Embedding.weight``)
 and layer 0's ``Wxh`` is (E, kH); ``tied`` drops ``Why``: the output layer reads
 ``Wemb.T`` (Press & Wolf), so E = H.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pytrnn.graphs import adaptive
 from pytrnn.graphs.cells import CELLS
 from pytrnn.config import RNNConfig
 from pytrnn.errors import ConfigError
@@ -47,6 +51,8 @@ def param_names(cfg: RNNConfig) -> tuple[str, ...]:
     """Every parameter's name, in the order updates and digests use."""
     names = tuple(n for layer in range(cfg.layers) for n in layer_names(cfg, layer))
     emb = ("Wemb",) if cfg.emsize else ()
+    if cfg.softmax == "adaptive":
+        return emb + names + tuple(adaptive.shapes(cfg))
     return emb + names + (("by",) if cfg.tied else ("Why", "by"))
 
 
@@ -54,7 +60,7 @@ def weight_names(cfg: RNNConfig) -> tuple[str, ...]:
     """The matrices the L2 term covers: every Wxh*, Whh* and Why, and Wemb (once,
     tied or not)."""
     return tuple(n for n in param_names(cfg)
-                 if n.startswith(("Wemb", "Wxh", "Whh", "Why")))
+                 if n.startswith(("Wemb", "Wxh", "Whh", "Why", "head_W", "tail")))
 
 
 def output_weight(params: dict):
@@ -72,6 +78,8 @@ def param_shapes(cfg: RNNConfig) -> dict[str, tuple[int, ...]]:
         shapes["bh" + s] = (kH,)
         if cfg.cell == "gru":
             shapes["bhh" + s] = (kH,)
+    if cfg.softmax == "adaptive":
+        return {**shapes, **adaptive.shapes(cfg)}
     if not cfg.tied:
         shapes["Why"] = (widths[-1], D)
     shapes["by"] = (D,)
@@ -91,6 +99,9 @@ def init_params(cfg: RNNConfig, rng: np.random.Generator) -> dict[str, np.ndarra
             out[name] = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dt)
     if "Why" in shapes:
         out["Why"] = (rng.standard_normal(shapes["Why"]) / np.sqrt(cfg.widths[-1])).astype(dt)
+    for name, shape in shapes.items():  # the adaptive softmax's matrices
+        if name.startswith(("head_W", "tail")):
+            out[name] = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dt)
     for name, shape in shapes.items():
         if name not in out:
             out[name] = np.zeros(shape, dtype=dt)
@@ -103,10 +114,14 @@ def _wlm_init(cfg, shapes, rng) -> dict:
     out = {}
     for name in param_names(cfg):
         shape = shapes[name]
-        layer = int(name.rsplit("_", 1)[1]) if "_" in name else 0
+        tail = name.rsplit("_", 1)[-1]
+        layer = int(tail) if tail.isdigit() else 0
         k = 1.0 / np.sqrt(cfg.widths[layer])  # each layer's own hidden_size
         if name in ("Wemb", "Why"):
             out[name] = rng.uniform(-0.1, 0.1, shape)
+        elif name.startswith(("head_", "tail")):  # torch's nn.Linear default
+            fan_in = shape[0] if name != "head_b" else shapes["head_W"][0]
+            out[name] = rng.uniform(-1, 1, shape) / np.sqrt(fan_in)
         elif name == "by":
             out[name] = np.zeros(shape)
         elif name.startswith("bh") and not name.startswith("bhh") and two_biases:

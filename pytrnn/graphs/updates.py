@@ -38,7 +38,7 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
 
 def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
                batch: int | None, S: list = (), lr=None, drop=None, h0=None, mask=None,
-               traced_length: bool = False, noise=None):
+               traced_length: bool = False, noise=None, capacity=None):
     """One window's optimizer step on parameter variables ``P`` (in param_names order)
     and optimizer state ``S`` (pytrnn.graphs.optim.state_shapes order), from the carried
     state ``h0`` (S, B, H) or from zero (None); ``mask`` (T, B): padded sentences.
@@ -50,7 +50,7 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
     """
     g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
                        xy=(x, y) if mask is None else (x, y, mask), drop=drop, h0=h0,
-                       traced_length=traced_length, noise=noise)
+                       traced_length=traced_length, noise=noise, capacity=capacity)
     grads = pytensor.grad(g.loss, list(P))
     new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     carried = [] if h0 is None else [pt.switch(pt.gt(w, 0), g.state_last, h0)]
@@ -59,7 +59,7 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
 
 def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
                       batch: int | None = None, carry: bool = False,
-                      masked: bool = False, traced_length: bool = False):
+                      masked: bool = False, traced_length: bool = False, capacity=None):
     """One window's SGD step as a pure graph: no shared variables, no updates.
 
     Inputs x, y (T,) or (T, B) int32 (with ``masked``, then the (T, B) mask of a
@@ -81,7 +81,7 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     noise = noise_input(cfg, True)
     h0 = carry_input(cfg, batch, carry or None)
     new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop, h0,
-                                      mask, traced_length, noise)
+                                      mask, traced_length, noise, capacity)
     d = [] if drop is None else [drop]
     h = [] if h0 is None else [h0]
     m = [] if mask is None else [mask]
@@ -90,7 +90,7 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
 
 def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
                 length: int | None = None, batch: int | None = None, state: dict = None,
-                lr=None, carry=None):
+                lr=None, carry=None, capacity=None):
     """``windows`` SGD steps in one graph: an outer scan over windows carrying the
     parameters (and ``carry``, a shared carried state, when given), so Python leaves
     the hot loop.
@@ -128,7 +128,7 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
         h0 = PS[n_p + n_s] if carry is not None else None
         new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch,
                                           PS[n_p:n_p + n_s], PS[n] if rate else None,
-                                          drop, h0, noise=noise)
+                                          drop, h0, noise=noise, capacity=capacity)
         return [*new, loss, data_loss]
 
     outs = pytensor.scan(

@@ -19,7 +19,7 @@ from pytrnn.graphs.updates import build_window_step
 
 
 def compile_windows(cfg: RNNConfig, mode: str, length: int | None, batch: int | None,
-                    carry: bool = False, masked: bool = False):
+                    carry: bool = False, masked: bool = False, capacity=None):
     """``train(P, X, Y, W, lr) -> (P, losses, data_losses)`` for any number of windows.
 
     P: the parameters (param_names order), the optimizer's state and, with ``carry``,
@@ -35,7 +35,7 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int | None, batch: int | 
 
     inputs, outputs = build_window_step(cfg, mode, length=length, batch=batch,
                                        carry=carry, masked=masked,
-                                       traced_length=length is None)
+                                       traced_length=length is None, capacity=capacity)
     # pytensor.function applies the JAX mode's graph rewrites; its jitted callable is
     # never used, only the rewritten graph.
     fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))

@@ -20,6 +20,7 @@ import pytensor.tensor as pt
 from pytrnn.config import MODES, RNNConfig
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.cells import CELLS
+from pytrnn.graphs import adaptive
 from pytrnn.graphs.forward import BUILDERS, build_step, state_shape
 from pytrnn.graphs.params import init_params, param_shapes
 from pytrnn.graphs.updates import train_updates
@@ -28,7 +29,7 @@ from pytrnn.runtime.inputs import check_ids, pad_batch, seq_args
 from pytrnn.runtime.noise import as_args, draw
 from pytrnn.runtime.parallel import DataParallel
 from pytrnn.runtime.state import TrainState
-from pytrnn.runtime.steppers import MASKED_GROUPS, stepper_for
+from pytrnn.runtime.steppers import stepper_for
 
 
 class RNN:
@@ -106,14 +107,23 @@ class RNN:
         (backends.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
         return self.stepper.traces_lengths(self.cfg, self.mode, masked)
 
-    def _compiled(self, kind: str, length: int, masked: bool, batch: int | None = None):
+    def _compiled(self, kind: str, length: int, masked: bool, batch: int | None = None,
+                  capacity=None):
         per_length = self.static_shapes and not self.traces_lengths(masked)
         key = (kind, length if per_length else None, masked, batch)
+        if capacity is not None:  # the adaptive softmax's rows per cluster
+            key += (capacity,)
         if key not in self._fns:
-            self._fns[key] = self._compile(kind, key[1], masked, batch)
+            self._fns[key] = self._compile(kind, key[1], masked, batch, capacity)
         return self._fns[key]
 
-    def _compile(self, kind: str, length: int | None, masked: bool, batch: int | None = None):
+    def _capacity(self, Y, windows=False):
+        """The adaptive softmax's rows per cluster for training on targets Y."""
+        return adaptive.capacities(self.cfg, Y, windows) if self.cfg.softmax == "adaptive" \
+            else None
+
+    def _compile(self, kind: str, length: int | None, masked: bool, batch: int | None = None,
+                 capacity=None):
         dropout = kind == "train" and self.cfg.drops  # never when evaluating
         noise = kind == "train" or None
         params = self.params
@@ -127,7 +137,8 @@ class RNN:
             h0 = self.state.carry_var(state_shape(self.cfg, batch))
         g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
                                 batch=batch, drop=True if dropout else None, h0=h0,
-                                traced_length=self.traces_lengths(masked), noise=noise)
+                                traced_length=self.traces_lengths(masked), noise=noise,
+                                capacity=capacity)
         pt_mode = compile_mode(self.backend)  # PyTensor's Mode, not the model's --mode
         if kind == "train":
             grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
@@ -158,7 +169,8 @@ class RNN:
         zeros = np.zeros(shape, dtype=np.int32)
         args = [zeros, zeros] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
         for kind in kinds:
-            fn = self._compiled(kind, n, masked, batch)
+            fn = self._compiled(kind, n, masked, batch,
+                                self._capacity(zeros) if kind == "train" else None)
             # Backends like JAX compile on the first call: make that call here, on a
             # throw-away step whose update is undone.
             saved = ((self.get_params(), self.get_state(), self.get_carry())
@@ -196,7 +208,8 @@ class RNN:
         dropout masks (drawn unless given) where the model has dropout."""
         args.extend(as_args(self.cfg, drop, lambda: self.draw_drop(len(args[0]), batch)))
         self.state.carrying(batch)
-        loss, data_loss = self._compiled("train", length, masked, batch)(*args)
+        fn = self._compiled("train", length, masked, batch, self._capacity(args[1]))
+        loss, data_loss = fn(*args)
         if sync:
             return float(loss), float(data_loss)
         return loss, data_loss
@@ -328,33 +341,7 @@ class RNN:
 
     def _fused(self, X, Y, wmask, drops, masks=None):
         """The stepper's compiled chunk function for X's shape, and its arguments."""
-        X, Y = np.asarray(X), np.asarray(Y)
-        if X.ndim not in (2, 3) or X.shape != Y.shape:
-            raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
-        K, T = X.shape[:2]
-        # across hosts each process passes its share of the streams
-        B = X.shape[2] * self.parallel.processes if X.ndim == 3 else None
-        if self.mode == "unroll" and T != self.cfg.window:
-            raise ConfigError(f"mode 'unroll' takes windows of exactly {self.cfg.window}, got {T}")
-        check_ids(self.cfg, X, Y)
-        w = np.ones(K, self.cfg.dtype) if wmask is None else np.asarray(wmask, self.cfg.dtype)
-        masked = masks is not None
-        if masked and np.shape(masks) != X.shape:
-            raise ConfigError(MASKED_GROUPS)
-        key = self.stepper.fused_key(K, T, B, masked, self.traces_lengths(masked))
-        if key not in self._fns:
-            self._fns[key] = self.stepper.compile_fused(self, K, key[2], B, masked)
-        self.state.carrying(B)
-        args = list(self.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
-        if masked:
-            args.append(np.asarray(masks, self.cfg.dtype))
-        noise = as_args(self.cfg, drops, lambda: self.draw_drop(
-            T, X.shape[2] if X.ndim == 3 else None, K))
-        if noise and self.cfg.drops:  # (K, layers, T, [B,] H)
-            # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
-            noise[0] = self.parallel.shard_streams(noise[0], 3)
-        args.extend(noise)
-        return self._fns[key], args
+        return self.stepper.chunk(self, X, Y, wmask, drops, masks)
 
     # -- the state: parameters, optimizer state, rate, carried state -------------
     def get_params(self) -> dict[str, np.ndarray]:

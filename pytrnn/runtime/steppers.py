@@ -16,6 +16,8 @@ import numpy as np
 import pytensor
 
 from pytrnn.errors import ConfigError
+from pytrnn.runtime.inputs import check_ids
+from pytrnn.runtime.noise import as_args
 from pytrnn.graphs.forward import state_shape
 from pytrnn.graphs.updates import build_fused
 from pytrnn.runtime.backends import compile_mode, select_device
@@ -47,14 +49,48 @@ class GraphStepper:
             raise ConfigError(MASKED_GROUPS)
         return ("fused", K, T, B)
 
+    def chunk(self, model, X, Y, wmask, drops, masks=None):
+        """The compiled chunk function for X's shape (compiled once per shape, kept
+        in the model's cache), and its arguments: K windows of a model in one call."""
+        X, Y = np.asarray(X), np.asarray(Y)
+        if X.ndim not in (2, 3) or X.shape != Y.shape:
+            raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
+        K, T = X.shape[:2]
+        # across hosts each process passes its share of the streams
+        B = X.shape[2] * model.parallel.processes if X.ndim == 3 else None
+        if model.mode == "unroll" and T != model.cfg.window:
+            raise ConfigError(f"mode 'unroll' takes windows of exactly {model.cfg.window}, got {T}")
+        check_ids(model.cfg, X, Y)
+        w = np.ones(K, model.cfg.dtype) if wmask is None else np.asarray(wmask, model.cfg.dtype)
+        masked = masks is not None
+        if masked and np.shape(masks) != X.shape:
+            raise ConfigError(MASKED_GROUPS)
+        cap = model._capacity(Y, windows=True)
+        key = self.fused_key(K, T, B, masked, model.traces_lengths(masked)) + (
+            (cap,) if cap else ())
+        if key not in model._fns:
+            model._fns[key] = self.compile_fused(model, K, key[2], B, masked, cap)
+        model.state.carrying(B)
+        args = list(model.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
+        if masked:
+            args.append(np.asarray(masks, model.cfg.dtype))
+        noise = as_args(model.cfg, drops, lambda: model.draw_drop(
+            T, X.shape[2] if X.ndim == 3 else None, K))
+        if noise and model.cfg.drops:  # (K, layers, T, [B,] H)
+            # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
+            noise[0] = model.parallel.shard_streams(noise[0], 3)
+        args.extend(noise)
+        return model._fns[key], args
+
     def compile_fused(self, model, K: int, T: int | None, B: int | None,
-                      masked: bool = False):
+                      masked: bool = False, capacity=None):
         """PyTensor's own outer scan over K windows, updating the state in place."""
         state = model.state
         carried = state.carry_var(state_shape(model.cfg, B)) if state.carry_state else None
         inputs, outputs, updates = build_fused(model.cfg, state.params, model.mode, K,
                                                length=T, batch=B, state=state.opt_state,
-                                               lr=state.lr_var, carry=carried)
+                                               lr=state.lr_var, carry=carried,
+                                               capacity=capacity)
         return pytensor.function(inputs, outputs, updates=updates,
                                  mode=compile_mode(self.backend))
 
@@ -80,11 +116,11 @@ class JaxStepper(GraphStepper):
             raise ConfigError(MASKED_GROUPS)
         return ("fused", None, None if traced else T, B) + (("masked",) if masked else ())
 
-    def compile_fused(self, model, K, T, B, masked=False):
+    def compile_fused(self, model, K, T, B, masked=False, capacity=None):
         state = model.state
         carried = [state.carry_var(state_shape(model.cfg, B))] if state.carry_state else []
         train = compile_windows(model.cfg, model.mode, T, B, carry=bool(carried),
-                                masked=masked)
+                                masked=masked, capacity=capacity)
         shared = state.threaded(carried)
         ahead = {}  # the chunk's shape (K, T[, B]) -> executable compiled ahead
 

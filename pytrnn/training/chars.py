@@ -110,7 +110,11 @@ class CharLoop(Loop):
         X = np.zeros(self._shape(self.chunk), np.int32)
         if self.cfg.num_processes > 1:
             X = X[..., : self.batch // self.cfg.num_processes]
-        return self.model.warm_windows(X, X)
+        Y = X
+        if self.model_cfg.softmax == "adaptive":  # its clusters' rows follow the targets
+            Y = stack_windows(self.local_streams(), np.resize(self.starts, self.chunk),
+                              self.window)[1]
+        return self.model.warm_windows(X, Y)
 
     def local_streams(self):
         """All B streams, or across hosts this process's contiguous share of them."""

@@ -175,6 +175,9 @@ def check_awd(model_cfg: RNNConfig, cfg: TrainConfig, texts) -> None:
         raise ConfigError("--nt-asgd switches to averaged SGD when validation stalls: "
                           "it needs a validation text (--valid, a folder's valid.txt, "
                           "or --val-frac)")
+    if model_cfg.softmax == "adaptive" and cfg.level == "char":
+        raise ConfigError("--softmax adaptive is for large vocabularies: a word-level "
+                          "option (add --level word)")
     if model_cfg.variable_bptt:
         if cfg.resolved_layout != "stream":
             raise ConfigError("--variable-bptt cuts windows from a stream: at the word "
@@ -194,7 +197,7 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
     from its default."""
     reporter = reporter or PrintReporter()
     cfg.validate()
-    model_cfg.validate()
+    model_cfg.validate(vocab_known=False)
     with owned_signals() as signals:
         if cfg.coordinator:
             from pytrnn.runtime.parallel import init_distributed

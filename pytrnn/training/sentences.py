@@ -101,8 +101,11 @@ class WordFigures:
         if resumed:
             return WordVocab(tuple(resumed.vocab), self.tokenizer)
         if self.tokenizer == "whitespace":
-            return WordVocab.from_lines(train, held_out)
-        return WordVocab.build(train, self.cfg.max_words)
+            vocab = WordVocab.from_lines(train, held_out)
+            # the adaptive softmax's head holds the lowest ids: the most frequent words
+            return vocab.by_frequency(train) if self.model_cfg.softmax == "adaptive" \
+                else vocab
+        return WordVocab.build(train, self.cfg.max_words)  # by count after its specials
 
     def vocab_line(self) -> str:
         if self.vocab.whitespace:
