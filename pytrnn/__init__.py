@@ -20,12 +20,12 @@ def __getattr__(name):
     raise AttributeError(f"module 'pytrnn' has no attribute {name!r}")
 
 
-def evaluate(checkpoint, corpus, backend=None, batch: int = 10) -> dict:
+def evaluate(checkpoint, corpus, backend=None, batch: int = 10, cache=None) -> dict:
     """A checkpoint's data loss on a text file (pytrnn.tools.evaluate): what `pytrnn eval`
-    prints, as a dict."""
+    prints, as a dict; ``cache``: a pytrnn.runtime.cache.Cache to mix in."""
     from pytrnn.tools.evaluate import evaluate as run
 
-    return run(checkpoint, corpus, backend=backend, batch=batch)
+    return run(checkpoint, corpus, backend=backend, batch=batch, cache=cache)
 
 
 __all__ = ["RNN", "RNNConfig", "TrainConfig", "PytrnnError", "evaluate", "train",
