@@ -40,17 +40,6 @@ RECIPES = {
         "nt-asgd": 5, "variable-bptt": True, "window": 70, "batch": 80,
         "dtype": "float32", "seed": 1882,
     },
-    # its README's Penn Treebank command: batch 20, dropouti 0.4, dropouth 0.25
-    "awd-lstm-ptb": {
-        "level": "word", "tokenizer": "whitespace", "layout": "stream",
-        "carry-state": True, "cell": "lstm", "layers": 3, "emsize": 400, "hidden": 1150,
-        "tied": True, "init": "wlm", "locked-dropout": True, "dropout": 0.0,
-        "dropouti": 0.4, "dropouth": 0.25, "dropouto": 0.4, "dropoute": 0.1,
-        "wdrop": 0.5, "ar": 2.0, "tar": 1.0, "wdecay": 1.2e-6, "optimizer": "sgd",
-        "lr": 30.0, "loss-scale": "token", "clip-norm": 0.25, "clip": 0.0, "reg": 0.0,
-        "nt-asgd": 5, "variable-bptt": True, "window": 70, "batch": 20,
-        "dtype": "float32", "seed": 141,
-    },
     # char-rnn's train.lua: an LSTM 2 x 128, seq_length 50, batch 50, RMSprop 2e-3
     # (decay_rate 0.95), lr x 0.97 per epoch after 10, grad_clip 5, 95/5 split; its
     # loss is the window's sum of per-step means over the batch, as pytrnn's
@@ -71,6 +60,12 @@ class Option:
     name: str
     kind: str
     choices: tuple = ()
+
+
+# its README's Penn Treebank command over the same defaults
+RECIPES["awd-lstm-ptb"] = {**RECIPES["awd-lstm"], "batch": 20, "dropouti": 0.4,
+                           "dropouth": 0.25, "seed": 141}
+RECIPES = {k: RECIPES[k] for k in ("notebook", "wlm", "awd-lstm", "awd-lstm-ptb", "char-rnn")}
 
 
 def recipe(name: str) -> dict:

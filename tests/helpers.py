@@ -259,3 +259,27 @@ def serve(files: dict):
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
+
+
+def stopped_during(monkeypatch, run, pass_index: int, chunks: int = 2):
+    """``run()``, a training run, stopped (as a first Ctrl-C stops it) after
+    ``chunks`` chunks of its pass ``pass_index`` (0-based); it must raise
+    TrainingInterrupted, having saved where it stopped."""
+    import pytest
+
+    from pytrnn.training import TrainingInterrupted
+    from pytrnn.training.chars import CharLoop
+
+    real, calls = CharLoop.train_chunk, []
+
+    def stop(self, order, j, n):
+        out = real(self, order, j, n)
+        calls.append(self.pass_index)
+        if calls.count(pass_index) == chunks:
+            self.stop_requested = True
+        return out
+
+    monkeypatch.setattr(CharLoop, "train_chunk", stop)
+    with pytest.raises(TrainingInterrupted):
+        run()
+    monkeypatch.setattr(CharLoop, "train_chunk", real)

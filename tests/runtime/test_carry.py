@@ -12,15 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 import numpy_cells as nc
+from helpers import stopped_during
 import pytrnn
 from pytrnn.cli.main import app
 from numpy_ref import forward, init, loss_and_grads
 from pytrnn.runtime import checkpoint as ck
-from pytrnn.training.chars import CharLoop
 from pytrnn.data.corpora import Vocab, load_corpus, window_starts
 from pytrnn.graphs.params import init_params
 from pytrnn.training.progress import PrintReporter
-from pytrnn.training import TrainingInterrupted, train
+from pytrnn.training import train
 
 D, H, L, LR, REG, CLIP = 7, 5, 6, 0.01, 0.01, 5.0
 QUIET = PrintReporter(quiet=True)
@@ -158,19 +158,7 @@ def char_run(tmp_path, name, model=None, **kw):
 def stopped_mid_pass(tmp_path, monkeypatch, model=None, **kw):
     """``char_run`` into part.npz, stopped (as a first Ctrl-C does) after two chunks
     of its second pass."""
-    real, calls = CharLoop.train_chunk, []
-
-    def stop_after_two(self, order, j, n):
-        out = real(self, order, j, n)
-        calls.append(self.pass_index)
-        if calls.count(1) == 2:
-            self.stop_requested = True
-        return out
-
-    monkeypatch.setattr(CharLoop, "train_chunk", stop_after_two)
-    with pytest.raises(TrainingInterrupted):
-        char_run(tmp_path, "part.npz", model, **kw)
-    monkeypatch.setattr(CharLoop, "train_chunk", real)
+    stopped_during(monkeypatch, lambda: char_run(tmp_path, "part.npz", model, **kw), 1)
 
 
 def numpy_carried_sum(P, d, starts, W):

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 import pytrnn
-from helpers import invoke, one_line_error
+from helpers import invoke, one_line_error, stopped_during
 from pytrnn.data.corpora import variable_windows
 from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ck
-from pytrnn.training import TrainingInterrupted, train
-from pytrnn.training.chars import CharLoop
+from pytrnn.training import train
 from pytrnn.training.loop import Loop
 from pytrnn.training.progress import PrintReporter
 
@@ -77,19 +76,7 @@ def test_stopped_after_the_switch_resumes_bitwise(tmp_path, monkeypatch,
     where an unstopped one does, its averages included; validation used them."""
     full = run(tmp_path, "full.npz")
     assert full.history[0].get("asgd_from") == 2
-    real, calls = CharLoop.train_chunk, []
-
-    def stop_after_two(self, order, j, n):
-        out = real(self, order, j, n)
-        calls.append(self.pass_index)
-        if calls.count(2) == 2:
-            self.stop_requested = True
-        return out
-
-    monkeypatch.setattr(CharLoop, "train_chunk", stop_after_two)
-    with pytest.raises(TrainingInterrupted):
-        run(tmp_path, "part.npz")
-    monkeypatch.setattr(CharLoop, "train_chunk", real)
+    stopped_during(monkeypatch, lambda: run(tmp_path, "part.npz"), 2)
     part = ck.load(tmp_path / "part.npz")
     assert part.passes_done == 2 and part.window == 6
     assert float(part.opt_state["asgd.on"]) == 1 and float(part.opt_state["asgd.step"]) > 0
