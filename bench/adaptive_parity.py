@@ -53,14 +53,13 @@ def synthetic_folder(folder: Path, types: int, train_tokens: int, seed: int = 0)
 
 def cutoffs_for(folder: Path) -> tuple[str, int]:
     """(cutoffs, types) of a folder's training text read as data.Corpus reads it."""
+    from pytrnn.bench.words import coverage_cutoffs
+
     counts = Counter()
     with open(folder / "train.txt", encoding="utf-8") as f:
         for line in f:
             counts.update(line.split() + ["<eos>"])
-    c = np.sort(np.array(list(counts.values())))[::-1]
-    covered = np.cumsum(c) / c.sum()
-    cuts = sorted({int(np.searchsorted(covered, s)) + 1 for s in (0.8, 0.95)})
-    return ",".join(str(k) for k in cuts), len(counts)
+    return coverage_cutoffs(list(counts.values())), len(counts)
 
 
 RSS_PROBE = r"""

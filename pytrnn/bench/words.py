@@ -61,11 +61,13 @@ ADAPTIVE_GRID = [Setting("stream", B, dt, softmax=s) for B in (20, 64)
                  for dt in ("float64", "float32") for s in ("full", "adaptive")]
 
 
-def coverage_cutoffs(ids: np.ndarray, V: int, shares=(0.8, 0.95)) -> str:
-    """Cutoffs by the paper's rule of thumb, for ids in falling frequency: the head
-    holds the most frequent ids up to ``shares[0]`` of the tokens (about 20% of
-    them fall outside it), the first cluster up to ``shares[1]``, the second the rest."""
-    counts = np.bincount(ids, minlength=V)
+def coverage_cutoffs(counts, shares=(0.8, 0.95)) -> str:
+    """Cutoffs by the paper's rule of thumb, for a vocabulary's token ``counts`` (ids
+    in falling frequency): the head holds the most frequent ids up to ``shares[0]``
+    of the tokens (about 20% of them fall outside it), the first cluster up to
+    ``shares[1]``, the second the rest."""
+    counts = np.asarray(counts)
+    V = len(counts)
     covered = np.cumsum(np.sort(counts)[::-1]) / counts.sum()
     cuts = sorted({int(np.searchsorted(covered, s)) + 1 for s in shares})
     return ",".join(str(min(max(c, 1), V - 1)) for c in cuts)
@@ -213,7 +215,7 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print,
         sents = split_sentences(text)
         words_vocab = WordVocab.build(sents, vocab)
         V, ids = words_vocab.size, stream_ids(words_vocab, sents)
-        cutoffs = coverage_cutoffs(ids, V)
+        cutoffs = coverage_cutoffs(np.bincount(ids, minlength=V))
         peak = matmul_peak_gflops(512 if smoke else 2048)
         rows = baseline_rows(ids, V, H, budget, 800 if smoke else 6_000, grid)
         for r, _, _ in rows:

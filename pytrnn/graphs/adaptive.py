@@ -11,12 +11,12 @@ Parameters (transposed from torch's modules): ``head_W`` (H, c0 + n) =
 
 Training computes a cluster only for the positions whose target lies in it, as
 torch's forward does: their rows are gathered, the two products and the log-softmax
-run on them, and their log-probabilities are added back. Where shapes are free (C,
-Numba) the rows are ``nonzero``'s; JAX needs static shapes, so each cluster takes
-``capacity[i]`` rows, the host's bound on how many of a step's targets fall in it
-(pytrnn.runtime.model picks it from the step's targets, rounded up to a bucket):
-the first rows in an ``argsort`` of the cluster's indicator, the spare ones adding
-nothing. Evaluation and sampling read the full distribution (torch's ``log_prob``).
+run on them, and their log-probabilities are summed into the loss. JAX needs static
+shapes (and C and Numba take the same graph), so each cluster takes ``capacity[i]``
+rows, the host's bound on how many of a step's targets fall in it
+(pytrnn.runtime.model picks it from the step's targets, rounded up to a power of
+two): the first rows in an ``argsort`` of the cluster's indicator, the spare ones
+adding nothing. Evaluation and sampling read the full distribution (torch's ``log_prob``).
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def noisy_params(params: dict, noise) -> dict:
     return out
 
 
-def penalties(cfg: RNNConfig, top, dropped, mask, batch):
+def penalties(cfg: RNNConfig, top, dropped, mask):
     """AWD's AR, ``ar * mean(dropped^2)``, and TAR, ``tar * mean((h_t - h_{t-1})^2)``
     of the top layer's undropped states, over the real positions (and, for TAR,
     pairs of them); None when both are off."""
@@ -150,7 +150,7 @@ def penalties(cfg: RNNConfig, top, dropped, mask, batch):
     return sum(terms) if terms else None
 
 
-def last_steps(mask, batch):
+def last_steps(mask):
     """Each stream's last real position under a right-padding mask (T, [B]), for
     the carried state; None without a mask (the last step)."""
     if mask is None:
@@ -240,10 +240,8 @@ def adaptive_output(cfg, params, hs, y, mask, batch, capacity):
     reads the full distribution (pytrnn.graphs.adaptive)."""
     T = y.type.shape[0] if y.type.shape[0] is not None else y.shape[0]
 
-    def pick(lp, idx):  # lp[t, (b,) idx[t, (b)]]
-        if batch is None:
-            return lp[pt.arange(T), idx]
-        return lp[pt.arange(T)[:, None], pt.arange(batch)[None, :], idx]
+    def pick(lp, idx):
+        return _at_targets(lp, idx, T, batch)
 
     if capacity is None:
         errors, extra = -pick(adaptive.log_prob(cfg, params, hs), y), None
@@ -252,6 +250,13 @@ def adaptive_output(cfg, params, hs, y, mask, batch, capacity):
         head, clusters = adaptive.head_and_clusters(cfg, params, hs, y, m, pick, capacity)
         errors, extra = -head, -clusters
     return errors, extra, pt.exp(adaptive.log_prob(cfg, params, hs[-1]))
+
+
+def _at_targets(probs, y, T, batch):
+    """probs[t, (b,) y[t, (b)]] at every position: (T,) or (T, B)."""
+    if batch is None:
+        return probs[pt.arange(T), y]
+    return probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y]
 
 
 def _pick(probs, y, batch):
@@ -297,11 +302,9 @@ def build_unrolled(
             probs = output(hs[i], Why, params["by"])  # (D,) or (B, D)
             errors.append(-pt.log(_pick(probs, y[i], batch)))
         errors = pt.stack(errors)
-    penalty = None
-    if cfg.ar > 0 or cfg.tar > 0:
-        penalty = penalties(cfg, pt.stack(top), pt.stack(hs), mask, batch)
-    return _finish(cfg, params, x, y, mask, errors, probs, batch, drop, h0,
-                   finals, noise, penalty, pt.stack(top), extra)
+    tops = pt.stack(top)
+    return _finish(cfg, params, x, y, mask, errors, probs, batch, drop, h0, finals,
+                   noise, penalties(cfg, tops, pt.stack(hs), mask), tops, extra)
 
 
 def build_scan(
@@ -330,7 +333,7 @@ def build_scan(
     top, finals = scan_layers(cfg, noisy_params(params, noise), x,
                               _state_mask(mask, batch), batch, drop,
                               _starts(cfg, h0, batch), autodiff, static,
-                              last_steps(mask, batch) if h0 is not None else None)
+                              last_steps(mask) if h0 is not None else None)
     hs = top if drop is None else top * layer_drop(cfg, drop, cfg.layers - 1)
     extra = None
     if cfg.softmax == "adaptive":
@@ -338,14 +341,10 @@ def build_scan(
     else:
         probs = output(hs, output_weight(params), params["by"])  # (T, D) or (T, B, D)
         T = x.shape[0] if length is None else length
-        if batch is None:
-            errors = -pt.log(probs[pt.arange(T), y])  # (T,)
-        else:
-            errors = -pt.log(probs[pt.arange(T)[:, None], pt.arange(batch)[None, :], y])
+        errors = -pt.log(_at_targets(probs, y, T, batch))  # (T,) or (T, B)
         last = probs[-1]
-    penalty = penalties(cfg, top, hs, mask, batch) if cfg.ar > 0 or cfg.tar > 0 else None
     return _finish(cfg, params, x, y, mask, errors, last, batch, drop, h0, finals,
-                   noise, penalty, top, extra)
+                   noise, penalties(cfg, top, hs, mask), top, extra)
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}

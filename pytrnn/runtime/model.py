@@ -160,17 +160,19 @@ class RNN:
         return pytensor.function(inputs, g.probs_last, mode=pt_mode)
 
     def compile(self, length: int | None = None, masked: bool = False,
-                kinds=("train",), batch: int | None = None) -> float:
+                kinds=("train",), batch: int | None = None, targets=None) -> float:
         """Compile ahead of the first call (for sequences of ``length``, or ``batch``
-        padded sentences of it); seconds taken."""
+        padded sentences of it); seconds taken. ``targets``: ids like the training
+        text's (the adaptive softmax compiles for the rows its clusters will need)."""
         t0 = time.perf_counter()
         n = length or self.cfg.window
         shape = (n,) if batch is None else (n, batch)
         zeros = np.zeros(shape, dtype=np.int32)
-        args = [zeros, zeros] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
+        y = zeros if targets is None else np.resize(np.asarray(targets, np.int32), shape)
+        args = [zeros, y] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
         for kind in kinds:
             fn = self._compiled(kind, n, masked, batch,
-                                self._capacity(zeros) if kind == "train" else None)
+                                self._capacity(y) if kind == "train" else None)
             # Backends like JAX compile on the first call: make that call here, on a
             # throw-away step whose update is undone.
             saved = ((self.get_params(), self.get_state(), self.get_carry())

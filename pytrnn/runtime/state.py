@@ -92,8 +92,11 @@ class TrainState:
 
     @property
     def averaging(self) -> bool:
-        """ASGD is on and has taken a step: evaluation uses the average."""
-        return optim.averaging(self.cfg, self.get_opt_state())
+        """ASGD is on and has taken a step: evaluation uses the average (read from
+        its scalars alone: no copy of the averages)."""
+        scalars = {k: v.get_value() for k, v in self.opt_state.items()
+                   if k in optim.ASGD_SCALARS}
+        return optim.averaging(self.cfg, scalars)
 
     @property
     def switched_on(self) -> bool:

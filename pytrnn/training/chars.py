@@ -99,19 +99,26 @@ class CharLoop(Loop):
         return -(-n // VARIABLE_BPTT_BUCKET) * VARIABLE_BPTT_BUCKET
 
     def compile(self):
+        # the adaptive softmax's clusters compile for the rows the targets need:
+        # give it the text's first window (or chunk); any other model compiles the
+        # same program whatever the ids
+        adaptive = self.model_cfg.softmax == "adaptive"
         if self.variable:  # the bucket of --window; the others compile when met
             T = self.padded(self.window)
             if self.per_window:
-                return self.model.compile(length=T, masked=True, batch=self.batch)
+                first = self.local_streams()[:, 1:T + 1].T if adaptive else None
+                return self.model.compile(length=T, masked=True, batch=self.batch,
+                                          targets=first)
             X = np.zeros((self.chunk, T, self.batch), np.int32)
             return self.model.warm_windows(X, X, masks=np.ones(X.shape))
         if self.per_window:
-            return self.model.compile(length=self.window)
+            first = self.train_data[1:self.window + 1] if adaptive else None
+            return self.model.compile(length=self.window, targets=first)
         X = np.zeros(self._shape(self.chunk), np.int32)
         if self.cfg.num_processes > 1:
             X = X[..., : self.batch // self.cfg.num_processes]
         Y = X
-        if self.model_cfg.softmax == "adaptive":  # its clusters' rows follow the targets
+        if adaptive:
             Y = stack_windows(self.local_streams(), np.resize(self.starts, self.chunk),
                               self.window)[1]
         return self.model.warm_windows(X, Y)
@@ -151,9 +158,9 @@ class CharLoop(Loop):
                                             drop=rng and m.draw_drop(T, B, rng=rng)))
             return [(float(a), float(b) * B, k * B) for (a, b), (_, k) in zip(steps, wins)]
         K, T = self.chunk, self.padded(int(wins[:, 1].max()))
-        padded = np.concatenate([wins, np.resize(wins, (K - n, 2))]) if K > n else wins
-        X, Y, M = stack_variable(streams, padded, T)
-        w = np.where(np.arange(K) < n, padded[:, 1] / L, 0.0).astype(m.cfg.dtype)
+        full = np.concatenate([wins, np.resize(wins, (K - n, 2))]) if K > n else wins
+        X, Y, M = stack_variable(streams, full, T)
+        w = np.where(np.arange(K) < n, full[:, 1] / L, 0.0).astype(m.cfg.dtype)
         drops = rng and m.draw_drop(T, B, K, rng=rng)
         losses, data_losses = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
         return [(float(a), float(b) * B, int(k) * B)

@@ -256,19 +256,16 @@ class Loop:
     def score_test(self, use_best: bool) -> dict:
         """The test text's figures, with the best pass's parameters where there is
         one (as PyTorch's word_language_model reloads its best model for test)."""
-        current, which = None, self.state["passes_done"]
-        if use_best and self.best_path.exists():
-            best = ckpt_io.load(self.best_path)
-            current, which = self.model.get_params(), best.passes_done
-            self.model.set_params(optim.averaged(best.cfg, best.params, best.opt_state))
-        elif self.model.averaging:
-            current = self.model.get_params()
-            self.model.set_params(self.model.averaged_params())
+        if not (use_best and self.best_path.exists()):
+            with self.evaluating():
+                return {"pass": self.state["passes_done"], **self.test_metrics()}
+        best = ckpt_io.load(self.best_path)
+        current = self.model.get_params()
+        self.model.set_params(optim.averaged(best.cfg, best.params, best.opt_state))
         try:
-            return {"pass": which, **self.test_metrics()}
+            return {"pass": best.passes_done, **self.test_metrics()}
         finally:
-            if current is not None:
-                self.model.set_params(current)
+            self.model.set_params(current)
 
     def passes(self) -> tuple[int, float]:
         cfg, rep, st = self.cfg, self.reporter, self.state

@@ -169,8 +169,9 @@ def settle_word_run(cfg: TrainConfig, given) -> TrainConfig:
     return cfg
 
 
-def check_awd(model_cfg: RNNConfig, cfg: TrainConfig, texts) -> None:
-    """AWD-LSTM's options that need something of the run, checked before training."""
+def check_run_options(model_cfg: RNNConfig, cfg: TrainConfig, texts) -> None:
+    """Model options that need something of the run (AWD-LSTM's, the adaptive
+    softmax's), checked before training."""
     if model_cfg.nt_asgd and texts.valid is None and cfg.resolved_val_frac == 0:
         raise ConfigError("--nt-asgd switches to averaged SGD when validation stalls: "
                           "it needs a validation text (--valid, a folder's valid.txt, "
@@ -233,7 +234,7 @@ def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainRes
     if texts.test is not None and cfg.test_frac:
         raise ConfigError("the test text is a file (--test or test.txt): "
                           "leave out --test-frac")
-    check_awd(model_cfg, cfg, texts)
+    check_run_options(model_cfg, cfg, texts)
     if cfg.level == "char":
         loop = CharLoop
     else:
