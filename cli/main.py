@@ -60,6 +60,10 @@ Init = choices("Init", INITS)
 # word_language_model's option names that mean exactly pytrnn's (wlm's --data is a
 # folder in the standard layout, as --corpus takes; --bptt is its window)
 WLM_ALIASES = {"data": "corpus", "epochs": "passes", "bptt": "window", "nhid": "hidden"}
+# --no-X sets flag X off, over a recipe or a file that set it (hidden: the help names
+# them once, under --recipe, and keeps its columns whole at 80)
+NEGATIONS = {f"no_{n}": n for n in ("tied", "carry_state", "variable_bptt",
+                                    "locked_dropout", "anneal_on_plateau", "head_bias")}
 
 
 def _typed(ctx: typer.Context, name: str) -> bool:
@@ -71,7 +75,8 @@ def _typed(ctx: typer.Context, name: str) -> bool:
 def given_options(ctx: typer.Context) -> set[str]:
     """The options of the running command that the user typed, as opposed to those
     left at their defaults; an alias counts as the option it names."""
-    return {WLM_ALIASES.get(name, name) for name in ctx.params if _typed(ctx, name)}
+    return {WLM_ALIASES.get(name, NEGATIONS.get(name, name)) for name in ctx.params
+            if _typed(ctx, name)}
 
 
 def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
@@ -85,7 +90,14 @@ def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
             raise ConfigError(f"--{alias} is --{name.replace('_', '-')}: give one of "
                               f"them, not {options[alias]} and {options[name]}")
         options[name] = options[alias]
-    return {k: v for k, v in options.items() if k not in WLM_ALIASES}
+    for negation, name in NEGATIONS.items():
+        if _typed(ctx, negation):
+            if _typed(ctx, name):
+                raise ConfigError(f"give one of --{name.replace('_', '-')} and "
+                                  f"--{negation.replace('_', '-')}, not both")
+            options[name] = False
+    return {k: v for k, v in options.items() if k not in WLM_ALIASES
+            and k not in NEGATIONS}
 
 
 SOURCE_OPTIONS = ("recipe", "config", "print_config")  # where values come from, not values
@@ -101,7 +113,8 @@ def option_schema(ctx: typer.Context) -> dict:
     hints = typing.get_type_hints(ctx.command.callback, include_extras=False)
     out = {}
     for p in ctx.command.params:
-        if p.name in WLM_ALIASES or p.name in SOURCE_OPTIONS or not p.opts:
+        if p.name in WLM_ALIASES or p.name in NEGATIONS or p.name in SOURCE_OPTIONS \
+                or not p.opts:
             continue
         t = hints.get(p.name)
         t = next((a for a in typing.get_args(t) if a is not type(None)), t)  # Optional
@@ -114,19 +127,32 @@ def option_schema(ctx: typer.Context) -> dict:
     return out
 
 
-def with_sources(ctx: typer.Context, options: dict, recipe, config) -> tuple[dict, set]:
-    """The options after --recipe, then --config, then what was typed; and the names
-    set by any of them (a resumed run compares those with its checkpoint)."""
+def with_sources(ctx: typer.Context, options: dict, recipe, config):
+    """The options after --recipe, then --config, then what was typed; the names
+    set by any of them (a resumed run compares those with its checkpoint); and
+    where each value not typed came from (errors name it)."""
     from pytrnn import recipes
+    from pytrnn.errors import ConfigError
 
     sources = []
     if recipe is not None:
         sources.append((f"--recipe {recipe}", recipes.recipe(recipe)))
-    if config is not None:
-        sources.append((f"--config {config}", recipes.read_config(config)))
+    if config:
+        if len(config) > 1:
+            raise ConfigError(f"--config takes one file, got {len(config)} "
+                              f"({', '.join(config)}): merge them into one")
+        sources.append((f"--config {config[0]}", recipes.read_config(config[0])))
     typed = given_options(ctx)
-    chosen = recipes.resolve(sources, option_schema(ctx), typed)
-    return {**options, **chosen}, typed | set(chosen)
+    chosen, origins = recipes.resolve(sources, option_schema(ctx), typed)
+    options = {**options, **chosen}
+    level = recipes.RECIPES.get(recipe, {}).get("level")
+    if "level" in typed and level and options["level"] != level:
+        raise ConfigError(f"--recipe {recipe} trains at the {level} level: --level "
+                          f"{options['level']} cannot be combined with it")
+    unused = recipes.unused_options(options, typed, origins)
+    if unused:
+        raise ConfigError(unused)
+    return options, typed | set(chosen), origins
 
 
 def as_cli_options(ctx: typer.Context, options: dict, given: set) -> dict:
@@ -220,14 +246,21 @@ def train(
     save_every: Annotated[float, typer.Option(help="Also save every this many seconds.", rich_help_panel=OUTPUT)] = 60.0,
     log: Annotated[Optional[str], typer.Option(help="Append one JSON line per pass to this file.", rich_help_panel=OUTPUT)] = None,
     sample_length: Annotated[int, typer.Option(help="Sampled at the end: chars (char level) or words in whole sentences (word level); 0: none.", rich_help_panel=OUTPUT)] = 200,
-    recipe: Annotated[Optional[str], typer.Option(help="Start from a published setup: notebook, wlm, char-rnn (pytrnn recipes lists them); typed options win.", rich_help_panel=DATA)] = None,
-    config: Annotated[Optional[str], typer.Option(help="A TOML file of options by their CLI names (over --recipe; typed options win).", rich_help_panel=DATA)] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Start from a published setup: notebook, wlm, awd-lstm, awd-lstm-ptb, char-rnn (pytrnn recipes lists them); typed options win, and --no-FLAG turns a recipe's flag off (--no-tied, --no-carry-state, ...).", rich_help_panel=DATA)] = None,
+    config: Annotated[Optional[list[str]], typer.Option(metavar="FILE", help="A TOML file of options by their CLI names (over --recipe; typed options win).", rich_help_panel=DATA)] = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved options as TOML (a --config file) and exit.", rich_help_panel=OUTPUT)] = False,
     # word_language_model's names for the same options (hidden: one name in the help)
     data: Annotated[Optional[str], typer.Option(hidden=True)] = None,
     epochs: Annotated[Optional[int], typer.Option(hidden=True)] = None,
     bptt: Annotated[Optional[int], typer.Option(hidden=True)] = None,
     nhid: Annotated[Optional[int], typer.Option(hidden=True)] = None,
+    # a recipe's flags turned off (the --recipe help names them)
+    no_tied: Annotated[bool, typer.Option("--no-tied", hidden=True)] = False,
+    no_carry_state: Annotated[bool, typer.Option("--no-carry-state", hidden=True)] = False,
+    no_variable_bptt: Annotated[bool, typer.Option("--no-variable-bptt", hidden=True)] = False,
+    no_locked_dropout: Annotated[bool, typer.Option("--no-locked-dropout", hidden=True)] = False,
+    no_anneal_on_plateau: Annotated[bool, typer.Option("--no-anneal-on-plateau", hidden=True)] = False,
+    no_head_bias: Annotated[bool, typer.Option("--no-head-bias", hidden=True)] = False,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
     from pytrnn.runtime.parallel import ask_for_host_devices
@@ -239,20 +272,27 @@ def train(
     from pytrnn.training import train as run
     from pytrnn.training.progress import RichReporter
 
+    from pytrnn.errors import PytrnnError
+    from pytrnn.recipes import attribute
+
     options = resolve_aliases(ctx, {k: value(v) for k, v in ctx.params.items()
                                     if k not in SOURCE_OPTIONS})
-    options, given = with_sources(ctx, options, recipe, config)
-    if options["lr"] is None:  # a resumed run keeps its own; a new one the optimizer's
-        options["lr"] = RNNConfig.lr if resume else DEFAULT_LR.get(options["optimizer"],
-                                                                    RNNConfig.lr)
-    if print_config:
+    options, given, origins = with_sources(ctx, options, recipe, config)
+    if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
+        options["lr"] = DEFAULT_LR.get(options["optimizer"], RNNConfig.lr)
+    if print_config:  # a resumed run's rate stays unset: the file resumes with its own
         from pytrnn.recipes import to_toml
 
         typer.echo(to_toml(as_cli_options(ctx, options, given)), nl=False)
         return
-    model_cfg, cfg = from_options(RNNConfig, options), from_options(TrainConfig, options)
+    if options["lr"] is None:  # resumed, no rate given: the checkpoint's is kept
+        options["lr"] = RNNConfig.lr
     try:
-        run(model_cfg, cfg, reporter=RichReporter(), given=given)
+        model_cfg = from_options(RNNConfig, options)
+        run(model_cfg, from_options(TrainConfig, options), reporter=RichReporter(),
+            given=given)
+    except PytrnnError as e:  # name the recipe or file behind a value nobody typed
+        raise type(e)(attribute(str(e), origins, options)) from None
     except TrainingInterrupted as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(130)

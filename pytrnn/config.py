@@ -6,37 +6,17 @@ the three weight matrices, elementwise gradient clip to [-5, 5], float64.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from pytrnn.choices import (  # noqa: F401 (its names are config's too, as before)
+    MODES, LEVELS, LAYOUTS, BACKEND_NAMES, FUSES_WINDOWS, DEVICES, DTYPES, CELL_NAMES,
+    OPTIMIZERS, LOSS_SCALES, INITS, TOKENIZERS, SOFTMAXES, STANDARD_CORPORA,
+    DEFAULT_LR, DEFAULT_EPS, VARIABLE_BPTT_SD, VARIABLE_BPTT_MIN, VARIABLE_BPTT_BUCKET,
+    FUSE_CHUNK, FUSE_SENTENCES,
+)
 from pytrnn.errors import ConfigError
-
-MODES = ("unroll", "scan")
-LEVELS = ("char", "word")
-LAYOUTS = ("sentences", "stream")
-# The backends, named once here so that the CLI lists them without importing PyTensor
-# (pytrnn.runtime.backends maps each to its PyTensor mode), and what each can do:
-BACKEND_NAMES = ("jax", "numba", "c")
-FUSES_WINDOWS = frozenset({"jax"})  # one lax.scan per chunk of windows (runtime/fused.py)
-DEVICES = ("cpu", "gpu")
-DTYPES = ("float64", "float32")
-CELL_NAMES = ("rnn", "gru", "lstm")
-OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "asgd")
-LOSS_SCALES = ("window", "token")  # the notebook's window sum, or wlm's mean per token
-INITS = ("notebook", "wlm")
-TOKENIZERS = ("regex", "whitespace")
-SOFTMAXES = ("full", "adaptive")  # the output layer: one V-wide softmax, or torch's adaptive one
-# the field's standard word-level corpora (pytrnn.data.standard fetches them)
-STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
-# torch.optim's documented defaults: the learning rate when none is given, and eps
-DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001, "asgd": 0.01}
-DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8, "asgd": 0.0}
-# AWD-LSTM's variable BPTT: the base length with probability 0.95 (else half of it),
-# then drawn from N(that, VARIABLE_BPTT_SD), at least VARIABLE_BPTT_MIN tokens; a
-# window's steps are padded to a multiple of VARIABLE_BPTT_BUCKET (few compiled shapes)
-VARIABLE_BPTT_SD, VARIABLE_BPTT_MIN, VARIABLE_BPTT_BUCKET = 5.0, 5, 8
-FUSE_CHUNK = 256  # default windows per call on JAX: ~50 ms of work, so the bar moves
-FUSE_SENTENCES = 16  # default groups of sentences of one bucket per call on JAX
 
 # What a resumed run may do with each option, declared on the field itself:
 LOCKED = "locked"  # fixes the data or the model: kept from the checkpoint; a conflict is refused
@@ -56,6 +36,13 @@ def from_options(cls, options: dict):
     own (it follows from the corpus), never an option."""
     return cls(**{f.name: options[f.name] for f in fields(cls)
                   if f.name in options and f.metadata.get("resume") != DERIVED})
+
+
+def check_seed(seed: int) -> int:
+    """Seeds are non-negative integers (numpy's SeedSequence takes no others)."""
+    if seed < 0:
+        raise ConfigError(f"--seed must be 0 or more, got {seed}")
+    return seed
 
 
 def fields_by_rule(cls, rule: str) -> tuple[str, ...]:
@@ -127,8 +114,12 @@ class RNNConfig:
     def widths(self) -> tuple[int, ...]:
         """Each layer's hidden width: --hidden, but with --tied and several layers
         the top one is --emsize (AWD-LSTM's rule: it feeds the tied output)."""
-        top = self.emsize if self.tied and self.layers > 1 else self.hidden
-        return (self.hidden,) * (self.layers - 1) + (top,)
+        return (self.hidden,) * (self.layers - 1) + (self.top_width,)
+
+    @property
+    def top_width(self) -> int:
+        """The top layer's width (``widths[-1]``, without making the tuple)."""
+        return self.emsize if self.tied and self.layers > 1 else self.hidden
 
     @property
     def state_width(self) -> int:
@@ -226,13 +217,18 @@ class RNNConfig:
                 raise ConfigError("--softmax adaptive needs --cutoffs (e.g. 2000,10000: "
                                   "the head holds ids below 2000)")
             cuts = self.cutoff_list[:-1]
+            if not cuts:
+                raise ConfigError(f"--cutoffs needs at least one integer (e.g. "
+                                  f"2000,10000), got {self.cutoffs!r}")
             if (list(cuts) != sorted(set(cuts)) or cuts[0] <= 0
                     or (vocab_known and cuts[-1] > self.vocab_size - 1)):
+                top = f"V - 1 = {self.vocab_size - 1}" if vocab_known else "V - 1"
                 raise ConfigError(f"--cutoffs must be unique integers, increasing, each "
-                                  f"between 1 and V - 1 = {self.vocab_size - 1} (torch's "
-                                  f"rule); got {self.cutoffs}")
-            if not self.div_value > 0:
-                raise ConfigError(f"--div-value must be positive, got {self.div_value}")
+                                  f"between 1 and {top} (torch's rule); got "
+                                  f"{self.cutoffs}")
+            if not (math.isfinite(self.div_value) and self.div_value >= 1):
+                raise ConfigError(f"--div-value must be positive, finite and at least 1 "
+                                  f"(no cluster wider than --hidden), got {self.div_value}")
             if self.tied:
                 raise ConfigError("--tied cannot be combined with --softmax adaptive (as "
                                   "torch's AdaptiveLogSoftmaxWithLoss, which has no Why "
@@ -356,6 +352,7 @@ class TrainConfig:
             raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.passes < 1:
             raise ConfigError(f"--passes must be at least 1, got {self.passes}")
+        check_seed(self.seed)
         if self.limit_chars is not None and self.limit_chars < 2:
             raise ConfigError(f"--limit-chars must be at least 2, got {self.limit_chars}")
         if not 0 <= self.resolved_val_frac < 1:

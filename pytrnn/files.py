@@ -87,9 +87,9 @@ def check_free_space(path: Path, needed: int, what: str) -> None:
 class PathBusy(Exception):
     """Another live process holds the claim on a path."""
 
-    def __init__(self, pid: str):
+    def __init__(self, pid: str, path: Path | None = None):
         super().__init__(pid)
-        self.pid = pid
+        self.pid, self.path = pid, path
 
 
 def lock_path(path: Path) -> Path:
@@ -111,7 +111,7 @@ def claim(path: str | os.PathLike):
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise PathBusy(holder)
+            raise PathBusy(holder, Path(path))
         try:  # the last holder may have removed the file between our open and flock
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -128,10 +128,33 @@ def claim(path: str | os.PathLike):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def claim_all(paths):
+    """``claim`` every one of ``paths`` (a run's checkpoint, its best pass, its
+    log): a second run that would write any of them stops at once."""
+    seen = {}
+    for p in paths:
+        seen.setdefault(Path(p).resolve(), Path(p))
+    with contextlib.ExitStack() as stack:
+        for p in seen.values():
+            stack.enter_context(claim(p))
+        yield
+
+
 def figure_path(out: str | os.PathLike, what: str = "-o") -> Path:
     """The file a figure is saved to: ``out``, with ``.png`` added where it has no
     suffix (as matplotlib would add it), checked before anything is drawn."""
     out = Path(out)
     if not out.is_dir() and not out.suffix:
         out = out.with_name(out.name + ".png")
+    if not out.is_dir():
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        if out.suffix[1:].lower() not in kinds:
+            from pytrnn.errors import OutputError
+
+            raise OutputError(f"{what} {out}: a figure is written as one of "
+                              f"{', '.join(sorted(kinds))}, not {out.suffix}; name "
+                              f"a file such as {out.name}.png")
     return check_writable(out, what, example="loss.png")

@@ -109,21 +109,82 @@ def _checked(key: str, value, opt: Option, where: str):
     return float(value) if opt.kind == "float" else value
 
 
-def resolve(sources: list, schema: dict, typed: set) -> dict:
-    """{parameter name: value} from ``sources`` [(where, {cli name: value})], later
-    ones over earlier ones, leaving out the parameters in ``typed`` (the command
-    line wins). ``schema``: {cli name: Option} of every option a file may set."""
-    out = {}
+def resolve(sources: list, schema: dict, typed: set) -> tuple[dict, dict]:
+    """({parameter name: value}, {parameter name: where it came from}) from
+    ``sources`` [(where, {cli name: value})], later ones over earlier ones, leaving
+    out the parameters in ``typed`` (the command line wins). ``schema``: {cli name:
+    Option} of every option a file may set. Two keys of one source that name the
+    same option (``clip_norm`` and ``clip-norm``) are an error, never a silent pick."""
+    out, origins = {}, {}
     for where, values in sources:
+        named = {}
         for key, value in values.items():
             opt = schema.get(key) or schema.get(key.replace("_", "-"))
             if opt is None:
                 raise ConfigError(f"{where}: unknown option {key!r} (options are named "
                                   f"as on the command line, e.g. clip-norm)")
+            if opt.name in named:
+                raise ConfigError(f"{where}: {named[opt.name]!r} and {key!r} name the "
+                                  f"same option; keep one")
+            named[opt.name] = key
             value = _checked(key, value, opt, where)
             if opt.name not in typed:
-                out[opt.name] = value
-    return out
+                out[opt.name], origins[opt.name] = value, where
+    return out, origins
+
+
+def flag(name: str) -> str:
+    """A parameter's CLI flag: ``clip_norm`` -> ``--clip-norm``."""
+    return "--" + name.replace("_", "-")
+
+
+def attribute(message: str, origins: dict, values: dict) -> str:
+    """An error's one line, with the source of each option it names that the user
+    did not type (``--tied`` from ``--recipe awd-lstm``) and how to change it."""
+    import re
+
+    named = dict.fromkeys(re.findall(r"--([a-z][a-z0-9-]*)", message))
+    notes = []
+    for cli in named:
+        name = cli.replace("-", "_")
+        if name not in origins:
+            continue
+        v = values.get(name)
+        if isinstance(v, bool):
+            how = f"--{'no-' if v else ''}{cli} turns it {'off' if v else 'on'}"
+            notes.append(f"--{cli} comes from {origins[name]}; {how}")
+        else:
+            notes.append(f"--{cli} {v} comes from {origins[name]}; a typed --{cli} "
+                         f"overrides it")
+    return message + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def unused_options(values: dict, typed: set, origins: dict) -> str | None:
+    """What a typed option would silently leave unchanged, as an error line, or
+    None. ``--dropout`` is each place's rate only where that place has none of its
+    own: with --dropouti, --dropouth and --dropouto all set it changes nothing."""
+    places = ("dropouti", "dropouth", "dropouto")
+    if "dropout" in typed and all(values.get(p) is not None for p in places):
+        set_by = sorted({origins.get(p, "the command line") for p in places})
+        shown = ", ".join(f"{flag(p)} {values[p]}" for p in places)
+        return (f"--dropout {values['dropout']} would change nothing: {shown} (from "
+                f"{' and '.join(set_by)}) set every place's rate; type those instead "
+                f"(AWD-LSTM's --dropout is --dropouto)")
+    return None
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string: backslash and quote escaped, and every control
+    character (a newline in a path, say) as its \\uXXXX escape, which TOML needs."""
+    out = []
+    for c in value:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\u{ord(c):04X}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 def to_toml(options: dict) -> str:
@@ -136,7 +197,7 @@ def to_toml(options: dict) -> str:
         if isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, str):
-            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            text = toml_string(value)
         else:
             text = repr(value)
         lines.append(f"{key} = {text}")

@@ -134,11 +134,13 @@ def test_every_train_option_is_a_config_field_and_back():
     from dataclasses import fields
 
     from pytrnn import RNNConfig, TrainConfig
-    from pytrnn.cli.main import SOURCE_OPTIONS, WLM_ALIASES, train
+    from pytrnn.cli.main import NEGATIONS, SOURCE_OPTIONS, WLM_ALIASES, train
 
     options = {p for p in inspect.signature(train).parameters
                if p != "ctx" and p not in SOURCE_OPTIONS}
     known = {f.name for f in fields(RNNConfig) if f.name != "vocab_size"} | \
         {f.name for f in fields(TrainConfig)}
-    assert options - known == set(WLM_ALIASES) and known - options == set()
+    assert options - known == set(WLM_ALIASES) | set(NEGATIONS)
+    assert known - options == set()
     assert set(WLM_ALIASES.values()) <= known  # each alias names a field
+    assert set(NEGATIONS.values()) <= known  # each --no-X turns a field off

@@ -30,6 +30,9 @@ REMOTE = {
         "4millions.txt",
     ),
 }
+# what a download of each must be: its title near the start, and at least this many
+# bytes (Project Gutenberg's text of The Four Million is about 440 KB)
+BOOKS = {"four-million": ("The Four Million", 100_000)}
 
 
 def cache_dir() -> Path:
@@ -38,6 +41,28 @@ def cache_dir() -> Path:
         return Path(os.environ["PYTRNN_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "pytrnn"
+
+
+def cache_folder() -> Path:
+    """The cache folder, made if missing; one CorpusError where it cannot be (a
+    file in its place, a file among its parents, no permission)."""
+    path = cache_dir()
+    where = "PYTRNN_CACHE" if os.environ.get("PYTRNN_CACHE") else "the cache folder"
+    if path.exists() and not path.is_dir():
+        raise CorpusError(f"{where} {path} is a file, not a folder: point PYTRNN_CACHE "
+                          f"at a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CorpusError(f"cannot make {where} {path} ({e.strerror}): point "
+                          f"PYTRNN_CACHE at a folder that can be written")
+    return path
+
+
+def looks_like_html(raw: bytes) -> bool:
+    """A web page (a server's listing or error page), not a plain text."""
+    head = raw[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
 
 
 def pydoc_text() -> str:
@@ -193,11 +218,27 @@ def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=Non
         raise CorpusError(f"unknown corpus {name!r}; known: "
                           f"{', '.join([*REMOTE, *STANDARD_CORPORA])}")
     default_url, filename = REMOTE[name]
-    dest = cache_dir() / filename
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = cache_folder() / filename
     raw = download(url or default_url, name, timeout, progress)
-    decode(raw, f"the download of {name}")
+    check_book(name, raw)
     return atomic_write(dest, lambda f: f.write(raw))
+
+
+def check_book(name: str, raw: bytes) -> None:
+    """The download is the book it names: UTF-8 text, not a web page, at least
+    BOOK_MIN_BYTES, with its title in it; else one CorpusError, nothing written."""
+    kept = "; nothing was written"
+    if looks_like_html(raw):
+        raise CorpusError(f"the download of {name} is a web page, not the book's text "
+                          f"(check --url){kept}")
+    text = decode(raw, f"the download of {name}")
+    title, least = BOOKS[name]
+    if len(raw) < least:
+        raise CorpusError(f"the download of {name} has {len(raw):,} bytes, too few for "
+                          f"the book (at least {least:,}){kept}")
+    if title.lower() not in text[:20_000].lower():
+        raise CorpusError(f"the download of {name} does not name {title!r} near its "
+                          f"start: not the book{kept}")
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytrnn.data.corpora import cache_dir, decode, download
+from pytrnn.data.corpora import cache_dir, cache_folder, decode, download
 from pytrnn.errors import CorpusError
 from pytrnn.files import atomic_write
 
@@ -105,6 +106,10 @@ def download_corpus(name: str, url: str | None = None, timeout: float = 60.0,
             raise CorpusError(f"the download of {name} is not a zip archive")
         except KeyError as e:
             raise CorpusError(f"the {name} archive lacks {e.args[0]}")
+        except (RuntimeError, NotImplementedError, zlib.error, EOFError, OSError) as e:
+            # an encrypted member, a compression zipfile cannot undo, a damaged stream
+            raise CorpusError(f"the {name} archive cannot be read ({e}); nothing was "
+                              f"written")
     base = (url or src.base).rstrip("/") + "/"
     out = {}
     for split, (remote, want) in src.files.items():
@@ -120,9 +125,14 @@ def download_corpus(name: str, url: str | None = None, timeout: float = 60.0,
 def fetch_standard(name: str, url: str | None = None, timeout: float = 60.0,
                    progress=None, sources: dict | None = None) -> Path:
     """Download, check, then write the standard layout into the cache; its folder."""
+    cache_folder()  # a bad cache folder is found before the download
     files = download_corpus(name, url, timeout, progress, sources)
     dest = folder(name)
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CorpusError(f"cannot make the folder {dest} ({e.strerror or e}); nothing "
+                          f"was written")
     for split in SPLITS:
         atomic_write(dest / split, lambda f, b=files[split]: f.write(b))
     return dest

@@ -219,6 +219,18 @@ def stream_ids(vocab: "WordVocab", sentences: list) -> np.ndarray:
     return np.asarray(ids, dtype=np.int32)
 
 
+def known_words(vocab: "WordVocab", sentences: list) -> tuple[list, int]:
+    """Held-out sentences for a vocabulary without ``<unk>`` (a standard corpus
+    whose training text had none): the words it has, and how many were skipped, as
+    the char level skips characters outside its vocabulary. With ``<unk>``, every
+    word is kept (unknown ones become ``<unk>``)."""
+    if vocab.unk_id is not None:
+        return sentences, 0
+    index = vocab.index
+    kept = [[w for w in s if w in index] for s in sentences]
+    return kept, sum(len(s) for s in sentences) - sum(len(s) for s in kept)
+
+
 def stream_unknown_rate(ids: np.ndarray, vocab: "WordVocab") -> float:
     """Fraction of a stream's words (END excluded) that are UNKNOWN (for a
     standard corpus, the text's own ``<unk>`` tokens and the unknown words)."""

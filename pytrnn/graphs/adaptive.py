@@ -32,12 +32,12 @@ CAPACITY_MIN = 16
 def clusters(cfg) -> list[tuple[int, int, int]]:
     """(first id, end id, projection width) of each cluster."""
     cuts = cfg.cutoff_list
-    return [(cuts[i], cuts[i + 1], int(cfg.widths[-1] // (cfg.div_value ** (i + 1))))
+    return [(cuts[i], cuts[i + 1], int(cfg.top_width // (cfg.div_value ** (i + 1))))
             for i in range(len(cuts) - 1)]
 
 
 def shapes(cfg) -> dict[str, tuple[int, ...]]:
-    H, c = cfg.widths[-1], clusters(cfg)
+    H, c = cfg.top_width, clusters(cfg)
     out = {"head_W": (H, cfg.cutoff_list[0] + len(c))}
     if cfg.head_bias:
         out["head_b"] = (cfg.cutoff_list[0] + len(c),)

@@ -86,6 +86,27 @@ def param_shapes(cfg: RNNConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def param_count(cfg: RNNConfig) -> int:
+    """How many numbers ``param_shapes`` holds, by arithmetic alone (no array, no
+    loop over the layers), so that a model too large to make is refused first."""
+    k, gru = CELLS[cfg.cell].gates, int(cfg.cell == "gru")
+    D, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
+    top = cfg.top_width
+
+    def layer(n_in, h):  # Wxh, Whh, bh (and the GRU's bhh)
+        return k * h * (n_in + h + 1 + gru)
+
+    n_in = cfg.emsize or D
+    total = D * (cfg.emsize or 0)
+    if L == 1:
+        total += layer(n_in, top)
+    else:
+        total += layer(n_in, H) + (L - 2) * layer(H, H) + layer(H, top)
+    if cfg.softmax == "adaptive":
+        return total + sum(int(np.prod(s)) for s in adaptive.shapes(cfg).values())
+    return total + (0 if cfg.tied else top * D) + D
+
+
 def init_params(cfg: RNNConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Draw the weight matrices (in parameter order, Why last) from an explicit
     generator, by ``cfg.init``'s rule."""

@@ -41,8 +41,9 @@ class Cache:
     def validate(self) -> "Cache":
         if self.window < 1:
             raise ConfigError(f"--cache-window must be at least 1, got {self.window}")
-        if not 0 <= self.lam <= 1:
-            raise ConfigError(f"--cache-lambda must be in [0, 1], got {self.lam}")
+        if not 0 <= self.lam < 1:
+            raise ConfigError(f"--cache-lambda must be in [0, 1): at 1 a word the cache "
+                              f"has not seen gets probability 0; got {self.lam}")
         if not np.isfinite(self.theta):
             raise ConfigError(f"--cache-theta must be a number, got {self.theta}")
         return self
@@ -89,6 +90,11 @@ def cache_loss(model, ids, L: int, cache: Cache, carry: bool,
     ids = np.asarray(ids)
     E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
     n = len(ids) // E
+    if cache.window >= n - 1:  # no position would have W positions behind it
+        raise ConfigError(f"--cache-window {cache.window} is not shorter than the "
+                          f"{n - 1} positions of each of the text's {E} streams: the "
+                          f"cache would never be used; pick a smaller window (or a "
+                          f"smaller --batch: longer streams)")
     S = ids[:n * E].reshape(E, n)
     k = 1
     if carry and model.mode != "unroll":

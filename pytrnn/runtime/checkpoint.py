@@ -108,6 +108,30 @@ STATE_PREFIX = "opt."  # optimizer state arrays: "opt.m.Wxh", ..., "opt.t"
 CARRY = "carry"  # the carried state's array, where the run carries state
 
 
+def _plain(value):
+    """numpy's scalars and arrays (and paths) as the JSON values they stand for."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def to_json(value) -> str:
+    """The one converter every value written as JSON goes through (the checkpoint's
+    metadata, the --log lines): a count that arrives as np.int64 from one training
+    branch and as int from another is written the same."""
+    return json.dumps(value, default=_plain)
+
+
+def is_archive(path: Path) -> bool:
+    """The file starts as a zip archive does (a checkpoint, or another .npz)."""
+    with open(path, "rb") as f:
+        return f.read(4) == ZIP_MAGIC
+
+
 def params_digest(params: dict) -> str:
     """SHA-256 of the arrays in their order (parameters, then optimizer state); for
     the notebook's model with SGD, the digest format 1 always had."""
@@ -147,7 +171,7 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "history": ckpt.history,
         "extra": ckpt.run.to_dict(),
     }
-    return atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)),
+    return atomic_write(path, lambda f: np.savez(f, meta=np.array(to_json(meta)),
                                                  **params))
 
 
@@ -159,6 +183,29 @@ def _check_format(path, meta) -> None:
             f"{path} has format version {meta['format_version']}, newer than this "
             f"pytrnn reads ({FORMAT_VERSION}): upgrade pytrnn"
         )
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _figures(value, what: str) -> dict:
+    """A dict of figures by name (a history record, the test figures): anything
+    else is damage the readers (compare, plot, resume) would trip over."""
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and _number(v) for k, v in value.items()):
+        raise ValueError(f"{what} is not a table of figures")
+    return value
+
+
+def _history(value) -> list:
+    if not isinstance(value, list):
+        raise ValueError("history is not a list")
+    for i, r in enumerate(value):
+        _figures(r, f"history entry {i + 1}")
+        if not isinstance(r.get("pass"), int):
+            raise ValueError(f"history entry {i + 1} has no pass number")
+    return value
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
@@ -227,9 +274,11 @@ def load(path: str | os.PathLike) -> Checkpoint:
             pass_loss_sum=float(meta["pass_loss_sum"]),
             pass_data_sum=float(meta.get("pass_data_sum", 0.0)),
             pass_units=int(meta.get("pass_units", 0)),
-            history=list(meta.get("history", [])),
+            history=_history(meta.get("history", [])),
             run=RunInfo.from_dict(meta.get("extra", {})),
         )
+        if ckpt.run.test is not None:
+            _figures(ckpt.run.test, "the test figures")
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} has damaged metadata ({type(e).__name__}: {e})")
     if len(ckpt.vocab) != cfg.vocab_size:

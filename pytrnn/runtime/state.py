@@ -9,6 +9,8 @@ notebook's API (pytrnn.runtime.model.RNN, which holds one).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytensor
 
@@ -16,7 +18,38 @@ from pytrnn.config import RNNConfig
 from pytrnn.errors import ConfigError
 from pytrnn.graphs import optim
 from pytrnn.graphs.forward import state_shape
-from pytrnn.graphs.params import check_params, param_names
+from pytrnn.graphs.params import check_params, param_count, param_names
+
+
+def memory_bytes() -> int:
+    """This machine's memory available now (MemAvailable), else its physical size."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def training_bytes(cfg: RNNConfig) -> int:
+    """A lower bound on what training ``cfg`` holds: its parameters, their
+    gradient and the optimizer's state (pytrnn.graphs.optim's slots per parameter)."""
+    slots = len(optim.SLOTS[optim.rule(cfg)])
+    return param_count(cfg) * np.dtype(cfg.dtype).itemsize * (2 + slots)
+
+
+def check_fits(cfg: RNNConfig) -> None:
+    """Refuse, from arithmetic and before any array is made, a model whose
+    parameters, gradient and optimizer state alone exceed this machine's memory."""
+    need, have = training_bytes(cfg), memory_bytes()
+    if need > have:
+        raise ConfigError(f"the model has {param_count(cfg):.3g} parameters: training "
+                          f"needs at least {need / 1e9:,.3g} GB ({cfg.dtype}, with its "
+                          f"gradient and {cfg.optimizer}'s state) and this machine has "
+                          f"{have / 1e9:,.1f} GB available; lower --hidden, --emsize or "
+                          f"--layers (or the vocabulary)")
 
 
 class TrainState:

@@ -1,8 +1,9 @@
 """``pytrnn eval``: a checkpoint's data loss on any text, as every word-level anchor
 reports at the end (PyTorch's "test ppl", char-rnn's validation loss).
 
-The checkpoint's own vocabulary is used: words outside it are ``<unk>``; characters
-outside it are counted, reported and skipped. Char level, and a word model trained on
+The checkpoint's own vocabulary is used: words outside it are ``<unk>`` (skipped
+and counted where the vocabulary has no ``<unk>``); characters outside it are
+counted, reported and skipped. Char level, and a word model trained on
 a stream: consecutive windows of the model's window from the first token, the last
 partial window included, each from h = 0, or with ``--carry-state`` from the state
 the window before ended with (as the model trained). A word model trained on
@@ -19,7 +20,8 @@ from pytrnn.errors import ConfigError, CorpusError
 from pytrnn.runtime.cache import Cache, cache_loss
 from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
 from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, windows_loss
-from pytrnn.data.words import read_units, stream_ids, stream_unknown_rate, unknown_rate
+from pytrnn.data.words import (known_words, read_units, stream_ids, stream_unknown_rate,
+                               unknown_rate)
 
 
 def evaluate(checkpoint, corpus, backend: str | None = None,
@@ -32,10 +34,13 @@ def evaluate(checkpoint, corpus, backend: str | None = None,
     always cut into ``batch`` streams); its lambda 0 is the model alone."""
     if batch < 1:
         raise CorpusError(f"--batch must be at least 1, got {batch}")
-    if cache is not None:
-        cache = cache.validate() if cache.lam > 0 else None
     text = read_text(Path(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
+    if cache is not None:
+        if ck.level == "word" and layout(ck) != "stream":
+            raise ConfigError("the neural cache reads a stream: this checkpoint's model "
+                              "was trained on sentences (--layout sentences)")
+        cache = cache.validate() if cache.lam > 0 else None
 
     def scored(ids):
         if cache is None:
@@ -48,14 +53,13 @@ def evaluate(checkpoint, corpus, backend: str | None = None,
         if not sentences:
             raise CorpusError(f"{corpus} has no sentences to score")
         if layout(ck) == "stream":
+            sentences, skipped = known_words(vocab, sentences)
             ids = stream_ids(vocab, sentences)
             total, n = scored(ids)
             loss = total / n
             return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
-                    "words": n, "unk_rate": stream_unknown_rate(ids, vocab)}
-        if cache is not None:
-            raise ConfigError("the neural cache reads a stream: this checkpoint's model "
-                              "was trained on sentences (--layout sentences)")
+                    "words": n, "unk_rate": stream_unknown_rate(ids, vocab),
+                    "skipped_words": skipped}
         seqs = [vocab.encode_sentence(s) for s in sentences]
         loss = mean_word_loss(model, seqs)
         return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
@@ -71,8 +75,10 @@ def evaluate(checkpoint, corpus, backend: str | None = None,
 
 def eval_line(r: dict) -> str:
     if r["level"] == "word":
+        skipped = (f", {r['skipped_words']} outside the vocabulary (it has no <unk>) "
+                   f"skipped" if r.get("skipped_words") else "")
         return (f"loss/word={r['loss_per_word']:.4f} ppl={r['ppl']:.2f}  "
-                f"({r['words']} words, {r['unk_rate']:.1%} <unk>)")
+                f"({r['words']} words, {r['unk_rate']:.1%} <unk>{skipped})")
     skipped = (f", {r['skipped_chars']} outside the vocabulary skipped"
                if r["skipped_chars"] else "")
     return (f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}  "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pytrnn.graphs.optim import averaged
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.data.corpora import Vocab
+from pytrnn.config import check_seed
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.model import RNN
 from pytrnn.runtime.sampling import sample_chars, sample_sentences
@@ -48,6 +49,9 @@ def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
     """Characters after ``prime`` (char level), or sentences that start with the
     ``prime`` words, at most ``length`` words each (word level). An option the
     checkpoint's level has no use for is an error, never silently ignored."""
+    check_seed(seed)
+    if length is not None and length < 1:
+        raise ConfigError(f"--length must be at least 1, got {length}")
     model, ck = load_model(path, backend)
     if ck.level == "word":
         words = [w for line in read_units(prime, ck.run.tokenizer, ck.run.lower)

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytrnn.config import RNNConfig, TrainConfig
+from pytrnn.config import RNNConfig, TrainConfig, check_seed
 from pytrnn.data.corpora import REMOTE, cache_dir
 from pytrnn.runtime.model import RNN
 from pytrnn.training.progress import PrintReporter
@@ -61,6 +61,7 @@ def reproduce(corpus: str | None = None, quick: bool = False, seed: int = 0,
     ``quick`` trains In[107] for 2 passes over the first 100,000 chars instead of 10
     over the whole text.
     """
+    check_seed(seed)
     reporter = reporter or PrintReporter()
     corpus, why = (corpus, "given") if corpus else default_corpus()
     loss114, expected114 = run_in114(seed)

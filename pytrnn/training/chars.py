@@ -45,6 +45,13 @@ class CharLoop(Loop):
         n = len(data)
         n_val = int(n * self.cfg.resolved_val_frac) if texts.valid is None else 0
         n_test = int(n * self.cfg.test_frac) if texts.test is None else 0
+        asked = {"--val-frac": ((self.cfg.val_frac or 0) if texts.valid is None
+                                else 0, n_val),
+                 "--test-frac": (self.cfg.test_frac if texts.test is None else 0, n_test)}
+        for flag, (frac, k) in asked.items():
+            if frac > 0 and k == 0:
+                raise CorpusError(f"{flag} {frac} of {n} {self.unit} holds out nothing: "
+                                  f"give a longer text, or the held-out text as a file")
         # the text's order: train, then validation, then test (the last test_frac)
         self.train_data = data[: n - n_val - n_test]
         self.val_data = data[n - n_val - n_test: n - n_test]
@@ -87,6 +94,9 @@ class CharLoop(Loop):
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
         return (f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
                 f"{val}; {self.windows_line()}{streams} per pass, {self.fuse} per call")
+
+    def validates(self) -> bool:
+        return self.val_starts is not None
 
     def windows_line(self) -> str:
         if self.variable:
@@ -156,7 +166,8 @@ class CharLoop(Loop):
                 m.set_lr(self.lr_now * k / L)
                 steps.append(m.train_masked(X[0], Y[0], M[0], sync=False,
                                             drop=rng and m.draw_drop(T, B, rng=rng)))
-            return [(float(a), float(b) * B, k * B) for (a, b), (_, k) in zip(steps, wins)]
+            return [(float(a), float(b) * B, int(k) * B)
+                    for (a, b), (_, k) in zip(steps, wins)]
         K, T = self.chunk, self.padded(int(wins[:, 1].max()))
         full = np.concatenate([wins, np.resize(wins, (K - n, 2))]) if K > n else wins
         X, Y, M = stack_variable(streams, full, T)

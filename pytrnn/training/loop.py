@@ -11,7 +11,6 @@ once at the end, with the best pass's parameters when there is one.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import shlex
 import time
@@ -23,9 +22,10 @@ import numpy as np
 from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.config import CHANGEABLE, LOCKED, TrainConfig, fields_by_rule
-from pytrnn.errors import DivergedError, OutputError
+from pytrnn.errors import ConfigError, DivergedError, OutputError
 from pytrnn.files import check_free_space
 from pytrnn.runtime.model import RNN
+from pytrnn.runtime.state import check_fits
 from pytrnn.training.progress import PrintReporter
 from pytrnn.training.signals import Signals, TrainingInterrupted, owned_signals  # noqa: F401
 
@@ -86,7 +86,13 @@ class Loop:
         self.corpus_name = texts.name
         self.model_cfg = model_cfg
         self.prepare(texts, resumed)
+        if model_cfg.nt_asgd and not self.validates():  # a share that held out nothing
+            raise ConfigError("--nt-asgd switches to averaged SGD when validation "
+                              "stalls, and this text holds no validation out: give "
+                              "--valid FILE or a longer text")
         model_cfg = replace(model_cfg, vocab_size=self.vocab.size).validate()
+        if resumed is None:  # a resumed model's arrays exist already
+            check_fits(model_cfg)
         params = resumed.params if resumed else None
         self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
                          backend=cfg.backend, seed=cfg.seed, device=cfg.device,
@@ -191,7 +197,7 @@ class Loop:
         if self.cfg.log and self.lead:
             def append():
                 with open(self.cfg.log, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
+                    f.write(ckpt_io.to_json(record) + "\n")
 
             self._write(Path(self.cfg.log), append)
 

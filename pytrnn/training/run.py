@@ -16,7 +16,7 @@ from pytrnn.training.chars import CharLoop
 from pytrnn.config import CHANGEABLE, LOCKED, RNNConfig, TrainConfig, fields_by_rule
 from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
 from pytrnn.errors import CheckpointError, ConfigError, OutputError
-from pytrnn.files import PathBusy, check_writable, claim
+from pytrnn.files import PathBusy, check_writable, claim_all
 from pytrnn.training.loop import (DATA_FIELDS, SCHEDULE_FIELDS, TrainingInterrupted,
                                   TrainResult, best_path, owned_signals, resumes_into)
 from pytrnn.training.progress import PrintReporter
@@ -106,12 +106,33 @@ def refuse_taken(cfg: TrainConfig, path: Path) -> None:
             f"--overwrite")
 
 
+def is_best_file(path) -> bool:
+    """``X.best.npz``: the copy of a run's best pass the loop keeps beside X.npz."""
+    return Path(path).stem.endswith(".best")
+
+
+def refuse_best_in_place(cfg: TrainConfig, path: Path) -> None:
+    """A run resumed from a best pass never writes over it: it continues into a
+    checkpoint of its own (the best pass stays the best pass of the run it was)."""
+    if cfg.resume and is_best_file(cfg.resume) and resumes_into(cfg, path):
+        src = Path(cfg.resume)
+        new = src.with_name(src.stem[: -len(".best")] + "-from-best" + src.suffix)
+        raise ConfigError(f"{src} is a run's best pass: resuming it in place would "
+                          f"write over it; continue it into a new checkpoint, e.g. "
+                          f"--checkpoint {shlex.quote(str(new))}")
+
+
 def check_outputs(cfg: TrainConfig, path: Path) -> None:
     """Every file the run will write can be written: checked before any compile."""
     check_writable(path, "--checkpoint")
     check_writable(best_path(path), "the best-pass checkpoint")
     if cfg.log:
         check_writable(cfg.log, "--log", example="run.jsonl")
+        log = Path(cfg.log)
+        if log.resolve() in (path.resolve(), best_path(path).resolve()) or (
+                log.is_file() and ckpt_io.is_archive(log)):
+            raise ConfigError(f"--log {log} is a checkpoint; the log's lines would "
+                              f"damage it: name another file, such as run.jsonl")
 
 
 def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
@@ -215,15 +236,17 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
         lead = cfg.process_id == 0  # only process 0 writes
         if not lead:
             return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
+        refuse_best_in_place(cfg, path)
         check_outputs(cfg, path)
+        outputs = [path, best_path(path)] + ([cfg.log] if cfg.log else [])
         try:
-            with claim(path):
+            with claim_all(outputs):
                 refuse_taken(cfg, path)
                 return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
         except PathBusy as e:
-            raise OutputError(f"{path} is being written by another run (pid {e.pid}) "
-                              f"right now; wait for it to end or pick another "
-                              f"--checkpoint")
+            what = "--log" if cfg.log and e.path == Path(cfg.log) else "--checkpoint"
+            raise OutputError(f"{e.path} is being written by another run (pid {e.pid}) "
+                              f"right now; wait for it to end or pick another {what}")
 
 
 def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainResult:

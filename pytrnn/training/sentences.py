@@ -89,6 +89,15 @@ class WordFigures:
         # the word level always has
         contiguous = cfg.resolved_layout == "stream" or texts.valid is not None
         train, val, test = hold_out(kept, val_frac, test_frac, cfg.seed, contiguous)
+        # a share typed (--val-frac; --test-frac is never a default) must hold out
+        asked = {"--val-frac": (texts.valid is None and cfg.val_frac, val),
+                 "--test-frac": (texts.test is None and cfg.test_frac, test)}
+        for flag, (frac, held) in asked.items():
+            if frac and not held:
+                n = len(kept)
+                raise CorpusError(f"{n} sentence{'s' * (n != 1)} cannot hold out {flag} "
+                                  f"{frac} and still train: give a longer text, or the "
+                                  f"held-out text as a file (--valid, --test)")
         if texts.valid is not None:
             val = read_units(texts.valid, tok, cfg.lower)
         if texts.test is not None:
@@ -263,6 +272,9 @@ class WordLoop(WordFigures, Loop):
         w = (np.arange(K) < len(groups)).astype(m.cfg.dtype)
         losses, data = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
         return [(float(a), float(b) * B, n) for a, b, n in zip(losses, data, words)]
+
+    def validates(self) -> bool:
+        return bool(self.val)
 
     def val_loss(self):
         return mean_word_loss(self.model, self.val) if self.val else None

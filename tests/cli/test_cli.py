@@ -172,7 +172,7 @@ def test_data_fetch_command_against_a_local_server(tmp_path, monkeypatch):
     where; a failing address is one line and exit 2."""
     from helpers import serve
 
-    body = b"The Four Million\r\n" * 100
+    body = b"The Four Million\r\n" * 6000  # at least the book's size
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
     with serve({"/pg.txt": body}) as url:
         r = invoke("data", "fetch", "four-million", "--url", f"{url}/pg.txt")

@@ -163,7 +163,7 @@ def test_vocab_encode_names_unknown_chars():
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    body = "The Four Million\r\nby O. Henry\r\n".encode() * 50
+    body = "The Four Million\r\nby O. Henry\r\n".encode() * 4000  # the book's size
 
     def do_GET(self):
         if self.path != "/pg2776.txt":
