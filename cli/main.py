@@ -80,8 +80,10 @@ def given_options(ctx: typer.Context) -> set[str]:
 
 
 def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
-    """Fold wlm's names into pytrnn's; both names given with two values is an error."""
+    """Fold wlm's names and the --no-X flags into pytrnn's options; both names of one
+    option given with two values is an error."""
     from pytrnn.errors import ConfigError
+    from pytrnn.recipes import flag
 
     for alias, name in WLM_ALIASES.items():
         if options.get(alias) is None:
@@ -93,8 +95,8 @@ def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
     for negation, name in NEGATIONS.items():
         if _typed(ctx, negation):
             if _typed(ctx, name):
-                raise ConfigError(f"give one of --{name.replace('_', '-')} and "
-                                  f"--{negation.replace('_', '-')}, not both")
+                raise ConfigError(f"give one of {flag(name)} and {flag(negation)}, "
+                                  f"not both")
             options[name] = False
     return {k: v for k, v in options.items() if k not in WLM_ALIASES
             and k not in NEGATIONS}

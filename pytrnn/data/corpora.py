@@ -92,6 +92,19 @@ class Texts:
 SPLIT_FILES = ("train.txt", "valid.txt", "test.txt")  # word_language_model's layout
 
 
+def refuse_empty_shares(cfg, texts, val_held, test_held, what: str) -> None:
+    """A held-out share typed (--val-frac; --test-frac is never a default) that
+    holds out nothing is refused: ``val_held`` / ``test_held`` are what was held
+    out, ``what`` the text it was cut from ("40 chars", "1 sentence")."""
+    asked = {"--val-frac": (texts.valid is None and cfg.val_frac, val_held),
+             "--test-frac": (texts.test is None and cfg.test_frac, test_held)}
+    for flag, (frac, held) in asked.items():
+        if frac and not held:
+            raise CorpusError(f"{flag} {frac} of {what} holds out nothing: give a "
+                              f"longer text, or the held-out text as a file (--valid, "
+                              f"--test)")
+
+
 def read_text(path: Path, spec: str, limit: int | None = None) -> str:
     """A UTF-8 file's text; missing, unreadable, non-UTF-8 or empty is a CorpusError.
     With ``limit``, only the first ``limit`` characters: at most 4 bytes each are
@@ -226,7 +239,7 @@ def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=Non
 
 def check_book(name: str, raw: bytes) -> None:
     """The download is the book it names: UTF-8 text, not a web page, at least
-    BOOK_MIN_BYTES, with its title in it; else one CorpusError, nothing written."""
+    its size in BOOKS, with its title near the start; else one CorpusError."""
     kept = "; nothing was written"
     if looks_like_html(raw):
         raise CorpusError(f"the download of {name} is a web page, not the book's text "

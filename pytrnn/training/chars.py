@@ -14,8 +14,9 @@ import numpy as np
 
 from pytrnn.runtime.backends import resolve_backend
 from pytrnn.config import VARIABLE_BPTT_BUCKET
-from pytrnn.data.corpora import (ENCODE_CHUNK, Vocab, split_streams, stack_variable,
-                                 stack_windows, variable_windows, window_starts)
+from pytrnn.data.corpora import (ENCODE_CHUNK, Vocab, refuse_empty_shares, split_streams,
+                                 stack_variable, stack_windows, variable_windows,
+                                 window_starts)
 from pytrnn.errors import CorpusError
 from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop, settle
 from pytrnn.runtime.sampling import sample_chars
@@ -45,13 +46,7 @@ class CharLoop(Loop):
         n = len(data)
         n_val = int(n * self.cfg.resolved_val_frac) if texts.valid is None else 0
         n_test = int(n * self.cfg.test_frac) if texts.test is None else 0
-        asked = {"--val-frac": ((self.cfg.val_frac or 0) if texts.valid is None
-                                else 0, n_val),
-                 "--test-frac": (self.cfg.test_frac if texts.test is None else 0, n_test)}
-        for flag, (frac, k) in asked.items():
-            if frac > 0 and k == 0:
-                raise CorpusError(f"{flag} {frac} of {n} {self.unit} holds out nothing: "
-                                  f"give a longer text, or the held-out text as a file")
+        refuse_empty_shares(self.cfg, texts, n_val, n_test, f"{n} {self.unit}")
         # the text's order: train, then validation, then test (the last test_frac)
         self.train_data = data[: n - n_val - n_test]
         self.val_data = data[n - n_val - n_test: n - n_test]

@@ -63,6 +63,11 @@ def resumes_into(cfg, path: Path) -> bool:
     return cfg.resume is not None and Path(path).resolve() == Path(cfg.resume).resolve()
 
 
+def best_file(path) -> bool:
+    """``X.best.npz``: a run's best pass, the copy ``best_path`` names."""
+    return Path(path).stem.endswith(".best")
+
+
 def settle(steps, units):
     """Read back (loss, data_loss) pairs left on the device: [(loss, data, units)]."""
     return [(float(loss), float(data), units) for loss, data in steps]

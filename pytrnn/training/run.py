@@ -16,9 +16,11 @@ from pytrnn.training.chars import CharLoop
 from pytrnn.config import CHANGEABLE, LOCKED, RNNConfig, TrainConfig, fields_by_rule
 from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
 from pytrnn.errors import CheckpointError, ConfigError, OutputError
+from pytrnn.recipes import flag
 from pytrnn.files import PathBusy, check_writable, claim_all
 from pytrnn.training.loop import (DATA_FIELDS, SCHEDULE_FIELDS, TrainingInterrupted,
-                                  TrainResult, best_path, owned_signals, resumes_into)
+                                  TrainResult, best_file, best_path, owned_signals,
+                                  resumes_into)
 from pytrnn.training.progress import PrintReporter
 from pytrnn.training.sentences import WordLoop
 from pytrnn.training.stream import WordStreamLoop
@@ -28,10 +30,6 @@ __all__ = ["train", "TrainResult", "TrainingInterrupted", "default_checkpoint"]
 # RNNConfig fields a resumed run may change; the locked ones fix the model it trains
 RESUMABLE_MODEL_FIELDS = fields_by_rule(RNNConfig, CHANGEABLE)
 LOCKED_MODEL_FIELDS = fields_by_rule(RNNConfig, LOCKED)
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _shown(v) -> str:
@@ -57,7 +55,7 @@ def _merge(cfg, saved: dict, default, names, given, used=None):
         g, s = getattr(cfg, name), saved.get(name, getattr(default, name))
         was = used.get(name, s)
         if _was_given(name, cfg, default, given) and g != was:
-            raise ConfigError(f"--resume: {_flag(name)} is {_shown(was)} in the "
+            raise ConfigError(f"--resume: {flag(name)} is {_shown(was)} in the "
                               f"checkpoint, but {_shown(g)} was given; a resumed run "
                               f"keeps it")
         updates[name] = s
@@ -106,15 +104,10 @@ def refuse_taken(cfg: TrainConfig, path: Path) -> None:
             f"--overwrite")
 
 
-def is_best_file(path) -> bool:
-    """``X.best.npz``: the copy of a run's best pass the loop keeps beside X.npz."""
-    return Path(path).stem.endswith(".best")
-
-
 def refuse_best_in_place(cfg: TrainConfig, path: Path) -> None:
     """A run resumed from a best pass never writes over it: it continues into a
     checkpoint of its own (the best pass stays the best pass of the run it was)."""
-    if cfg.resume and is_best_file(cfg.resume) and resumes_into(cfg, path):
+    if cfg.resume and best_file(cfg.resume) and resumes_into(cfg, path):
         src = Path(cfg.resume)
         new = src.with_name(src.stem[: -len(".best")] + "-from-best" + src.suffix)
         raise ConfigError(f"{src} is a run's best pass: resuming it in place would "

@@ -25,6 +25,7 @@ import numpy as np
 
 from pytrnn.runtime.backends import fuses_windows, resolve_backend
 from pytrnn.errors import CorpusError
+from pytrnn.data.corpora import refuse_empty_shares
 from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
 from pytrnn.runtime.sampling import sentences_until
 from pytrnn.runtime.scoring import mean_word_loss, pad_length, perplexity
@@ -89,15 +90,8 @@ class WordFigures:
         # the word level always has
         contiguous = cfg.resolved_layout == "stream" or texts.valid is not None
         train, val, test = hold_out(kept, val_frac, test_frac, cfg.seed, contiguous)
-        # a share typed (--val-frac; --test-frac is never a default) must hold out
-        asked = {"--val-frac": (texts.valid is None and cfg.val_frac, val),
-                 "--test-frac": (texts.test is None and cfg.test_frac, test)}
-        for flag, (frac, held) in asked.items():
-            if frac and not held:
-                n = len(kept)
-                raise CorpusError(f"{n} sentence{'s' * (n != 1)} cannot hold out {flag} "
-                                  f"{frac} and still train: give a longer text, or the "
-                                  f"held-out text as a file (--valid, --test)")
+        n = len(kept)
+        refuse_empty_shares(cfg, texts, val, test, f"{n} sentence{'s' * (n != 1)}")
         if texts.valid is not None:
             val = read_units(texts.valid, tok, cfg.lower)
         if texts.test is not None:

@@ -137,7 +137,7 @@ def test_a_held_out_share_that_holds_out_nothing_is_refused(tmp_path, extra):
     out = ["--checkpoint", tmp_path / "m.npz"]
     one_line_error(invoke("train", "--corpus", d, "--level", "word", "--val-frac", 0.2,
                           "--test-frac", 0.2, "--window", 3, "--hidden", 4, *extra, *out),
-                   "1 sentence cannot hold out --val-frac 0.2")
+                   "--val-frac 0.2 of 1 sentence holds out nothing")
     if extra:  # the default share (5% of one line) holds out nothing: NT-ASGD refuses
         one_line_error(invoke("train", "--corpus", d, "--level", "word", "--window", 3,
                               "--hidden", 4, *extra, *out), "--nt-asgd",
