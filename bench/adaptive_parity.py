@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 
-def synthetic_folder(folder: Path, types: int, train_tokens: int, seed: int = 0) -> Path:
+def synthetic_folder(
+    folder: Path, types: int, train_tokens: int, seed: int = 0
+) -> Path:
     """train/valid/test.txt of whitespace tokens (lines of 4 to 30) drawn by Zipf's
     law from a lexicon of ``types`` words, the training text opening with every one
     of them once (so the vocabulary has ``types`` words)."""
@@ -37,15 +39,22 @@ def synthetic_folder(folder: Path, types: int, train_tokens: int, seed: int = 0)
     p = 1.0 / np.arange(1, types + 1)
     p /= p.sum()
     folder.mkdir(parents=True, exist_ok=True)
-    for name, n, s in (("train", train_tokens, seed), ("valid", train_tokens // 8, seed + 1),
-                       ("test", train_tokens // 8, seed + 2)):
+    for name, n, s in (
+        ("train", train_tokens, seed),
+        ("valid", train_tokens // 8, seed + 1),
+        ("test", train_tokens // 8, seed + 2),
+    ):
         rng = np.random.default_rng(s)
         ids = rng.choice(types, size=n, p=p)
-        lines = [" ".join(lex[k:k + 25]) for k in range(0, types, 25)] if name == "train" else []
+        lines = (
+            [" ".join(lex[k : k + 25]) for k in range(0, types, 25)]
+            if name == "train"
+            else []
+        )
         i = 0
         while i < n:
             k = int(rng.integers(4, 31))
-            lines.append(" ".join(lex[ids[i:i + k]]))
+            lines.append(" ".join(lex[ids[i : i + k]]))
             i += k
         (folder / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
@@ -86,14 +95,35 @@ print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 def run(folder, epochs, adaptive, cutoffs, work, name, stop_after=0.0) -> dict:
     ckpt, log = work / f"{name}.npz", work / f"{name}.jsonl"
-    cmd = [sys.executable, "-m", "pytrnn.cli", "train", "--recipe", "wlm", "--corpus",
-           str(folder), "--passes", str(epochs), "--checkpoint", str(ckpt), "--log",
-           str(log), "--sample-length", "0", "--overwrite", "--seed", "1111"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytrnn.cli",
+        "train",
+        "--recipe",
+        "wlm",
+        "--corpus",
+        str(folder),
+        "--passes",
+        str(epochs),
+        "--checkpoint",
+        str(ckpt),
+        "--log",
+        str(log),
+        "--sample-length",
+        "0",
+        "--overwrite",
+        "--seed",
+        "1111",
+    ]
     if adaptive:
         cmd += ["--softmax", "adaptive", "--cutoffs", cutoffs]
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", RSS_PROBE, str(stop_after), *cmd],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, str(stop_after), *cmd],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     rss = int(re.search(r"PEAK_RSS_KB (\d+)", p.stdout).group(1)) / 1024
     out = {"rss_mb": rss, "wall": wall}
@@ -103,8 +133,13 @@ def run(folder, epochs, adaptive, cutoffs, work, name, stop_after=0.0) -> dict:
         sys.exit(f"pytrnn failed:\n{p.stdout[-3000:]}")
     recs = [json.loads(line) for line in log.read_text().splitlines()]
     test = re.search(r"test \(pass \d+\): loss/word=([\d.]+)", p.stdout)
-    out.update(epochs=[{k: r[k] for k in ("pass", "val_ppl", "seconds", "words_per_s")}
-                       for r in recs], test_ppl=math.exp(float(test.group(1))))
+    out.update(
+        epochs=[
+            {k: r[k] for k in ("pass", "val_ppl", "seconds", "words_per_s")}
+            for r in recs
+        ],
+        test_ppl=math.exp(float(test.group(1))),
+    )
     return out
 
 
@@ -124,7 +159,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         folders = ([a.data] if "14k" in only else []) + (
-            [synthetic_folder(work / "zipf33k", 33_278, 300_000)] if "33k" in only else [])
+            [synthetic_folder(work / "zipf33k", 33_278, 300_000)]
+            if "33k" in only
+            else []
+        )
         for folder in folders:
             cuts, types = cutoffs_for(folder)
             print(f"{folder.name}: {types:,} types, cutoffs {cuts}")
@@ -134,15 +172,29 @@ def main():
                 r = run(folder, a.epochs, adaptive, cuts, work, f"{folder.name}-{name}")
                 rows[name] = r
                 for e in r["epochs"]:
-                    print(f"  {name:8s} epoch {e['pass']}: {e['words_per_s']:8,.0f} words/s, "
-                          f"valid ppl {e['val_ppl']:9.2f}")
-                print(f"  {name:8s} test ppl {r['test_ppl']:.2f}, peak RSS {r['rss_mb']:,.0f} MB")
+                    print(
+                        f"  {name:8s} epoch {e['pass']}: {e['words_per_s']:8,.0f} words/s, "
+                        f"valid ppl {e['val_ppl']:9.2f}"
+                    )
+                print(
+                    f"  {name:8s} test ppl {r['test_ppl']:.2f}, peak RSS {r['rss_mb']:,.0f} MB"
+                )
             f, ad = rows["full"], rows["adaptive"]
             speed = ad["epochs"][-1]["words_per_s"] / f["epochs"][-1]["words_per_s"]
             ppl = ad["epochs"][-1]["val_ppl"] / f["epochs"][-1]["val_ppl"]
-            print(f"  adaptive / full: {speed:.2f}x the words/s, {ppl:.3f}x the valid ppl")
-            results["corpora"].append({"name": folder.name, "types": types, "cutoffs": cuts,
-                                       "rows": rows, "speed": speed, "ppl_ratio": ppl})
+            print(
+                f"  adaptive / full: {speed:.2f}x the words/s, {ppl:.3f}x the valid ppl"
+            )
+            results["corpora"].append(
+                {
+                    "name": folder.name,
+                    "types": types,
+                    "cutoffs": cuts,
+                    "rows": rows,
+                    "speed": speed,
+                    "ppl_ratio": ppl,
+                }
+            )
         if "267k" in only:
             big = synthetic_folder(work / "zipf267k", 267_735, 400_000)
             cuts, types = cutoffs_for(big)

@@ -19,10 +19,17 @@ from pytrnn.graphs import adaptive
 
 def check(H=16, V=50, cutoffs=(5, 20, 35), div_value=2.0, head_bias=True, N=37, seed=0):
     torch.manual_seed(seed)
-    m = torch.nn.AdaptiveLogSoftmaxWithLoss(H, V, list(cutoffs), div_value=div_value,
-                                            head_bias=head_bias).double()
-    cfg = RNNConfig(vocab_size=V, hidden=H, softmax="adaptive", head_bias=head_bias,
-                    cutoffs=",".join(map(str, cutoffs)), div_value=div_value).validate()
+    m = torch.nn.AdaptiveLogSoftmaxWithLoss(
+        H, V, list(cutoffs), div_value=div_value, head_bias=head_bias
+    ).double()
+    cfg = RNNConfig(
+        vocab_size=V,
+        hidden=H,
+        softmax="adaptive",
+        head_bias=head_bias,
+        cutoffs=",".join(map(str, cutoffs)),
+        div_value=div_value,
+    ).validate()
     P = {"head_W": m.head.weight.detach().numpy().T.copy()}
     if head_bias:
         P["head_b"] = m.head.bias.detach().numpy().copy()
@@ -42,14 +49,18 @@ def check(H=16, V=50, cutoffs=(5, 20, 35), div_value=2.0, head_bias=True, N=37, 
     hv, yv = pt.matrix("h", dtype="float64"), pt.vector("y", dtype="int64")
     pick = lambda lp, idx: lp[pt.arange(N), idx]  # noqa: E731
     cap = adaptive.capacities(cfg, y)
-    head, clusters = adaptive.head_and_clusters(cfg, S, hv, yv, pt.ones((N,)), pick, cap)
+    head, clusters = adaptive.head_and_clusters(
+        cfg, S, hv, yv, pt.ones((N,)), pick, cap
+    )
     loss = -(head.sum() + clusters) / N
     grads = pytensor.grad(loss, [*S.values(), hv])
     f = pytensor.function([hv, yv], [adaptive.log_prob(cfg, S, hv), loss, *grads])
     lp, L, *g = f(h, y)
-    err = {"log_prob": np.abs(lp - lp_t).max(),
-           "output": np.abs(lp[np.arange(N), y] - out.output.detach().numpy()).max(),
-           "loss": abs(L - out.loss.item())}
+    err = {
+        "log_prob": np.abs(lp - lp_t).max(),
+        "output": np.abs(lp[np.arange(N), y] - out.output.detach().numpy()).max(),
+        "loss": abs(L - out.loss.item()),
+    }
     named = dict(zip(S, g[:-1]))
     torch_g = {"head_W": m.head.weight.grad.numpy().T}
     if head_bias:
@@ -65,8 +76,11 @@ def check(H=16, V=50, cutoffs=(5, 20, 35), div_value=2.0, head_bias=True, N=37, 
 
 if __name__ == "__main__":
     worst = 0.0
-    for kw in (dict(), dict(head_bias=False, cutoffs=(10,), div_value=4.0),
-               dict(V=200, cutoffs=(20, 60, 120), N=300, seed=3)):
+    for kw in (
+        dict(),
+        dict(head_bias=False, cutoffs=(10,), div_value=4.0),
+        dict(V=200, cutoffs=(20, 60, 120), N=300, seed=3),
+    ):
         err = check(**kw)
         worst = max(worst, *err.values())
         print(kw or "defaults", " ".join(f"{k} {v:.1e}" for k, v in err.items()))

@@ -32,9 +32,26 @@ LAMBDAS = (0.05, 0.1, 0.2)
 
 def train(data, recipe, extra, epochs, work, name) -> dict:
     ckpt, log = work / f"{name}.npz", work / f"{name}.jsonl"
-    cmd = [sys.executable, "-m", "pytrnn.cli", "train", "--recipe", recipe, "--corpus",
-           str(data), "--passes", str(epochs), "--checkpoint", str(ckpt), "--log", str(log),
-           "--sample-length", "0", "--overwrite", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytrnn.cli",
+        "train",
+        "--recipe",
+        recipe,
+        "--corpus",
+        str(data),
+        "--passes",
+        str(epochs),
+        "--checkpoint",
+        str(ckpt),
+        "--log",
+        str(log),
+        "--sample-length",
+        "0",
+        "--overwrite",
+        *extra,
+    ]
     print("  $ pytrnn " + " ".join(shlex.quote(c) for c in cmd[3:]), flush=True)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -43,10 +60,17 @@ def train(data, recipe, extra, epochs, work, name) -> dict:
         sys.exit(f"pytrnn failed ({p.returncode}):\n{p.stderr[-3000:]}")
     recs = [json.loads(line) for line in log.read_text().splitlines()]
     test = re.search(r"test \(pass (\d+)\): loss/word=([\d.]+)", p.stdout)
-    switched = [line for line in p.stdout.splitlines() if "switching to averaged" in line]
-    return {"epochs": recs, "test_ppl": math.exp(float(test.group(2))),
-            "test_pass": int(test.group(1)), "wall": wall, "checkpoint": ckpt,
-            "switched": switched}
+    switched = [
+        line for line in p.stdout.splitlines() if "switching to averaged" in line
+    ]
+    return {
+        "epochs": recs,
+        "test_ppl": math.exp(float(test.group(2))),
+        "test_pass": int(test.group(1)),
+        "wall": wall,
+        "checkpoint": ckpt,
+        "switched": switched,
+    }
 
 
 def cache_rows(ckpt: Path, data: Path) -> dict:
@@ -66,8 +90,11 @@ def cache_rows(ckpt: Path, data: Path) -> dict:
         return stream_ids(vocab, read_units(text, ck.run.tokenizer, ck.run.lower))
 
     def ppl(d, cache=None):
-        total, n = (windows_loss(model, d, L, carry, EVAL_STREAMS) if cache is None else
-                    cache_loss(model, d, L, cache, carry, EVAL_STREAMS))
+        total, n = (
+            windows_loss(model, d, L, carry, EVAL_STREAMS)
+            if cache is None
+            else cache_loss(model, d, L, cache, carry, EVAL_STREAMS)
+        )
         return math.exp(total / n)
 
     valid, test = ids("valid.txt"), ids("test.txt")
@@ -79,9 +106,17 @@ def cache_rows(ckpt: Path, data: Path) -> dict:
     tune_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     with_cache = ppl(test, Cache(*best[1:]))
-    return {"valid": ppl(valid), "valid_cache": best[0], "W": best[1], "theta": best[2],
-            "lambda": best[3], "test": ppl(test), "test_cache": with_cache,
-            "tune_s": tune_s, "test_cache_s": time.perf_counter() - t0}
+    return {
+        "valid": ppl(valid),
+        "valid_cache": best[0],
+        "W": best[1],
+        "theta": best[2],
+        "lambda": best[3],
+        "test": ppl(test),
+        "test_cache": with_cache,
+        "tune_s": tune_s,
+        "test_cache_s": time.perf_counter() - t0,
+    }
 
 
 def main():
@@ -96,31 +131,39 @@ def main():
     out = {"overrides": a.awd_overrides, "epochs": a.epochs}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        runs = {"awd-lstm": train(a.data, "awd-lstm", awd_extra, a.epochs, work, "awd"),
-                "wlm --tied": train(a.data, "wlm", ["--tied"], a.epochs, work, "wlm")}
+        runs = {
+            "awd-lstm": train(a.data, "awd-lstm", awd_extra, a.epochs, work, "awd"),
+            "wlm --tied": train(a.data, "wlm", ["--tied"], a.epochs, work, "wlm"),
+        }
         for name, r in runs.items():
             print(f"{name}:")
             for e in r["epochs"]:
-                print(f"  epoch {e['pass']}: valid ppl {e['val_ppl']:8.2f}  "
-                      f"{e['seconds']:6.1f} s training + {e.get('score_seconds', 0):.1f} s "
-                      f"validation, {e['words_per_s']:,.0f} tokens/s")
+                print(
+                    f"  epoch {e['pass']}: valid ppl {e['val_ppl']:8.2f}  "
+                    f"{e['seconds']:6.1f} s training + {e.get('score_seconds', 0):.1f} s "
+                    f"validation, {e['words_per_s']:,.0f} tokens/s"
+                )
             for line in r["switched"]:
                 print("  " + line)
             c = cache_rows(r["checkpoint"], a.data)
             r["cache"] = c
-            print(f"  test ppl {c['test']:.2f} (best pass {r['test_pass']}); with the cache "
-                  f"tuned on valid (W {c['W']}, theta {c['theta']}, lambda {c['lambda']}: "
-                  f"valid {c['valid']:.2f} -> {c['valid_cache']:.2f}): test "
-                  f"{c['test_cache']:.2f}  ({c['tune_s']:.0f} s to tune, "
-                  f"{c['test_cache_s']:.1f} s for test)")
+            print(
+                f"  test ppl {c['test']:.2f} (best pass {r['test_pass']}); with the cache "
+                f"tuned on valid (W {c['W']}, theta {c['theta']}, lambda {c['lambda']}: "
+                f"valid {c['valid']:.2f} -> {c['valid_cache']:.2f}): test "
+                f"{c['test_cache']:.2f}  ({c['tune_s']:.0f} s to tune, "
+                f"{c['test_cache_s']:.1f} s for test)"
+            )
             del r["checkpoint"]
         out["runs"] = runs
     awd, wlm = runs["awd-lstm"], runs["wlm --tied"]
-    print(f"AWD-LSTM below wlm --tied at {a.epochs} epochs: valid "
-          f"{awd['epochs'][-1]['val_ppl']:.2f} vs {wlm['epochs'][-1]['val_ppl']:.2f}, test "
-          f"{awd['cache']['test']:.2f} vs {wlm['cache']['test']:.2f}; the cache on test: "
-          f"{awd['cache']['test']:.2f} -> {awd['cache']['test_cache']:.2f} (AWD), "
-          f"{wlm['cache']['test']:.2f} -> {wlm['cache']['test_cache']:.2f} (wlm)")
+    print(
+        f"AWD-LSTM below wlm --tied at {a.epochs} epochs: valid "
+        f"{awd['epochs'][-1]['val_ppl']:.2f} vs {wlm['epochs'][-1]['val_ppl']:.2f}, test "
+        f"{awd['cache']['test']:.2f} vs {wlm['cache']['test']:.2f}; the cache on test: "
+        f"{awd['cache']['test']:.2f} -> {awd['cache']['test_cache']:.2f} (AWD), "
+        f"{wlm['cache']['test']:.2f} -> {wlm['cache']['test_cache']:.2f} (wlm)"
+    )
     if a.out:
         a.out.write_text(json.dumps(out, indent=1, default=str))
 

@@ -35,23 +35,47 @@ def main():
             for _ in range(reps):
                 f.write(text)
         size = path.stat().st_size
-        limit = [] if args.limit_chars is None else ["--limit-chars", str(args.limit_chars)]
+        limit = (
+            [] if args.limit_chars is None else ["--limit-chars", str(args.limit_chars)]
+        )
         big = peak(path, Path(d) / "m.npz", limit, args.train_seconds)
-        print(f"text {size / 1e6:.1f} MB{' ' + ' '.join(limit) if limit else ''}: {big}")
+        print(
+            f"text {size / 1e6:.1f} MB{' ' + ' '.join(limit) if limit else ''}: {big}"
+        )
         if limit:
             small = Path(d) / "prefix.txt"
-            small.write_text(text * (args.limit_chars // len(text) + 1), encoding="utf-8")
-            print(f"a file of {small.stat().st_size / 1e6:.1f} MB, the same "
-                  f"--limit-chars: {peak(small, Path(d) / 's.npz', limit, args.train_seconds)}")
+            small.write_text(
+                text * (args.limit_chars // len(text) + 1), encoding="utf-8"
+            )
+            print(
+                f"a file of {small.stat().st_size / 1e6:.1f} MB, the same "
+                f"--limit-chars: {peak(small, Path(d) / 's.npz', limit, args.train_seconds)}"
+            )
 
 
 def peak(path, ckpt, extra, train_seconds) -> str:
     """Train on ``path`` until compiled + train_seconds, SIGINT; the child's peak RSS."""
     t0 = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytrnn.cli", "train", "--corpus", str(path), "--passes", "100",
-         "--checkpoint", str(ckpt), "--sample-length", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pytrnn.cli",
+            "train",
+            "--corpus",
+            str(path),
+            "--passes",
+            "100",
+            "--checkpoint",
+            str(ckpt),
+            "--sample-length",
+            "0",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for line in proc.stdout:
         print(line.rstrip())
         if line.startswith("compiled"):
@@ -61,10 +85,14 @@ def peak(path, ckpt, extra, train_seconds) -> str:
     os.kill(proc.pid, signal.SIGINT)  # not send_signal: its poll() would reap the child
     rest = proc.stdout.read()
     print(rest.strip().splitlines()[-1] if rest.strip() else "")
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not the max of all
+    _, status, usage = os.wait4(
+        proc.pid, 0
+    )  # this child's own peak, not the max of all
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return (f"load+encode+compile {ready:.1f} s; peak RSS {usage.ru_maxrss / 1024:.0f} MB "
-            f"(exit {proc.returncode})")
+    return (
+        f"load+encode+compile {ready:.1f} s; peak RSS {usage.ru_maxrss / 1024:.0f} MB "
+        f"(exit {proc.returncode})"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ the whole step that ``pytrnn train --recipe wlm`` takes (its words/s).
 
     python bench/wlm_step_breakdown.py [V]
 """
+
 import sys
 import time
 
@@ -46,9 +47,16 @@ pieces = {
     "h @ Why (logits)": (jax.jit(lambda h, W: h @ W), (h, W), 2 * N * H * V),
     "dz @ Why.T": (jax.jit(lambda d, W: d @ W.T), (dz, W), 2 * N * H * V),
     "h.T @ dz (dWhy)": (jax.jit(lambda h, d: h.T @ d), (h, dz), 2 * N * H * V),
-    "softmax cross-entropy, value and gradient": (jax.jit(jax.value_and_grad(xent)), (z, y), 0),
+    "softmax cross-entropy, value and gradient": (
+        jax.jit(jax.value_and_grad(xent)),
+        (z, y),
+        0,
+    ),
     "one LSTM step's hidden product (20 x 200 @ 200 x 800)": (
-        jax.jit(lambda a, b: a @ b), (hb, Wl), 2 * 20 * H * 4 * H),
+        jax.jit(lambda a, b: a @ b),
+        (hb, Wl),
+        2 * 20 * H * 4 * H,
+    ),
 }
 total = 0.0
 for name, (f, args, flops) in pieces.items():
@@ -57,5 +65,7 @@ for name, (f, args, flops) in pieces.items():
     print(f"{name}: {ms:.2f} ms{rate}")
     if "LSTM" not in name:
         total += ms
-print(f"output layer and softmax: {total:.1f} ms a step; a step of 700 tokens at "
-      f"8,000 tokens/s is {700 / 8000 * 1e3:.0f} ms")
+print(
+    f"output layer and softmax: {total:.1f} ms a step; a step of 700 tokens at "
+    f"8,000 tokens/s is {700 / 8000 * 1e3:.0f} ms"
+)

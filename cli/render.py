@@ -23,66 +23,131 @@ def compare_table(out: dict) -> None:
 
     differ = ", ".join(out["differ"]) or "nothing: the same settings"
     table = Table(title=f"{out['level']}-level runs; they differ in {differ}")
-    _columns(table, ["run", *out["differ"], "parameters", "passes",
-                     f"best val {out['val_label']}", "at pass", f"test {out['val_label']}",
-                     f"{out['unit']}/s"])
+    _columns(
+        table,
+        [
+            "run",
+            *out["differ"],
+            "parameters",
+            "passes",
+            f"best val {out['val_label']}",
+            "at pass",
+            f"test {out['val_label']}",
+            f"{out['unit']}/s",
+        ],
+    )
     for r in out["rows"]:
         speed = "-" if r["speed"] is None else f"{r['speed']:,.0f}"
-        table.add_row(r["run"], *(fmt(r[k]) for k in out["differ"]), f"{r['parameters']:,}",
-                      str(r["passes"]), fmt(r["best_val"]), fmt(r["best_pass"]),
-                      fmt(r["test"]), speed)
+        table.add_row(
+            r["run"],
+            *(fmt(r[k]) for k in out["differ"]),
+            f"{r['parameters']:,}",
+            str(r["passes"]),
+            fmt(r["best_val"]),
+            fmt(r["best_pass"]),
+            fmt(r["test"]),
+            speed,
+        )
     wide(120).print(table)
 
 
 def reproduce_table(out: dict, console: Console) -> None:
-    table = Table(title=f"original notebook vs pytrnn on {out['corpus']} ({out['why']})")
+    table = Table(
+        title=f"original notebook vs pytrnn on {out['corpus']} ({out['why']})"
+    )
     _columns(table, ("figure", "original", "pytrnn", "rel. diff"))
     for r in out["rows"]:
-        table.add_row(r.figure, f"{r.original:.4f}", f"{r.pytrnn:.4f}", f"{r.rel_diff:+.1%}")
+        table.add_row(
+            r.figure, f"{r.original:.4f}", f"{r.pytrnn:.4f}", f"{r.rel_diff:+.1%}"
+        )
     console.print(table)
     console.print(out["note"])
 
 
 def bench_tables(out: dict, console: Console) -> None:
     """``pytrnn bench``: the grid, the XLA reference line, the cells, In[107]."""
-    table = Table(title=f"chars/s on {out['corpus']} (H={out['hidden']}, L={out['window']}, "
-                        f"D={out['vocab']}); f32 matmul peak "
-                        f"{out['matmul_peak_gflops_f32']:.0f} GFLOP/s")
-    _columns(table, ("run", "chars/s", "x numpy", "x JAX", "compile s", "% f32 peak",
-                     "peak RSS MB"))
+    table = Table(
+        title=f"chars/s on {out['corpus']} (H={out['hidden']}, L={out['window']}, "
+        f"D={out['vocab']}); f32 matmul peak "
+        f"{out['matmul_peak_gflops_f32']:.0f} GFLOP/s"
+    )
+    _columns(
+        table,
+        (
+            "run",
+            "chars/s",
+            "x numpy",
+            "x JAX",
+            "compile s",
+            "% f32 peak",
+            "peak RSS MB",
+        ),
+    )
     for r in out["rows"]:
-        table.add_row(r["name"] + (f" ({r['note']})" if r["note"] else ""),
-                      f"{r['chars_per_s']:,.0f}", f"{r['vs_numpy']:.2f}", f"{r['vs_jax']:.2f}",
-                      f"{r['compile_s']:.1f}", f"{100 * r['of_peak']:.0f}%", f"{r['rss_mb']:.0f}")
+        table.add_row(
+            r["name"] + (f" ({r['note']})" if r["note"] else ""),
+            f"{r['chars_per_s']:,.0f}",
+            f"{r['vs_numpy']:.2f}",
+            f"{r['vs_jax']:.2f}",
+            f"{r['compile_s']:.1f}",
+            f"{100 * r['of_peak']:.0f}%",
+            f"{r['rss_mb']:.0f}",
+        )
     console.print(table)
     xla, peak = out["xla_recurrent_matmul_gflops_f32"], out["matmul_peak_gflops_f32"]
-    console.print(f"XLA alone, (64, {out['hidden']}) @ ({out['hidden']}, {out['hidden']}) "
-                  f"float32 in a dependent loop (batch 64's recurrent step): "
-                  f"{xla:.0f} GFLOP/s, {100 * xla / peak:.0f}% of the numpy peak")
+    console.print(
+        f"XLA alone, (64, {out['hidden']}) @ ({out['hidden']}, {out['hidden']}) "
+        f"float32 in a dependent loop (batch 64's recurrent step): "
+        f"{xla:.0f} GFLOP/s, {100 * xla / peak:.0f}% of the numpy peak"
+    )
     if "cells" in out:
-        t = Table(title="cells: chars/s against a hand-written JAX trainer of the same cell")
+        t = Table(
+            title="cells: chars/s against a hand-written JAX trainer of the same cell"
+        )
         _columns(t, ("run", "chars/s", "x JAX (same cell)", "compile s"))
         for r in out["cells"]:
-            t.add_row(r["name"], f"{r['chars_per_s']:,.0f}", f"{r['vs_jax']:.2f}",
-                      f"{r['compile_s']:.1f}")
+            t.add_row(
+                r["name"],
+                f"{r['chars_per_s']:,.0f}",
+                f"{r['vs_jax']:.2f}",
+                f"{r['compile_s']:.1f}",
+            )
         console.print(t)
     if "in107" in out:
         e = out["in107"]
-        console.print(f"In[107] job, 10 passes end to end: pytrnn CLI {e['cli_s']:.1f} s, "
-                      f"hand-written JAX {e['jax_s']:.1f} s, ratio {e['ratio']:.2f}; "
-                      f"CLI peak RSS {e['cli_peak_rss_mb']:.0f} MB")
+        console.print(
+            f"In[107] job, 10 passes end to end: pytrnn CLI {e['cli_s']:.1f} s, "
+            f"hand-written JAX {e['jax_s']:.1f} s, ratio {e['ratio']:.2f}; "
+            f"CLI peak RSS {e['cli_peak_rss_mb']:.0f} MB"
+        )
 
 
 def word_bench_table(out: dict, console: Console) -> None:
-    table = Table(title=f"words/s, V={out['vocab']}, H={out['hidden']}, windows of "
-                        f"{out['window']}; f32 matmul peak "
-                        f"{out['matmul_peak_gflops_f32']:.0f} GFLOP/s")
-    _columns(table, ("run", "words/s", "x numpy", "x JAX (same batch, dtype)", "compile s",
-                     "% f32 peak"))
+    table = Table(
+        title=f"words/s, V={out['vocab']}, H={out['hidden']}, windows of "
+        f"{out['window']}; f32 matmul peak "
+        f"{out['matmul_peak_gflops_f32']:.0f} GFLOP/s"
+    )
+    _columns(
+        table,
+        (
+            "run",
+            "words/s",
+            "x numpy",
+            "x JAX (same batch, dtype)",
+            "compile s",
+            "% f32 peak",
+        ),
+    )
     for r in out["rows"]:
-        table.add_row(r["name"], f"{r['words_per_s']:,.0f}", f"{r['vs_numpy']:.2f}",
-                      f"{r['vs_jax']:.2f}", f"{r['compile_s']:.1f}",
-                      f"{100 * r['of_peak']:.0f}%")
+        table.add_row(
+            r["name"],
+            f"{r['words_per_s']:,.0f}",
+            f"{r['vs_numpy']:.2f}",
+            f"{r['vs_jax']:.2f}",
+            f"{r['compile_s']:.1f}",
+            f"{100 * r['of_peak']:.0f}%",
+        )
     console.print(table)
 
 

@@ -21,7 +21,11 @@ for name in sys.argv[1:] or sorted(p.name for p in HERE.glob("*.ipynb")):
     path = HERE / name
     nb = nbformat.read(path, as_version=4)
     t0 = time.time()
-    nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
-                            resources={"metadata": {"path": str(HERE)}}).execute()
+    nbclient.NotebookClient(
+        nb,
+        timeout=3600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(HERE)}},
+    ).execute()
     nbformat.write(nb, path)
     print(f"{name}: {time.time() - t0:.0f} s")

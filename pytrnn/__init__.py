@@ -13,6 +13,10 @@ def __getattr__(name):
         from pytrnn.runtime.model import RNN
 
         return RNN
+    if name == "configure":
+        from pytrnn.resolve import configure
+
+        return configure
     if name == "train":
         from pytrnn.training import train
 
@@ -28,5 +32,13 @@ def evaluate(checkpoint, corpus, backend=None, batch: int = 10, cache=None) -> d
     return run(checkpoint, corpus, backend=backend, batch=batch, cache=cache)
 
 
-__all__ = ["RNN", "RNNConfig", "TrainConfig", "PytrnnError", "evaluate", "train",
-           "__version__"]
+__all__ = [
+    "RNN",
+    "RNNConfig",
+    "TrainConfig",
+    "PytrnnError",
+    "configure",
+    "evaluate",
+    "train",
+    "__version__",
+]

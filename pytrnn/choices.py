@@ -8,7 +8,9 @@ LAYOUTS = ("sentences", "stream")
 # The backends, named once here so that the CLI lists them without importing PyTensor
 # (pytrnn.runtime.backends maps each to its PyTensor mode), and what each can do:
 BACKEND_NAMES = ("jax", "numba", "c")
-FUSES_WINDOWS = frozenset({"jax"})  # one lax.scan per chunk of windows (runtime/fused.py)
+FUSES_WINDOWS = frozenset(
+    {"jax"}
+)  # one lax.scan per chunk of windows (runtime/fused.py)
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float64", "float32")
 CELL_NAMES = ("rnn", "gru", "lstm")
@@ -16,11 +18,20 @@ OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "asgd")
 LOSS_SCALES = ("window", "token")  # the notebook's window sum, or wlm's mean per token
 INITS = ("notebook", "wlm")
 TOKENIZERS = ("regex", "whitespace")
-SOFTMAXES = ("full", "adaptive")  # the output layer: one V-wide softmax, or torch's adaptive one
+SOFTMAXES = (
+    "full",
+    "adaptive",
+)  # the output layer: one V-wide softmax, or torch's adaptive one
 # the field's standard word-level corpora (pytrnn.data.standard fetches them)
 STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
 # torch.optim's documented defaults: the learning rate when none is given, and eps
-DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001, "asgd": 0.01}
+DEFAULT_LR = {
+    "sgd": 0.01,
+    "adagrad": 0.01,
+    "rmsprop": 0.01,
+    "adam": 0.001,
+    "asgd": 0.01,
+}
 DEFAULT_EPS = {"sgd": 0.0, "adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8, "asgd": 0.0}
 # AWD-LSTM's variable BPTT: the base length with probability 0.95 (else half of it),
 # then drawn from N(that, VARIABLE_BPTT_SD), at least VARIABLE_BPTT_MIN tokens; a

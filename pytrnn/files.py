@@ -49,7 +49,9 @@ def _nearest_existing(folder: Path) -> Path:
     return folder
 
 
-def check_writable(path: str | os.PathLike, what: str, example: str = "run.npz") -> Path:
+def check_writable(
+    path: str | os.PathLike, what: str, example: str = "run.npz"
+) -> Path:
     """Refuse, before any work, an output path that could not be written: a folder,
     a path under a file, or a folder where no file can be created (tried, not
     guessed from permission bits, which root and read-only mounts make lie)."""
@@ -57,16 +59,20 @@ def check_writable(path: str | os.PathLike, what: str, example: str = "run.npz")
 
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"{what} {path} is a folder: name a file in it, "
-                          f"such as {path / example}")
+        raise OutputError(
+            f"{what} {path} is a folder: name a file in it, such as {path / example}"
+        )
     folder = _nearest_existing(path.parent)
     if not folder.is_dir():
-        raise OutputError(f"cannot write {what} {path}: {folder} is a file, not a folder")
+        raise OutputError(
+            f"cannot write {what} {path}: {folder} is a file, not a folder"
+        )
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".pytrnn-probe.")
     except OSError as e:
-        raise OutputError(f"cannot write {what} {path}: {folder} is not writable "
-                          f"({e.strerror})")
+        raise OutputError(
+            f"cannot write {what} {path}: {folder} is not writable ({e.strerror})"
+        )
     os.close(fd)
     os.unlink(probe)
     return path
@@ -80,8 +86,10 @@ def check_free_space(path: Path, needed: int, what: str) -> None:
     folder = _nearest_existing(Path(path).parent)
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise OutputError(f"{what} {path} needs about {needed / 1e6:,.1f} MB and "
-                          f"{folder} has {free / 1e6:,.1f} MB free")
+        raise OutputError(
+            f"{what} {path} needs about {needed / 1e6:,.1f} MB and "
+            f"{folder} has {free / 1e6:,.1f} MB free"
+        )
 
 
 class PathBusy(Exception):
@@ -154,7 +162,9 @@ def figure_path(out: str | os.PathLike, what: str = "-o") -> Path:
         if out.suffix[1:].lower() not in kinds:
             from pytrnn.errors import OutputError
 
-            raise OutputError(f"{what} {out}: a figure is written as one of "
-                              f"{', '.join(sorted(kinds))}, not {out.suffix}; name "
-                              f"a file such as {out.name}.png")
+            raise OutputError(
+                f"{what} {out}: a figure is written as one of "
+                f"{', '.join(sorted(kinds))}, not {out.suffix}; name "
+                f"a file such as {out.name}.png"
+            )
     return check_writable(out, what, example="loss.png")

@@ -11,9 +11,10 @@ recipe comes first, the file over it, the typed options over both (``resolve``).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 from pytrnn.errors import ConfigError
 
@@ -21,33 +22,87 @@ RECIPES = {
     "notebook": {},  # the defaults: the notebook's vanilla tanh RNN, bit for bit
     # word_language_model/main.py's argparse defaults, with data.Corpus's reading
     "wlm": {
-        "level": "word", "tokenizer": "whitespace", "layout": "stream",
-        "carry-state": True, "cell": "lstm", "layers": 2, "emsize": 200, "hidden": 200,
-        "dropout": 0.2, "init": "wlm", "optimizer": "sgd", "lr": 20.0,
-        "loss-scale": "token", "clip-norm": 0.25, "clip": 0.0, "reg": 0.0,
-        "anneal-on-plateau": True, "batch": 20, "window": 35, "dtype": "float32",
-        "passes": 40, "seed": 1111,
+        "level": "word",
+        "tokenizer": "whitespace",
+        "layout": "stream",
+        "carry-state": True,
+        "cell": "lstm",
+        "layers": 2,
+        "emsize": 200,
+        "hidden": 200,
+        "dropout": 0.2,
+        "init": "wlm",
+        "optimizer": "sgd",
+        "lr": 20.0,
+        "loss-scale": "token",
+        "clip-norm": 0.25,
+        "clip": 0.0,
+        "reg": 0.0,
+        "anneal-on-plateau": True,
+        "batch": 20,
+        "window": 35,
+        "dtype": "float32",
+        "passes": 40,
+        "seed": 1111,
     },
     # salesforce/awd-lstm-lm: its README's WikiText-2 command over main.py's defaults
     # (3 x LSTM, 400 / 1150, tied); the epochs are left to the user (its 750 are a GPU's)
     "awd-lstm": {
-        "level": "word", "tokenizer": "whitespace", "layout": "stream",
-        "carry-state": True, "cell": "lstm", "layers": 3, "emsize": 400, "hidden": 1150,
-        "tied": True, "init": "wlm", "locked-dropout": True, "dropout": 0.0,
-        "dropouti": 0.65, "dropouth": 0.2, "dropouto": 0.4, "dropoute": 0.1,
-        "wdrop": 0.5, "ar": 2.0, "tar": 1.0, "wdecay": 1.2e-6, "optimizer": "sgd",
-        "lr": 30.0, "loss-scale": "token", "clip-norm": 0.25, "clip": 0.0, "reg": 0.0,
-        "nt-asgd": 5, "variable-bptt": True, "window": 70, "batch": 80,
-        "dtype": "float32", "seed": 1882,
+        "level": "word",
+        "tokenizer": "whitespace",
+        "layout": "stream",
+        "carry-state": True,
+        "cell": "lstm",
+        "layers": 3,
+        "emsize": 400,
+        "hidden": 1150,
+        "tied": True,
+        "init": "wlm",
+        "locked-dropout": True,
+        "dropout": 0.0,
+        "dropouti": 0.65,
+        "dropouth": 0.2,
+        "dropouto": 0.4,
+        "dropoute": 0.1,
+        "wdrop": 0.5,
+        "ar": 2.0,
+        "tar": 1.0,
+        "wdecay": 1.2e-6,
+        "optimizer": "sgd",
+        "lr": 30.0,
+        "loss-scale": "token",
+        "clip-norm": 0.25,
+        "clip": 0.0,
+        "reg": 0.0,
+        "nt-asgd": 5,
+        "variable-bptt": True,
+        "window": 70,
+        "batch": 80,
+        "dtype": "float32",
+        "seed": 1882,
     },
     # char-rnn's train.lua: an LSTM 2 x 128, seq_length 50, batch 50, RMSprop 2e-3
     # (decay_rate 0.95), lr x 0.97 per epoch after 10, grad_clip 5, 95/5 split; its
     # loss is the window's sum of per-step means over the batch, as pytrnn's
     "char-rnn": {
-        "level": "char", "cell": "lstm", "layers": 2, "hidden": 128, "window": 50,
-        "batch": 50, "carry-state": True, "optimizer": "rmsprop", "lr": 2e-3,
-        "alpha": 0.95, "lr-decay": 0.97, "lr-decay-after": 10, "clip": 5.0, "reg": 0.0,
-        "val-frac": 0.05, "dtype": "float32", "passes": 50, "seed": 123,
+        "level": "char",
+        "cell": "lstm",
+        "layers": 2,
+        "hidden": 128,
+        "window": 50,
+        "batch": 50,
+        "carry-state": True,
+        "optimizer": "rmsprop",
+        "lr": 2e-3,
+        "alpha": 0.95,
+        "lr-decay": 0.97,
+        "lr-decay-after": 10,
+        "clip": 5.0,
+        "reg": 0.0,
+        "val-frac": 0.05,
+        "dtype": "float32",
+        "passes": 50,
+        "seed": 123,
     },
 }
 
@@ -63,15 +118,24 @@ class Option:
 
 
 # its README's Penn Treebank command over the same defaults
-RECIPES["awd-lstm-ptb"] = {**RECIPES["awd-lstm"], "batch": 20, "dropouti": 0.4,
-                           "dropouth": 0.25, "seed": 141}
-RECIPES = {k: RECIPES[k] for k in ("notebook", "wlm", "awd-lstm", "awd-lstm-ptb", "char-rnn")}
+RECIPES["awd-lstm-ptb"] = {
+    **RECIPES["awd-lstm"],
+    "batch": 20,
+    "dropouti": 0.4,
+    "dropouth": 0.25,
+    "seed": 141,
+}
+RECIPES = {
+    k: RECIPES[k] for k in ("notebook", "wlm", "awd-lstm", "awd-lstm-ptb", "char-rnn")
+}
 
 
 def recipe(name: str) -> dict:
     if name not in RECIPES:
-        raise ConfigError(f"unknown recipe {name!r}: one of {', '.join(RECIPES)} "
-                          f"(pytrnn recipes lists them)")
+        raise ConfigError(
+            f"unknown recipe {name!r}: one of {', '.join(RECIPES)} "
+            f"(pytrnn recipes lists them)"
+        )
     return dict(RECIPES[name])
 
 
@@ -91,21 +155,29 @@ def read_config(path) -> dict:
         raise ConfigError(f"--config {path} is not valid TOML: {e}")
     nested = [k for k, v in data.items() if isinstance(v, dict)]
     if nested:
-        raise ConfigError(f"--config {path}: options go at the top level, not in "
-                          f"tables ([{nested[0]}])")
+        raise ConfigError(
+            f"--config {path}: options go at the top level, not in "
+            f"tables ([{nested[0]}])"
+        )
     return data
 
 
 def _checked(key: str, value, opt: Option, where: str):
-    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
-          "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-          "bool": isinstance(value, bool), "str": isinstance(value, str)}[opt.kind]
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+    }[opt.kind]
     if not ok:
-        raise ConfigError(f"{where}: {key} must be {'an' if opt.kind == 'int' else 'a'} "
-                          f"{opt.kind}, got {value!r}")
+        raise ConfigError(
+            f"{where}: {key} must be {'an' if opt.kind == 'int' else 'a'} "
+            f"{opt.kind}, got {value!r}"
+        )
     if opt.choices and value not in opt.choices:
-        raise ConfigError(f"{where}: {key} must be one of {', '.join(opt.choices)}, "
-                          f"got {value!r}")
+        raise ConfigError(
+            f"{where}: {key} must be one of {', '.join(opt.choices)}, got {value!r}"
+        )
     return float(value) if opt.kind == "float" else value
 
 
@@ -121,11 +193,15 @@ def resolve(sources: list, schema: dict, typed: set) -> tuple[dict, dict]:
         for key, value in values.items():
             opt = schema.get(key) or schema.get(key.replace("_", "-"))
             if opt is None:
-                raise ConfigError(f"{where}: unknown option {key!r} (options are named "
-                                  f"as on the command line, e.g. clip-norm)")
+                raise ConfigError(
+                    f"{where}: unknown option {key!r} (options are named "
+                    f"as on the command line, e.g. clip-norm)"
+                )
             if opt.name in named:
-                raise ConfigError(f"{where}: {named[opt.name]!r} and {key!r} name the "
-                                  f"same option; keep one")
+                raise ConfigError(
+                    f"{where}: {named[opt.name]!r} and {key!r} name the "
+                    f"same option; keep one"
+                )
             named[opt.name] = key
             value = _checked(key, value, opt, where)
             if opt.name not in typed:
@@ -154,8 +230,9 @@ def attribute(message: str, origins: dict, values: dict) -> str:
             how = f"--{'no-' if v else ''}{cli} turns it {'off' if v else 'on'}"
             notes.append(f"--{cli} comes from {origins[name]}; {how}")
         else:
-            notes.append(f"--{cli} {v} comes from {origins[name]}; a typed --{cli} "
-                         f"overrides it")
+            notes.append(
+                f"--{cli} {v} comes from {origins[name]}; a typed --{cli} overrides it"
+            )
     return message + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -167,9 +244,11 @@ def unused_options(values: dict, typed: set, origins: dict) -> str | None:
     if "dropout" in typed and all(values.get(p) is not None for p in places):
         set_by = sorted({origins.get(p, "the command line") for p in places})
         shown = ", ".join(f"{flag(p)} {values[p]}" for p in places)
-        return (f"--dropout {values['dropout']} would change nothing: {shown} (from "
-                f"{' and '.join(set_by)}) set every place's rate; type those instead "
-                f"(AWD-LSTM's --dropout is --dropouto)")
+        return (
+            f"--dropout {values['dropout']} would change nothing: {shown} (from "
+            f"{' and '.join(set_by)}) set every place's rate; type those instead "
+            f"(AWD-LSTM's --dropout is --dropouto)"
+        )
     return None
 
 
@@ -206,6 +285,14 @@ def to_toml(options: dict) -> str:
 
 def describe() -> list[tuple[str, str]]:
     """(name, its options as one line) for ``pytrnn recipes``."""
-    return [(name, " ".join(f"--{k} {v}" if not isinstance(v, bool) else f"--{k}"
-                            for k, v in opts.items()) or "the defaults (the notebook)")
-            for name, opts in RECIPES.items()]
+    return [
+        (
+            name,
+            " ".join(
+                f"--{k} {v}" if not isinstance(v, bool) else f"--{k}"
+                for k, v in opts.items()
+            )
+            or "the defaults (the notebook)",
+        )
+        for name, opts in RECIPES.items()
+    ]

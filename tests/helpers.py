@@ -15,10 +15,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from numpy_ref import init, loss_and_grads, sgd_step
 
 import pytrnn
-
-from numpy_ref import init, loss_and_grads, sgd_step
 
 TINY = dict(vocab_size=7, hidden=5, window=6)
 
@@ -68,8 +67,11 @@ def mean_step(P, seqs, grads_of):
     for x, y in seqs:
         l, _, g = grads_of(P, x, y)
         loss += l / len(seqs)
-        g_sum = {k: v / len(seqs) for k, v in g.items()} if g_sum is None else \
-            {k: g_sum[k] + v / len(seqs) for k, v in g.items()}
+        g_sum = (
+            {k: v / len(seqs) for k, v in g.items()}
+            if g_sum is None
+            else {k: g_sum[k] + v / len(seqs) for k, v in g.items()}
+        )
     return loss, {k: P[k] - LR * np.clip(g_sum[k], -CLIP, CLIP) for k in P}
 
 
@@ -161,19 +163,27 @@ def compare_backends(mode, level, backends, dtype="float64", seed=0):
         assert_model_linkers(model)
         results[b] = (losses, params)
         np.testing.assert_allclose(losses, want, rtol=tol, err_msg=f"{b} loss vs numpy")
-        np.testing.assert_allclose(data_losses, want_data, rtol=tol,
-                                   err_msg=f"{b} data_loss vs numpy")
+        np.testing.assert_allclose(
+            data_losses, want_data, rtol=tol, err_msg=f"{b} data_loss vs numpy"
+        )
         for k in P:
-            np.testing.assert_allclose(params[k], P[k], rtol=tol, atol=tol,
-                                       err_msg=f"{b} {k} vs numpy")
+            np.testing.assert_allclose(
+                params[k], P[k], rtol=tol, atol=tol, err_msg=f"{b} {k} vs numpy"
+            )
     first_losses, first_params = results[backends[0]]
     for b in backends[1:]:
         losses, params = results[b]
-        np.testing.assert_allclose(losses, first_losses, rtol=tol,
-                                   err_msg=f"{b} vs {backends[0]}")
+        np.testing.assert_allclose(
+            losses, first_losses, rtol=tol, err_msg=f"{b} vs {backends[0]}"
+        )
         for k in P:
-            np.testing.assert_allclose(params[k], first_params[k], rtol=tol, atol=tol,
-                                       err_msg=f"{b} {k} vs {backends[0]}")
+            np.testing.assert_allclose(
+                params[k],
+                first_params[k],
+                rtol=tol,
+                atol=tol,
+                err_msg=f"{b} {k} vs {backends[0]}",
+            )
     return results
 
 
@@ -227,9 +237,14 @@ def one_line_error(r, *needles) -> str:
 
 def spawn(*args):
     """``pytrnn ARGS`` as a real process (for signals), unbuffered."""
-    return subprocess.Popen([sys.executable, "-m", "pytrnn.cli", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytrnn.cli", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 @contextlib.contextmanager

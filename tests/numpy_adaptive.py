@@ -56,7 +56,7 @@ def log_prob(P, h):
     """torch's log_prob: (N, V)."""
     cuts = cutoffs(P)
     hp = log_softmax(head(P, h))
-    parts = [hp[:, :cuts[0]]]
+    parts = [hp[:, : cuts[0]]]
     for i in range(len(cuts) - 1):
         c = log_softmax(h @ P[f"tail{i}_proj"] @ P[f"tail{i}_out"])
         parts.append(c + hp[:, cuts[0] + i][:, None])

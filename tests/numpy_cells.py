@@ -18,7 +18,6 @@ the data term of the objective (1/tokens: wlm's mean per token).
 """
 
 import numpy as np
-
 import numpy_adaptive
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -46,7 +45,9 @@ def init(cell, layers, D, H, rng, scale=0.5, emsize=None, tied=False):
     for l in range(layers):
         s, Hl = ("" if l == 0 else f"_{l}"), widths[l]
         k = GATES[cell] * Hl
-        P[f"Wxh{s}"] = rng.standard_normal(((emsize or D) if l == 0 else widths[l - 1], k)) * scale
+        P[f"Wxh{s}"] = (
+            rng.standard_normal(((emsize or D) if l == 0 else widths[l - 1], k)) * scale
+        )
         P[f"Whh{s}"] = rng.standard_normal((Hl, k)) * scale
         P[f"bh{s}"] = rng.standard_normal(k) * 0.1
         if cell == "gru":
@@ -68,9 +69,9 @@ def _masks(P, layers, drop):
         return None, None
     Hs = [P["Whh" + ("" if l == 0 else f"_{l}")].shape[0] for l in range(layers)]
     if "Wemb" not in P:
-        return None, [drop[l][..., :Hs[l]] for l in range(layers)]
+        return None, [drop[l][..., : Hs[l]] for l in range(layers)]
     E = P["Wemb"].shape[1]
-    return drop[0][..., :E], [drop[l + 1][..., :Hs[l]] for l in range(layers)]
+    return drop[0][..., :E], [drop[l + 1][..., : Hs[l]] for l in range(layers)]
 
 
 def _layer_forward(cell, P, s, xe, init=None):
@@ -84,14 +85,14 @@ def _layer_forward(cell, P, s, xe, init=None):
         elif cell == "gru":
             hid = h @ P[f"Whh{s}"] + P[f"bhh{s}"]
             r = sig(xe[t][:H] + hid[:H])
-            z = sig(xe[t][H:2 * H] + hid[H:2 * H])
-            n = np.tanh(xe[t][2 * H:] + r * hid[2 * H:])
+            z = sig(xe[t][H : 2 * H] + hid[H : 2 * H])
+            n = np.tanh(xe[t][2 * H :] + r * hid[2 * H :])
             hn = (1 - z) * n + z * h
             cache.append((h, hid, r, z, n))
         else:
             a = xe[t] + h @ P[f"Whh{s}"]
-            i, f = sig(a[:H]), sig(a[H:2 * H])
-            g, o = np.tanh(a[2 * H:3 * H]), sig(a[3 * H:])
+            i, f = sig(a[:H]), sig(a[H : 2 * H])
+            g, o = np.tanh(a[2 * H : 3 * H]), sig(a[3 * H :])
             cn = f * c + i * g
             hn = o * np.tanh(cn)
             cache.append((h, c, i, f, g, o, cn))
@@ -140,8 +141,22 @@ def final_states(cell, caches):
     return out
 
 
-def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1,
-                   scale=1.0, erows=None, wmask=None, ar=0.0, tar=0.0):
+def loss_and_grads(
+    cell,
+    layers,
+    P,
+    x,
+    y,
+    reg,
+    drop=None,
+    init=None,
+    truncate=-1,
+    scale=1.0,
+    erows=None,
+    wmask=None,
+    ar=0.0,
+    tar=0.0,
+):
     """(loss, data_loss, grads keyed like P), by BPTT written from the equations.
     ``init``: carried first states (constants: the gradient stops there).
     ``truncate=K`` applies scan's truncate_gradient in every layer: only the last K
@@ -164,7 +179,7 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
     g = {k: np.zeros_like(v) for k, v in P.items()}
     top = np.array([cc[-1] for cc in caches[-1][1]])  # (T, H) undropped
     diff = top[1:] - top[:-1]
-    penalty = ar * (hs ** 2).sum() + tar * (diff ** 2).sum()
+    penalty = ar * (hs**2).sum() + tar * (diff**2).sum()
     if "head_W" in P:  # the adaptive softmax's backward
         ga, dhs = numpy_adaptive.grads(P, hs, np.asarray(y), np.full(T, float(scale)))
         for k, v in ga.items():
@@ -197,15 +212,15 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
             dh = dhs[t] + dh_next
             if cell == "rnn":
                 h_prev, hn = cache[t]
-                da = dh * (1 - hn ** 2)
+                da = dh * (1 - hn**2)
                 g[f"Whh{s}"] += np.outer(da, h_prev)
                 dh_next = Whh.T @ da
                 dxe[t] = da
             elif cell == "gru":
                 h_prev, hid, r, z, n, hn = cache[t]
                 dn, dzz = dh * (1 - z), dh * (h_prev - n)
-                dan = dn * (1 - n ** 2)
-                dr = dan * hid[2 * H:]
+                dan = dn * (1 - n**2)
+                dr = dan * hid[2 * H :]
                 dar, daz = dr * r * (1 - r), dzz * z * (1 - z)
                 dhid = np.concatenate([dar, daz, dan * r])
                 g[f"Whh{s}"] += np.outer(h_prev, dhid)
@@ -216,9 +231,15 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
                 h_prev, c_prev, i, f, gg, o, cn, hn = cache[t]
                 tc = np.tanh(cn)
                 do = dh * tc
-                dc = dc_next + dh * o * (1 - tc ** 2)
-                da = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
-                                     dc * i * (1 - gg ** 2), do * o * (1 - o)])
+                dc = dc_next + dh * o * (1 - tc**2)
+                da = np.concatenate(
+                    [
+                        dc * gg * i * (1 - i),
+                        dc * c_prev * f * (1 - f),
+                        dc * i * (1 - gg**2),
+                        do * o * (1 - o),
+                    ]
+                )
                 g[f"Whh{s}"] += np.outer(h_prev, da)
                 dh_next, dc_next = Whh @ da, dc * f
                 dxe[t] = da
@@ -246,12 +267,16 @@ def loss_and_grads(cell, layers, P, x, y, reg, drop=None, init=None, truncate=-1
 
 # -- torch.optim's update rules, transcribed from its documentation ---------------
 
+
 def opt_init(name, P):
     if name == "sgd":
         return {}
     if name == "adam":
-        return {"m": {k: np.zeros_like(v) for k, v in P.items()},
-                "v": {k: np.zeros_like(v) for k, v in P.items()}, "t": 0}
+        return {
+            "m": {k: np.zeros_like(v) for k, v in P.items()},
+            "v": {k: np.zeros_like(v) for k, v in P.items()},
+            "t": 0,
+        }
     return {"s": {k: np.zeros_like(v) for k, v in P.items()}}
 
 
@@ -259,13 +284,25 @@ def norm_clip(G, max_norm):
     """torch.nn.utils.clip_grad_norm_, as its documentation states it: the L2 norm
     of every gradient together; each scaled by max_norm / (norm + 1e-6) when that
     is below 1."""
-    total = np.sqrt(sum((v ** 2).sum() for v in G.values()))
+    total = np.sqrt(sum((v**2).sum() for v in G.values()))
     coef = min(max_norm / (total + 1e-6), 1.0)
     return {k: v * coef for k, v in G.items()}
 
 
-def opt_step(name, P, G, state, lr, clip, alpha=0.99, b1=0.9, b2=0.999, eps=None,
-             clip_norm=0.0, wdecay=0.0):
+def opt_step(
+    name,
+    P,
+    G,
+    state,
+    lr,
+    clip,
+    alpha=0.99,
+    b1=0.9,
+    b2=0.999,
+    eps=None,
+    clip_norm=0.0,
+    wdecay=0.0,
+):
     """One step on clipped gradients (the norm first, with ``clip_norm``; then
     elementwise, unless ``clip`` is 0), then torch's ``weight_decay`` added;
     returns new P (state updated in place)."""
@@ -296,8 +333,8 @@ def opt_step(name, P, G, state, lr, clip, alpha=0.99, b1=0.9, b2=0.999, eps=None
     for k in P:
         state["m"][k] = b1 * state["m"][k] + (1 - b1) * G[k]
         state["v"][k] = b2 * state["v"][k] + (1 - b2) * G[k] ** 2
-        mhat = state["m"][k] / (1 - b1 ** t)
-        vhat = state["v"][k] / (1 - b2 ** t)
+        mhat = state["m"][k] / (1 - b1**t)
+        vhat = state["v"][k] / (1 - b2**t)
         new[k] = P[k] - lr * mhat / (np.sqrt(vhat) + eps)
     return new
 
@@ -308,12 +345,16 @@ def asgd_step(P, G, state, lr):
     ax 0) is created at the first step; then step += 1, p -= eta * g, ax = p if
     mu == 1 else ax + (p - ax) * mu, eta = lr, mu = 1 / max(1, step - t0)."""
     if "step" not in state:
-        state.update(step=0, eta=lr, mu=1.0, ax={k: np.zeros_like(v) for k, v in P.items()})
+        state.update(
+            step=0, eta=lr, mu=1.0, ax={k: np.zeros_like(v) for k, v in P.items()}
+        )
     state["step"] += 1
     new = {k: P[k] - state["eta"] * G[k] for k in P}
     for k in P:
         ax = state["ax"][k]
-        state["ax"][k] = new[k].copy() if state["mu"] == 1 else ax + (new[k] - ax) * state["mu"]
+        state["ax"][k] = (
+            new[k].copy() if state["mu"] == 1 else ax + (new[k] - ax) * state["mu"]
+        )
     state["eta"] = lr
     state["mu"] = 1.0 / max(1, state["step"])
     return new

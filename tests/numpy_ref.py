@@ -9,7 +9,6 @@ recurrent weights, through those K steps only.
 """
 
 import numpy as np
-
 import numpy_cells as nc
 
 NAMES = ("Wxh", "Whh", "bh", "Why", "by")

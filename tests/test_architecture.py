@@ -11,21 +11,46 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "pytrnn"
 # a group may import its own modules and those of lower-ranked groups; graphs and
 # data share a rank and know nothing of each other
-RANK = {"base": 0, "graphs": 1, "data": 1, "runtime": 2, "training": 3, "tools": 4,
-        "compat": 4, "bench": 5, "cli": 6}
+RANK = {
+    "base": 0,
+    "graphs": 1,
+    "data": 1,
+    "runtime": 2,
+    "training": 3,
+    "tools": 4,
+    "compat": 4,
+    "bench": 5,
+    "cli": 6,
+}
 MAX_LINES = 400
 
 
 def modules():
-    """{dotted name: path} of every module of the package (cli through its link)."""
+    """{dotted name: path} of every module of the package, the CLI's included:
+    ``rglob`` does not follow the ``pytrnn/cli`` link, so cli/ is walked as
+    pytrnn.cli itself."""
     out = {}
-    for path in sorted(PKG.rglob("*.py")):
-        rel = path.relative_to(PKG).with_suffix("")
-        parts = ["pytrnn", *rel.parts]
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = path
+    roots = [(PKG, ["pytrnn"]), (ROOT / "cli", ["pytrnn", "cli"])]
+    for root, prefix in roots:
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root).with_suffix("")
+            parts = [*prefix, *rel.parts]
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            out[".".join(parts)] = path
     return out
+
+
+def test_the_checks_see_the_cli():
+    """The size, import and docs checks below walk the CLI's files too."""
+    mods = modules()
+    cli = sorted(m for m in mods if m.startswith("pytrnn.cli"))
+    print("cli modules checked:", ", ".join(cli))
+    on_disk = {p.stem for p in (ROOT / "cli").glob("*.py")}
+    assert {m.rsplit(".", 1)[-1] for m in cli if m != "pytrnn.cli"} | {"__init__"} >= (
+        on_disk
+    )
+    assert "pytrnn.cli.main" in mods and "pytrnn.cli.train" in mods
 
 
 def group(module: str) -> str | None:
@@ -68,8 +93,7 @@ def violations(mods) -> list[str]:
                 continue
             if RANK[theirs] >= RANK[mine]:
                 where = path.relative_to(ROOT) if ROOT in path.parents else path.name
-                bad.append(f"{where}:{line}: {mine} imports {theirs} "
-                           f"({target})")
+                bad.append(f"{where}:{line}: {mine} imports {theirs} ({target})")
     return bad
 
 
@@ -82,24 +106,36 @@ def test_the_check_catches_an_import_that_runs_back_up(tmp_path, monkeypatch):
     named: the rule above can fail."""
     mods = modules()
     fake = tmp_path / "cells.py"
-    fake.write_text("from pytrnn.runtime.model import RNN\n"
-                    "def f():\n    from pytrnn.data.words import bucket\n")
-    found = violations({"pytrnn.graphs.cells": fake, "pytrnn.config": mods["pytrnn.config"]})
+    fake.write_text(
+        "from pytrnn.runtime.model import RNN\n"
+        "def f():\n    from pytrnn.data.words import bucket\n"
+    )
+    found = violations(
+        {"pytrnn.graphs.cells": fake, "pytrnn.config": mods["pytrnn.config"]}
+    )
     assert len(found) == 2 and "graphs imports runtime" in found[0]
     assert "graphs imports data" in found[1]
 
 
 def test_every_module_is_on_the_map():
     text = (ROOT / "docs" / "architecture.md").read_text()
-    missing = [m for m in modules() if m != "pytrnn" and
-               not re.search(r"`" + re.escape(m.split(".", 1)[1].replace(".", "/")) +
-                             r"(\.py|/)?`", text)]
+    missing = [
+        m
+        for m in modules()
+        if m != "pytrnn"
+        and not re.search(
+            r"`" + re.escape(m.split(".", 1)[1].replace(".", "/")) + r"(\.py|/)?`", text
+        )
+    ]
     assert missing == [], f"docs/architecture.md does not name {missing}"
 
 
 def test_no_module_passes_about_400_lines():
-    long = {m: n for m, p in modules().items()
-            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        m: n
+        for m, p in modules().items()
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert long == {}
 
 
@@ -119,10 +155,16 @@ def test_only_the_runtime_asks_which_backend_it_runs():
     """A comparison with a backend's name ("jax" == ...) outside pytrnn.runtime is a
     branch on the backend that belongs in it (its capabilities are declared beside
     the names in config.py and asked through runtime.backends)."""
-    asks = re.compile(r"""(==|!=)\s*["'](jax|numba|c)["']|["'](jax|numba|c)["']\s*(==|!=)""")
-    found = [f"{p.relative_to(ROOT)}:{i}" for m, p in modules().items()
-             if group(m) != "runtime"
-             for i, line in enumerate(p.read_text().splitlines(), 1) if asks.search(line)]
+    asks = re.compile(
+        r"""(==|!=)\s*["'](jax|numba|c)["']|["'](jax|numba|c)["']\s*(==|!=)"""
+    )
+    found = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for m, p in modules().items()
+        if group(m) != "runtime"
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if asks.search(line)
+    ]
     assert found == []
 
 
@@ -136,10 +178,14 @@ def test_every_train_option_is_a_config_field_and_back():
     from pytrnn import RNNConfig, TrainConfig
     from pytrnn.cli.main import NEGATIONS, SOURCE_OPTIONS, WLM_ALIASES, train
 
-    options = {p for p in inspect.signature(train).parameters
-               if p != "ctx" and p not in SOURCE_OPTIONS}
-    known = {f.name for f in fields(RNNConfig) if f.name != "vocab_size"} | \
-        {f.name for f in fields(TrainConfig)}
+    options = {
+        p
+        for p in inspect.signature(train).parameters
+        if p != "ctx" and p not in SOURCE_OPTIONS
+    }
+    known = {f.name for f in fields(RNNConfig) if f.name != "vocab_size"} | {
+        f.name for f in fields(TrainConfig)
+    }
     assert options - known == set(WLM_ALIASES) | set(NEGATIONS)
     assert known - options == set()
     assert set(WLM_ALIASES.values()) <= known  # each alias names a field

@@ -12,12 +12,13 @@ import numpy as np
 
 def numpy_train(P: dict, data: np.ndarray, starts, L: int, lr=0.01, reg=0.01, clip=5.0):
     """A min-char-rnn style loop: numpy forward and BPTT, one window at a time."""
-    Wxh, Whh, bh, Why, by = (np.array(P[k], dtype=np.float64) for k in
-                             ("Wxh", "Whh", "bh", "Why", "by"))
+    Wxh, Whh, bh, Why, by = (
+        np.array(P[k], dtype=np.float64) for k in ("Wxh", "Whh", "bh", "Why", "by")
+    )
     H = Whh.shape[0]
     losses = []
     for i in starts:
-        x, y = data[i:i + L], data[i + 1:i + 1 + L]
+        x, y = data[i : i + L], data[i + 1 : i + 1 + L]
         hs = np.zeros((L + 1, H))  # hs[-1] is h_{-1} = 0
         ps = np.empty((L, Why.shape[1]))
         loss = 0.0

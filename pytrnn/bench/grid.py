@@ -20,10 +20,16 @@ import numpy as np
 
 from pytrnn.bench.baselines import jax_trainer, numpy_train
 from pytrnn.config import FUSE_CHUNK, RNNConfig
-from pytrnn.runtime.backends import fuses_windows
-from pytrnn.data.corpora import Vocab, load_corpus, split_streams, stack_windows, window_starts
-from pytrnn.runtime.model import RNN
+from pytrnn.data.corpora import (
+    Vocab,
+    load_corpus,
+    split_streams,
+    stack_windows,
+    window_starts,
+)
 from pytrnn.graphs.params import init_params
+from pytrnn.runtime.backends import fuses_windows
+from pytrnn.runtime.model import RNN
 from pytrnn.training.loop import ASYNC_STEPS, settle
 
 L = 25
@@ -64,7 +70,9 @@ def xla_matmul_gflops(m: int, k: int, steps: int = 2000) -> float:
 
     a = jnp.full((m, k), 0.01, jnp.float32)
     b = jnp.full((k, k), 0.01, jnp.float32)
-    loop = jax.jit(lambda a, b: jax.lax.fori_loop(0, steps, lambda i, c: jnp.tanh(c @ b), a))
+    loop = jax.jit(
+        lambda a, b: jax.lax.fori_loop(0, steps, lambda i, c: jnp.tanh(c @ b), a)
+    )
     loop(a, b).block_until_ready()
     best = min(_timed(lambda: loop(a, b).block_until_ready()) for _ in range(3))
     return 2 * m * k * k * steps / best / 1e9
@@ -94,15 +102,23 @@ def bench_pytrnn(cfg: RNNConfig, data, mode, backend, batch, fuse, budget_chars)
         model.compile()
 
         def one_run():
-            for k0 in range(0, n_steps, ASYNC_STEPS):  # as the trainer: read back in groups
-                settle([model.train_step(X[k], Y[k], sync=False)
-                        for k in range(k0, min(k0 + ASYNC_STEPS, n_steps))], L)
+            for k0 in range(
+                0, n_steps, ASYNC_STEPS
+            ):  # as the trainer: read back in groups
+                settle(
+                    [
+                        model.train_step(X[k], Y[k], sync=False)
+                        for k in range(k0, min(k0 + ASYNC_STEPS, n_steps))
+                    ],
+                    L,
+                )
     else:
         model.train_windows(X[:fuse], Y[:fuse], wmask=np.zeros(fuse))
 
         def one_run():
             for k in range(0, n_steps, fuse):
-                model.train_windows(X[k:k + fuse], Y[k:k + fuse])
+                model.train_windows(X[k : k + fuse], Y[k : k + fuse])
+
     compile_s = time.perf_counter() - t0
     dt = best_of(one_run)
     name = f"pytrnn {backend} {mode} {cfg.dtype} batch {batch} fuse {fuse}"
@@ -123,22 +139,34 @@ def bench_baselines(cfg, data, budget_chars, numpy_chars):
     PJ = {k: jnp.asarray(v) for k, v in P.items()}
     c = _timed(lambda: train(PJ, X, Y)[1].block_until_ready())
     dt = best_of(lambda: train(PJ, X, Y)[1].block_until_ready())
-    rows.append(Row("hand-written JAX lax.scan (baseline)", n * L / dt, c, rss_mb=peak_rss_mb()))
+    rows.append(
+        Row("hand-written JAX lax.scan (baseline)", n * L / dt, c, rss_mb=peak_rss_mb())
+    )
     return rows
 
 
 def configs(smoke: bool, backends):
     """(mode, backend, dtype, batch, fuse) to measure."""
     if smoke:
-        return [("scan", "jax", "float64", 1, 1), ("unroll", "jax", "float64", 1, 4),
-                ("scan", "jax", "float32", 8, 4)]
+        return [
+            ("scan", "jax", "float64", 1, 1),
+            ("unroll", "jax", "float64", 1, 4),
+            ("scan", "jax", "float32", 8, 4),
+        ]
     out = []
     if "jax" in backends:  # the default backend: the whole grid
-        out += [("scan", "jax", "float64", 1, 1),  # the notebook's one call per window
-                ("scan", "jax", "float64", 1, FUSE),  # the CLI's default
-                ("unroll", "jax", "float64", 1, FUSE), ("scan", "jax", "float32", 1, FUSE)]
-        out += [(m, "jax", dt, B, FUSE) for dt in ("float64", "float32") for B in (32, 64)
-                for m in ("scan", "unroll")]
+        out += [
+            ("scan", "jax", "float64", 1, 1),  # the notebook's one call per window
+            ("scan", "jax", "float64", 1, FUSE),  # the CLI's default
+            ("unroll", "jax", "float64", 1, FUSE),
+            ("scan", "jax", "float32", 1, FUSE),
+        ]
+        out += [
+            (m, "jax", dt, B, FUSE)
+            for dt in ("float64", "float32")
+            for B in (32, 64)
+            for m in ("scan", "unroll")
+        ]
     for b in backends:  # the others compile for a minute per graph: fewer rows
         if not fuses_windows(b):
             out += [("scan", b, "float64", 1, 1), ("scan", b, "float64", 32, 16)]
@@ -173,8 +201,20 @@ def end_to_end(corpus: str, passes: int, repeats: int = 2) -> dict:
     a shared machine does not land on one side only."""
     cli, jax_s, rss = [], [], 0.0
     with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, "-m", "pytrnn.cli", "train", "--corpus", corpus, "--passes",
-               str(passes), "--checkpoint", str(Path(d) / "m.npz"), "--sample-length", "0"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytrnn.cli",
+            "train",
+            "--corpus",
+            corpus,
+            "--passes",
+            str(passes),
+            "--checkpoint",
+            str(Path(d) / "m.npz"),
+            "--sample-length",
+            "0",
+        ]
         code = f"from pytrnn.bench.grid import e2e_jax_job; e2e_jax_job({corpus!r}, {passes})"
         for _ in range(repeats):
             t, peak = run_child(cmd)
@@ -182,8 +222,14 @@ def end_to_end(corpus: str, passes: int, repeats: int = 2) -> dict:
             rss = max(rss, peak)
             jax_s.append(run_child([sys.executable, "-c", code])[0])
     t_cli, t_jax = min(cli), min(jax_s)
-    return {"cli_s": t_cli, "jax_s": t_jax, "ratio": t_cli / t_jax, "cli_peak_rss_mb": rss,
-            "cli_runs_s": cli, "jax_runs_s": jax_s}
+    return {
+        "cli_s": t_cli,
+        "jax_s": t_jax,
+        "ratio": t_cli / t_jax,
+        "cli_peak_rss_mb": rss,
+        "cli_runs_s": cli,
+        "jax_runs_s": jax_s,
+    }
 
 
 def e2e_jax_job(corpus: str, passes: int) -> None:
@@ -203,8 +249,14 @@ def e2e_jax_job(corpus: str, passes: int) -> None:
         print(float(losses.mean()))
 
 
-def run(smoke: bool = False, backends=("jax", "numba", "c"), e2e: bool = False,
-        corpus: str | None = None, reporter=print, cells: bool = False) -> dict:
+def run(
+    smoke: bool = False,
+    backends=("jax", "numba", "c"),
+    e2e: bool = False,
+    corpus: str | None = None,
+    reporter=print,
+    cells: bool = False,
+) -> dict:
     name, text = load_corpus(corpus)
     vocab = Vocab.from_text(text)
     data = vocab.encode(text).astype(np.int32)
@@ -220,22 +272,34 @@ def run(smoke: bool = False, backends=("jax", "numba", "c"), e2e: bool = False,
     for mode, backend, dtype, batch, fuse in configs(smoke, backends):
         cfg = RNNConfig(vocab_size=vocab.size, hidden=H, dtype=dtype)
         try:
-            row = bench_pytrnn(cfg, data, mode, backend, batch, fuse,
-                                int(budget * batch ** 0.5))
+            row = bench_pytrnn(
+                cfg, data, mode, backend, batch, fuse, int(budget * batch**0.5)
+            )
         except Exception as e:  # a backend that fails here is reported, not fatal
-            row = Row(f"pytrnn {backend} {mode} {dtype} batch {batch} fuse {fuse}", 0.0,
-                      note=f"{type(e).__name__}: {str(e).splitlines()[0][:60]}")
+            row = Row(
+                f"pytrnn {backend} {mode} {dtype} batch {batch} fuse {fuse}",
+                0.0,
+                note=f"{type(e).__name__}: {str(e).splitlines()[0][:60]}",
+            )
         rows.append(row)
-        reporter(f"{row.name}: {row.chars_per_s:,.0f} chars/s (compile {row.compile_s:.1f} s)")
+        reporter(
+            f"{row.name}: {row.chars_per_s:,.0f} chars/s (compile {row.compile_s:.1f} s)"
+        )
     for r in rows:
         r.vs_numpy, r.vs_jax = r.chars_per_s / np_cps, r.chars_per_s / jax_cps
     peak = max(peak_before, matmul_peak_gflops(peak_n))
     recurrent = xla_matmul_gflops(64, H)
     flops_per_char = 6 * H * (H + vocab.size)
-    out = {"corpus": name, "hidden": H, "window": L, "vocab": vocab.size,
-           "matmul_peak_gflops_f32": peak, "flops_per_char": flops_per_char,
-           "xla_recurrent_matmul_gflops_f32": recurrent,
-           "rows": [asdict(r) for r in rows]}
+    out = {
+        "corpus": name,
+        "hidden": H,
+        "window": L,
+        "vocab": vocab.size,
+        "matmul_peak_gflops_f32": peak,
+        "flops_per_char": flops_per_char,
+        "xla_recurrent_matmul_gflops_f32": recurrent,
+        "rows": [asdict(r) for r in rows],
+    }
     for r in out["rows"]:
         r["gflops"] = r["chars_per_s"] * flops_per_char / 1e9
         r["of_peak"] = r["gflops"] / peak
@@ -243,8 +307,12 @@ def run(smoke: bool = False, backends=("jax", "numba", "c"), e2e: bool = False,
         from pytrnn.bench.cells import CELL_ROWS, bench_cells
 
         which = [("gru", 1, "float64"), ("lstm", 4, "float32")] if smoke else CELL_ROWS
-        out["cells"] = [asdict(r) for r in bench_cells(
-            data, vocab.size, H, budget, 8 if smoke else FUSE, which, reporter)]
+        out["cells"] = [
+            asdict(r)
+            for r in bench_cells(
+                data, vocab.size, H, budget, 8 if smoke else FUSE, which, reporter
+            )
+        ]
     if e2e:
         out["in107"] = end_to_end(corpus or "pydoc", 10)
     return out

@@ -16,18 +16,19 @@ from __future__ import annotations
 import string
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from pytrnn.bench.grid import Row, _timed, best_of, matmul_peak_gflops
-from pytrnn.bench.cells import jax_cell_trainer
 from pytrnn.bench.baselines import numpy_train
+from pytrnn.bench.cells import blocked, jax_cell_trainer
+from pytrnn.bench.grid import Row, _timed, best_of, matmul_peak_gflops
 from pytrnn.config import RNNConfig, TrainConfig
 from pytrnn.data.corpora import split_streams, stack_windows, window_starts
+from pytrnn.data.words import WordVocab, split_sentences, stream_ids
 from pytrnn.graphs.params import init_params
 from pytrnn.training.progress import PrintReporter
-from pytrnn.data.words import WordVocab, split_sentences, stream_ids
 
 WINDOW = 35  # word_language_model's bptt
 CHARS_PER_WORD = 3.4  # of the synthetic text, spaces and stops included
@@ -53,12 +54,19 @@ class Setting:
 
 # the defaults of both layouts (sentences: 16 groups per call on JAX), and the
 # sentence layout one group per call (--fuse 1, its default before)
-GRID = [Setting(layout, B, dt) for layout in ("stream", "sentences") for B in (1, 20, 64)
-        for dt in ("float64", "float32")] + \
-    [Setting("sentences", B, dt, 1) for B in (20, 64) for dt in ("float64", "float32")]
+GRID = [
+    Setting(layout, B, dt)
+    for layout in ("stream", "sentences")
+    for B in (1, 20, 64)
+    for dt in ("float64", "float32")
+] + [Setting("sentences", B, dt, 1) for B in (20, 64) for dt in ("float64", "float32")]
 # --softmax adaptive: the stream rows beside the full softmax's, in the same run
-ADAPTIVE_GRID = [Setting("stream", B, dt, softmax=s) for B in (20, 64)
-                 for dt in ("float64", "float32") for s in ("full", "adaptive")]
+ADAPTIVE_GRID = [
+    Setting("stream", B, dt, softmax=s)
+    for B in (20, 64)
+    for dt in ("float64", "float32")
+    for s in ("full", "adaptive")
+]
 
 
 def coverage_cutoffs(counts, shares=(0.8, 0.95)) -> str:
@@ -90,8 +98,9 @@ def lexicon(n: int) -> list[str]:
     return out
 
 
-def synthetic_text(words: int, distinct: int = 30_000, seed: int = 0,
-                   glossary: int = 0) -> str:
+def synthetic_text(
+    words: int, distinct: int = 30_000, seed: int = 0, glossary: int = 0
+) -> str:
     """``words`` tokens in sentences of 4 to 30 words, drawn by Zipf's law (s = 1)
     from ``distinct`` made-up words, after a glossary that names the ``glossary``
     most frequent once each (so any prefix of the text has at least that many
@@ -100,37 +109,61 @@ def synthetic_text(words: int, distinct: int = 30_000, seed: int = 0,
     lex = np.array(lexicon(distinct))
     p = 1.0 / np.arange(1, distinct + 1)
     ids = rng.choice(distinct, size=words, p=p / p.sum())
-    out = [" ".join(lex[k:k + 20]) + "." for k in range(0, glossary, 20)]
+    out = [" ".join(lex[k : k + 20]) + "." for k in range(0, glossary, 20)]
     i = 0
     while i < words:
         n = int(rng.integers(4, 31))
-        out.append(" ".join(lex[ids[i:i + n]]) + ".")
+        out.append(" ".join(lex[ids[i : i + n]]) + ".")
         i += n
     return "\n".join(out) + "\n"
 
 
-def pytrnn_row(path: Path, setting: Setting, limit: int, hidden: int, vocab: int,
-               backend: str | None, device: str | None = None,
-               cutoffs: str | None = None) -> Row:
+def pytrnn_row(
+    path: Path,
+    setting: Setting,
+    limit: int,
+    hidden: int,
+    vocab: int,
+    backend: str | None,
+    device: str | None = None,
+    cutoffs: str | None = None,
+) -> Row:
     """One pass of ``pytrnn train --level word`` on the text at ``path``."""
     from pytrnn.training import train
 
     with tempfile.TemporaryDirectory() as d:
-        cfg = TrainConfig(corpus=str(path), level="word", layout=setting.layout,
-                          batch=setting.batch, fuse=setting.fuse,
-                          passes=1, val_frac=0.0, limit_chars=limit, max_words=vocab,
-                          max_sentence_len=0, backend=backend, device=device,
-                          sample_length=0,
-                          checkpoint=str(Path(d) / "w.npz"))
-        adaptive = dict(softmax="adaptive", cutoffs=cutoffs) \
-            if setting.softmax == "adaptive" else {}
-        r = train(RNNConfig(hidden=hidden, window=WINDOW, dtype=setting.dtype, **adaptive),
-                  cfg, reporter=PrintReporter(quiet=True))
+        cfg = TrainConfig(
+            corpus=str(path),
+            level="word",
+            layout=setting.layout,
+            batch=setting.batch,
+            fuse=setting.fuse,
+            passes=1,
+            val_frac=0.0,
+            limit_chars=limit,
+            max_words=vocab,
+            max_sentence_len=0,
+            backend=backend,
+            device=device,
+            sample_length=0,
+            checkpoint=str(Path(d) / "w.npz"),
+        )
+        adaptive = (
+            dict(softmax="adaptive", cutoffs=cutoffs)
+            if setting.softmax == "adaptive"
+            else {}
+        )
+        r = train(
+            RNNConfig(hidden=hidden, window=WINDOW, dtype=setting.dtype, **adaptive),
+            cfg,
+            reporter=PrintReporter(quiet=True),
+        )
     return Row(setting.name, r.units_per_s, r.compile_s, note=r.model.device)
 
 
-def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int,
-                  grid) -> list[tuple[Row, str, int]]:
+def baseline_rows(
+    ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int, grid
+) -> list[tuple[Row, str, int]]:
     """(row, dtype, batch): numpy (batch 1, float64), then the hand-written JAX
     trainer per (batch, dtype)."""
     import jax.numpy as jnp
@@ -140,24 +173,41 @@ def baseline_rows(ids: np.ndarray, V: int, H: int, budget: int, numpy_words: int
     starts = window_starts(len(ids), WINDOW, "words")
     n_np = max(1, min(len(starts), numpy_words // WINDOW))
     dt = best_of(lambda: numpy_train(P, ids, starts[:n_np], WINDOW), 2)
-    rows = [(Row("numpy BPTT loop float64 batch 1 (baseline)", n_np * WINDOW / dt),
-             "float64", 1)]
+    rows = [
+        (
+            Row("numpy BPTT loop float64 batch 1 (baseline)", n_np * WINDOW / dt),
+            "float64",
+            1,
+        )
+    ]
     for B, dtype in sorted({(g.batch, g.dtype) for g in grid}):
         streams = split_streams(ids, B)
         st = window_starts(streams.shape[1], WINDOW, "words")
         n = max(1, min(len(st), budget // (WINDOW * B)))
         X, Y = map(jnp.asarray, stack_windows(streams, st[:n], WINDOW))
-        train = jax_cell_trainer(RNNConfig(vocab_size=V, hidden=H, dtype=dtype),
-                                 None if B == 1 else B)
+        train = jax_cell_trainer(
+            RNNConfig(vocab_size=V, hidden=H, dtype=dtype), None if B == 1 else B
+        )
         PJ = {k: jnp.asarray(v, dtype) for k, v in P.items()}
-        c = _timed(lambda: train(PJ, X, Y)[1].block_until_ready())
-        t = best_of(lambda: train(PJ, X, Y)[1].block_until_ready(), 2)
-        rows.append((Row(f"hand-written JAX {dtype} batch {B} (baseline)",
-                         n * WINDOW * B / t, c), dtype, B))
+        c = _timed(partial(blocked, train, PJ, X, Y))
+        t = best_of(partial(blocked, train, PJ, X, Y), 2)
+        rows.append(
+            (
+                Row(
+                    f"hand-written JAX {dtype} batch {B} (baseline)",
+                    n * WINDOW * B / t,
+                    c,
+                ),
+                dtype,
+                B,
+            )
+        )
     return rows
 
 
-def torch_row(ids: np.ndarray, V: int, H: int, B: int, dtype: str, budget: int) -> Row | None:
+def torch_row(
+    ids: np.ndarray, V: int, H: int, B: int, dtype: str, budget: int
+) -> Row | None:
     """PyTorch's word model of the same size (Embedding, RNN, Linear; the notebook's
     SGD, L2 and clip; batch B, 35-token windows), only where torch is importable."""
     try:
@@ -175,12 +225,16 @@ def torch_row(ids: np.ndarray, V: int, H: int, B: int, dtype: str, budget: int) 
 
     def run():
         for k in range(n):
-            x = streams[k * WINDOW:(k + 1) * WINDOW]
-            y = streams[k * WINDOW + 1:(k + 1) * WINDOW + 1]
+            x = streams[k * WINDOW : (k + 1) * WINDOW]
+            y = streams[k * WINDOW + 1 : (k + 1) * WINDOW + 1]
             hs, _ = rnn(emb(x))
             logits = out(hs)
-            data = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, V), y.reshape(-1), reduction="sum") / B
+            data = (
+                torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, V), y.reshape(-1), reduction="sum"
+                )
+                / B
+            )
             loss = data + 0.01 * sum((w * w).sum() for w in weights)
             for p in params:
                 p.grad = None
@@ -189,23 +243,35 @@ def torch_row(ids: np.ndarray, V: int, H: int, B: int, dtype: str, budget: int) 
                 for p in params:
                     p -= 0.01 * p.grad.clamp(-5.0, 5.0)
 
-    return Row(f"PyTorch nn.RNN {dtype} batch {B} (reference)",
-               n * WINDOW * B / best_of(run, 2))
+    return Row(
+        f"PyTorch nn.RNN {dtype} batch {B} (reference)",
+        n * WINDOW * B / best_of(run, 2),
+    )
 
 
-def run(smoke: bool = False, backend: str | None = None, reporter=print,
-        softmax: str = "full") -> dict:
+def run(
+    smoke: bool = False,
+    backend: str | None = None,
+    reporter=print,
+    softmax: str = "full",
+) -> dict:
     """Every row, with ratios to numpy and to the JAX baseline of the same batch and
     dtype, and each row's share of this machine's float32 matmul peak (of the full
     softmax's flops: an adaptive row's share is what the same work would need).
     ``softmax`` "adaptive": the stream rows with each output layer, side by side."""
     H, vocab = (16, 500) if smoke else (100, 8000)
     n_words = 20_000 if smoke else 400_000
-    grid = [Setting("stream", 20, "float32"), Setting("sentences", 4, "float64")] \
-        if smoke else GRID
+    grid = (
+        [Setting("stream", 20, "float32"), Setting("sentences", 4, "float64")]
+        if smoke
+        else GRID
+    )
     if softmax == "adaptive":
-        grid = [Setting("stream", 20, "float32", softmax=s) for s in ("full", "adaptive")] \
-            if smoke else ADAPTIVE_GRID
+        grid = (
+            [Setting("stream", 20, "float32", softmax=s) for s in ("full", "adaptive")]
+            if smoke
+            else ADAPTIVE_GRID
+        )
     budget = 4_000 if smoke else 120_000
     text = synthetic_text(n_words, distinct=3 * vocab, glossary=vocab + 100)
     glossary_chars = len(synthetic_text(0, distinct=3 * vocab, glossary=vocab + 100))
@@ -223,24 +289,39 @@ def run(smoke: bool = False, backend: str | None = None, reporter=print,
         for g in grid:
             B, dtype = g.batch, g.dtype
             # about 10 s of training per row at the speeds measured here
-            words = (budget // 8 if B == 1 and g.layout == "sentences" else budget) * \
-                (1 if B == 1 else 3)
+            words = (budget // 8 if B == 1 and g.layout == "sentences" else budget) * (
+                1 if B == 1 else 3
+            )
             limit = glossary_chars + int(words * CHARS_PER_WORD)
             row = pytrnn_row(path, g, limit, H, vocab, backend, cutoffs=cutoffs)
             rows.append((row, dtype, B))
-            reporter(f"{row.name}: {row.chars_per_s:,.0f} words/s "
-                     f"(compile {row.compile_s:.1f} s)")
-            t = torch_row(ids, V, H, B, dtype, budget) \
-                if g.layout == "stream" and g.softmax == "full" else None
+            reporter(
+                f"{row.name}: {row.chars_per_s:,.0f} words/s "
+                f"(compile {row.compile_s:.1f} s)"
+            )
+            t = (
+                torch_row(ids, V, H, B, dtype, budget)
+                if g.layout == "stream" and g.softmax == "full"
+                else None
+            )
             if t is not None:
                 rows.append((t, dtype, B))
                 reporter(f"{t.name}: {t.chars_per_s:,.0f} words/s")
     np_speed = rows[0][0].chars_per_s
-    jax_speed = {(dtype, B): r.chars_per_s for r, dtype, B in rows
-                 if r.name.startswith("hand-written JAX")}
+    jax_speed = {
+        (dtype, B): r.chars_per_s
+        for r, dtype, B in rows
+        if r.name.startswith("hand-written JAX")
+    }
     flops = 6 * H * (H + V)  # per word: output layer and its gradients, recurrence
-    out = {"vocab": V, "hidden": H, "window": WINDOW, "matmul_peak_gflops_f32": peak,
-           "flops_per_word": flops, "rows": []}
+    out = {
+        "vocab": V,
+        "hidden": H,
+        "window": WINDOW,
+        "matmul_peak_gflops_f32": peak,
+        "flops_per_word": flops,
+        "rows": [],
+    }
     if softmax == "adaptive":
         out["cutoffs"] = cutoffs
     for r, dtype, B in rows:

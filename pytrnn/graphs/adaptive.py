@@ -25,15 +25,16 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax
 
-
 CAPACITY_MIN = 16
 
 
 def clusters(cfg) -> list[tuple[int, int, int]]:
     """(first id, end id, projection width) of each cluster."""
     cuts = cfg.cutoff_list
-    return [(cuts[i], cuts[i + 1], int(cfg.top_width // (cfg.div_value ** (i + 1))))
-            for i in range(len(cuts) - 1)]
+    return [
+        (cuts[i], cuts[i + 1], int(cfg.top_width // (cfg.div_value ** (i + 1))))
+        for i in range(len(cuts) - 1)
+    ]
 
 
 def shapes(cfg) -> dict[str, tuple[int, ...]]:
@@ -53,7 +54,9 @@ def _head(params, h):
 
 
 def _cluster(params, i, h):
-    return log_softmax(h.dot(params[f"tail{i}_proj"]).dot(params[f"tail{i}_out"]), axis=-1)
+    return log_softmax(
+        h.dot(params[f"tail{i}_proj"]).dot(params[f"tail{i}_out"]), axis=-1
+    )
 
 
 def log_prob(cfg, params, h):
@@ -79,8 +82,9 @@ def head_and_clusters(cfg, params, h, y, m, pick, capacity):
     total = 0
     for i, (lo, hi, _) in enumerate(c):
         inside = pt.eq(which.flatten(), i + 1)
-        rows = pt.specify_shape(pt.argsort(-inside.astype("int32"))[:capacity[i]],
-                                (capacity[i],))
+        rows = pt.specify_shape(
+            pt.argsort(-inside.astype("int32"))[: capacity[i]], (capacity[i],)
+        )
         weight = inside[rows].astype(h.dtype) * m2[rows]  # spare rows: weight 0
         rel = pt.clip(y2[rows] - lo, 0, hi - lo - 1)
         lp = _cluster(params, i, h2[rows])

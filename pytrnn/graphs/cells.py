@@ -27,8 +27,8 @@ of ``pytensor.grad`` through the plain scan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytensor.tensor as pt
 from pytensor.tensor.math import sigmoid
@@ -36,7 +36,7 @@ from pytensor.tensor.math import sigmoid
 
 def gate(a, k: int, H: int):
     """The k-th of a projection's gates, (..., H) of (..., kH)."""
-    return a[..., k * H:(k + 1) * H]
+    return a[..., k * H : (k + 1) * H]
 
 
 def _with_bias(xp_t, b):
@@ -73,8 +73,9 @@ def tanh_bptt(cell, fn, xe, Whh, bhh, H, init, mask, batch, truncate):
     h; truncation is the recurrence's own."""
     from pytrnn.graphs.tanh_bptt import recurrence
 
-    return [recurrence(xe, Whh, H, mask=mask, batch=batch, truncate=truncate,
-                       h0=init[0])]
+    return [
+        recurrence(xe, Whh, H, mask=mask, batch=batch, truncate=truncate, h0=init[0])
+    ]
 
 
 def gated_bptt(cell, fn, xe, Whh, bhh, H, init, mask, batch, truncate):
@@ -85,8 +86,16 @@ def gated_bptt(cell, fn, xe, Whh, bhh, H, init, mask, batch, truncate):
 
     if batch is not None:
         return gated_recurrence(cell, fn, xe, Whh, bhh, H, init, mask)
-    outs = gated_recurrence(cell, fn, xe[:, None], Whh, bhh, H, [v[None] for v in init],
-                            None if mask is None else mask[:, None, None])
+    outs = gated_recurrence(
+        cell,
+        fn,
+        xe[:, None],
+        Whh,
+        bhh,
+        H,
+        [v[None] for v in init],
+        None if mask is None else mask[:, None, None],
+    )
     return [o[:, 0] for o in outs]
 
 
@@ -99,5 +108,8 @@ class Cell:
     truncates: bool = False  # bptt applies truncate_gradient itself
 
 
-CELLS = {"rnn": Cell(1, 1, rnn_step, tanh_bptt, truncates=True),
-         "gru": Cell(3, 1, gru_step, gated_bptt), "lstm": Cell(4, 2, lstm_step, gated_bptt)}
+CELLS = {
+    "rnn": Cell(1, 1, rnn_step, tanh_bptt, truncates=True),
+    "gru": Cell(3, 1, gru_step, gated_bptt),
+    "lstm": Cell(4, 2, lstm_step, gated_bptt),
+}

@@ -47,9 +47,19 @@ from pytensor.tensor.special import softmax
 from pytrnn.config import RNNConfig
 from pytrnn.graphs import adaptive
 from pytrnn.graphs.cells import CELLS
-from pytrnn.graphs.layers import (layer_drop, mask_width, scan_layers, step_layers,
-                                  unrolled_layers)
-from pytrnn.graphs.params import output_weight, param_shapes, suffix, weight_names
+from pytrnn.graphs.layers import (
+    layer_drop,
+    scan_layers,
+    step_layers,
+    unrolled_layers,
+)
+from pytrnn.graphs.params import output_weight, weight_names
+from pytrnn.graphs.regularizers import (
+    drop_input,
+    noise_input,
+    noisy_params,
+    penalties,
+)
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,15 @@ class RNNGraph:
 
     inputs: list  # [x, y] or [x, y, mask]
     loss: pytensor.Variable  # data_loss + reg * sum of squares (the notebook's loss)
-    data_loss: pytensor.Variable  # sum over positions of -log probs_t[y_t] (mean over streams)
+    data_loss: (
+        pytensor.Variable
+    )  # sum over positions of -log probs_t[y_t] (mean over streams)
     probs_last: pytensor.Variable  # (D,) after the last step
     state_last: pytensor.Variable | None = None  # (S, B, H) with carried state
     errors: pytensor.Variable | None = None  # (T,) or (T, B): -log p[y], 0 where masked
-    top: pytensor.Variable | None = None  # (T, [B,] H): the top layer's undropped states
+    top: pytensor.Variable | None = (
+        None  # (T, [B,] H): the top layer's undropped states
+    )
 
 
 def output(h, Why, by):
@@ -74,80 +88,6 @@ def reg_loss(params, cfg: RNNConfig):
     """The notebook's L2 term: sum of squares of the weight matrices (its three for
     its cell; every Wxh*, Whh* and Why for the others)."""
     return sum((params[k] * params[k]).sum() for k in weight_names(cfg))
-
-
-def drop_shape(cfg: RNNConfig, length: int | None, batch: int | None) -> tuple:
-    """Dropout masks of one sequence: one (T, [B,] H) per layer's output; with an
-    embedding, first one for its output too, all max(E, H) wide (each mask cut to
-    its width: pytrnn.graphs.layers.layer_drop)."""
-    rows = (() if batch is None else (batch,))
-    return (cfg.layers + bool(cfg.emsize), length) + rows + (mask_width(cfg),)
-
-
-def drop_input(cfg, length, batch, drop):
-    """The dropout masks' variable: ``drop`` True makes one, a variable is used as
-    given, None (evaluation, sampling) means no dropout."""
-    if drop is True:
-        return pt.tensor("drop", shape=drop_shape(cfg, length, batch), dtype=cfg.dtype)
-    return drop
-
-
-def noise_shapes(cfg: RNNConfig) -> dict[str, tuple]:
-    """The step's masks besides dropout's, in input order: embedding dropout's
-    ``edrop`` (V,) and weight drop's ``wdrop{_l}`` shaped like each Whh."""
-    shapes = param_shapes(cfg)
-    out = {"edrop": (cfg.vocab_size,)} if cfg.dropoute > 0 else {}
-    if cfg.wdrop > 0:
-        out.update({"wdrop" + suffix(l): shapes["Whh" + suffix(l)]
-                    for l in range(cfg.layers)})
-    return out
-
-
-def noise_input(cfg, noise):
-    """The noise variables: ``noise`` True makes them (an empty dict when the model
-    has none), a dict is used as given, None means none (evaluation)."""
-    if noise is True:
-        return {k: pt.tensor(k, shape=s, dtype=cfg.dtype)
-                for k, s in noise_shapes(cfg).items()}
-    return noise or None
-
-
-def noisy_params(params: dict, noise) -> dict:
-    """What the layers read: every Whh times its weight-drop mask, and embedding
-    dropout's row mask beside Wemb (pytrnn.graphs.layers reads it)."""
-    if not noise:
-        return params
-    out = dict(params)
-    for k, m in noise.items():
-        if k == "edrop":
-            out["edrop"] = m
-        else:
-            out["Whh" + k[len("wdrop"):]] = params["Whh" + k[len("wdrop"):]] * m
-    return out
-
-
-def penalties(cfg: RNNConfig, top, dropped, mask):
-    """AWD's AR, ``ar * mean(dropped^2)``, and TAR, ``tar * mean((h_t - h_{t-1})^2)``
-    of the top layer's undropped states, over the real positions (and, for TAR,
-    pairs of them); None when both are off."""
-    terms = []
-    Ht = cfg.widths[-1]
-    H = np.asarray(Ht, dtype=cfg.dtype)
-    if cfg.ar > 0:
-        count = mask.sum() if mask is not None else pt.cast(dropped.size // Ht,
-                                                           cfg.dtype)
-        terms.append(np.asarray(cfg.ar, cfg.dtype) * (dropped * dropped).sum() / (count * H))
-    if cfg.tar > 0:
-        d = top[1:] - top[:-1]
-        d2 = d * d
-        if mask is not None:
-            pairs = mask[1:] * mask[:-1]  # (T - 1,) or (T - 1, B)
-            d2 = d2 * pairs[..., None]
-            count = pt.maximum(pairs.sum(), np.asarray(1, cfg.dtype))
-        else:
-            count = pt.cast(pt.maximum(d.size // Ht, 1), cfg.dtype)
-        terms.append(np.asarray(cfg.tar, cfg.dtype) * d2.sum() / (count * H))
-    return sum(terms) if terms else None
 
 
 def last_steps(mask):
@@ -199,8 +139,23 @@ def _state_mask(mask, batch):
     return mask if mask is None or batch is None else mask[:, :, None]
 
 
-def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=None,
-            finals=None, noise=None, penalty=None, top=None, extra=None) -> RNNGraph:
+def _finish(
+    cfg,
+    params,
+    x,
+    y,
+    mask,
+    errors,
+    probs_last,
+    batch,
+    drop=None,
+    h0=None,
+    finals=None,
+    noise=None,
+    penalty=None,
+    top=None,
+    extra=None,
+) -> RNNGraph:
     if mask is not None:
         errors = errors * mask
     data_loss = total = errors.sum() if extra is None else errors.sum() + extra
@@ -208,8 +163,9 @@ def _finish(cfg, params, x, y, mask, errors, probs_last, batch, drop=None, h0=No
         data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
     objective = data_loss
     if cfg.loss_scale == "token":  # wlm's CrossEntropyLoss: the mean over the tokens
-        objective = total / (mask.sum() if mask is not None else
-                             pt.cast(errors.size, cfg.dtype))
+        objective = total / (
+            mask.sum() if mask is not None else pt.cast(errors.size, cfg.dtype)
+        )
     loss = objective + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
     if penalty is not None:
         loss = loss + penalty
@@ -247,7 +203,9 @@ def adaptive_output(cfg, params, hs, y, mask, batch, capacity):
         errors, extra = -pick(adaptive.log_prob(cfg, params, hs), y), None
     else:
         m = mask if mask is not None else pt.ones_like(y, dtype=cfg.dtype)
-        head, clusters = adaptive.head_and_clusters(cfg, params, hs, y, m, pick, capacity)
+        head, clusters = adaptive.head_and_clusters(
+            cfg, params, hs, y, m, pick, capacity
+        )
         errors, extra = -head, -clusters
     return errors, extra, pt.exp(adaptive.log_prob(cfg, params, hs[-1]))
 
@@ -267,9 +225,17 @@ def _pick(probs, y, batch):
 
 
 def build_unrolled(
-    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None, drop=None, h0=None, traced_length: bool = False,
-    noise=None, capacity=None,
+    cfg: RNNConfig,
+    params: dict,
+    length: int | None = None,
+    masked: bool = False,
+    batch: int | None = None,
+    xy=None,
+    drop=None,
+    h0=None,
+    traced_length: bool = False,
+    noise=None,
+    capacity=None,
 ) -> RNNGraph:
     """The notebook's explicit Python loop over a fixed window (``length`` or cfg.window).
 
@@ -287,14 +253,27 @@ def build_unrolled(
     h0 = carry_input(cfg, batch, h0)
     drop = drop_input(cfg, T, batch, drop)
     noise = noise_input(cfg, noise)
-    top, finals = unrolled_layers(cfg, noisy_params(params, noise), x, hmask, batch, T,
-                                  cut, drop, _starts(cfg, h0, batch))
-    hs = top if drop is None else [h * layer_drop(cfg, drop, cfg.layers - 1)[i]
-                                   for i, h in enumerate(top)]
+    top, finals = unrolled_layers(
+        cfg,
+        noisy_params(params, noise),
+        x,
+        hmask,
+        batch,
+        T,
+        cut,
+        drop,
+        _starts(cfg, h0, batch),
+    )
+    hs = (
+        top
+        if drop is None
+        else [h * layer_drop(cfg, drop, cfg.layers - 1)[i] for i, h in enumerate(top)]
+    )
     extra = None
     if cfg.softmax == "adaptive":
-        errors, extra, probs = adaptive_output(cfg, params, pt.stack(hs), y, mask, batch,
-                                               capacity)
+        errors, extra, probs = adaptive_output(
+            cfg, params, pt.stack(hs), y, mask, batch, capacity
+        )
     else:
         errors, probs = [], None
         Why = output_weight(params)
@@ -303,14 +282,38 @@ def build_unrolled(
             errors.append(-pt.log(_pick(probs, y[i], batch)))
         errors = pt.stack(errors)
     tops = pt.stack(top)
-    return _finish(cfg, params, x, y, mask, errors, probs, batch, drop, h0, finals,
-                   noise, penalties(cfg, tops, pt.stack(hs), mask), tops, extra)
+    return _finish(
+        cfg,
+        params,
+        x,
+        y,
+        mask,
+        errors,
+        probs,
+        batch,
+        drop,
+        h0,
+        finals,
+        noise,
+        penalties(cfg, tops, pt.stack(hs), mask),
+        tops,
+        extra,
+    )
 
 
 def build_scan(
-    cfg: RNNConfig, params: dict, length: int | None = None, masked: bool = False,
-    batch: int | None = None, xy=None, autodiff: bool = False, drop=None, h0=None,
-    traced_length: bool = False, noise=None, capacity=None,
+    cfg: RNNConfig,
+    params: dict,
+    length: int | None = None,
+    masked: bool = False,
+    batch: int | None = None,
+    xy=None,
+    autodiff: bool = False,
+    drop=None,
+    h0=None,
+    traced_length: bool = False,
+    noise=None,
+    capacity=None,
 ) -> RNNGraph:
     """The same RNN as a ``scan`` over a sequence of any length (static if ``length``).
 
@@ -321,7 +324,7 @@ def build_scan(
     ``AdvancedIncSubtensor1`` takes a runtime length of 1 for broadcasting and refuses
     it, which the scatter-add of a projection outside the loop would hit.
     ``traced_length``: a free-length graph that JAX traces once per length it meets
-    (backends.patch_jax_free_lengths), built as a static one.
+    (patches.patch_jax_free_lengths), built as a static one.
     """
     x, y, mask = seq_inputs(cfg, length, masked, batch)
     if xy is not None:  # (x, y) or, for padded sentences, (x, y, mask)
@@ -330,10 +333,18 @@ def build_scan(
     h0 = carry_input(cfg, batch, h0)
     static = traced_length or x.type.shape[0] is not None
     noise = noise_input(cfg, noise)
-    top, finals = scan_layers(cfg, noisy_params(params, noise), x,
-                              _state_mask(mask, batch), batch, drop,
-                              _starts(cfg, h0, batch), autodiff, static,
-                              last_steps(mask) if h0 is not None else None)
+    top, finals = scan_layers(
+        cfg,
+        noisy_params(params, noise),
+        x,
+        _state_mask(mask, batch),
+        batch,
+        drop,
+        _starts(cfg, h0, batch),
+        autodiff,
+        static,
+        last_steps(mask) if h0 is not None else None,
+    )
     hs = top if drop is None else top * layer_drop(cfg, drop, cfg.layers - 1)
     extra = None
     if cfg.softmax == "adaptive":
@@ -343,8 +354,23 @@ def build_scan(
         T = x.shape[0] if length is None else length
         errors = -pt.log(_at_targets(probs, y, T, batch))  # (T,) or (T, B)
         last = probs[-1]
-    return _finish(cfg, params, x, y, mask, errors, last, batch, drop, h0, finals,
-                   noise, penalties(cfg, top, hs, mask), top, extra)
+    return _finish(
+        cfg,
+        params,
+        x,
+        y,
+        mask,
+        errors,
+        last,
+        batch,
+        drop,
+        h0,
+        finals,
+        noise,
+        penalties(cfg, top, hs, mask),
+        top,
+        extra,
+    )
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}

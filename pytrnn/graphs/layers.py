@@ -51,7 +51,7 @@ def _init(cfg, batch, init, layer):
     if init is None:
         return _zeros(cfg, batch, layer)
     n, H = CELLS[cfg.cell].states, cfg.widths[layer]
-    own = list(init[layer * n:(layer + 1) * n])
+    own = list(init[layer * n : (layer + 1) * n])
     return own if H == cfg.state_width else [v[..., :H] for v in own]
 
 
@@ -76,7 +76,7 @@ def embed_drop(cfg, drop):
     """The dropout mask on the embedding's output (wlm's ``drop(encoder(input))``)."""
     if drop is None or not cfg.emsize:
         return None
-    return drop[0] if cfg.emsize == mask_width(cfg) else drop[0][..., :cfg.emsize]
+    return drop[0] if cfg.emsize == mask_width(cfg) else drop[0][..., : cfg.emsize]
 
 
 def mask_width(cfg) -> int:
@@ -94,7 +94,9 @@ def _projection(cfg, params, layer, x_t, below_t, emb_mask=None):
         e = params["Wemb"][x_t]
         if "edrop" in params:  # embedding dropout: the rows of the words dropped
             e = e * params["edrop"][x_t][..., None]
-        return (e if emb_mask is None else e * emb_mask).dot(params["Wxh"]), params["bh"]
+        return (e if emb_mask is None else e * emb_mask).dot(params["Wxh"]), params[
+            "bh"
+        ]
     s = suffix(layer)
     return below_t.dot(params["Wxh" + s]), params["bh" + s]
 
@@ -106,8 +108,18 @@ def _last(o, last, batch):
     return o[last] if batch is None else o[last, pt.arange(batch)]
 
 
-def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=False,
-                static=None, last=None):
+def scan_layers(
+    cfg,
+    params,
+    x,
+    mask,
+    batch,
+    drop=None,
+    init=None,
+    autodiff=False,
+    static=None,
+    last=None,
+):
     """(top-layer hidden states (T, H) or (T, B, H), undropped, and every state
     after the last step): one scan per layer. ``drop`` (layers, T, [B,] H): dropout
     masks on each layer's output (inverted dropout: 0 or 1 / (1 - p)), as it goes
@@ -134,9 +146,9 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
             sequences.append(mask)
         n_seq, n_rec = len(sequences), len(rec)
 
-        def fn(*args, n_seq=n_seq, n_rec=n_rec):
-            seq, states = args[:n_seq], args[n_seq:n_seq + cell.states]
-            rest = args[n_seq + cell.states:]
+        def fn(*args, n_seq=n_seq, n_rec=n_rec, layer=layer):
+            seq, states = args[:n_seq], args[n_seq : n_seq + cell.states]
+            rest = args[n_seq + cell.states :]
             r, ex = rest[:n_rec], rest[n_rec:]
             # free length: the projection inside the loop, its bias beside it
             xp_t, b = (ex[0][seq[0]], ex[1]) if ex else (seq[0], None)
@@ -145,16 +157,40 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
                 new = tuple(seq[-1] * v for v in new)
             return list(new) if cell.states > 1 else new[0]
 
-        def run(seqs, first, truncate=-1, layer=layer, n_seq=n_seq):
+        def run(
+            seqs,
+            first,
+            truncate=-1,
+            layer=layer,
+            n_seq=n_seq,
+            fn=fn,
+            rec=rec,
+            extra=extra,
+        ):
             if own_bptt:
                 m = seqs[1] if n_seq > 1 else None
                 bhh = params.get("bhh" + suffix(layer))
-                return cell.bptt(cfg.cell, fn, seqs[0], params["Whh" + suffix(layer)],
-                                 bhh, cfg.widths[layer], first, m, batch, truncate)
-            outs = pytensor.scan(fn, sequences=seqs,
-                                 outputs_info=first,
-                                 non_sequences=rec + extra, truncate_gradient=truncate,
-                                 strict=True, return_updates=False)
+                return cell.bptt(
+                    cfg.cell,
+                    fn,
+                    seqs[0],
+                    params["Whh" + suffix(layer)],
+                    bhh,
+                    cfg.widths[layer],
+                    first,
+                    m,
+                    batch,
+                    truncate,
+                )
+            outs = pytensor.scan(
+                fn,
+                sequences=seqs,
+                outputs_info=first,
+                non_sequences=rec + extra,
+                truncate_gradient=truncate,
+                strict=True,
+                return_updates=False,
+            )
             return list(outs) if cell.states > 1 else [outs]
 
         first = _init(cfg, batch, init, layer)
@@ -163,9 +199,9 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
             # truncate_gradient's meaning, built as two scans: the first T - K steps
             # pass nothing back (PyTensor's JAX scan cannot run truncated gradients
             # of several recurrent outputs)
-            head = run([q[:T - K] for q in sequences], first)
+            head = run([q[: T - K] for q in sequences], first)
             head = [disconnected_grad(o) for o in head]
-            outs = run([q[T - K:] for q in sequences], [o[-1] for o in head])
+            outs = run([q[T - K :] for q in sequences], [o[-1] for o in head])
             below = pt.concatenate([head[0], outs[0]], axis=0)
         else:
             outs = run(sequences, first, K)
@@ -174,8 +210,9 @@ def scan_layers(cfg, params, x, mask, batch, drop=None, init=None, autodiff=Fals
     return below, finals
 
 
-def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
-                    init=None):
+def unrolled_layers(
+    cfg, params, x, mask, batch, T: int, cut: int, drop=None, init=None
+):
     """(top-layer hidden states, one (H,) or (B, H) per position, undropped, every
     state after the last step): a Python loop. ``drop`` and ``init`` as in
     ``scan_layers``."""
@@ -190,10 +227,19 @@ def unrolled_layers(cfg, params, x, mask, batch, T: int, cut: int, drop=None,
                 states = tuple(disconnected_grad(v) for v in states)
             h_in = None
             if layer > 0:
-                h_in = (below[i] if drop is None
-                        else below[i] * layer_drop(cfg, drop, layer - 1)[i])
-            xp_t, b = _projection(cfg, params, layer, x[i] if layer == 0 else None, h_in,
-                                  None if emb is None else emb[i])
+                h_in = (
+                    below[i]
+                    if drop is None
+                    else below[i] * layer_drop(cfg, drop, layer - 1)[i]
+                )
+            xp_t, b = _projection(
+                cfg,
+                params,
+                layer,
+                x[i] if layer == 0 else None,
+                h_in,
+                None if emb is None else emb[i],
+            )
             states = _call(cfg, xp_t, b, states, rec, batched, layer)
             if mask is not None:
                 states = tuple(mask[i] * v for v in states)

@@ -5,7 +5,8 @@ and returns the new values of both. The rules and defaults are those documented 
 ``torch.optim`` (SGD, Adagrad, RMSprop, Adam), with two choices of the notebook kept:
 the gradient is clipped elementwise before the optimizer sees it (after
 ``torch.nn.utils.clip_grad_norm_``'s rule with ``--clip-norm``), and the L2 term
-stays in the loss (never the optimizer's weight decay). The state (running sums,
+stays in the loss (``--reg``); torch.optim's ``weight_decay`` is the separate
+``--wdecay``, added to the gradient. The state (running sums,
 moments, Adam's step count) lives in shared variables the model owns and the
 checkpoint saves, so a resumed run continues exactly.
 
@@ -37,8 +38,13 @@ from pytrnn.config import RNNConfig
 from pytrnn.graphs.params import param_names, param_shapes
 
 # the state each optimizer keeps per parameter, and whether it counts steps
-SLOTS = {"sgd": (), "adagrad": ("sum",), "rmsprop": ("sq",), "adam": ("m", "v"),
-         "asgd": ("ax",)}
+SLOTS = {
+    "sgd": (),
+    "adagrad": ("sum",),
+    "rmsprop": ("sq",),
+    "adam": ("m", "v"),
+    "asgd": ("ax",),
+}
 ASGD_SCALARS = ("asgd.step", "asgd.eta", "asgd.mu", "asgd.on")
 
 
@@ -50,8 +56,9 @@ def rule(cfg: RNNConfig) -> str:
 def state_shapes(cfg: RNNConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every state variable, in update order ("m.Wxh", ..., "t")."""
     shapes = param_shapes(cfg)
-    out = {f"{slot}.{p}": shapes[p] for slot in SLOTS[rule(cfg)]
-           for p in param_names(cfg)}
+    out = {
+        f"{slot}.{p}": shapes[p] for slot in SLOTS[rule(cfg)] for p in param_names(cfg)
+    }
     if cfg.optimizer == "adam":
         out["t"] = ()
     if cfg.averages:
@@ -70,7 +77,9 @@ def init_state(cfg: RNNConfig) -> dict[str, np.ndarray]:
 def averaging(cfg: RNNConfig, state: dict) -> bool:
     """The optimizer is averaging and has taken an averaged step: ``averaged``
     gives what validation, test, eval and sampling use."""
-    return cfg.averages and float(state["asgd.on"]) > 0 and float(state["asgd.step"]) > 0
+    return (
+        cfg.averages and float(state["asgd.on"]) > 0 and float(state["asgd.step"]) > 0
+    )
 
 
 def averaged(cfg: RNNConfig, params: dict, state: dict) -> dict:
@@ -144,9 +153,9 @@ def apply(cfg: RNNConfig, P: list, grads: list, S: list, w=None, lr=None):
             new_p.append(p - lr * g / (pt.sqrt(s2) + eps))
     else:  # adam
         b1, b2 = _c(cfg.beta1, cfg), _c(cfg.beta2, cfg)
-        M, V, t = S[:n], S[n:2 * n], S[2 * n]
+        M, V, t = S[:n], S[n : 2 * n], S[2 * n]
         t2 = t + 1
-        c1, c2 = 1 - b1 ** t2, 1 - b2 ** t2
+        c1, c2 = 1 - b1**t2, 1 - b2**t2
         new_m, new_v = [], []
         for p, g, m, v in zip(P, G, M, V):
             m2 = b1 * m + (1 - b1) * g

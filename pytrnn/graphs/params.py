@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytrnn.graphs import adaptive
-from pytrnn.graphs.cells import CELLS
 from pytrnn.config import RNNConfig
 from pytrnn.errors import ConfigError
+from pytrnn.graphs import adaptive
+from pytrnn.graphs.cells import CELLS
 
 PARAM_NAMES = ("Wxh", "Whh", "bh", "Why", "by")  # the notebook's cell, one layer
 
@@ -59,8 +59,11 @@ def param_names(cfg: RNNConfig) -> tuple[str, ...]:
 def weight_names(cfg: RNNConfig) -> tuple[str, ...]:
     """The matrices the L2 term covers: every Wxh*, Whh* and Why, and Wemb (once,
     tied or not)."""
-    return tuple(n for n in param_names(cfg)
-                 if n.startswith(("Wemb", "Wxh", "Whh", "Why", "head_W", "tail")))
+    return tuple(
+        n
+        for n in param_names(cfg)
+        if n.startswith(("Wemb", "Wxh", "Whh", "Why", "head_W", "tail"))
+    )
 
 
 def output_weight(params: dict):
@@ -119,7 +122,9 @@ def init_params(cfg: RNNConfig, rng: np.random.Generator) -> dict[str, np.ndarra
         if name.startswith(("Wemb", "Wxh", "Whh")):
             out[name] = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dt)
     if "Why" in shapes:
-        out["Why"] = (rng.standard_normal(shapes["Why"]) / np.sqrt(cfg.widths[-1])).astype(dt)
+        out["Why"] = (
+            rng.standard_normal(shapes["Why"]) / np.sqrt(cfg.widths[-1])
+        ).astype(dt)
     for name, shape in shapes.items():  # the adaptive softmax's matrices
         if name.startswith(("head_W", "tail")):
             out[name] = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dt)
@@ -162,6 +167,8 @@ def check_params(cfg: RNNConfig, params: dict) -> dict[str, np.ndarray]:
     for name, shape in shapes.items():
         value = np.array(params[name], dtype=cfg.dtype, copy=True)
         if value.shape != shape:
-            raise ConfigError(f"parameter {name} has shape {value.shape}, expected {shape}")
+            raise ConfigError(
+                f"parameter {name} has shape {value.shape}, expected {shape}"
+            )
         out[name] = value
     return {k: out[k] for k in param_names(cfg)}

@@ -38,17 +38,25 @@ def _step(xe_t, h_tm1, Whh, batched: bool):
 
 def _forward(xe, Whh, mask, h0, batched: bool):
     if mask is None:
+
         def fn(xe_t, h_tm1, W):
             return _step(xe_t, h_tm1, W, batched)
 
         sequences = [xe]
     else:
+
         def fn(xe_t, m_t, h_tm1, W):
             return m_t * _step(xe_t, h_tm1, W, batched)
 
         sequences = [xe, mask]
-    return pytensor.scan(fn, sequences=sequences, outputs_info=[h0], non_sequences=[Whh],
-                         strict=True, return_updates=False)
+    return pytensor.scan(
+        fn,
+        sequences=sequences,
+        outputs_info=[h0],
+        non_sequences=[Whh],
+        strict=True,
+        return_updates=False,
+    )
 
 
 def _bptt(xe, Whh, mask, hs, dhs, h0, batched: bool, truncate: int):
@@ -61,15 +69,25 @@ def _bptt(xe, Whh, mask, hs, dhs, h0, batched: bool, truncate: int):
     start = 0
     if truncate > 0:
         T = xe.type.shape[0]
-        start = max(T - truncate, 0) if T is not None else pt.maximum(xe.shape[0] - truncate, 0)
+        start = (
+            max(T - truncate, 0)
+            if T is not None
+            else pt.maximum(xe.shape[0] - truncate, 0)
+        )
         g, dhs, hprev = g[start:], dhs[start:], hprev[start:]
 
     def back(g_t, d_t, da_next, W):
         return g_t * (d_t + (da_next.dot(W) if batched else W.T.dot(da_next)))
 
-    das = pytensor.scan(back, sequences=[g, dhs], outputs_info=[pt.zeros_like(h0)],
-                        non_sequences=[Whh], go_backwards=True, strict=True,
-                        return_updates=False)[::-1]
+    das = pytensor.scan(
+        back,
+        sequences=[g, dhs],
+        outputs_info=[pt.zeros_like(h0)],
+        non_sequences=[Whh],
+        go_backwards=True,
+        strict=True,
+        return_updates=False,
+    )[::-1]
     H = Whh.shape[0]
     dWhh = das.reshape((-1, H)).T.dot(hprev.reshape((-1, H)))
     if truncate > 0:
@@ -77,15 +95,25 @@ def _bptt(xe, Whh, mask, hs, dhs, h0, batched: bool, truncate: int):
     return das, dWhh
 
 
-def recurrence(xe, Whh, hidden: int, mask=None, batch: int | None = None,
-               truncate: int = -1, h0=None):
+def recurrence(
+    xe,
+    Whh,
+    hidden: int,
+    mask=None,
+    batch: int | None = None,
+    truncate: int = -1,
+    h0=None,
+):
     """Hidden states (T, H) or (T, B, H) for inputs ``xe`` already projected
     (Wxh[x] + bh), from ``h0`` (H,) or (B, H), or zero."""
     batched = batch is not None
     H = hidden
     shape = (batch, H) if batched else (H,)
-    args = [xe, Whh] + ([mask] if mask is not None else []) + ([h0] if h0 is not None
-                                                              else [])
+    args = (
+        [xe, Whh]
+        + ([mask] if mask is not None else [])
+        + ([h0] if h0 is not None else [])
+    )
     inputs = [a.type() for a in args]
     xe_i, W_i = inputs[:2]
     m_i = inputs[2] if mask is not None else None
@@ -94,12 +122,22 @@ def recurrence(xe, Whh, hidden: int, mask=None, batch: int | None = None,
 
     def pullback(ins, outs, cots):
         start = ins[-1] if h0 is not None else h0_i
-        dxe, dWhh = _bptt(ins[0], ins[1], ins[2] if mask is not None else None, outs[0],
-                          cots[0], start, batched, truncate)
+        dxe, dWhh = _bptt(
+            ins[0],
+            ins[1],
+            ins[2] if mask is not None else None,
+            outs[0],
+            cots[0],
+            start,
+            batched,
+            truncate,
+        )
         grads = [dxe, dWhh] + ([pt.zeros_like(ins[2])] if mask is not None else [])
         if h0 is not None:  # dxe[0] is da_0 (zero when truncated before it)
             grads.append(dxe[0].dot(ins[1]) if batched else ins[1].T.dot(dxe[0]))
         return grads
 
-    op = OpFromGraph(inputs, [hs], inline=True, pullback=pullback, name="tanh_recurrence")
+    op = OpFromGraph(
+        inputs, [hs], inline=True, pullback=pullback, name="tanh_recurrence"
+    )
     return op(*args)

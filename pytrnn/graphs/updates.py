@@ -12,15 +12,16 @@ from dataclasses import replace
 import pytensor
 import pytensor.tensor as pt
 
-from pytrnn.graphs import optim
 from pytrnn.config import RNNConfig
-from pytrnn.graphs.forward import (BUILDERS, carry_input, drop_input, drop_shape,
-                                   noise_input, noise_shapes, seq_inputs)
+from pytrnn.graphs import optim
+from pytrnn.graphs.forward import BUILDERS, carry_input, seq_inputs
 from pytrnn.graphs.params import param_names, param_shapes
+from pytrnn.graphs.regularizers import drop_input, drop_shape, noise_input, noise_shapes
 
 
-def train_updates(params: dict, grads: list, state: dict, cfg: RNNConfig,
-                  lr=None) -> list:
+def train_updates(
+    params: dict, grads: list, state: dict, cfg: RNNConfig, lr=None
+) -> list:
     """Update pairs of the parameters and the optimizer's state (pytrnn.graphs.optim);
     ``lr`` a variable with the current rate (None: cfg.lr)."""
     names = param_names(cfg)
@@ -36,9 +37,24 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
     return list(zip(P, optim.apply(replace(cfg, optimizer="sgd"), P, grads, [])[0]))
 
 
-def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
-               batch: int | None, S: list = (), lr=None, drop=None, h0=None, mask=None,
-               traced_length: bool = False, noise=None, capacity=None):
+def sgd_window(
+    cfg: RNNConfig,
+    mode: str,
+    P: list,
+    x,
+    y,
+    w,
+    length: int | None,
+    batch: int | None,
+    S: list = (),
+    lr=None,
+    drop=None,
+    h0=None,
+    mask=None,
+    traced_length: bool = False,
+    noise=None,
+    capacity=None,
+):
     """One window's optimizer step on parameter variables ``P`` (in param_names order)
     and optimizer state ``S`` (pytrnn.graphs.optim.state_shapes order), from the carried
     state ``h0`` (S, B, H) or from zero (None); ``mask`` (T, B): padded sentences.
@@ -48,18 +64,34 @@ def sgd_window(cfg: RNNConfig, mode: str, P: list, x, y, w, length: int | None,
     state after the window], loss, data_loss). ``traced_length``: see graph.build_scan.
     ``noise``: the step's embedding-dropout and weight-drop masks (graph.noise_shapes).
     """
-    g = BUILDERS[mode](cfg, dict(zip(param_names(cfg), P)), length=length, batch=batch,
-                       xy=(x, y) if mask is None else (x, y, mask), drop=drop, h0=h0,
-                       traced_length=traced_length, noise=noise, capacity=capacity)
+    g = BUILDERS[mode](
+        cfg,
+        dict(zip(param_names(cfg), P)),
+        length=length,
+        batch=batch,
+        xy=(x, y) if mask is None else (x, y, mask),
+        drop=drop,
+        h0=h0,
+        traced_length=traced_length,
+        noise=noise,
+        capacity=capacity,
+    )
     grads = pytensor.grad(g.loss, list(P))
     new_p, new_s = optim.apply(cfg, list(P), grads, list(S), w=w, lr=lr)
     carried = [] if h0 is None else [pt.switch(pt.gt(w, 0), g.state_last, h0)]
     return new_p + new_s + carried, g.loss, g.data_loss
 
 
-def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
-                      batch: int | None = None, carry: bool = False,
-                      masked: bool = False, traced_length: bool = False, capacity=None):
+def build_window_step(
+    cfg: RNNConfig,
+    mode: str,
+    length: int | None = None,
+    batch: int | None = None,
+    carry: bool = False,
+    masked: bool = False,
+    traced_length: bool = False,
+    capacity=None,
+):
     """One window's SGD step as a pure graph: no shared variables, no updates.
 
     Inputs x, y (T,) or (T, B) int32 (with ``masked``, then the (T, B) mask of a
@@ -75,22 +107,49 @@ def build_window_step(cfg: RNNConfig, mode: str, length: int | None = None,
     w = pt.tensor("w", shape=(), dtype=cfg.dtype)
     lr = pt.tensor("lr", shape=(), dtype=cfg.dtype)
     P = [pt.tensor(k, shape=s, dtype=cfg.dtype) for k, s in param_shapes(cfg).items()]
-    S = [pt.tensor(k, shape=s, dtype=cfg.dtype)
-         for k, s in optim.state_shapes(cfg).items()]
+    S = [
+        pt.tensor(k, shape=s, dtype=cfg.dtype)
+        for k, s in optim.state_shapes(cfg).items()
+    ]
     drop = drop_input(cfg, T, batch, cfg.drops or None)
     noise = noise_input(cfg, True)
     h0 = carry_input(cfg, batch, carry or None)
-    new, loss, data_loss = sgd_window(cfg, mode, P, x, y, w, T, batch, S, lr, drop, h0,
-                                      mask, traced_length, noise, capacity)
+    new, loss, data_loss = sgd_window(
+        cfg,
+        mode,
+        P,
+        x,
+        y,
+        w,
+        T,
+        batch,
+        S,
+        lr,
+        drop,
+        h0,
+        mask,
+        traced_length,
+        noise,
+        capacity,
+    )
     d = [] if drop is None else [drop]
     h = [] if h0 is None else [h0]
     m = [] if mask is None else [mask]
     return [x, y, *m, w, lr, *d, *noise.values(), *P, *S, *h], [*new, loss, data_loss]
 
 
-def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
-                length: int | None = None, batch: int | None = None, state: dict = None,
-                lr=None, carry=None, capacity=None):
+def build_fused(
+    cfg: RNNConfig,
+    params: dict,
+    mode: str,
+    windows: int,
+    length: int | None = None,
+    batch: int | None = None,
+    state: dict = None,
+    lr=None,
+    carry=None,
+    capacity=None,
+):
     """``windows`` SGD steps in one graph: an outer scan over windows carrying the
     parameters (and ``carry``, a shared carried state, when given), so Python leaves
     the hot loop.
@@ -106,11 +165,16 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
     seqs = [X, Y, W]
     if cfg.drops:  # one set of dropout masks per window
-        seqs.append(pt.tensor("drops", shape=(windows, *drop_shape(cfg, T, batch)),
-                              dtype=cfg.dtype))
+        seqs.append(
+            pt.tensor(
+                "drops", shape=(windows, *drop_shape(cfg, T, batch)), dtype=cfg.dtype
+            )
+        )
     names = list(noise_shapes(cfg))  # and of the other masks
-    seqs += [pt.tensor(k, shape=(windows, *s), dtype=cfg.dtype)
-             for k, s in noise_shapes(cfg).items()]
+    seqs += [
+        pt.tensor(k, shape=(windows, *s), dtype=cfg.dtype)
+        for k, s in noise_shapes(cfg).items()
+    ]
     n_in = len(seqs)
 
     n_p, n_s = len(param_names(cfg)), len(state or {})
@@ -122,13 +186,26 @@ def build_fused(cfg: RNNConfig, params: dict, mode: str, windows: int,
     rate = [] if lr is None else [lr]  # strict scans take every outer variable in
 
     def window(x, y, w, *rest):
-        masks, PS = rest[:n_in - 3], rest[n_in - 3:]
+        masks, PS = rest[: n_in - 3], rest[n_in - 3 :]
         drop = masks[0] if cfg.drops else None
-        noise = dict(zip(names, masks[1 if cfg.drops else 0:]))
+        noise = dict(zip(names, masks[1 if cfg.drops else 0 :]))
         h0 = PS[n_p + n_s] if carry is not None else None
-        new, loss, data_loss = sgd_window(cfg, mode, PS[:n_p], x, y, w, T, batch,
-                                          PS[n_p:n_p + n_s], PS[n] if rate else None,
-                                          drop, h0, noise=noise, capacity=capacity)
+        new, loss, data_loss = sgd_window(
+            cfg,
+            mode,
+            PS[:n_p],
+            x,
+            y,
+            w,
+            T,
+            batch,
+            PS[n_p : n_p + n_s],
+            PS[n] if rate else None,
+            drop,
+            h0,
+            noise=noise,
+            capacity=capacity,
+        )
         return [*new, loss, data_loss]
 
     outs = pytensor.scan(

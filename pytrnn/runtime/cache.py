@@ -38,12 +38,14 @@ class Cache:
     theta: float  # the attention's sharpness
     lam: float  # the cache's weight in the mixture
 
-    def validate(self) -> "Cache":
+    def validate(self) -> Cache:
         if self.window < 1:
             raise ConfigError(f"--cache-window must be at least 1, got {self.window}")
         if not 0 <= self.lam < 1:
-            raise ConfigError(f"--cache-lambda must be in [0, 1): at 1 a word the cache "
-                              f"has not seen gets probability 0; got {self.lam}")
+            raise ConfigError(
+                f"--cache-lambda must be in [0, 1): at 1 a word the cache "
+                f"has not seen gets probability 0; got {self.lam}"
+            )
         if not np.isfinite(self.theta):
             raise ConfigError(f"--cache-theta must be a number, got {self.theta}")
         return self
@@ -66,21 +68,26 @@ def mixed_errors(errors, top, hist_h, hist_y, y, seen, cache: Cache) -> np.ndarr
         if not use.any():
             continue
         # position t's window: H[t .. t + W - 1] (the W positions before it)
-        G = np.einsum("teh,seh->tse", top[a:b], H[a:b + W - 1])  # (bt, bt + W - 1, E)
+        G = np.einsum("teh,seh->tse", top[a:b], H[a : b + W - 1])  # (bt, bt + W - 1, E)
         idx = (t - a)[:, None] + np.arange(W)[None, :]  # (bt, W)
-        logits = cache.theta * np.take_along_axis(G, idx[..., None], axis=1)  # (bt, W, E)
+        logits = cache.theta * np.take_along_axis(
+            G, idx[..., None], axis=1
+        )  # (bt, W, E)
         logits -= logits.max(axis=1, keepdims=True)
         attn = np.exp(logits)
         attn /= attn.sum(axis=1, keepdims=True)
-        hits = N[a + idx] == y[a:b][:, None, :]  # (bt, W, E): that position's next is y_t
+        hits = (
+            N[a + idx] == y[a:b][:, None, :]
+        )  # (bt, W, E): that position's next is y_t
         p_cache = (attn * hits).sum(axis=1)  # (bt, E)
         p = (1 - cache.lam) * np.exp(-out[a:b]) + cache.lam * p_cache
         out[a:b] = np.where(use[:, None], -np.log(p), out[a:b])
     return out
 
 
-def cache_loss(model, ids, L: int, cache: Cache, carry: bool,
-               streams: int) -> tuple[float, int]:
+def cache_loss(
+    model, ids, L: int, cache: Cache, carry: bool, streams: int
+) -> tuple[float, int]:
     """(summed -log p(y), tokens predicted) of ``ids`` with the cache: the text as
     ``streams`` contiguous streams (wlm's batchify, as held-out scoring cuts it),
     windows of L, each from its stream's carried state or, without ``carry``,
@@ -91,15 +98,23 @@ def cache_loss(model, ids, L: int, cache: Cache, carry: bool,
     E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
     n = len(ids) // E
     if cache.window >= n - 1:  # no position would have W positions behind it
-        raise ConfigError(f"--cache-window {cache.window} is not shorter than the "
-                          f"{n - 1} positions of each of the text's {E} streams: the "
-                          f"cache would never be used; pick a smaller window (or a "
-                          f"smaller --batch: longer streams)")
-    S = ids[:n * E].reshape(E, n)
+        raise ConfigError(
+            f"--cache-window {cache.window} is not shorter than the "
+            f"{n - 1} positions of each of the text's {E} streams: the "
+            f"cache would never be used; pick a smaller window (or a "
+            f"smaller --batch: longer streams)"
+        )
+    S = ids[: n * E].reshape(E, n)
     k = 1
     if carry and model.mode != "unroll":
-        k = max(1, min(LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
-                       -(-(n - 1) // L), MAX_WINDOWS_IN_A_ROW))
+        k = max(
+            1,
+            min(
+                LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
+                -(-(n - 1) // L),
+                MAX_WINDOWS_IN_A_ROW,
+            ),
+        )
     T, W = k * L, cache.window
     zeros = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
     h = zeros
@@ -110,11 +125,12 @@ def cache_loss(model, ids, L: int, cache: Cache, carry: bool,
         m = min(T, n - 1 - i)
         X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
         M = np.zeros((T, E), model.cfg.dtype)
-        X[:m], Y[:m], M[:m] = S[:, i:i + m].T, S[:, i + 1:i + 1 + m].T, 1
+        X[:m], Y[:m], M[:m] = S[:, i : i + m].T, S[:, i + 1 : i + 1 + m].T, 1
         errors, top, h = model.batch_states(X, Y, M, h if carry else zeros)
         y = Y[:m].astype(np.int64)
-        total += mixed_errors(errors[:m], top[:m].astype(np.float64), hist_h, hist_y,
-                              y, seen, cache).sum()
+        total += mixed_errors(
+            errors[:m], top[:m].astype(np.float64), hist_h, hist_y, y, seen, cache
+        ).sum()
         hist_h = np.concatenate([hist_h, top[:m]], axis=0)[-W:]
         hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
         seen += m

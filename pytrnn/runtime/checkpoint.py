@@ -40,10 +40,11 @@ class RunInfo:
     test: dict | None = None  # the test text's figures, once scored
 
     def layout(self, level: str) -> str:
-        """"stream" or "sentences": the run's own rule applied to what it saved."""
+        """ "stream" or "sentences": the run's own rule applied to what it saved."""
         tokenizer = self.tokenizer if level == "word" else None
-        return TrainConfig(level=level, layout=self.train.get("layout"),
-                           tokenizer=tokenizer).resolved_layout
+        return TrainConfig(
+            level=level, layout=self.train.get("layout"), tokenizer=tokenizer
+        ).resolved_layout
 
     @property
     def tokenizer(self) -> str:
@@ -67,16 +68,21 @@ class RunInfo:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunInfo":
+    def from_dict(cls, d: dict) -> RunInfo:
         if not isinstance(d, dict):
             raise TypeError("extra is not a mapping")
         lower = {"lower": d["lower"]} if "lower" in d else {}  # written apart before
         train = {**lower, **dict(d.get("train", {}))}
-        if "vocab_size" in train:  # what TrainConfig.max_words was called until the house moved
+        if (
+            "vocab_size" in train
+        ):  # what TrainConfig.max_words was called until the house moved
             train["max_words"] = train.pop("vocab_size")
-        return cls(train=train,
-                   schedule=dict(d.get("schedule", {})), lr_now=d.get("lr_now"),
-                   test=d.get("test"))
+        return cls(
+            train=train,
+            schedule=dict(d.get("schedule", {})),
+            lr_now=d.get("lr_now"),
+            test=d.get("test"),
+        )
 
 
 @dataclass
@@ -94,12 +100,16 @@ class Checkpoint:
     passes_done: int = 0
     window: int = 0  # next window (or sentence) index inside the current pass
     iseq: int = 0  # windows trained so far over all passes, as the notebook
-    pass_loss_sum: float = 0.0  # partial sums of the current pass, for a mid-pass resume
+    pass_loss_sum: float = (
+        0.0  # partial sums of the current pass, for a mid-pass resume
+    )
     pass_data_sum: float = 0.0
     pass_units: int = 0
     history: list = field(default_factory=list)  # one dict per pass
     run: RunInfo = field(default_factory=RunInfo)  # the run's options and schedule
-    opt_state: dict = field(default_factory=dict)  # the optimizer's (pytrnn.graphs.optim)
+    opt_state: dict = field(
+        default_factory=dict
+    )  # the optimizer's (pytrnn.graphs.optim)
     carry: np.ndarray | None = None  # --carry-state: the streams' states (S, B, H)
 
 
@@ -146,8 +156,12 @@ def params_digest(params: dict) -> str:
 def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     """Write atomically: temp file in the same folder, fsync, rename."""
     params = {k: np.asarray(ckpt.params[k]) for k in param_names(ckpt.cfg)}
-    params.update({STATE_PREFIX + k: np.asarray(ckpt.opt_state[k])
-                   for k in state_shapes(ckpt.cfg)})
+    params.update(
+        {
+            STATE_PREFIX + k: np.asarray(ckpt.opt_state[k])
+            for k in state_shapes(ckpt.cfg)
+        }
+    )
     if ckpt.carry is not None:
         params[CARRY] = np.asarray(ckpt.carry)
     meta = {
@@ -171,8 +185,9 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "history": ckpt.history,
         "extra": ckpt.run.to_dict(),
     }
-    return atomic_write(path, lambda f: np.savez(f, meta=np.array(to_json(meta)),
-                                                 **params))
+    return atomic_write(
+        path, lambda f: np.savez(f, meta=np.array(to_json(meta)), **params)
+    )
 
 
 def _check_format(path, meta) -> None:
@@ -193,7 +208,8 @@ def _figures(value, what: str) -> dict:
     """A dict of figures by name (a history record, the test figures): anything
     else is damage the readers (compare, plot, resume) would trip over."""
     if not isinstance(value, dict) or not all(
-            isinstance(k, str) and _number(v) for k, v in value.items()):
+        isinstance(k, str) and _number(v) for k, v in value.items()
+    ):
         raise ValueError(f"{what} is not a table of figures")
     return value
 
@@ -221,21 +237,31 @@ def load(path: str | os.PathLike) -> Checkpoint:
     except OSError as e:
         raise CheckpointError(f"cannot read {path}: {e.strerror}")
     if not magic.startswith(ZIP_MAGIC):  # numpy would try a .npy array, then pickle
-        kind = "a single .npy array" if magic.startswith(b"\x93NUMPY") else "not an .npz archive"
-        raise CheckpointError(f"{path} is not a pytrnn checkpoint ({kind}; "
-                              f"checkpoints are .npz files written by pytrnn train)")
+        kind = (
+            "a single .npy array"
+            if magic.startswith(b"\x93NUMPY")
+            else "not an .npz archive"
+        )
+        raise CheckpointError(
+            f"{path} is not a pytrnn checkpoint ({kind}; "
+            f"checkpoints are .npz files written by pytrnn train)"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
             if "meta" not in names:
-                raise CheckpointError(f"{path} is not a pytrnn checkpoint (no metadata)")
+                raise CheckpointError(
+                    f"{path} is not a pytrnn checkpoint (no metadata)"
+                )
             meta = json.loads(str(z["meta"][()]))
             _check_format(path, meta)
             try:
                 cfg = RNNConfig.from_dict(meta["config"]).validate()
             except (KeyError, TypeError, ValueError, PytrnnError) as e:
                 raise CheckpointError(f"{path} has damaged metadata ({e})")
-            wanted = list(param_names(cfg)) + [STATE_PREFIX + k for k in state_shapes(cfg)]
+            wanted = list(param_names(cfg)) + [
+                STATE_PREFIX + k for k in state_shapes(cfg)
+            ]
             params = {k: np.array(z[k]) for k in wanted + [CARRY] if k in names}
     except CheckpointError:
         raise
@@ -243,8 +269,10 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} is damaged or truncated ({e})")
     except ValueError as e:
         if "pickle" in str(e):  # an object array: never loaded, never suggested
-            raise CheckpointError(f"{path} holds Python objects, which pytrnn never "
-                                  f"writes: it is not a pytrnn checkpoint")
+            raise CheckpointError(
+                f"{path} holds Python objects, which pytrnn never "
+                f"writes: it is not a pytrnn checkpoint"
+            )
         raise CheckpointError(f"{path} is damaged or not a pytrnn checkpoint ({e})")
     except Exception as e:  # zlib/OSError/KeyError from a corrupt member
         raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})")
@@ -253,8 +281,11 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} lacks parameters: {', '.join(missing)}")
     if params_digest(params) != meta.get("sha256"):
         raise CheckpointError(f"{path} is damaged: parameter checksum does not match")
-    opt_state = {k[len(STATE_PREFIX):]: params.pop(k) for k in list(params)
-                 if k.startswith(STATE_PREFIX)}
+    opt_state = {
+        k[len(STATE_PREFIX) :]: params.pop(k)
+        for k in list(params)
+        if k.startswith(STATE_PREFIX)
+    }
     carry = params.pop(CARRY, None)
     try:
         ckpt = Checkpoint(
@@ -282,5 +313,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} has damaged metadata ({type(e).__name__}: {e})")
     if len(ckpt.vocab) != cfg.vocab_size:
-        raise CheckpointError(f"{path} is damaged: vocabulary size does not match config")
+        raise CheckpointError(
+            f"{path} is damaged: vocabulary size does not match config"
+        )
     return ckpt

@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import pytensor
 
-from pytrnn.runtime.backends import compile_mode
 from pytrnn.config import RNNConfig
 from pytrnn.graphs.updates import build_window_step
+from pytrnn.runtime.backends import compile_mode
 
 
-def compile_windows(cfg: RNNConfig, mode: str, length: int | None, batch: int | None,
-                    carry: bool = False, masked: bool = False, capacity=None):
+def compile_windows(
+    cfg: RNNConfig,
+    mode: str,
+    length: int | None,
+    batch: int | None,
+    carry: bool = False,
+    masked: bool = False,
+    capacity=None,
+):
     """``train(P, X, Y, W, lr) -> (P, losses, data_losses)`` for any number of windows.
 
     P: the parameters (param_names order), the optimizer's state and, with ``carry``,
@@ -33,9 +40,16 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int | None, batch: int | 
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
-    inputs, outputs = build_window_step(cfg, mode, length=length, batch=batch,
-                                       carry=carry, masked=masked,
-                                       traced_length=length is None, capacity=capacity)
+    inputs, outputs = build_window_step(
+        cfg,
+        mode,
+        length=length,
+        batch=batch,
+        carry=carry,
+        masked=masked,
+        traced_length=length is None,
+        capacity=capacity,
+    )
     # pytensor.function applies the JAX mode's graph rewrites; its jitted callable is
     # never used, only the rewritten graph.
     fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))
@@ -45,7 +59,7 @@ def compile_windows(cfg: RNNConfig, mode: str, length: int | None, batch: int | 
     def train(P, X, Y, W, lr, *more):
         def body(P, xyw):
             # xy: (x, y) or (x, y, mask); rest: this window's dropout masks, if any
-            xy, (w, *drop) = xyw[:2 + masked], xyw[2 + masked:]
+            xy, (w, *drop) = xyw[: 2 + masked], xyw[2 + masked :]
             *new, loss, data_loss = window(*xy, w, lr, *drop, *P)
             return tuple(new), (loss, data_loss)
 

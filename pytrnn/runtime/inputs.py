@@ -24,21 +24,27 @@ def check_ids(cfg, *arrays) -> None:
     D = cfg.vocab_size
     for a in arrays:
         if a.min() < 0 or a.max() >= D:
-            raise ConfigError(f"token ids must be in [0, {D}), got {a.min()}..{a.max()}")
+            raise ConfigError(
+                f"token ids must be in [0, {D}), got {a.min()}..{a.max()}"
+            )
 
 
 def check_seq(cfg, mode: str, x, y=None, pad_to=None):
     """Validate ids and lengths here: the JAX backend does no bounds checks."""
     x = np.asarray(x)
     if x.ndim != 1 or len(x) == 0:
-        raise ConfigError(f"a sequence must be a non-empty 1-D array, got shape {x.shape}")
+        raise ConfigError(
+            f"a sequence must be a non-empty 1-D array, got shape {x.shape}"
+        )
     if not np.issubdtype(x.dtype, np.integer):
         raise ConfigError(f"token ids must be integers, got {x.dtype}")
     arrays = [x]
     if y is not None:
         y = np.asarray(y)
         if y.shape != x.shape or not np.issubdtype(y.dtype, np.integer):
-            raise ConfigError(f"y must be integers shaped like x {x.shape}, got {y.shape}")
+            raise ConfigError(
+                f"y must be integers shaped like x {x.shape}, got {y.shape}"
+            )
         arrays.append(y)
     check_ids(cfg, *arrays)
     n = len(x)
@@ -65,8 +71,9 @@ def seq_args(cfg, mode: str, x, y, pad_to):
     return ([xp, mask] if y is None else [xp, yp, mask]), length, True
 
 
-def pad_batch(cfg, mode: str, seqs, pad_to: int | None = None,
-              columns: int | None = None):
+def pad_batch(
+    cfg, mode: str, seqs, pad_to: int | None = None, columns: int | None = None
+):
     """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask (T, B).
     ``columns``: that many columns, the ones past the sentences empty (mask 0), so
     that a last, smaller group keeps the compiled shape."""

@@ -14,20 +14,16 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytensor
-import pytensor.tensor as pt
 
 from pytrnn.config import MODES, RNNConfig
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.cells import CELLS
-from pytrnn.graphs import adaptive
-from pytrnn.graphs.forward import BUILDERS, build_step, state_shape
-from pytrnn.graphs.params import init_params, param_shapes
-from pytrnn.graphs.updates import train_updates
+from pytrnn.graphs.params import init_params
 from pytrnn.runtime.backends import compile_mode, resolve_backend
 from pytrnn.runtime.inputs import check_ids, pad_batch, seq_args
 from pytrnn.runtime.noise import as_args, draw
 from pytrnn.runtime.parallel import DataParallel
+from pytrnn.runtime.programs import Programs
 from pytrnn.runtime.state import TrainState
 from pytrnn.runtime.steppers import stepper_for
 
@@ -68,13 +64,16 @@ class RNN:
             params = init_params(cfg, np.random.default_rng(seed))
         self.parallel = DataParallel.create(devices, self.backend)
         if cfg.noisy and self.parallel.processes > 1:
-            raise ConfigError("--dropout across processes is not supported yet: each "
-                              "process would draw the masks of the first streams")
-        self.state = TrainState(cfg, params, self.parallel, variable_lr=variable_lr,
-                                carry_state=carry_state)
+            raise ConfigError(
+                "--dropout across processes is not supported yet: each "
+                "process would draw the masks of the first streams"
+            )
+        self.state = TrainState(
+            cfg, params, self.parallel, variable_lr=variable_lr, carry_state=carry_state
+        )
         # dropout masks come from this generator unless the caller passes its own
         self.drop_rng = np.random.default_rng([seed, 0xD50])
-        self._fns: dict = {}
+        self.programs = Programs(self.cfg, mode, self.backend, self.state, self.stepper)
 
     # the state's parts, under the names the notebook's model had
     params = property(lambda self: self.state.params)
@@ -89,7 +88,7 @@ class RNN:
         PyTensor function}, a length of None being one graph of free length (JAX
         traces it per length). For checks: which linker each runs on, how many
         graphs a run needed."""
-        return dict(self._fns)
+        return self.programs.compiled()
 
     # -- shapes -----------------------------------------------------------------
     @property
@@ -104,63 +103,17 @@ class RNN:
     def traces_lengths(self, masked: bool) -> bool:
         """True where padded sentences of every bucket share one graph of free
         length that JAX traces per bucket, so PyTensor rewrites it only once
-        (backends.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
-        return self.stepper.traces_lengths(self.cfg, self.mode, masked)
+        (patches.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
+        return self.programs.traces_lengths(masked)
 
-    def _compiled(self, kind: str, length: int, masked: bool, batch: int | None = None,
-                  capacity=None):
-        per_length = self.static_shapes and not self.traces_lengths(masked)
-        key = (kind, length if per_length else None, masked, batch)
-        if capacity is not None:  # the adaptive softmax's rows per cluster
-            key += (capacity,)
-        if key not in self._fns:
-            self._fns[key] = self._compile(kind, key[1], masked, batch, capacity)
-        return self._fns[key]
-
-    def _capacity(self, Y, windows=False):
-        """The adaptive softmax's rows per cluster for training on targets Y."""
-        return adaptive.capacities(self.cfg, Y, windows) if self.cfg.softmax == "adaptive" \
-            else None
-
-    def _compile(self, kind: str, length: int | None, masked: bool, batch: int | None = None,
-                 capacity=None):
-        dropout = kind == "train" and self.cfg.drops  # never when evaluating
-        noise = kind == "train" or None
-        params = self.params
-        if batch is not None:  # JAX reshapes a (T, B) gather only with static shapes
-            shapes = param_shapes(self.cfg)
-            params = {k: pt.specify_shape(v, shapes[k]) for k, v in params.items()}
-        h0 = None
-        if kind in ("carried_loss", "states"):
-            h0 = True  # an input: held-out text carries its own state
-        elif kind == "train" and self.carry_state:
-            h0 = self.state.carry_var(state_shape(self.cfg, batch))
-        g = BUILDERS[self.mode](self.cfg, params, length=length, masked=masked,
-                                batch=batch, drop=True if dropout else None, h0=h0,
-                                traced_length=self.traces_lengths(masked), noise=noise,
-                                capacity=capacity)
-        pt_mode = compile_mode(self.backend)  # PyTensor's Mode, not the model's --mode
-        if kind == "train":
-            grads = pytensor.grad(g.loss, [self.params[k] for k in self.names])
-            updates = train_updates(self.params, grads, self.opt_state, self.cfg,
-                                    self.state.lr_var)
-            if h0 is not None:
-                updates.append((h0, g.state_last))
-            return pytensor.function(
-                g.inputs, [g.loss, g.data_loss], updates=updates, mode=pt_mode
-            )
-        if kind == "loss":
-            return pytensor.function(g.inputs, [g.loss, g.data_loss], mode=pt_mode)
-        if kind == "carried_loss":
-            return pytensor.function(g.inputs, [g.data_loss, g.state_last], mode=pt_mode)
-        if kind == "states":  # the neural cache: every position's error and top state
-            return pytensor.function(g.inputs, [g.errors, g.top, g.state_last],
-                                     mode=pt_mode)
-        inputs = [v for v in g.inputs if v.name != "y"]
-        return pytensor.function(inputs, g.probs_last, mode=pt_mode)
-
-    def compile(self, length: int | None = None, masked: bool = False,
-                kinds=("train",), batch: int | None = None, targets=None) -> float:
+    def compile(
+        self,
+        length: int | None = None,
+        masked: bool = False,
+        kinds=("train",),
+        batch: int | None = None,
+        targets=None,
+    ) -> float:
         """Compile ahead of the first call (for sequences of ``length``, or ``batch``
         padded sentences of it); seconds taken. ``targets``: ids like the training
         text's (the adaptive softmax compiles for the rows its clusters will need)."""
@@ -168,17 +121,32 @@ class RNN:
         n = length or self.cfg.window
         shape = (n,) if batch is None else (n, batch)
         zeros = np.zeros(shape, dtype=np.int32)
-        y = zeros if targets is None else np.resize(np.asarray(targets, np.int32), shape)
+        y = (
+            zeros
+            if targets is None
+            else np.resize(np.asarray(targets, np.int32), shape)
+        )
         args = [zeros, y] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
         for kind in kinds:
-            fn = self._compiled(kind, n, masked, batch,
-                                self._capacity(y) if kind == "train" else None)
+            fn = self.programs.sequence(
+                kind,
+                n,
+                masked,
+                batch,
+                self.programs.capacity(y) if kind == "train" else None,
+            )
             # Backends like JAX compile on the first call: make that call here, on a
             # throw-away step whose update is undone.
-            saved = ((self.get_params(), self.get_state(), self.get_carry())
-                     if kind == "train" else None)
-            drop = as_args(self.cfg, None, lambda: self.draw_drop(n, batch)) \
-                if kind == "train" else []
+            saved = (
+                (self.get_params(), self.get_state(), self.get_carry())
+                if kind == "train"
+                else None
+            )
+            drop = (
+                as_args(self.cfg, None, lambda: self.draw_drop(n, batch))
+                if kind == "train"
+                else []
+            )
             fn(*args, *drop) if kind != "prob" else fn(*args[:1], *args[2:])
             if saved is not None:
                 self.set_params(saved[0])
@@ -188,8 +156,13 @@ class RNN:
         return time.perf_counter() - t0
 
     # -- the notebook's functions ----------------------------------------------
-    def draw_drop(self, length: int, batch: int | None = None, windows: int | None = None,
-                  rng=None):
+    def draw_drop(
+        self,
+        length: int,
+        batch: int | None = None,
+        windows: int | None = None,
+        rng=None,
+    ):
         """A training step's random masks for one sequence (or ``windows`` of them),
         from ``rng`` or the model's own generator (pytrnn.runtime.noise.draw)."""
         return draw(self.cfg, rng or self.drop_rng, length, batch, windows)
@@ -208,9 +181,13 @@ class RNN:
     def _train(self, args, length, masked, batch, drop, sync):
         """Run the compiled training step on ``args`` (x, y[, mask]), adding the
         dropout masks (drawn unless given) where the model has dropout."""
-        args.extend(as_args(self.cfg, drop, lambda: self.draw_drop(len(args[0]), batch)))
+        args.extend(
+            as_args(self.cfg, drop, lambda: self.draw_drop(len(args[0]), batch))
+        )
         self.state.carrying(batch)
-        fn = self._compiled("train", length, masked, batch, self._capacity(args[1]))
+        fn = self.programs.sequence(
+            "train", length, masked, batch, self.programs.capacity(args[1])
+        )
         loss, data_loss = fn(*args)
         if sync:
             return float(loss), float(data_loss)
@@ -221,8 +198,9 @@ class RNN:
         (T, B); ``columns``: that many, the extra ones empty."""
         return pad_batch(self.cfg, self.mode, seqs, pad_to, columns)
 
-    def train_sentences(self, seqs, pad_to: int | None = None, sync: bool = True,
-                        drop=None):
+    def train_sentences(
+        self, seqs, pad_to: int | None = None, sync: bool = True, drop=None
+    ):
         """One step on B sentences at once, each left-padded to ``pad_to`` (default:
         the longest): the loss is the mean over the sentences of each one's summed
         loss, so one sentence is exactly ``train_step``'s step. Returns (loss,
@@ -247,7 +225,7 @@ class RNN:
     def seq_loss(self, x, y, pad_to: int | None = None) -> tuple[float, float]:
         """(loss, data_loss) of a sequence without updating: validation."""
         args, length, masked = self._args(x, y, pad_to)
-        loss, data_loss = self._compiled("loss", length, masked)(*args)
+        loss, data_loss = self.programs.sequence("loss", length, masked)(*args)
         return float(loss), float(data_loss)
 
     def batch_loss(self, X, Y, M, h0=None):
@@ -260,10 +238,10 @@ class RNN:
         T, B = X.shape
         M = np.asarray(M, self.cfg.dtype)
         if h0 is None:
-            _, data_loss = self._compiled("loss", T, True, B)(X, Y, M)
+            _, data_loss = self.programs.sequence("loss", T, True, B)(X, Y, M)
             return float(data_loss) * B
         h0 = np.asarray(h0, self.cfg.dtype)
-        data_loss, h = self._compiled("carried_loss", T, True, B)(X, Y, M, h0)
+        data_loss, h = self.programs.sequence("carried_loss", T, True, B)(X, Y, M, h0)
         return float(data_loss) * B, np.asarray(h)
 
     def batch_states(self, X, Y, M, h0):
@@ -274,15 +252,16 @@ class RNN:
         X, Y = np.asarray(X, np.int32), np.asarray(Y, np.int32)
         check_ids(self.cfg, X, Y)
         T, B = X.shape
-        fn = self._compiled("states", T, True, B)
-        errors, top, h = fn(X, Y, np.asarray(M, self.cfg.dtype),
-                            np.asarray(h0, self.cfg.dtype))
+        fn = self.programs.sequence("states", T, True, B)
+        errors, top, h = fn(
+            X, Y, np.asarray(M, self.cfg.dtype), np.asarray(h0, self.cfg.dtype)
+        )
         return np.asarray(errors), np.asarray(top), np.asarray(h)
 
     def predict_prob(self, x, pad_to: int | None = None) -> np.ndarray:
         """(vocab,) probabilities of the next id after the last step of x."""
         args, length, masked = self._args(x, None, pad_to)
-        return np.asarray(self._compiled("prob", length, masked)(*args))
+        return np.asarray(self.programs.sequence("prob", length, masked)(*args))
 
     def predict(self, x, pad_to: int | None = None) -> int:
         """The most likely next id after x."""
@@ -306,19 +285,16 @@ class RNN:
         """Feed one id with the hidden state carried by the caller: (h_t, logits)."""
         if not 0 <= int(x_t) < self.cfg.vocab_size:
             raise ConfigError(f"token id {x_t} is outside [0, {self.cfg.vocab_size})")
-        if "step" not in self._fns:
-            inputs, outputs = build_step(self.cfg, self.params)
-            self._fns["step"] = pytensor.function(
-                inputs, outputs, mode=compile_mode(self.backend)
-            )
+        step = self.programs.step_function()
         state = np.asarray(h_tm1, self.cfg.dtype)
         flat = state.ndim == 1  # the notebook's (H,) view of the (1, H) state
-        h, logits = self._fns["step"](np.int32(x_t), state[None] if flat else state)
+        h, logits = step(np.int32(x_t), state[None] if flat else state)
         return np.asarray(h)[0] if flat else np.asarray(h), np.asarray(logits)
 
     # -- K windows in one call --------------------------------------------------
-    def train_windows(self, X, Y, wmask=None, drops=None,
-                      masks=None) -> tuple[np.ndarray, np.ndarray]:
+    def train_windows(
+        self, X, Y, wmask=None, drops=None, masks=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """K SGD steps in one call (fused): X, Y (K, T) or (K, T, B) int arrays.
 
         Same losses and parameters as K calls of ``train_on_seq`` (B = 1), or of a

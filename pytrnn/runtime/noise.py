@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from pytrnn.errors import ConfigError
-from pytrnn.graphs.forward import drop_shape, noise_shapes
+from pytrnn.graphs.regularizers import drop_shape, noise_shapes
 
 
 def draw(cfg, rng, length: int, batch: int | None = None, windows: int | None = None):
@@ -23,7 +23,7 @@ def draw(cfg, rng, length: int, batch: int | None = None, windows: int | None = 
     if cfg.drops:
         shape = lead + drop_shape(cfg, length, batch)
         t = len(lead) + 1  # the time axis
-        shown = shape[:t] + (1,) + shape[t + 1:] if cfg.locked_dropout else shape
+        shown = shape[:t] + (1,) + shape[t + 1 :] if cfg.locked_dropout else shape
         i, h, o = cfg.place_rates
         rates = ([i] if cfg.emsize else []) + [h] * (cfg.layers - 1) + [o]
         if len(set(rates)) == 1:  # one rate: drawn as it always was

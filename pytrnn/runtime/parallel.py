@@ -28,13 +28,18 @@ def init_distributed(coordinator: str, num_processes: int, process_id: int) -> N
     import jax
 
     if num_processes < 1 or not 0 <= process_id < num_processes:
-        raise ConfigError(f"--process-id must be in [0, {num_processes}), got {process_id}")
+        raise ConfigError(
+            f"--process-id must be in [0, {num_processes}), got {process_id}"
+        )
     try:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     except Exception:  # an older JAX without the option: GPUs still work
         pass
-    jax.distributed.initialize(coordinator_address=coordinator,
-                               num_processes=num_processes, process_id=process_id)
+    jax.distributed.initialize(
+        coordinator_address=coordinator,
+        num_processes=num_processes,
+        process_id=process_id,
+    )
 
 
 class DataParallel:
@@ -56,7 +61,8 @@ class DataParallel:
         if len(found) < devices:
             raise ConfigError(
                 f"--devices {devices}: JAX sees {len(found)} device(s); on a CPU start "
-                f"with XLA_FLAGS={HOST_DEVICES_FLAG}={devices} (pytrnn train does)")
+                f"with XLA_FLAGS={HOST_DEVICES_FLAG}={devices} (pytrnn train does)"
+            )
         return cls(devices, Mesh(np.array(found[:devices]), ("data",)))
 
     @property
@@ -103,9 +109,14 @@ class DataParallel:
         if self.n == 1:
             return X, Y, w
         if X.ndim != 3:
-            raise ConfigError(f"--devices {self.n} needs --batch B, a multiple of {self.n}")
-        return self.shard_streams(X, 2), self.shard_streams(Y, 2), \
-            self._put(w, self._sharding())
+            raise ConfigError(
+                f"--devices {self.n} needs --batch B, a multiple of {self.n}"
+            )
+        return (
+            self.shard_streams(X, 2),
+            self.shard_streams(Y, 2),
+            self._put(w, self._sharding()),
+        )
 
     def shard_streams(self, array, axis: int):
         """Split ``array`` over the devices along its streams' axis, as X and Y are."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from pytrnn.data.corpora import Vocab
+from pytrnn.data.words import WordVocab
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.model import RNN
-from pytrnn.data.words import WordVocab
 
 
 def softmax_t(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -134,17 +134,36 @@ def sample_sentences(
     if n < 0 or min_words < 0:
         raise ConfigError("--sentences and --min-words must be non-negative")
     if max_words < 1:
-        raise ConfigError(f"--length (words per sentence) must be at least 1, got {max_words}")
+        raise ConfigError(
+            f"--length (words per sentence) must be at least 1, got {max_words}"
+        )
     rng = np.random.default_rng(seed)
     return [
-        vocab.join(sample_sentence(model, vocab, rng, temperature, min_words, max_words,
-                                   prime, argmax, start))
+        vocab.join(
+            sample_sentence(
+                model,
+                vocab,
+                rng,
+                temperature,
+                min_words,
+                max_words,
+                prime,
+                argmax,
+                start,
+            )
+        )
         for _ in range(n)
     ]
 
 
-def sentences_until(model: RNN, vocab: WordVocab, words: int, seed: int = 0,
-                    start: int | None = None, max_words: int = 100) -> list[list[str]]:
+def sentences_until(
+    model: RNN,
+    vocab: WordVocab,
+    words: int,
+    seed: int = 0,
+    start: int | None = None,
+    max_words: int = 100,
+) -> list[list[str]]:
     """Whole sentences (as words) until they hold ``words`` words in all, the last one
     finished: what ``--sample-length`` prints at the word level. The same draws as
     ``sample_sentences`` with the same seed, so its sentences come first."""

@@ -50,7 +50,7 @@ def mean_word_loss(model, seqs) -> float:
     order = sorted(range(len(seqs)), key=lambda k: len(seqs[k][0]))
     total, B = 0.0, min(EVAL_SENTENCES, len(seqs))
     for k in range(0, len(order), B):
-        group = [seqs[i] for i in order[k:k + B]]
+        group = [seqs[i] for i in order[k : k + B]]
         n = max(len(x) for x, _ in group)
         total += model.batch_loss(*model.pad_batch(group, pad_length(model, n) or n, B))
     return total / sum(len(y) for _, y in seqs)
@@ -60,16 +60,18 @@ def perplexity(word_loss: float) -> float:
     return math.exp(word_loss)
 
 
-def windows_loss(model, ids, L: int, carry: bool = False,
-                 streams: int = EVAL_STREAMS) -> tuple[float, int]:
+def windows_loss(
+    model, ids, L: int, carry: bool = False, streams: int = EVAL_STREAMS
+) -> tuple[float, int]:
     """(summed data loss, tokens predicted) over consecutive windows of L from the
     first id, the last partial window included, each from h = 0 or, with
     ``carry``, in ``streams`` contiguous streams carrying their states."""
     return held_out(model, ids, range(0, len(ids) - 1, L), L, carry, streams)
 
 
-def held_out(model, ids, starts, L: int, carry: bool = False,
-             streams: int = EVAL_STREAMS) -> tuple[float, int]:
+def held_out(
+    model, ids, starts, L: int, carry: bool = False, streams: int = EVAL_STREAMS
+) -> tuple[float, int]:
     """(summed data loss, tokens predicted) of ``ids``: the windows at ``starts``
     (L long, or shorter at the end of ids) each from h = 0, or with ``carry`` the
     text as ``streams`` contiguous streams carrying their states."""
@@ -78,7 +80,7 @@ def held_out(model, ids, starts, L: int, carry: bool = False,
     windows = [(i, min(L, len(ids) - 1 - i)) for i in starts]
     B, total = _columns(L, model.cfg.vocab_size, len(windows)), 0.0
     for k in range(0, len(windows), B):  # a short window: left-padded
-        seqs = [(ids[i:i + n], ids[i + 1:i + 1 + n]) for i, n in windows[k:k + B]]
+        seqs = [(ids[i : i + n], ids[i + 1 : i + 1 + n]) for i, n in windows[k : k + B]]
         total += model.batch_loss(*model.pad_batch(seqs, L, B))
     return total, sum(n for _, n in windows)
 
@@ -91,9 +93,15 @@ def _carried(model, ids, L, streams):
     used)."""
     E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
     n = len(ids) // E
-    S = ids[:n * E].reshape(E, n)
-    k = max(1, min(LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
-                   -(-(n - 1) // L), MAX_WINDOWS_IN_A_ROW))
+    S = ids[: n * E].reshape(E, n)
+    k = max(
+        1,
+        min(
+            LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
+            -(-(n - 1) // L),
+            MAX_WINDOWS_IN_A_ROW,
+        ),
+    )
     if model.mode == "unroll":  # its graph unrolls every step: keep it a window long
         k = 1
     T = k * L
@@ -103,7 +111,7 @@ def _carried(model, ids, L, streams):
         m = min(T, n - 1 - i)
         X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
         M = np.zeros((T, E), model.cfg.dtype)
-        X[:m], Y[:m], M[:m] = S[:, i:i + m].T, S[:, i + 1:i + 1 + m].T, 1
+        X[:m], Y[:m], M[:m] = S[:, i : i + m].T, S[:, i + 1 : i + 1 + m].T, 1
         loss, h = model.batch_loss(X, Y, M, h)
         total += loss
     return total, E * (n - 1)

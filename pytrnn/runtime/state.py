@@ -45,23 +45,32 @@ def check_fits(cfg: RNNConfig) -> None:
     parameters, gradient and optimizer state alone exceed this machine's memory."""
     need, have = training_bytes(cfg), memory_bytes()
     if need > have:
-        raise ConfigError(f"the model has {param_count(cfg):.3g} parameters: training "
-                          f"needs at least {need / 1e9:,.3g} GB ({cfg.dtype}, with its "
-                          f"gradient and {cfg.optimizer}'s state) and this machine has "
-                          f"{have / 1e9:,.1f} GB available; lower --hidden, --emsize or "
-                          f"--layers (or the vocabulary)")
+        raise ConfigError(
+            f"the model has {param_count(cfg):.3g} parameters: training "
+            f"needs at least {need / 1e9:,.3g} GB ({cfg.dtype}, with its "
+            f"gradient and {cfg.optimizer}'s state) and this machine has "
+            f"{have / 1e9:,.1f} GB available; lower --hidden, --emsize or "
+            f"--layers (or the vocabulary)"
+        )
 
 
 class TrainState:
-    def __init__(self, cfg: RNNConfig, params: dict, parallel, variable_lr: bool = False,
-                 carry_state: bool = False):
+    def __init__(
+        self,
+        cfg: RNNConfig,
+        params: dict,
+        parallel,
+        variable_lr: bool = False,
+        carry_state: bool = False,
+    ):
         self.cfg, self.parallel = cfg, parallel
         values = check_params(cfg, params)
         self.names = param_names(cfg)
         self.params = {k: pytensor.shared(values[k], name=k) for k in self.names}
         # the optimizer's own state (moments, sums, step count): pytrnn.graphs.optim
-        self.opt_state = {k: pytensor.shared(v, name=k)
-                          for k, v in optim.init_state(cfg).items()}
+        self.opt_state = {
+            k: pytensor.shared(v, name=k) for k, v in optim.init_state(cfg).items()
+        }
         # the current learning rate: a schedule changes it without recompiling.
         # Without one it stays a constant in the graphs, as the notebook's (PyTensor
         # rewrites a constant rate differently, and the default must not move a bit)
@@ -79,8 +88,11 @@ class TrainState:
     def threaded(self, carried=()) -> list:
         """The shared variables a fused step takes in and gives back, in its order:
         the parameters, the optimizer's state, then the carried state if any."""
-        return [self.params[k] for k in self.names] + list(self.opt_state.values()) \
+        return (
+            [self.params[k] for k in self.names]
+            + list(self.opt_state.values())
             + list(carried)
+        )
 
     def nbytes(self) -> int:
         """The arrays a checkpoint of this state holds, in bytes (no copies made)."""
@@ -89,8 +101,10 @@ class TrainState:
 
     # -- parameters and the optimizer's state -------------------------------------
     def _copies(self, shared: dict) -> dict[str, np.ndarray]:
-        return {k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
-                for k, v in shared.items()}
+        return {
+            k: np.array(self.parallel.fetch(v.get_value(borrow=True)), copy=True)
+            for k, v in shared.items()
+        }
 
     def get_params(self) -> dict[str, np.ndarray]:
         return self._copies(self.params)
@@ -112,8 +126,9 @@ class TrainState:
         for k, shape in shapes.items():
             value = np.array(state[k], dtype=self.cfg.dtype)
             if value.shape != shape:
-                raise ConfigError(f"optimizer state {k} has shape {value.shape}, "
-                                  f"expected {shape}")
+                raise ConfigError(
+                    f"optimizer state {k} has shape {value.shape}, expected {shape}"
+                )
             self.opt_state[k].set_value(value)
         self.parallel.replicate(self.opt_state)
 
@@ -127,8 +142,11 @@ class TrainState:
     def averaging(self) -> bool:
         """ASGD is on and has taken a step: evaluation uses the average (read from
         its scalars alone: no copy of the averages)."""
-        scalars = {k: v.get_value() for k, v in self.opt_state.items()
-                   if k in optim.ASGD_SCALARS}
+        scalars = {
+            k: v.get_value()
+            for k, v in self.opt_state.items()
+            if k in optim.ASGD_SCALARS
+        }
         return optim.averaging(self.cfg, scalars)
 
     @property
@@ -143,8 +161,9 @@ class TrainState:
     # -- the learning rate ----------------------------------------------------------
     def set_lr(self, lr: float) -> None:
         if not self.variable_lr and lr != self.cfg.lr:
-            raise ConfigError("this model was built with a fixed learning rate: "
-                              "pass variable_lr=True")
+            raise ConfigError(
+                "this model was built with a fixed learning rate: pass variable_lr=True"
+            )
         self.lr.set_value(np.asarray(lr, dtype=self.cfg.dtype))
 
     @property
@@ -155,7 +174,8 @@ class TrainState:
     def carry_var(self, shape: tuple):
         if shape not in self.carries:
             self.carries[shape] = pytensor.shared(
-                np.zeros(shape, self.cfg.dtype), name="carry", shape=shape)
+                np.zeros(shape, self.cfg.dtype), name="carry", shape=shape
+            )
         return self.carries[shape]
 
     def carrying(self, batch: int | None) -> None:
@@ -179,7 +199,8 @@ class TrainState:
         if not self.carry_state:
             raise ConfigError("this model does not carry state: pass carry_state=True")
         if value.ndim != 3 or value.shape[0] != S or value.shape[2] != H:
-            raise ConfigError(f"carried state has shape {value.shape}, expected "
-                              f"({S}, B, {H})")
+            raise ConfigError(
+                f"carried state has shape {value.shape}, expected ({S}, B, {H})"
+            )
         self.carry_now = value.shape
         self.carry_var(value.shape).set_value(value)

@@ -16,15 +16,16 @@ import numpy as np
 import pytensor
 
 from pytrnn.errors import ConfigError
-from pytrnn.runtime.inputs import check_ids
-from pytrnn.runtime.noise import as_args
 from pytrnn.graphs.forward import state_shape
 from pytrnn.graphs.updates import build_fused
 from pytrnn.runtime.backends import compile_mode, select_device
 from pytrnn.runtime.fused import compile_windows
+from pytrnn.runtime.inputs import check_ids
+from pytrnn.runtime.noise import as_args
 
-MASKED_GROUPS = ("fused groups of sentences need --backend jax and masks shaped like X "
-                 "(K, T, B)")
+MASKED_GROUPS = (
+    "fused groups of sentences need --backend jax and masks shaped like X (K, T, B)"
+)
 
 
 class GraphStepper:
@@ -54,45 +55,78 @@ class GraphStepper:
         in the model's cache), and its arguments: K windows of a model in one call."""
         X, Y = np.asarray(X), np.asarray(Y)
         if X.ndim not in (2, 3) or X.shape != Y.shape:
-            raise ConfigError(f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}")
+            raise ConfigError(
+                f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}"
+            )
         K, T = X.shape[:2]
         # across hosts each process passes its share of the streams
         B = X.shape[2] * model.parallel.processes if X.ndim == 3 else None
         if model.mode == "unroll" and T != model.cfg.window:
-            raise ConfigError(f"mode 'unroll' takes windows of exactly {model.cfg.window}, got {T}")
+            raise ConfigError(
+                f"mode 'unroll' takes windows of exactly {model.cfg.window}, got {T}"
+            )
         check_ids(model.cfg, X, Y)
-        w = np.ones(K, model.cfg.dtype) if wmask is None else np.asarray(wmask, model.cfg.dtype)
+        w = (
+            np.ones(K, model.cfg.dtype)
+            if wmask is None
+            else np.asarray(wmask, model.cfg.dtype)
+        )
         masked = masks is not None
         if masked and np.shape(masks) != X.shape:
             raise ConfigError(MASKED_GROUPS)
-        cap = model._capacity(Y, windows=True)
+        cap = model.programs.capacity(Y, windows=True)
         key = self.fused_key(K, T, B, masked, model.traces_lengths(masked)) + (
-            (cap,) if cap else ())
-        if key not in model._fns:
-            model._fns[key] = self.compile_fused(model, K, key[2], B, masked, cap)
+            (cap,) if cap else ()
+        )
+        fn = model.programs.get(
+            key, lambda: self.compile_fused(model, K, key[2], B, masked, cap)
+        )
         model.state.carrying(B)
-        args = list(model.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
+        args = list(
+            model.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w)
+        )
         if masked:
             args.append(np.asarray(masks, model.cfg.dtype))
-        noise = as_args(model.cfg, drops, lambda: model.draw_drop(
-            T, X.shape[2] if X.ndim == 3 else None, K))
+        noise = as_args(
+            model.cfg,
+            drops,
+            lambda: model.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K),
+        )
         if noise and model.cfg.drops:  # (K, layers, T, [B,] H)
             # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
             noise[0] = model.parallel.shard_streams(noise[0], 3)
         args.extend(noise)
-        return model._fns[key], args
+        return fn, args
 
-    def compile_fused(self, model, K: int, T: int | None, B: int | None,
-                      masked: bool = False, capacity=None):
+    def compile_fused(
+        self,
+        model,
+        K: int,
+        T: int | None,
+        B: int | None,
+        masked: bool = False,
+        capacity=None,
+    ):
         """PyTensor's own outer scan over K windows, updating the state in place."""
         state = model.state
-        carried = state.carry_var(state_shape(model.cfg, B)) if state.carry_state else None
-        inputs, outputs, updates = build_fused(model.cfg, state.params, model.mode, K,
-                                               length=T, batch=B, state=state.opt_state,
-                                               lr=state.lr_var, carry=carried,
-                                               capacity=capacity)
-        return pytensor.function(inputs, outputs, updates=updates,
-                                 mode=compile_mode(self.backend))
+        carried = (
+            state.carry_var(state_shape(model.cfg, B)) if state.carry_state else None
+        )
+        inputs, outputs, updates = build_fused(
+            model.cfg,
+            state.params,
+            model.mode,
+            K,
+            length=T,
+            batch=B,
+            state=state.opt_state,
+            lr=state.lr_var,
+            carry=carried,
+            capacity=capacity,
+        )
+        return pytensor.function(
+            inputs, outputs, updates=updates, mode=compile_mode(self.backend)
+        )
 
 
 class JaxStepper(GraphStepper):
@@ -107,20 +141,31 @@ class JaxStepper(GraphStepper):
     def traces_lengths(self, cfg, mode: str, masked: bool) -> bool:
         """Padded sentences of every bucket share one graph of free length that JAX
         traces per bucket, so PyTensor rewrites it only once
-        (backends.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
+        (patches.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
         return masked and mode == "scan" and cfg.bptt_truncate <= 0
 
     def fused_key(self, K, T, B, masked, traced):
         """Any number of windows; groups of padded sentences traced per length."""
         if masked and B is None:
             raise ConfigError(MASKED_GROUPS)
-        return ("fused", None, None if traced else T, B) + (("masked",) if masked else ())
+        return ("fused", None, None if traced else T, B) + (
+            ("masked",) if masked else ()
+        )
 
     def compile_fused(self, model, K, T, B, masked=False, capacity=None):
         state = model.state
-        carried = [state.carry_var(state_shape(model.cfg, B))] if state.carry_state else []
-        train = compile_windows(model.cfg, model.mode, T, B, carry=bool(carried),
-                                masked=masked, capacity=capacity)
+        carried = (
+            [state.carry_var(state_shape(model.cfg, B))] if state.carry_state else []
+        )
+        train = compile_windows(
+            model.cfg,
+            model.mode,
+            T,
+            B,
+            carry=bool(carried),
+            masked=masked,
+            capacity=capacity,
+        )
         shared = state.threaded(carried)
         ahead = {}  # the chunk's shape (K, T[, B]) -> executable compiled ahead
 
@@ -136,8 +181,9 @@ class JaxStepper(GraphStepper):
             if model.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
                 return run(X, Y, w, *more)
             P = [p.get_value(borrow=True) for p in shared]
-            ahead[np.shape(X)] = train.lower(P, X, Y, w, state.lr.get_value(),
-                                             *more).compile()
+            ahead[np.shape(X)] = train.lower(
+                P, X, Y, w, state.lr.get_value(), *more
+            ).compile()
 
         run.warm = warm
         return run

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.errors import ConfigError
 from pytrnn.files import figure_path
+from pytrnn.runtime import checkpoint as ckpt_io
 
 # per level: (validation key, its label, the per-pass speed key, train key, test key)
 FIGURES = {
@@ -72,13 +72,26 @@ def compare(paths) -> dict:
         best = min(vals) if vals else (None, None)
         speeds = [r[speed_key] for r in h if r.get(speed_key)]
         test = ck.run.test or {}
-        rows.append({"run": path, "label": label(path, ck, differ),
-                     **{k: s.get(k) for k in differ}, "passes": ck.passes_done,
-                     "parameters": sum(int(v.size) for v in ck.params.values()),
-                     "best_val": best[0], "best_pass": best[1],
-                     "test": test.get(test_key), "speed": max(speeds) if speeds else None})
-    return {"level": level, "differ": differ, "val_label": val_label,
-            "unit": speed_key.split("_")[0], "rows": rows}
+        rows.append(
+            {
+                "run": path,
+                "label": label(path, ck, differ),
+                **{k: s.get(k) for k in differ},
+                "passes": ck.passes_done,
+                "parameters": sum(int(v.size) for v in ck.params.values()),
+                "best_val": best[0],
+                "best_pass": best[1],
+                "test": test.get(test_key),
+                "speed": max(speeds) if speeds else None,
+            }
+        )
+    return {
+        "level": level,
+        "differ": differ,
+        "val_label": val_label,
+        "unit": speed_key.split("_")[0],
+        "rows": rows,
+    }
 
 
 def compare_runs(paths, out=None) -> tuple[dict, Path | None]:
@@ -130,15 +143,28 @@ def runs_figure(paths):
         h = ck.history
         val = [r for r in h if val_key in r]
         if val:
-            ax.plot([r["pass"] for r in val], [r[val_key] for r in val], marker="o",
-                    color=colour)
-        ax.plot([r["pass"] for r in h], [r[train_key] for r in h], ls="--", marker=".",
-                color=colour, alpha=0.6)
+            ax.plot(
+                [r["pass"] for r in val],
+                [r[val_key] for r in val],
+                marker="o",
+                color=colour,
+            )
+        ax.plot(
+            [r["pass"] for r in h],
+            [r[train_key] for r in h],
+            ls="--",
+            marker=".",
+            color=colour,
+            alpha=0.6,
+        )
         handles.append(Line2D([], [], color=colour, marker="o", label=name))
     drawn_val = any(val_key in r for _, ck in runs for r in ck.history)
     handles += [Line2D([], [], color="k", label="validation")] if drawn_val else []
-    handles.append(Line2D([], [], color="k", ls="--", marker=".", alpha=0.6,
-                          label="train (running)"))
+    handles.append(
+        Line2D(
+            [], [], color="k", ls="--", marker=".", alpha=0.6, label="train (running)"
+        )
+    )
     pass_axis(ax, sorted({r["pass"] for _, ck in runs for r in ck.history}))
     ax.set_xlabel("pass")
     ax.set_ylabel(val_label)
@@ -147,6 +173,8 @@ def runs_figure(paths):
         ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_title(f"{level} level: " + (", ".join(differ) or "the same settings"))
-    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.legend(
+        handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1)
+    )
     fig.tight_layout()
     return fig

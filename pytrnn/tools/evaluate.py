@@ -16,16 +16,26 @@ import math
 from pathlib import Path
 
 from pytrnn.data.corpora import Vocab, read_text
+from pytrnn.data.words import (
+    known_words,
+    read_units,
+    stream_ids,
+    stream_unknown_rate,
+    unknown_rate,
+)
 from pytrnn.errors import ConfigError, CorpusError
 from pytrnn.runtime.cache import Cache, cache_loss
-from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
 from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, windows_loss
-from pytrnn.data.words import (known_words, read_units, stream_ids, stream_unknown_rate,
-                               unknown_rate)
+from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
 
 
-def evaluate(checkpoint, corpus, backend: str | None = None,
-             batch: int = EVAL_STREAMS, cache: Cache | None = None) -> dict:
+def evaluate(
+    checkpoint,
+    corpus,
+    backend: str | None = None,
+    batch: int = EVAL_STREAMS,
+    cache: Cache | None = None,
+) -> dict:
     """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
     chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate).
     ``batch``: windows per call, or for a model that carries its state the
@@ -38,8 +48,10 @@ def evaluate(checkpoint, corpus, backend: str | None = None,
     model, ck = load_model(checkpoint, backend)
     if cache is not None:
         if ck.level == "word" and layout(ck) != "stream":
-            raise ConfigError("the neural cache reads a stream: this checkpoint's model "
-                              "was trained on sentences (--layout sentences)")
+            raise ConfigError(
+                "the neural cache reads a stream: this checkpoint's model "
+                "was trained on sentences (--layout sentences)"
+            )
         cache = cache.validate() if cache.lam > 0 else None
 
     def scored(ids):
@@ -57,29 +69,56 @@ def evaluate(checkpoint, corpus, backend: str | None = None,
             ids = stream_ids(vocab, sentences)
             total, n = scored(ids)
             loss = total / n
-            return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
-                    "words": n, "unk_rate": stream_unknown_rate(ids, vocab),
-                    "skipped_words": skipped}
+            return {
+                "level": "word",
+                "loss_per_word": loss,
+                "ppl": math.exp(loss),
+                "words": n,
+                "unk_rate": stream_unknown_rate(ids, vocab),
+                "skipped_words": skipped,
+            }
         seqs = [vocab.encode_sentence(s) for s in sentences]
         loss = mean_word_loss(model, seqs)
-        return {"level": "word", "loss_per_word": loss, "ppl": math.exp(loss),
-                "words": sum(len(y) for _, y in seqs), "unk_rate": unknown_rate(seqs, vocab)}
+        return {
+            "level": "word",
+            "loss_per_word": loss,
+            "ppl": math.exp(loss),
+            "words": sum(len(y) for _, y in seqs),
+            "unk_rate": unknown_rate(seqs, vocab),
+        }
     ids, skipped = Vocab(tuple(ck.vocab)).encode_known(text)
     if len(ids) < 2:
-        raise CorpusError(f"{corpus} has {len(ids)} characters of the model's "
-                          f"vocabulary: nothing to predict")
+        raise CorpusError(
+            f"{corpus} has {len(ids)} characters of the model's "
+            f"vocabulary: nothing to predict"
+        )
     total, n = scored(ids)
-    return {"level": "char", "loss_per_char": total / n, "bpc": total / n / math.log(2),
-            "chars": n, "skipped_chars": skipped}
+    return {
+        "level": "char",
+        "loss_per_char": total / n,
+        "bpc": total / n / math.log(2),
+        "chars": n,
+        "skipped_chars": skipped,
+    }
 
 
 def eval_line(r: dict) -> str:
     if r["level"] == "word":
-        skipped = (f", {r['skipped_words']} outside the vocabulary (it has no <unk>) "
-                   f"skipped" if r.get("skipped_words") else "")
-        return (f"loss/word={r['loss_per_word']:.4f} ppl={r['ppl']:.2f}  "
-                f"({r['words']} words, {r['unk_rate']:.1%} <unk>{skipped})")
-    skipped = (f", {r['skipped_chars']} outside the vocabulary skipped"
-               if r["skipped_chars"] else "")
-    return (f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}  "
-            f"({r['chars']} chars{skipped})")
+        skipped = (
+            f", {r['skipped_words']} outside the vocabulary (it has no <unk>) skipped"
+            if r.get("skipped_words")
+            else ""
+        )
+        return (
+            f"loss/word={r['loss_per_word']:.4f} ppl={r['ppl']:.2f}  "
+            f"({r['words']} words, {r['unk_rate']:.1%} <unk>{skipped})"
+        )
+    skipped = (
+        f", {r['skipped_chars']} outside the vocabulary skipped"
+        if r["skipped_chars"]
+        else ""
+    )
+    return (
+        f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}  "
+        f"({r['chars']} chars{skipped})"
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from pytrnn.config import check_seed
+from pytrnn.data.corpora import Vocab
+from pytrnn.data.words import WordVocab, read_units
+from pytrnn.errors import ConfigError
 from pytrnn.graphs.optim import averaged
 from pytrnn.runtime import checkpoint as ckpt_io
-from pytrnn.data.corpora import Vocab
-from pytrnn.config import check_seed
-from pytrnn.errors import ConfigError
 from pytrnn.runtime.model import RNN
 from pytrnn.runtime.sampling import sample_chars, sample_sentences
-from pytrnn.data.words import WordVocab, read_units
 
 CHAR_LENGTH, WORD_LENGTH = 200, 100  # default --length: chars, or words per sentence
 
@@ -44,8 +44,17 @@ def sentence_start(ck: ckpt_io.Checkpoint) -> int:
     return vocab.end_id if layout(ck) == "stream" else vocab.start_id
 
 
-def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
-             sentences=None, min_words=None, backend=None) -> str:
+def generate(
+    path,
+    length=None,
+    temperature=1.0,
+    prime="",
+    seed=0,
+    argmax=False,
+    sentences=None,
+    min_words=None,
+    backend=None,
+) -> str:
     """Characters after ``prime`` (char level), or sentences that start with the
     ``prime`` words, at most ``length`` words each (word level). An option the
     checkpoint's level has no use for is an error, never silently ignored."""
@@ -54,18 +63,41 @@ def generate(path, length=None, temperature=1.0, prime="", seed=0, argmax=False,
         raise ConfigError(f"--length must be at least 1, got {length}")
     model, ck = load_model(path, backend)
     if ck.level == "word":
-        words = [w for line in read_units(prime, ck.run.tokenizer, ck.run.lower)
-                 for w in line]
-        return "\n".join(sample_sentences(
-            model, word_vocab(ck), n=5 if sentences is None else sentences,
-            temperature=temperature, min_words=min_words or 0, seed=seed,
-            max_words=WORD_LENGTH if length is None else length, prime=words,
-            argmax=argmax, start=sentence_start(ck)))
-    given = [o for o, v in (("--sentences", sentences), ("--min-words", min_words))
-             if v is not None]
+        words = [
+            w
+            for line in read_units(prime, ck.run.tokenizer, ck.run.lower)
+            for w in line
+        ]
+        return "\n".join(
+            sample_sentences(
+                model,
+                word_vocab(ck),
+                n=5 if sentences is None else sentences,
+                temperature=temperature,
+                min_words=min_words or 0,
+                seed=seed,
+                max_words=WORD_LENGTH if length is None else length,
+                prime=words,
+                argmax=argmax,
+                start=sentence_start(ck),
+            )
+        )
+    given = [
+        o
+        for o, v in (("--sentences", sentences), ("--min-words", min_words))
+        if v is not None
+    ]
     if given:
-        raise ConfigError(f"{' and '.join(given)} apply to word-level checkpoints; "
-                          f"{path} is char level (use --length)")
-    return sample_chars(model, Vocab(tuple(ck.vocab)),
-                        length=CHAR_LENGTH if length is None else length,
-                        temperature=temperature, prime=prime, seed=seed, argmax=argmax)
+        raise ConfigError(
+            f"{' and '.join(given)} apply to word-level checkpoints; "
+            f"{path} is char level (use --length)"
+        )
+    return sample_chars(
+        model,
+        Vocab(tuple(ck.vocab)),
+        length=CHAR_LENGTH if length is None else length,
+        temperature=temperature,
+        prime=prime,
+        seed=seed,
+        argmax=argmax,
+    )

@@ -10,7 +10,13 @@ import pytensor
 import pytensor.tensor as pt
 
 from pytrnn import __version__
-from pytrnn.runtime.backends import BACKENDS, compile_mode, importable, jax_cache_dir, jax_devices
+from pytrnn.runtime.backends import (
+    BACKENDS,
+    compile_mode,
+    importable,
+    jax_cache_dir,
+    jax_devices,
+)
 
 
 def _version(pkg: str) -> str:
@@ -27,7 +33,10 @@ def probe_backend(name: str) -> tuple[bool, str]:
         t0 = time.perf_counter()
         f = pytensor.function([a], a.dot(a), mode=compile_mode(name))
         ok = float(f(np.arange(3.0))) == 5.0
-        return ok, f"{time.perf_counter() - t0:.1f} s to compile" if ok else "wrong result"
+        return (
+            ok,
+            f"{time.perf_counter() - t0:.1f} s to compile" if ok else "wrong result",
+        )
     except Exception as e:  # a broken backend is reported, not raised
         return False, f"{type(e).__name__}: {e}".splitlines()[0][:120]
 
@@ -35,8 +44,10 @@ def probe_backend(name: str) -> tuple[bool, str]:
 def _topology() -> str:
     import jax
 
-    return (f"process {jax.process_index()} of {jax.process_count()}, "
-            f"{jax.local_device_count()} local / {jax.device_count()} global devices")
+    return (
+        f"process {jax.process_index()} of {jax.process_count()}, "
+        f"{jax.local_device_count()} local / {jax.device_count()} global devices"
+    )
 
 
 def info(probe: bool = True) -> dict:
@@ -50,9 +61,12 @@ def info(probe: bool = True) -> dict:
         "numba": _version("numba"),
         "numpy": _version("numpy"),
         # (True | False | None = not probed, detail)
-        "backends": {n: probe_backend(n) if probe else
-                     (None, "importable" if importable(n) else "not installed")
-                     for n in BACKENDS},
+        "backends": {
+            n: probe_backend(n)
+            if probe
+            else (None, "importable" if importable(n) else "not installed")
+            for n in BACKENDS
+        },
         "jax_devices": devices,
         "processes": _topology(),
         "c_blas": blas or "none found (C backend uses a slow fallback)",

@@ -12,15 +12,26 @@ from pytrnn.files import figure_path
 # alone on the left, since no held-out figure carries the L2 term; train and
 # validation meet on the right as data loss per char (bits) or per word (perplexity).
 PANELS = {
-    "char": ([("loss", "train loss / window (data + L2, the notebook's)")],
-             [("train_bpc", "train"), ("val_bpc", "validation")], "bits per char"),
-    "word": ([("train_word_loss", "train"), ("val_word_loss", "validation")],
-             [("train_ppl", "train"), ("val_ppl", "validation")], "perplexity"),
+    "char": (
+        [("loss", "train loss / window (data + L2, the notebook's)")],
+        [("train_bpc", "train"), ("val_bpc", "validation")],
+        "bits per char",
+    ),
+    "word": (
+        [("train_word_loss", "train"), ("val_word_loss", "validation")],
+        [("train_ppl", "train"), ("val_ppl", "validation")],
+        "perplexity",
+    ),
 }
 
 
-def plot_history(history: list[dict], out: str | Path, level: str = "char",
-                 title: str = "", reference: list[float] | None = None) -> Path:
+def plot_history(
+    history: list[dict],
+    out: str | Path,
+    level: str = "char",
+    title: str = "",
+    reference: list[float] | None = None,
+) -> Path:
     """Draw loss (left) and bits/char or perplexity (right) per pass into ``out``.
 
     ``reference`` is an optional series drawn beside the loss, e.g. the original
@@ -41,8 +52,13 @@ def plot_history(history: list[dict], out: str | Path, level: str = "char",
         if key in history[0]:
             ax1.plot(passes, [r[key] for r in history], marker="o", label=label)
     if reference:
-        ax1.plot(range(1, len(reference) + 1), reference, marker="s", ls="--",
-                 label="original notebook")
+        ax1.plot(
+            range(1, len(reference) + 1),
+            reference,
+            marker="s",
+            ls="--",
+            label="original notebook",
+        )
     ax1.set_xlabel("pass")
     ax1.set_ylabel("loss" if level == "char" else "loss per word")
     ax1.legend()
@@ -94,5 +110,4 @@ def plot_checkpoint(path, out) -> Path:
             return plot_runs(path, out)
         path = path[0]
     ck = load(path)
-    return plot_history(ck.history, out, level=ck.level,
-                        title=run_title(ck))
+    return plot_history(ck.history, out, level=ck.level, title=run_title(ck))

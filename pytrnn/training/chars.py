@@ -9,18 +9,24 @@ counted, reported and skipped.
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from pytrnn.runtime.backends import resolve_backend
 from pytrnn.config import VARIABLE_BPTT_BUCKET
-from pytrnn.data.corpora import (ENCODE_CHUNK, Vocab, refuse_empty_shares, split_streams,
-                                 stack_variable, stack_windows, variable_windows,
-                                 window_starts)
+from pytrnn.data.corpora import (
+    ENCODE_CHUNK,
+    Vocab,
+    refuse_empty_shares,
+    split_streams,
+    stack_variable,
+    stack_windows,
+    variable_windows,
+    window_starts,
+)
 from pytrnn.errors import CorpusError
-from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop, settle
+from pytrnn.runtime.backends import resolve_backend
 from pytrnn.runtime.sampling import sample_chars
 from pytrnn.runtime.scoring import held_out
+from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop, settle
 
 
 class CharLoop(Loop):
@@ -49,8 +55,8 @@ class CharLoop(Loop):
         refuse_empty_shares(self.cfg, texts, n_val, n_test, f"{n} {self.unit}")
         # the text's order: train, then validation, then test (the last test_frac)
         self.train_data = data[: n - n_val - n_test]
-        self.val_data = data[n - n_val - n_test: n - n_test]
-        self.test_data = data[n - n_test:] if n_test else None
+        self.val_data = data[n - n_val - n_test : n - n_test]
+        self.test_data = data[n - n_test :] if n_test else None
         if texts.valid is not None:
             self.val_data, self.skipped["valid"] = self.vocab.encode_known(texts.valid)
         if texts.test is not None:
@@ -67,16 +73,24 @@ class CharLoop(Loop):
             raise CorpusError(
                 f"--batch {B} cuts the {len(self.train_data)} training {self.unit} into "
                 f"streams of {self.streams.shape[1]}, fewer than window+1 = {L + 1}: "
-                f"lower --batch or --window")
+                f"lower --batch or --window"
+            )
         self.starts = window_starts(self.streams.shape[1], L, self.unit)
-        self.fuse = self.cfg.resolved_fuse(resolve_backend(self.cfg.backend), len(self.starts))
+        self.fuse = self.cfg.resolved_fuse(
+            resolve_backend(self.cfg.backend), len(self.starts)
+        )
         # one compiled call per window (the notebook's loop) unless fused or batched
         self.variable = self.model_cfg.variable_bptt
         self.per_window = self.fuse == 1 and (B == 1 or self.variable)
         self.chunk = ASYNC_STEPS if self.per_window else self.fuse
-        self.val_starts = (window_starts(len(self.val_data), L, self.unit)
-                           if len(self.val_data) else None)
-        if self.test_data is not None:  # too short a test text: say so now, not at the end
+        self.val_starts = (
+            window_starts(len(self.val_data), L, self.unit)
+            if len(self.val_data)
+            else None
+        )
+        if (
+            self.test_data is not None
+        ):  # too short a test text: say so now, not at the end
             window_starts(len(self.test_data), L, self.unit)
 
     def describe(self):
@@ -87,16 +101,20 @@ class CharLoop(Loop):
         for split, count in self.skipped.items():
             val += f" ({count} {split} chars outside the vocabulary skipped)"
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
-        return (f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
-                f"{val}; {self.windows_line()}{streams} per pass, {self.fuse} per call")
+        return (
+            f"corpus {self.corpus_name}: {self.vocab.size} distinct chars, {n} chars"
+            f"{val}; {self.windows_line()}{streams} per pass, {self.fuse} per call"
+        )
 
     def validates(self) -> bool:
         return self.val_starts is not None
 
     def windows_line(self) -> str:
         if self.variable:
-            return (f"about {len(self.starts)} windows of variable length around "
-                    f"{self.window} (--variable-bptt)")
+            return (
+                f"about {len(self.starts)} windows of variable length around "
+                f"{self.window} (--variable-bptt)"
+            )
         return f"{len(self.starts)} windows of {self.window}"
 
     def padded(self, n: int) -> int:
@@ -111,21 +129,23 @@ class CharLoop(Loop):
         if self.variable:  # the bucket of --window; the others compile when met
             T = self.padded(self.window)
             if self.per_window:
-                first = self.local_streams()[:, 1:T + 1].T if adaptive else None
-                return self.model.compile(length=T, masked=True, batch=self.batch,
-                                          targets=first)
+                first = self.local_streams()[:, 1 : T + 1].T if adaptive else None
+                return self.model.compile(
+                    length=T, masked=True, batch=self.batch, targets=first
+                )
             X = np.zeros((self.chunk, T, self.batch), np.int32)
             return self.model.warm_windows(X, X, masks=np.ones(X.shape))
         if self.per_window:
-            first = self.train_data[1:self.window + 1] if adaptive else None
+            first = self.train_data[1 : self.window + 1] if adaptive else None
             return self.model.compile(length=self.window, targets=first)
         X = np.zeros(self._shape(self.chunk), np.int32)
         if self.cfg.num_processes > 1:
             X = X[..., : self.batch // self.cfg.num_processes]
         Y = X
         if adaptive:
-            Y = stack_windows(self.local_streams(), np.resize(self.starts, self.chunk),
-                              self.window)[1]
+            Y = stack_windows(
+                self.local_streams(), np.resize(self.starts, self.chunk), self.window
+            )[1]
         return self.model.warm_windows(X, Y)
 
     def local_streams(self):
@@ -134,7 +154,7 @@ class CharLoop(Loop):
             return self.streams
         share = self.batch // self.cfg.num_processes
         i = self.model.parallel.process_index
-        return self.streams[i * share:(i + 1) * share]
+        return self.streams[i * share : (i + 1) * share]
 
     def _shape(self, K):
         return (K, self.window) if self.batch == 1 else (K, self.window, self.batch)
@@ -151,7 +171,7 @@ class CharLoop(Loop):
         per call, or in a fused chunk as each window's weight."""
         L, B, m = self.window, self.batch, self.model
         rng = self.drop_rng(j)
-        wins = order[j:j + n]
+        wins = order[j : j + n]
         streams = self.local_streams()
         if self.per_window:
             steps = []
@@ -159,18 +179,29 @@ class CharLoop(Loop):
                 T = self.padded(k)
                 X, Y, M = stack_variable(streams, [(i, k)], T)
                 m.set_lr(self.lr_now * k / L)
-                steps.append(m.train_masked(X[0], Y[0], M[0], sync=False,
-                                            drop=rng and m.draw_drop(T, B, rng=rng)))
-            return [(float(a), float(b) * B, int(k) * B)
-                    for (a, b), (_, k) in zip(steps, wins)]
+                steps.append(
+                    m.train_masked(
+                        X[0],
+                        Y[0],
+                        M[0],
+                        sync=False,
+                        drop=rng and m.draw_drop(T, B, rng=rng),
+                    )
+                )
+            return [
+                (float(a), float(b) * B, int(k) * B)
+                for (a, b), (_, k) in zip(steps, wins)
+            ]
         K, T = self.chunk, self.padded(int(wins[:, 1].max()))
         full = np.concatenate([wins, np.resize(wins, (K - n, 2))]) if K > n else wins
         X, Y, M = stack_variable(streams, full, T)
         w = np.where(np.arange(K) < n, full[:, 1] / L, 0.0).astype(m.cfg.dtype)
         drops = rng and m.draw_drop(T, B, K, rng=rng)
         losses, data_losses = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
-        return [(float(a), float(b) * B, int(k) * B)
-                for a, b, k in zip(losses[:n], data_losses[:n], wins[:, 1])]
+        return [
+            (float(a), float(b) * B, int(k) * B)
+            for a, b, k in zip(losses[:n], data_losses[:n], wins[:, 1])
+        ]
 
     def train_chunk(self, order, j, n):
         if self.variable:
@@ -179,23 +210,36 @@ class CharLoop(Loop):
         rng, m = self.drop_rng(j), self.model
         if self.per_window:
             d = self.train_data
-            return settle([m.train_step(d[i:i + L], d[i + 1:i + 1 + L], sync=False,
-                                        drop=rng and m.draw_drop(L, rng=rng))
-                           for i in order[j:j + n]], L)
+            return settle(
+                [
+                    m.train_step(
+                        d[i : i + L],
+                        d[i + 1 : i + 1 + L],
+                        sync=False,
+                        drop=rng and m.draw_drop(L, rng=rng),
+                    )
+                    for i in order[j : j + n]
+                ],
+                L,
+            )
         K = self.chunk
-        starts = np.resize(order[j:j + n], K)  # pad the last chunk; weight 0 below
+        starts = np.resize(order[j : j + n], K)  # pad the last chunk; weight 0 below
         X, Y = stack_windows(self.local_streams(), starts, L)
         w = (np.arange(K) < n).astype(m.cfg.dtype)
         drops = rng and m.draw_drop(L, B if B > 1 else None, K, rng=rng)
         losses, data_losses = m.train_windows(X, Y, wmask=w, drops=drops)
         # the loss stays the mean over streams (the notebook's scale); the data loss
         # is summed over streams so bits/char = data sum / chars
-        return [(float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])]
+        return [
+            (float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])
+        ]
 
     def held_out_mean(self, d, starts) -> float:
         """Data loss per token over the notebook's windows of d, each from h = 0
         (or, carrying state, over d as contiguous streams: pytrnn.runtime.scoring)."""
-        total, count = held_out(self.model, d, starts, self.window, self.cfg.carry_state)
+        total, count = held_out(
+            self.model, d, starts, self.window, self.cfg.carry_state
+        )
         return total / count
 
     def held_out(self, d, starts):
@@ -222,13 +266,19 @@ class CharLoop(Loop):
     def test_metrics(self):
         starts = window_starts(len(self.test_data), self.window)
         loss, bpc = self.held_out(self.test_data, starts)
-        return {"loss_per_char": bpc * LN2, "bpc": bpc,
-                "skipped_chars": self.skipped.get("test", 0)}
+        return {
+            "loss_per_char": bpc * LN2,
+            "bpc": bpc,
+            "skipped_chars": self.skipped.get("test", 0),
+        }
 
     def test_line(self, t):
-        return (f"test (pass {t['pass']}): loss/char={t['loss_per_char']:.4f} "
-                f"bits/char={t['bpc']:.3f}")
+        return (
+            f"test (pass {t['pass']}): loss/char={t['loss_per_char']:.4f} "
+            f"bits/char={t['bpc']:.3f}"
+        )
 
     def sample(self):
-        return sample_chars(self.model, self.vocab, self.cfg.sample_length,
-                            seed=self.cfg.seed)
+        return sample_chars(
+            self.model, self.vocab, self.cfg.sample_length, seed=self.cfg.seed
+        )

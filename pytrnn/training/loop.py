@@ -12,60 +12,36 @@ from __future__ import annotations
 
 import contextlib
 import math
-import shlex
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from pytrnn.config import CHANGEABLE, LOCKED, TrainConfig, fields_by_rule
+from pytrnn.errors import ConfigError, DivergedError
+from pytrnn.files import check_free_space
 from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ckpt_io
-from pytrnn.config import CHANGEABLE, LOCKED, TrainConfig, fields_by_rule
-from pytrnn.errors import ConfigError, DivergedError, OutputError
-from pytrnn.files import check_free_space
 from pytrnn.runtime.model import RNN
 from pytrnn.runtime.state import check_fits
+from pytrnn.training.outputs import (  # noqa: F401 (the run's names, as before)
+    Outputs,
+    TrainResult,
+    best_file,
+    best_path,
+    resumes_into,
+)
 from pytrnn.training.progress import PrintReporter
+from pytrnn.training.schedule import next_lr, stalls
 from pytrnn.training.signals import Signals, TrainingInterrupted, owned_signals  # noqa: F401
 
 LN2 = math.log(2.0)
 # the resume rules, as config.py declares them on the fields
 SCHEDULE_FIELDS = fields_by_rule(TrainConfig, CHANGEABLE)  # kept unless given again
 DATA_FIELDS = fields_by_rule(TrainConfig, LOCKED)  # fix the data a run sees
-ANNEAL = 4.0  # word_language_model divides its rate by 4 on a plateau
 ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
 ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
-
-
-@dataclass
-class TrainResult:
-    model: RNN
-    checkpoint: ckpt_io.Checkpoint
-    path: Path
-    history: list = field(default_factory=list)
-    compile_s: float = 0.0
-    units_per_s: float = 0.0
-    sample: str = ""
-    best_path: Path | None = None  # None: no validation split, so no best pass
-    test: dict | None = None  # the test text's figures, when there is one
-
-
-def best_path(path: Path) -> Path:
-    """``runs/a.npz`` -> ``runs/a.best.npz``: the best pass by validation loss."""
-    path = Path(path)
-    return path.with_name(path.stem + ".best" + (path.suffix or ".npz"))
-
-
-def resumes_into(cfg, path: Path) -> bool:
-    """The run continues the checkpoint at ``path`` itself (--resume X, saving back
-    to X): what is there is this run's own last good state."""
-    return cfg.resume is not None and Path(path).resolve() == Path(cfg.resume).resolve()
-
-
-def best_file(path) -> bool:
-    """``X.best.npz``: a run's best pass, the copy ``best_path`` names."""
-    return Path(path).stem.endswith(".best")
 
 
 def settle(steps, units):
@@ -79,11 +55,26 @@ class Loop:
 
     unit = "chars"
     val_key = "val_bpc"  # the history entry the best pass is chosen by
-    STATE = dict(passes_done=0, window=0, iseq=0, pass_loss_sum=0.0, pass_data_sum=0.0,
-                 pass_units=0)
+    STATE = dict(
+        passes_done=0,
+        window=0,
+        iseq=0,
+        pass_loss_sum=0.0,
+        pass_data_sum=0.0,
+        pass_units=0,
+    )
 
-    def __init__(self, model_cfg, cfg, texts, resumed, reporter, path: Path,
-                 signals: Signals | None = None, lr_given: bool | None = None):
+    def __init__(
+        self,
+        model_cfg,
+        cfg,
+        texts,
+        resumed,
+        reporter,
+        path: Path,
+        signals: Signals | None = None,
+        lr_given: bool | None = None,
+    ):
         """``lr_given``: the user set the rate of this resumed run (None: it did
         if the rate differs from the checkpoint's)."""
         self.cfg, self.reporter = cfg, reporter
@@ -92,18 +83,26 @@ class Loop:
         self.model_cfg = model_cfg
         self.prepare(texts, resumed)
         if model_cfg.nt_asgd and not self.validates():  # a share that held out nothing
-            raise ConfigError("--nt-asgd switches to averaged SGD when validation "
-                              "stalls, and this text holds no validation out: give "
-                              "--valid FILE or a longer text")
+            raise ConfigError(
+                "--nt-asgd switches to averaged SGD when validation "
+                "stalls, and this text holds no validation out: give "
+                "--valid FILE or a longer text"
+            )
         model_cfg = replace(model_cfg, vocab_size=self.vocab.size).validate()
         if resumed is None:  # a resumed model's arrays exist already
             check_fits(model_cfg)
         params = resumed.params if resumed else None
-        self.model = RNN(model_cfg, params=params, mode=cfg.resolved_mode,
-                         backend=cfg.backend, seed=cfg.seed, device=cfg.device,
-                         devices=cfg.devices,
-                         variable_lr=cfg.has_schedule or model_cfg.variable_bptt,
-                         carry_state=cfg.carry_state)
+        self.model = RNN(
+            model_cfg,
+            params=params,
+            mode=cfg.resolved_mode,
+            backend=cfg.backend,
+            seed=cfg.seed,
+            device=cfg.device,
+            devices=cfg.devices,
+            variable_lr=cfg.has_schedule or model_cfg.variable_bptt,
+            carry_state=cfg.carry_state,
+        )
         # the rate of the next pass: a schedule's, unless the resumed run set --lr
         saved_now = resumed.run.lr_now if resumed else None
         if lr_given is None:
@@ -119,9 +118,13 @@ class Loop:
         self.path = Path(path)
         self.best_path = best_path(self.path)
         self.resumed_here = resumed is not None and resumes_into(cfg, self.path)
-        self.wrote = False  # this run has written its checkpoint at least once
+        self.outputs = Outputs(
+            cfg, self.path, self.reporter, self.lead, self.resumed_here
+        )
         self.replaced = False  # the best pass of the run --overwrite replaces is gone
-        self.state = {k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()}
+        self.state = {
+            k: getattr(resumed, k) if resumed else v for k, v in self.STATE.items()
+        }
         self.history = list(resumed.history) if resumed else []
         self.test_result = None
 
@@ -135,16 +138,27 @@ class Loop:
 
     # -- checkpoints ------------------------------------------------------------
     def checkpoint(self) -> ckpt_io.Checkpoint:
-        run = ckpt_io.RunInfo(train={k: getattr(self.cfg, k) for k in DATA_FIELDS},
-                              schedule={k: getattr(self.cfg, k) for k in SCHEDULE_FIELDS},
-                              lr_now=self.lr_now, test=self.test_result or None)
+        run = ckpt_io.RunInfo(
+            train={k: getattr(self.cfg, k) for k in DATA_FIELDS},
+            schedule={k: getattr(self.cfg, k) for k in SCHEDULE_FIELDS},
+            lr_now=self.lr_now,
+            test=self.test_result or None,
+        )
         return ckpt_io.Checkpoint(
-            cfg=self.model.cfg, params=self.model.get_params(),
-            vocab=list(self.vocab.symbols), level=self.cfg.level,
-            corpus=self.corpus_name, mode=self.model.mode, backend=self.model.backend,
-            seed=self.cfg.seed, history=self.history, run=run,
-            opt_state=self.model.get_state(), carry=self.model.get_carry(),
-            **self.state)
+            cfg=self.model.cfg,
+            params=self.model.get_params(),
+            vocab=list(self.vocab.symbols),
+            level=self.cfg.level,
+            corpus=self.corpus_name,
+            mode=self.model.mode,
+            backend=self.model.backend,
+            seed=self.cfg.seed,
+            history=self.history,
+            run=run,
+            opt_state=self.model.get_state(),
+            carry=self.model.get_carry(),
+            **self.state,
+        )
 
     def save(self, best: bool = False) -> None:
         """Write the checkpoint (and the best pass's). The first write of a run
@@ -155,29 +169,14 @@ class Loop:
             return
         ck = self.checkpoint()
         for target in (self.path, self.best_path) if best else (self.path,):
-            self._write(target, lambda t=target: ckpt_io.save(t, ck))
-            self.wrote = self.wrote or target == self.path
+            self.outputs.write(target, lambda t=target: ckpt_io.save(t, ck))
+            self.outputs.wrote = self.outputs.wrote or target == self.path
         if self.cfg.overwrite and not self.resumed_here and not self.replaced:
             if not best:  # the replaced run's best pass; ours has none yet
-                self._write(self.best_path,
-                            lambda: self.best_path.unlink(missing_ok=True))
+                self.outputs.write(
+                    self.best_path, lambda: self.best_path.unlink(missing_ok=True)
+                )
             self.replaced = True
-
-    def _write(self, target: Path, write) -> None:
-        try:
-            write()
-        except OSError as e:
-            self.reporter.stop()
-            raise OutputError(f"cannot write {target} ({e.strerror or e}); "
-                              f"{self.kept()}")
-
-    def kept(self) -> str:
-        """What a stop leaves at the checkpoint path, said truthfully."""
-        if self.wrote or self.resumed_here:
-            return f"the last good checkpoint is kept: {self.path}"
-        if self.path.exists():
-            return f"this run wrote no checkpoint; {self.path} is as it was"
-        return "no checkpoint was written yet"
 
     def drop_rng(self, j: int):
         """Dropout masks for the chunk at window (or sentence) j of this pass: drawn
@@ -198,71 +197,70 @@ class Loop:
         is a chunk of several)."""
         return len(order)
 
-    def log(self, record: dict) -> None:
-        if self.cfg.log and self.lead:
-            def append():
-                with open(self.cfg.log, "a", encoding="utf-8") as f:
-                    f.write(ckpt_io.to_json(record) + "\n")
-
-            self._write(Path(self.cfg.log), append)
-
-    def resume_command(self) -> str:
-        """The command that continues this run exactly where it stopped."""
-        cfg, q = self.cfg, shlex.quote
-        cmd = f"pytrnn train --resume {q(str(self.path))} --passes {cfg.passes}"
-        if cfg.log:
-            cmd += f" --log {q(str(cfg.log))}"
-        if cfg.save_every != 60.0:
-            cmd += f" --save-every {cfg.save_every:g}"
-        if cfg.backend:
-            cmd += f" --backend {cfg.backend}"
-        if cfg.device:
-            cmd += f" --device {cfg.device}"
-        return cmd
-
     # -- the loop ---------------------------------------------------------------
     def run(self) -> TrainResult:
         rep = self.reporter
         rep.line(self.describe())
         if self.lead:
-            check_free_space(self.path, 2 * self.model.state.nbytes() + (1 << 16),
-                             "the checkpoint")
+            check_free_space(
+                self.path, 2 * self.model.state.nbytes() + (1 << 16), "the checkpoint"
+            )
         try:
             compile_s = self.compile()
         except KeyboardInterrupt:
             self.signals.requested = True
         if self.signals.requested:
             rep.stop()
-            self.signals.check("while compiling, before any training"
-                               + (f"; {self.path} is as it was" if self.path.exists()
-                                  else ""))
+            self.signals.check(
+                "while compiling, before any training"
+                + (f"; {self.path} is as it was" if self.path.exists() else "")
+            )
         self.signals.at_once = False  # from here a first signal saves, then stops
-        rep.line(f"compiled ({self.model.backend} on {self.model.device}, "
-                 f"{self.model.mode}) in {compile_s:.1f} s")
+        rep.line(
+            f"compiled ({self.model.backend} on {self.model.device}, "
+            f"{self.model.mode}) in {compile_s:.1f} s"
+        )
         self.score_s = 0.0
         trained_units, train_s = self.passes()
         self.signals.at_once = True
         speed = trained_units / train_s if train_s else 0.0
-        scoring = (f"; validation took {self.score_s:.1f} s apart from training"
-                   if self.score_s else "")
-        rep.line(f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
-                 f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s{scoring})")
+        scoring = (
+            f"; validation took {self.score_s:.1f} s apart from training"
+            if self.score_s
+            else ""
+        )
+        rep.line(
+            f"trained {trained_units} {self.unit} in {train_s:.1f} s: "
+            f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s{scoring})"
+        )
         has_best = any(self.val_key in r for r in self.history)
         if self.has_test():
             t0 = time.perf_counter()
             self.test_result = self.score_test(has_best)
-            rep.line(self.test_line(self.test_result)
-                     + f" in {time.perf_counter() - t0:.1f} s")
+            rep.line(
+                self.test_line(self.test_result)
+                + f" in {time.perf_counter() - t0:.1f} s"
+            )
             self.save()
-        rep.line(f"checkpoint: {self.path}" + (f" (best pass: {self.best_path})"
-                                               if has_best else ""))
+        rep.line(
+            f"checkpoint: {self.path}"
+            + (f" (best pass: {self.best_path})" if has_best else "")
+        )
         with self.evaluating():
             text = self.sample() if self.cfg.sample_length > 0 else ""
         if text:
             rep.line(text)
-        return TrainResult(self.model, self.checkpoint(), self.path, self.history,
-                           compile_s, speed, text,
-                           self.best_path if has_best else None, self.test_result)
+        return TrainResult(
+            self.model,
+            self.checkpoint(),
+            self.path,
+            self.history,
+            compile_s,
+            speed,
+            text,
+            self.best_path if has_best else None,
+            self.test_result,
+        )
 
     def score_test(self, use_best: bool) -> dict:
         """The test text's figures, with the best pass's parameters where there is
@@ -296,12 +294,15 @@ class Loop:
             j = st["window"]
             while j < len(order):
                 n = min(self.chunk, len(order) - j)
-                for k, (loss, data_loss, units) in enumerate(self.train_chunk(order, j, n)):
+                for k, (loss, data_loss, units) in enumerate(
+                    self.train_chunk(order, j, n)
+                ):
                     if not math.isfinite(loss):
                         rep.stop()
                         raise DivergedError(
                             f"loss became {loss} at pass {p + 1}, window {j + k} "
-                            f"(iseq {st['iseq']}); lower --lr; {self.kept()}")
+                            f"(iseq {st['iseq']}); lower --lr; {self.outputs.kept()}"
+                        )
                     st["pass_loss_sum"] += loss
                     st["pass_data_sum"] += data_loss
                     st["pass_units"] += units
@@ -321,9 +322,14 @@ class Loop:
             pass_units = st["pass_units"] - units_before
             trained_units += pass_units
             train_s += dt
-            record = {"pass": p + 1, "iseq": st["iseq"] - 1, "lr": self.lr_now,
-                      "loss": st["pass_loss_sum"] / max(self.optimizer_steps(order), 1),
-                      "seconds": dt, f"{self.unit}_per_s": pass_units / dt if dt else 0.0}
+            record = {
+                "pass": p + 1,
+                "iseq": st["iseq"] - 1,
+                "lr": self.lr_now,
+                "loss": st["pass_loss_sum"] / max(self.optimizer_steps(order), 1),
+                "seconds": dt,
+                f"{self.unit}_per_s": pass_units / dt if dt else 0.0,
+            }
             t_score = time.perf_counter()
             with self.evaluating():
                 record.update(self.pass_metrics())
@@ -331,19 +337,26 @@ class Loop:
                 record["score_seconds"] = time.perf_counter() - t_score
                 self.score_s += record["score_seconds"]
             self.history.append(record)
-            st.update(passes_done=p + 1, window=0, pass_loss_sum=0.0, pass_data_sum=0.0,
-                      pass_units=0)
+            st.update(
+                passes_done=p + 1,
+                window=0,
+                pass_loss_sum=0.0,
+                pass_data_sum=0.0,
+                pass_units=0,
+            )
             best = self.is_best(record)
             self.lr_now = self.next_lr(p + 1, record, best)
             rep.line(self.pass_line(record) + ("  *best*" if best else ""))
             if self.stalled(record):
                 self.model.start_averaging()
                 record["asgd_from"] = p + 2
-                rep.line(f"switching to averaged SGD from pass {p + 2} (--nt-asgd "
-                         f"{self.model.cfg.nt_asgd}: validation worse than its best "
-                         f"from more than {self.model.cfg.nt_asgd} passes back)")
+                rep.line(
+                    f"switching to averaged SGD from pass {p + 2} (--nt-asgd "
+                    f"{self.model.cfg.nt_asgd}: validation worse than its best "
+                    f"from more than {self.model.cfg.nt_asgd} passes back)"
+                )
             self.save(best=best)  # before the log: a log that fails loses no pass
-            self.log(record)
+            self.outputs.log(record)
             last_save = time.monotonic()
         return trained_units, train_s
 
@@ -363,25 +376,18 @@ class Loop:
             self.model.set_params(raw)
 
     def stalled(self, record: dict) -> bool:
-        """--nt-asgd N: still SGD, and this pass's validation loss is worse than the
-        best of the passes before it but the last N (AWD's ``len(best_val_loss) >
-        nonmono and val_loss > min(best_val_loss[:-nonmono])``)."""
+        """--nt-asgd: still SGD, and validation stalled (schedule.stalls)."""
         N = self.model.cfg.nt_asgd
-        if not N or self.val_key not in record or self.model.switched_on:
-            return False
-        earlier = [r[self.val_key] for r in self.history[:-1] if self.val_key in r]
-        return len(earlier) > N and record[self.val_key] > min(earlier[:-N])
+        return (
+            bool(N)
+            and not self.model.switched_on
+            and stalls(N, self.history, record, self.val_key)
+        )
 
     def next_lr(self, passes_done: int, record: dict, best: bool) -> float:
-        """The rate after a pass: char-rnn's decay (``lr *= F`` after each pass from
-        ``lr_decay_after`` on) and word_language_model's annealing (``lr /= 4`` when
-        the validation loss did not improve)."""
-        cfg, lr = self.cfg, self.lr_now
-        if cfg.anneal_on_plateau and self.val_key in record and not best:
-            lr /= ANNEAL
-        if cfg.lr_decay != 1.0 and passes_done >= cfg.lr_decay_after:
-            lr *= cfg.lr_decay
-        return lr
+        return next_lr(
+            self.cfg, self.lr_now, passes_done, record.get(self.val_key), best
+        )
 
     def interrupt(self, p, done):
         """Save where we are and stop: the checkpoint resumes at the next window."""
@@ -389,4 +395,5 @@ class Loop:
         self.save()
         raise TrainingInterrupted(
             f"interrupted at pass {p + 1}, window {self.state['window']} after {done} "
-            f"{self.unit}; saved {self.path}. Resume with: {self.resume_command()}")
+            f"{self.unit}; saved {self.path}. Resume with: {self.outputs.resume_command()}"
+        )

@@ -10,17 +10,24 @@ import shlex
 from dataclasses import replace
 from pathlib import Path
 
-from pytrnn.runtime import checkpoint as ckpt_io
-from pytrnn.runtime.backends import resolve_backend
-from pytrnn.training.chars import CharLoop
 from pytrnn.config import CHANGEABLE, LOCKED, RNNConfig, TrainConfig, fields_by_rule
 from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
 from pytrnn.errors import CheckpointError, ConfigError, OutputError
-from pytrnn.recipes import flag
 from pytrnn.files import PathBusy, check_writable, claim_all
-from pytrnn.training.loop import (DATA_FIELDS, SCHEDULE_FIELDS, TrainingInterrupted,
-                                  TrainResult, best_file, best_path, owned_signals,
-                                  resumes_into)
+from pytrnn.recipes import flag
+from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.runtime.backends import resolve_backend
+from pytrnn.training.chars import CharLoop
+from pytrnn.training.loop import (
+    DATA_FIELDS,
+    SCHEDULE_FIELDS,
+    TrainingInterrupted,
+    TrainResult,
+    best_file,
+    best_path,
+    owned_signals,
+    resumes_into,
+)
 from pytrnn.training.progress import PrintReporter
 from pytrnn.training.sentences import WordLoop
 from pytrnn.training.stream import WordStreamLoop
@@ -55,17 +62,25 @@ def _merge(cfg, saved: dict, default, names, given, used=None):
         g, s = getattr(cfg, name), saved.get(name, getattr(default, name))
         was = used.get(name, s)
         if _was_given(name, cfg, default, given) and g != was:
-            raise ConfigError(f"--resume: {flag(name)} is {_shown(was)} in the "
-                              f"checkpoint, but {_shown(g)} was given; a resumed run "
-                              f"keeps it")
+            raise ConfigError(
+                f"--resume: {flag(name)} is {_shown(was)} in the "
+                f"checkpoint, but {_shown(g)} was given; a resumed run "
+                f"keeps it"
+            )
         updates[name] = s
     return replace(cfg, **updates)
 
 
 def _keep_or_change(cfg, saved: dict, default, names, given):
     """Resumable settings: a value the user gave wins, else the saved one."""
-    return replace(cfg, **{n: saved.get(n, getattr(default, n)) for n in names
-                           if not _was_given(n, cfg, default, given)})
+    return replace(
+        cfg,
+        **{
+            n: saved.get(n, getattr(default, n))
+            for n in names
+            if not _was_given(n, cfg, default, given)
+        },
+    )
 
 
 def default_checkpoint(cfg: TrainConfig, corpus_name: str) -> Path:
@@ -101,7 +116,8 @@ def refuse_taken(cfg: TrainConfig, path: Path) -> None:
         raise ConfigError(
             f"{taken[0]} already holds {_describe_existing(taken[0])}; continue it with "
             f"--resume {shlex.quote(str(taken[0]))}, pick another --checkpoint, or pass "
-            f"--overwrite")
+            f"--overwrite"
+        )
 
 
 def refuse_best_in_place(cfg: TrainConfig, path: Path) -> None:
@@ -110,9 +126,11 @@ def refuse_best_in_place(cfg: TrainConfig, path: Path) -> None:
     if cfg.resume and best_file(cfg.resume) and resumes_into(cfg, path):
         src = Path(cfg.resume)
         new = src.with_name(src.stem[: -len(".best")] + "-from-best" + src.suffix)
-        raise ConfigError(f"{src} is a run's best pass: resuming it in place would "
-                          f"write over it; continue it into a new checkpoint, e.g. "
-                          f"--checkpoint {shlex.quote(str(new))}")
+        raise ConfigError(
+            f"{src} is a run's best pass: resuming it in place would "
+            f"write over it; continue it into a new checkpoint, e.g. "
+            f"--checkpoint {shlex.quote(str(new))}"
+        )
 
 
 def check_outputs(cfg: TrainConfig, path: Path) -> None:
@@ -123,46 +141,66 @@ def check_outputs(cfg: TrainConfig, path: Path) -> None:
         check_writable(cfg.log, "--log", example="run.jsonl")
         log = Path(cfg.log)
         if log.resolve() in (path.resolve(), best_path(path).resolve()) or (
-                log.is_file() and ckpt_io.is_archive(log)):
-            raise ConfigError(f"--log {log} is a checkpoint; the log's lines would "
-                              f"damage it: name another file, such as run.jsonl")
+            log.is_file() and ckpt_io.is_archive(log)
+        ):
+            raise ConfigError(
+                f"--log {log} is a checkpoint; the log's lines would "
+                f"damage it: name another file, such as run.jsonl"
+            )
 
 
 def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     """The configs of a resumed run: what fixes its data and model comes from the
     checkpoint (a conflicting value given is an error); the schedule and the rate
     may change. Returns (model_cfg, cfg, lr_given)."""
-    saved_train = {"level": resumed.level, "corpus": resumed.corpus, "seed": resumed.seed,
-                   **resumed.run.train}
+    saved_train = {
+        "level": resumed.level,
+        "corpus": resumed.corpus,
+        "seed": resumed.seed,
+        **resumed.run.train,
+    }
     if resumed.level == "word":
         if "tokenizer" not in resumed.run.train:  # written before --tokenizer, whose
             # sentence runs were one group per call: the order they trained in
-            if resumed.run.layout("word") == "sentences" and saved_train.get("fuse") is None:
+            if (
+                resumed.run.layout("word") == "sentences"
+                and saved_train.get("fuse") is None
+            ):
                 saved_train["fuse"] = 1
         saved_train["tokenizer"] = resumed.run.tokenizer  # before it: the regex's
     saved_level = TrainConfig(level=saved_train["level"])
-    used = {name: getattr(replace(saved_level, **{name: saved_train.get(name)}),
-                          "resolved_" + name)
-            for name in ("layout", "val_frac")}  # a given value meets what was used
+    used = {
+        name: getattr(
+            replace(saved_level, **{name: saved_train.get(name)}), "resolved_" + name
+        )
+        for name in ("layout", "val_frac")
+    }  # a given value meets what was used
     used["corpus"] = saved_train.get("corpus") or DEFAULT_CORPUS
     cfg = _merge(cfg, saved_train, TrainConfig(), DATA_FIELDS, given, used)
-    cfg = _keep_or_change(cfg, resumed.run.schedule, TrainConfig(),
-                          SCHEDULE_FIELDS, given)
+    cfg = _keep_or_change(
+        cfg, resumed.run.schedule, TrainConfig(), SCHEDULE_FIELDS, given
+    )
     if cfg.mode is None:
         cfg = replace(cfg, mode=resumed.mode)
     saved_model = resumed.cfg.to_dict()
     model_cfg = _merge(model_cfg, saved_model, RNNConfig(), LOCKED_MODEL_FIELDS, given)
-    model_cfg = _keep_or_change(model_cfg, saved_model, RNNConfig(),
-                                RESUMABLE_MODEL_FIELDS, given)
+    model_cfg = _keep_or_change(
+        model_cfg, saved_model, RNNConfig(), RESUMABLE_MODEL_FIELDS, given
+    )
     if cfg.passes <= resumed.passes_done:
-        raise ConfigError(f"--resume: the checkpoint has done {resumed.passes_done} "
-                          f"passes already; ask for more with --passes")
+        raise ConfigError(
+            f"--resume: the checkpoint has done {resumed.passes_done} "
+            f"passes already; ask for more with --passes"
+        )
     lr_given = _was_given("lr", model_cfg, resumed.cfg, given)
     if lr_given:
         was = resumed.run.lr_now or resumed.cfg.lr
         now = model_cfg.lr
-        reporter.line(f"resuming with lr {now:g} (was {was:g})" if now != was
-                      else f"resuming with lr {now:g} (as it was)")
+        reporter.line(
+            f"resuming with lr {now:g} (was {was:g})"
+            if now != was
+            else f"resuming with lr {now:g} (as it was)"
+        )
     return model_cfg, cfg, lr_given
 
 
@@ -177,9 +215,11 @@ def settle_word_run(cfg: TrainConfig, given) -> TrainConfig:
     if cfg.tokenizer == "whitespace":
         for name, flag in (("max_words", "--vocab-size"), ("lower", "--lower")):
             if _was_given(name, cfg, TrainConfig(), given):
-                raise ConfigError(f"{flag} applies to --tokenizer regex; whitespace "
-                                  f"tokens (a standard-format corpus) keep the text's "
-                                  f"own vocabulary and case, as wlm's data.Corpus")
+                raise ConfigError(
+                    f"{flag} applies to --tokenizer regex; whitespace "
+                    f"tokens (a standard-format corpus) keep the text's "
+                    f"own vocabulary and case, as wlm's data.Corpus"
+                )
     return cfg
 
 
@@ -187,25 +227,37 @@ def check_run_options(model_cfg: RNNConfig, cfg: TrainConfig, texts) -> None:
     """Model options that need something of the run (AWD-LSTM's, the adaptive
     softmax's), checked before training."""
     if model_cfg.nt_asgd and texts.valid is None and cfg.resolved_val_frac == 0:
-        raise ConfigError("--nt-asgd switches to averaged SGD when validation stalls: "
-                          "it needs a validation text (--valid, a folder's valid.txt, "
-                          "or --val-frac)")
+        raise ConfigError(
+            "--nt-asgd switches to averaged SGD when validation stalls: "
+            "it needs a validation text (--valid, a folder's valid.txt, "
+            "or --val-frac)"
+        )
     if model_cfg.softmax == "adaptive" and cfg.level == "char":
-        raise ConfigError("--softmax adaptive is for large vocabularies: a word-level "
-                          "option (add --level word)")
+        raise ConfigError(
+            "--softmax adaptive is for large vocabularies: a word-level "
+            "option (add --level word)"
+        )
     if model_cfg.variable_bptt:
         if cfg.resolved_layout != "stream":
-            raise ConfigError("--variable-bptt cuts windows from a stream: at the word "
-                              "level, add --layout stream")
+            raise ConfigError(
+                "--variable-bptt cuts windows from a stream: at the word "
+                "level, add --layout stream"
+            )
         if cfg.resolved_mode != "scan":
-            raise ConfigError("--variable-bptt needs --mode scan: the unrolled loop is "
-                              "the notebook's one fixed window")
+            raise ConfigError(
+                "--variable-bptt needs --mode scan: the unrolled loop is "
+                "the notebook's one fixed window"
+            )
         if cfg.devices > 1 or cfg.num_processes > 1:
             raise ConfigError("--variable-bptt runs on one device")
 
 
-def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
-          given: set[str] | frozenset[str] | None = None) -> TrainResult:
+def train(
+    model_cfg: RNNConfig,
+    cfg: TrainConfig,
+    given: set[str] | frozenset[str] | None = None,
+    reporter=None,
+) -> TrainResult:
     """Train as ``pytrnn train`` does; ``model_cfg.vocab_size`` is filled from the
     corpus. ``given``: the names of the options the user set (the CLI passes them),
     so that resuming compares only those; None compares every value that differs
@@ -221,8 +273,9 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
         resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
         lr_given = None
         if resumed is not None:
-            model_cfg, cfg, lr_given = resolve_resumed(model_cfg, cfg, resumed, given,
-                                                       reporter)
+            model_cfg, cfg, lr_given = resolve_resumed(
+                model_cfg, cfg, resumed, given, reporter
+            )
         elif cfg.level == "word":
             cfg = settle_word_run(cfg, given)
         path = checkpoint_path(cfg, corpus_name(cfg.corpus))
@@ -238,24 +291,36 @@ def train(model_cfg: RNNConfig, cfg: TrainConfig, reporter=None,
                 return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
         except PathBusy as e:
             what = "--log" if cfg.log and e.path == Path(cfg.log) else "--checkpoint"
-            raise OutputError(f"{e.path} is being written by another run (pid {e.pid}) "
-                              f"right now; wait for it to end or pick another {what}")
+            raise OutputError(
+                f"{e.path} is being written by another run (pid {e.pid}) "
+                f"right now; wait for it to end or pick another {what}"
+            )
 
 
 def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainResult:
     texts = load_texts(cfg.corpus, cfg.valid, cfg.test, limit=cfg.limit_chars)
     if texts.valid is not None and cfg.val_frac:
-        raise ConfigError("the validation text is a file (--valid or valid.txt): "
-                          "leave out --val-frac")
+        raise ConfigError(
+            "the validation text is a file (--valid or valid.txt): leave out --val-frac"
+        )
     if texts.test is not None and cfg.test_frac:
-        raise ConfigError("the test text is a file (--test or test.txt): "
-                          "leave out --test-frac")
+        raise ConfigError(
+            "the test text is a file (--test or test.txt): leave out --test-frac"
+        )
     check_run_options(model_cfg, cfg, texts)
     if cfg.level == "char":
         loop = CharLoop
     else:
         loop = WordStreamLoop if cfg.resolved_layout == "stream" else WordLoop
-    loop = loop(model_cfg, cfg, texts, resumed, reporter, path, signals=signals,
-                lr_given=lr_given)
+    loop = loop(
+        model_cfg,
+        cfg,
+        texts,
+        resumed,
+        reporter,
+        path,
+        signals=signals,
+        lr_given=lr_given,
+    )
     signals.check("before training")
     return loop.run()

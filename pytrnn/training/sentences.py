@@ -20,16 +20,22 @@ unroll``) trains the same chunks group by group: the same steps, in the same ord
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from pytrnn.runtime.backends import fuses_windows, resolve_backend
-from pytrnn.errors import CorpusError
 from pytrnn.data.corpora import refuse_empty_shares
-from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
+from pytrnn.data.words import (
+    WordVocab,
+    bucket,
+    drop_long,
+    hold_out,
+    read_units,
+    unknown_rate,
+)
+from pytrnn.errors import CorpusError
+from pytrnn.runtime.backends import fuses_windows, resolve_backend
 from pytrnn.runtime.sampling import sentences_until
 from pytrnn.runtime.scoring import mean_word_loss, pad_length, perplexity
-from pytrnn.data.words import WordVocab, bucket, drop_long, hold_out, read_units, unknown_rate
+from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
 
 POOL = 100  # sentences sorted by length together: POOL * B
 
@@ -56,24 +62,38 @@ class WordFigures:
 
     def test_metrics(self):
         loss = self.test_loss()
-        return {"loss_per_word": loss, "ppl": perplexity(loss),
-                "unk_rate": self.test_unknown_rate()}
+        return {
+            "loss_per_word": loss,
+            "ppl": perplexity(loss),
+            "unk_rate": self.test_unknown_rate(),
+        }
 
     def sample(self):
-        return "\n".join(self.vocab.join(s) for s in sentences_until(
-            self.model, self.vocab, self.cfg.sample_length, seed=self.cfg.seed,
-            start=self.sentence_start))
+        return "\n".join(
+            self.vocab.join(s)
+            for s in sentences_until(
+                self.model,
+                self.vocab,
+                self.cfg.sample_length,
+                seed=self.cfg.seed,
+                start=self.sentence_start,
+            )
+        )
 
     def pass_line(self, r):
-        line = (f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
-                f" ppl={r['train_ppl']:.2f}")
+        line = (
+            f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
+            f" ppl={r['train_ppl']:.2f}"
+        )
         if "val_ppl" in r:
             line += f", val loss/word={r['val_word_loss']:.4f} ppl={r['val_ppl']:.2f}"
         return line + f"  (lr {r['lr']:g}, {r['words_per_s']:,.0f} words/s)"
 
     def test_line(self, t):
-        return (f"test (pass {t['pass']}): loss/word={t['loss_per_word']:.4f} "
-                f"ppl={t['ppl']:.2f} ({t['unk_rate']:.1%} <unk>)")
+        return (
+            f"test (pass {t['pass']}): loss/word={t['loss_per_word']:.4f} "
+            f"ppl={t['ppl']:.2f} ({t['unk_rate']:.1%} <unk>)"
+        )
 
     def held_out_sentences(self, texts):
         """(train, validation, test) sentences: files where given, else seeded shares."""
@@ -106,13 +126,18 @@ class WordFigures:
         if self.tokenizer == "whitespace":
             vocab = WordVocab.from_lines(train, held_out)
             # the adaptive softmax's head holds the lowest ids: the most frequent words
-            return vocab.by_frequency(train) if self.model_cfg.softmax == "adaptive" \
+            return (
+                vocab.by_frequency(train)
+                if self.model_cfg.softmax == "adaptive"
                 else vocab
+            )
         return WordVocab.build(train, self.cfg.max_words)  # by count after its specials
 
     def vocab_line(self) -> str:
         if self.vocab.whitespace:
-            return f"vocabulary {self.vocab.size} (every training token, <eos> included)"
+            return (
+                f"vocabulary {self.vocab.size} (every training token, <eos> included)"
+            )
         return f"vocabulary {self.vocab.size} (incl. <unk>, <s>, </s>)"
 
 
@@ -122,7 +147,7 @@ def batch_groups(lengths: np.ndarray, batch: int, rng) -> np.ndarray:
     perm = rng.permutation(len(lengths))
     pool, groups = POOL * batch, []
     for k in range(0, len(perm), pool):
-        chunk = perm[k:k + pool]
+        chunk = perm[k : k + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
         whole = len(chunk) // batch * batch
         groups.extend(chunk[:whole].reshape(-1, batch))
@@ -136,8 +161,11 @@ def fused_chunks(groups: np.ndarray, buckets, K: int, rng) -> list:
     by_bucket: dict = {}
     for g, T in zip(groups, buckets):
         by_bucket.setdefault(T, []).append(g)
-    chunks = [np.asarray(gs[i:i + K]) for _, gs in sorted(by_bucket.items())
-              for i in range(0, len(gs), K)]
+    chunks = [
+        np.asarray(gs[i : i + K])
+        for _, gs in sorted(by_bucket.items())
+        for i in range(0, len(gs), K)
+    ]
     return [chunks[i] for i in rng.permutation(len(chunks))]
 
 
@@ -147,8 +175,9 @@ class WordLoop(WordFigures, Loop):
     def prepare(self, texts, resumed):
         cfg = self.cfg
         train_sents, val_sents, test_sents = self.held_out_sentences(texts)
-        self.vocab = self.word_vocab(train_sents, [*val_sents, *(test_sents or [])],
-                                     resumed)
+        self.vocab = self.word_vocab(
+            train_sents, [*val_sents, *(test_sents or [])], resumed
+        )
         enc = self.vocab.encode_sentence
         self.train_seqs = [enc(s) for s in train_sents]
         self.val = [enc(s) for s in val_sents]
@@ -156,8 +185,10 @@ class WordLoop(WordFigures, Loop):
         self.batch = cfg.batch
         self.lengths = np.array([len(x) for x, _ in self.train_seqs])
         if self.batch > len(self.train_seqs):
-            raise CorpusError(f"--batch {self.batch} is more than the "
-                              f"{len(self.train_seqs)} training sentences: lower --batch")
+            raise CorpusError(
+                f"--batch {self.batch} is more than the "
+                f"{len(self.train_seqs)} training sentences: lower --batch"
+            )
         backend = resolve_backend(cfg.backend)
         self.fuse = cfg.resolved_fuse(backend, 0)
         # one call per chunk where the backend fuses; else its groups one by one
@@ -171,18 +202,29 @@ class WordLoop(WordFigures, Loop):
         if self.val:
             held += f" ({unknown_rate(self.val, self.vocab):.1%} <unk>)"
         if self.test is not None:
-            held += (f", {len(self.test)} for test "
-                     f"({unknown_rate(self.test, self.vocab):.1%} <unk>)")
+            held += (
+                f", {len(self.test)} for test "
+                f"({unknown_rate(self.test, self.vocab):.1%} <unk>)"
+            )
         limit = self.cfg.max_sentence_len
-        skipped = (f"{self.skipped} skipped as longer than {limit} words "
-                   f"({self.skipped_frac:.1%} of the words)" if limit else "no length limit")
+        skipped = (
+            f"{self.skipped} skipped as longer than {limit} words "
+            f"({self.skipped_frac:.1%} of the words)"
+            if limit
+            else "no length limit"
+        )
         batch = f"; {self.batch} sentences per step" if self.batch > 1 else ""
         if self.fuse > 1:
-            batch += (f", {self.fuse} steps of one length per call" if self.fused_calls
-                      else f", in chunks of {self.fuse} steps of one length")
-        return (f"corpus {self.corpus_name}: {self.vocab_line()}; "
-                f"{len(self.train_seqs)} train sentences "
-                f"({n_words} words), {held}, {skipped}{batch}")
+            batch += (
+                f", {self.fuse} steps of one length per call"
+                if self.fused_calls
+                else f", in chunks of {self.fuse} steps of one length"
+            )
+        return (
+            f"corpus {self.corpus_name}: {self.vocab_line()}; "
+            f"{len(self.train_seqs)} train sentences "
+            f"({n_words} words), {held}, {skipped}{batch}"
+        )
 
     def _pad(self, n):
         return pad_length(self.model, n)
@@ -193,8 +235,9 @@ class WordLoop(WordFigures, Loop):
         starts sooner and the total is the same."""
         if self.batch > 1 or self.fuse > 1:
             return sum(self._compile_groups(n) for n in self._group_lengths())
-        lengths = sorted({self._pad(len(x)) for x, _ in self.train_seqs},
-                         key=lambda v: v or 0)
+        lengths = sorted(
+            {self._pad(len(x)) for x, _ in self.train_seqs}, key=lambda v: v or 0
+        )
         return sum(self.model.compile(length=n, masked=n is not None) for n in lengths)
 
     def _compile_groups(self, n: int) -> float:
@@ -228,12 +271,22 @@ class WordLoop(WordFigures, Loop):
         if self.fuse > 1:
             return self._train_fused(order[j], rng)
         if self.batch > 1:
-            return self._train_groups(order[j:j + n], rng)
-        seqs = [self.train_seqs[k] for k in order[j:j + n]]
-        steps = [m.train_step(x, y, pad_to=self._pad(len(x)), sync=False,
-                              drop=rng and m.draw_drop(self._pad(len(x)) or len(x), rng=rng))
-                 for x, y in seqs]
-        return [(loss, data, len(y)) for (loss, data, _), (_, y) in zip(settle(steps, 0), seqs)]
+            return self._train_groups(order[j : j + n], rng)
+        seqs = [self.train_seqs[k] for k in order[j : j + n]]
+        steps = [
+            m.train_step(
+                x,
+                y,
+                pad_to=self._pad(len(x)),
+                sync=False,
+                drop=rng and m.draw_drop(self._pad(len(x)) or len(x), rng=rng),
+            )
+            for x, y in seqs
+        ]
+        return [
+            (loss, data, len(y))
+            for (loss, data, _), (_, y) in zip(settle(steps, 0), seqs)
+        ]
 
     def _train_groups(self, groups, rng):
         m, B, steps, words = self.model, self.batch, [], []
@@ -241,11 +294,16 @@ class WordLoop(WordFigures, Loop):
             seqs = [self.train_seqs[k] for k in g]
             T = max(len(x) for x, _ in seqs)
             T = bucket(T) if m.static_shapes else T
-            steps.append(m.train_sentences(seqs, pad_to=T, sync=False,
-                                           drop=rng and m.draw_drop(T, B, rng=rng)))
+            steps.append(
+                m.train_sentences(
+                    seqs, pad_to=T, sync=False, drop=rng and m.draw_drop(T, B, rng=rng)
+                )
+            )
             words.append(sum(len(y) for _, y in seqs))
         # data_loss is the mean over the group's sentences: the pass sums words' losses
-        return [(loss, data * B, w) for (loss, data, _), w in zip(settle(steps, 0), words)]
+        return [
+            (loss, data * B, w) for (loss, data, _), w in zip(settle(steps, 0), words)
+        ]
 
     def _train_fused(self, chunk, rng):
         """Up to K groups of one bucket in one call; the last chunk of a bucket is
@@ -256,10 +314,16 @@ class WordLoop(WordFigures, Loop):
         drops = rng and m.draw_drop(T, B, K, rng=rng)
         words = [sum(len(y) for _, y in seqs) for seqs in groups]
         if not self.fused_calls:  # the same steps, one group per call
-            steps = [m.train_sentences(seqs, pad_to=T, sync=False,
-                                       drop=None if drops is None else drops[k])
-                     for k, seqs in enumerate(groups)]
-            return [(loss, data * B, n) for (loss, data, _), n in zip(settle(steps, 0), words)]
+            steps = [
+                m.train_sentences(
+                    seqs, pad_to=T, sync=False, drop=None if drops is None else drops[k]
+                )
+                for k, seqs in enumerate(groups)
+            ]
+            return [
+                (loss, data * B, n)
+                for (loss, data, _), n in zip(settle(steps, 0), words)
+            ]
         padded = [m.pad_batch(seqs, T) for seqs in groups]
         padded += padded[:1] * (K - len(groups))
         X, Y, M = (np.stack(a) for a in zip(*padded))

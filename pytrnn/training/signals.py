@@ -35,7 +35,6 @@ class Signals:
             raise TrainingInterrupted(f"interrupted {when}: nothing was written")
 
 
-
 @contextlib.contextmanager
 def owned_signals():
     """SIGINT and SIGTERM answered by a Signals for as long as the block runs (in
@@ -45,8 +44,9 @@ def owned_signals():
     if threading.current_thread() is not threading.main_thread():
         yield signals
         return
-    previous = {s: signal.signal(s, signals.handler)
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        s: signal.signal(s, signals.handler) for s in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield signals
     finally:

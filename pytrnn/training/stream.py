@@ -11,10 +11,10 @@ unless files are given.
 
 from __future__ import annotations
 
-from pytrnn.training.chars import CharLoop
 from pytrnn.data.corpora import window_starts
-from pytrnn.training.sentences import WordFigures
 from pytrnn.data.words import stream_ids, stream_unknown_rate
+from pytrnn.training.chars import CharLoop
+from pytrnn.training.sentences import WordFigures
 
 
 class WordStreamLoop(WordFigures, CharLoop):
@@ -30,17 +30,23 @@ class WordStreamLoop(WordFigures, CharLoop):
     def describe(self):
         held = ""
         if self.val_starts is not None:
-            held = (f", {len(self.val_data)} held out "
-                    f"({stream_unknown_rate(self.val_data, self.vocab):.1%} <unk>)")
+            held = (
+                f", {len(self.val_data)} held out "
+                f"({stream_unknown_rate(self.val_data, self.vocab):.1%} <unk>)"
+            )
         if self.test_data is not None:
-            held += (f", {len(self.test_data)} for test "
-                     f"({stream_unknown_rate(self.test_data, self.vocab):.1%} <unk>)")
+            held += (
+                f", {len(self.test_data)} for test "
+                f"({stream_unknown_rate(self.test_data, self.vocab):.1%} <unk>)"
+            )
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
         what = "lines" if self.vocab.whitespace else "sentences"
-        return (f"corpus {self.corpus_name}: {self.vocab_line()}; {self.n_sentences} "
-                f"train {what} as one stream of {len(self.train_data)} tokens{held}; "
-                f"{len(self.starts)} "
-                f"windows of {self.window}{streams} per pass, {self.fuse} per call")
+        return (
+            f"corpus {self.corpus_name}: {self.vocab_line()}; {self.n_sentences} "
+            f"train {what} as one stream of {len(self.train_data)} tokens{held}; "
+            f"{len(self.starts)} "
+            f"windows of {self.window}{streams} per pass, {self.fuse} per call"
+        )
 
     @property
     def sentence_start(self) -> int:  # a sentence follows the last one's end

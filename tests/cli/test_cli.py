@@ -36,7 +36,9 @@ def trained(tmp_path_factory):
     corpus = d / "c.txt"
     corpus.write_text("hello world, hello there. " * 40, encoding="utf-8")
     ckpt = d / "m.npz"
-    r = invoke("train", "--corpus", corpus, "--checkpoint", ckpt, "--val-frac", "0.2", *SMALL)
+    r = invoke(
+        "train", "--corpus", corpus, "--checkpoint", ckpt, "--val-frac", "0.2", *SMALL
+    )
     assert r.exit_code == 0, r.output
     return r, ckpt, corpus
 
@@ -61,8 +63,11 @@ def test_sample_is_reproducible_and_primed(trained):
     assert a.stdout == b.stdout != c.stdout
     assert a.stdout.startswith("hello") and len(a.stdout.rstrip("\n")) == 55
     g = invoke("sample", ckpt, "--argmax", "--length", 20, "--prime", "hel")
-    assert g.exit_code == 0 and g.stdout == invoke("sample", ckpt, "--argmax", "--length",
-                                                      20, "--prime", "hel").stdout
+    assert (
+        g.exit_code == 0
+        and g.stdout
+        == invoke("sample", ckpt, "--argmax", "--length", 20, "--prime", "hel").stdout
+    )
 
 
 def test_sampler_carries_state_like_a_full_rerun(trained):
@@ -98,41 +103,77 @@ def test_resume_continues_to_the_same_parameters(trained, tmp_path):
 
 def test_resume_conflict_names_both_values(trained, tmp_path):
     _, ckpt, _ = trained
-    r = invoke("train", "--resume", ckpt, "--passes", 5, "--hidden", 12,
-               "--checkpoint", tmp_path / "x.npz")
+    r = invoke(
+        "train",
+        "--resume",
+        ckpt,
+        "--passes",
+        5,
+        "--hidden",
+        12,
+        "--checkpoint",
+        tmp_path / "x.npz",
+    )
     assert_user_error(r, "hidden", "8", "12")
 
 
-@pytest.mark.parametrize("content,needle", [
-    (None, "not found"),
-    (b"", "empty"),
-    (b"abc", "fewer than window+1"),
-    (b"caf\xe9 au lait " * 10, "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (None, "not found"),
+        (b"", "empty"),
+        (b"abc", "fewer than window+1"),
+        (b"caf\xe9 au lait " * 10, "not valid UTF-8"),
+    ],
+)
 def test_bad_corpus(tmp_path, content, needle):
     path = tmp_path / "corpus.txt"
     if content is not None:
         path.write_bytes(content)
-    assert_user_error(invoke("train", "--corpus", path, *SMALL,
-                             "--checkpoint", tmp_path / "x.npz"), needle)
+    assert_user_error(
+        invoke("train", "--corpus", path, *SMALL, "--checkpoint", tmp_path / "x.npz"),
+        needle,
+    )
 
 
-@pytest.mark.parametrize("opt,val", [("--hidden", 0), ("--window", 0), ("--lr", -1),
-                                     ("--passes", 0)])
+@pytest.mark.parametrize(
+    "opt,val", [("--hidden", 0), ("--window", 0), ("--lr", -1), ("--passes", 0)]
+)
 def test_bad_options(small_text, tmp_path, opt, val):
-    args = ["train", "--corpus", small_text, "--checkpoint", tmp_path / "x.npz", opt, val]
+    args = [
+        "train",
+        "--corpus",
+        small_text,
+        "--checkpoint",
+        tmp_path / "x.npz",
+        opt,
+        val,
+    ]
     assert_user_error(invoke(*args), opt)
 
 
-@pytest.mark.parametrize("opt,val", [("--dtype", "float16"), ("--mode", "loop"),
-                                     ("--backend", "tpu"), ("--cell", "rnnn"),
-                                     ("--optimizer", "sdg"), ("--layout", "lines")])
+@pytest.mark.parametrize(
+    "opt,val",
+    [
+        ("--dtype", "float16"),
+        ("--mode", "loop"),
+        ("--backend", "tpu"),
+        ("--cell", "rnnn"),
+        ("--optimizer", "sdg"),
+        ("--layout", "lines"),
+    ],
+)
 def test_choices_get_typers_own_message(small_text, tmp_path, opt, val):
     """Options with fixed values are declared so: Typer names the option, the bad
     value and the choices, with exit code 2 and no traceback."""
-    r = invoke("train", "--corpus", small_text, "--checkpoint", tmp_path / "x.npz", opt, val)
+    r = invoke(
+        "train", "--corpus", small_text, "--checkpoint", tmp_path / "x.npz", opt, val
+    )
     assert r.exit_code == 2 and "Traceback" not in r.output
-    assert f"Invalid value for '{opt}'" in r.output and f"'{val}' is not one of" in r.output
+    assert (
+        f"Invalid value for '{opt}'" in r.output
+        and f"'{val}' is not one of" in r.output
+    )
 
 
 def test_prime_outside_vocabulary_lists_the_chars(trained):
@@ -149,8 +190,11 @@ def test_missing_and_damaged_checkpoints(tmp_path, trained):
 
 def test_unknown_four_million_without_cache_says_how(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
-    assert_user_error(invoke("train", "--corpus", "four-million"),
-                      "pytrnn data fetch four-million", "--corpus PATH")
+    assert_user_error(
+        invoke("train", "--corpus", "four-million"),
+        "pytrnn data fetch four-million",
+        "--corpus PATH",
+    )
 
 
 def test_console_script_runs_from_any_directory(tmp_path):
@@ -162,8 +206,12 @@ def test_console_script_runs_from_any_directory(tmp_path):
 
 
 def test_module_entry_point(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "pytrnn.cli", "train", "--hidden", "0"],
-                       capture_output=True, text=True, cwd=os.getcwd())
+    r = subprocess.run(
+        [sys.executable, "-m", "pytrnn.cli", "train", "--hidden", "0"],
+        capture_output=True,
+        text=True,
+        cwd=os.getcwd(),
+    )
     assert r.returncode == 2 and r.stderr.strip().startswith("error: --hidden")
 
 
@@ -179,12 +227,16 @@ def test_data_fetch_command_against_a_local_server(tmp_path, monkeypatch):
         assert r.exit_code == 0, r.output
         assert r.stdout.strip() == f"saved four-million to {tmp_path / '4millions.txt'}"
         assert (tmp_path / "4millions.txt").read_bytes() == body
-        assert_user_error(invoke("data", "fetch", "four-million", "--url",
-                                 f"{url}/gone.txt"), "--corpus PATH")
+        assert_user_error(
+            invoke("data", "fetch", "four-million", "--url", f"{url}/gone.txt"),
+            "--corpus PATH",
+        )
         assert_user_error(invoke("data", "fetch", "war-and-peace"), "unknown corpus")
 
 
-def test_reproduce_command_prints_the_original_figures_beside_ours(tmp_path, monkeypatch):
+def test_reproduce_command_prints_the_original_figures_beside_ours(
+    tmp_path, monkeypatch
+):
     """pytrnn reproduce --quick: a table of every figure with the original's value."""
     from pytrnn.tools.reproduce import ORIGINAL
 
@@ -205,6 +257,7 @@ def test_word_language_model_names_are_hidden_aliases(tmp_path):
     --hidden): the same run either way, one name in the help, and two values for one
     option one line and exit 2."""
     from helpers import invoke, one_line_error
+
     from pytrnn.runtime import checkpoint as ck
 
     corpus = tmp_path / "c"
@@ -212,18 +265,46 @@ def test_word_language_model_names_are_hidden_aliases(tmp_path):
     (corpus / "train.txt").write_text("the cat sat on the mat . " * 40)
     common = ["--level", "word", "--layout", "stream", "--sample-length", 0]
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    r = invoke("train", "--data", corpus, "--epochs", 1, "--bptt", 6, "--nhid", 8,
-               *common, "--checkpoint", a)
+    r = invoke(
+        "train",
+        "--data",
+        corpus,
+        "--epochs",
+        1,
+        "--bptt",
+        6,
+        "--nhid",
+        8,
+        *common,
+        "--checkpoint",
+        a,
+    )
     assert r.exit_code == 0, r.output
-    r = invoke("train", "--corpus", corpus, "--passes", 1, "--window", 6, "--hidden", 8,
-               *common, "--checkpoint", b)
+    r = invoke(
+        "train",
+        "--corpus",
+        corpus,
+        "--passes",
+        1,
+        "--window",
+        6,
+        "--hidden",
+        8,
+        *common,
+        "--checkpoint",
+        b,
+    )
     assert r.exit_code == 0, r.output
     ca, cb = ck.load(a), ck.load(b)
     assert ca.cfg == cb.cfg and ca.passes_done == cb.passes_done == 1
     for k in ca.params:
         np.testing.assert_array_equal(ca.params[k], cb.params[k])
-    one_line_error(invoke("train", "--epochs", 2, "--passes", 1, "--checkpoint",
-                          tmp_path / "x.npz"), "--epochs is --passes")
+    one_line_error(
+        invoke(
+            "train", "--epochs", 2, "--passes", 1, "--checkpoint", tmp_path / "x.npz"
+        ),
+        "--epochs is --passes",
+    )
     help_text = invoke("train", "--help").stdout
     assert "--epochs" not in help_text and "--passes" in help_text
 
@@ -233,8 +314,17 @@ def test_every_help_reads_whole_at_80_columns(monkeypatch):
     from helpers import invoke
 
     monkeypatch.setenv("COLUMNS", "80")
-    for command in ("train", "sample", "eval", "plot", "compare", "reproduce", "bench",
-                    "info", "data"):
+    for command in (
+        "train",
+        "sample",
+        "eval",
+        "plot",
+        "compare",
+        "reproduce",
+        "bench",
+        "info",
+        "data",
+    ):
         out = invoke(command, "--help").stdout
         assert "Usage" in out and "…" not in out, command
 
@@ -243,13 +333,32 @@ def test_clip_values_off_and_bad(tmp_path):
     """--clip 0 turns the elementwise clip off (word_language_model clips only the
     norm); a negative --clip-norm is one line and exit 2."""
     from helpers import invoke, one_line_error
+
     from pytrnn.runtime import checkpoint as ck
 
-    one_line_error(invoke("train", "--clip-norm", -1, "--checkpoint", tmp_path / "a.npz"),
-                   "--clip-norm must be positive (or 0: off)")
-    r = invoke("train", "--hidden", 8, "--window", 10, "--limit-chars", 3000, "--passes", 1,
-               "--clip", 0, "--clip-norm", 0.25, "--sample-length", 0,
-               "--checkpoint", tmp_path / "b.npz")
+    one_line_error(
+        invoke("train", "--clip-norm", -1, "--checkpoint", tmp_path / "a.npz"),
+        "--clip-norm must be positive (or 0: off)",
+    )
+    r = invoke(
+        "train",
+        "--hidden",
+        8,
+        "--window",
+        10,
+        "--limit-chars",
+        3000,
+        "--passes",
+        1,
+        "--clip",
+        0,
+        "--clip-norm",
+        0.25,
+        "--sample-length",
+        0,
+        "--checkpoint",
+        tmp_path / "b.npz",
+    )
     assert r.exit_code == 0, r.output
     cfg = ck.load(tmp_path / "b.npz").cfg
     assert (cfg.clip, cfg.clip_norm) == (0.0, 0.25)

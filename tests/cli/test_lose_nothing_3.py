@@ -5,20 +5,31 @@ training branch: tests/training/test_mid_pass_saves.py.)"""
 
 import io
 import json
-import tomllib
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-
+import tomllib
 from helpers import invoke, one_line_error, serve
-from pytrnn.runtime import checkpoint as ck
+
 from pytrnn.files import claim
+from pytrnn.runtime import checkpoint as ck
 from pytrnn.training.loop import best_path
 
-TINY = ["--hidden", "6", "--window", "10", "--limit-chars", "2000", "--mode", "scan",
-        "--sample-length", "0", "--backend", "jax"]
+TINY = [
+    "--hidden",
+    "6",
+    "--window",
+    "10",
+    "--limit-chars",
+    "2000",
+    "--mode",
+    "scan",
+    "--sample-length",
+    "0",
+    "--backend",
+    "jax",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +38,18 @@ def runs(tmp_path_factory):
     whitespace corpus folder whose held-out words are all in its training text."""
     d = tmp_path_factory.mktemp("runs")
     path = d / "r.npz"
-    r = invoke("train", *TINY, "--val-frac", 0.2, "--passes", 3, "--lr", 0.05,
-               "--checkpoint", path)
+    r = invoke(
+        "train",
+        *TINY,
+        "--val-frac",
+        0.2,
+        "--passes",
+        3,
+        "--lr",
+        0.05,
+        "--checkpoint",
+        path,
+    )
     assert r.exit_code == 0, r.output
     words = d / "words"
     words.mkdir()
@@ -47,15 +68,22 @@ def same_files(*paths):
 
 # -- 2, 3: the best file ----------------------------------------------------------
 
+
 def test_resuming_a_best_file_never_writes_over_it(runs, tmp_path):
     src, _ = runs
     best = tmp_path / "x.best.npz"
     best.write_bytes(best_path(src).read_bytes())
     kept = same_files(best)
-    one_line_error(invoke("train", "--resume", best, "--passes", 4),
-                   "best pass", "--checkpoint", "x-from-best.npz")
-    one_line_error(invoke("train", "--resume", best, "--passes", 4, "--checkpoint", best),
-                   "best pass")
+    one_line_error(
+        invoke("train", "--resume", best, "--passes", 4),
+        "best pass",
+        "--checkpoint",
+        "x-from-best.npz",
+    )
+    one_line_error(
+        invoke("train", "--resume", best, "--passes", 4, "--checkpoint", best),
+        "best pass",
+    )
     assert same_files(best) == kept
     new = tmp_path / "x-from-best.npz"
     r = invoke("train", "--resume", best, "--passes", 4, "--checkpoint", new)
@@ -67,27 +95,53 @@ def test_resuming_a_best_file_never_writes_over_it(runs, tmp_path):
 
 def test_the_lock_covers_the_best_file_and_the_log(tmp_path):
     path = tmp_path / "q.npz"
-    for held, flag in ((best_path(path), "--checkpoint"), (tmp_path / "log.jsonl", "--log")):
+    for held, flag in (
+        (best_path(path), "--checkpoint"),
+        (tmp_path / "log.jsonl", "--log"),
+    ):
         with claim(held):
-            r = invoke("train", *TINY, "--passes", 1, "--checkpoint", path,
-                       "--log", tmp_path / "log.jsonl")
+            r = invoke(
+                "train",
+                *TINY,
+                "--passes",
+                1,
+                "--checkpoint",
+                path,
+                "--log",
+                tmp_path / "log.jsonl",
+            )
             one_line_error(r, str(held), "being written by another run", flag)
         assert not path.exists()
     # a run whose checkpoint is another run's best file is stopped by that claim
     with claim(tmp_path / "q.npz"), claim(best_path(path)):
-        one_line_error(invoke("train", *TINY, "--passes", 1, "--checkpoint",
-                              best_path(path)), "being written by another run")
+        one_line_error(
+            invoke("train", *TINY, "--passes", 1, "--checkpoint", best_path(path)),
+            "being written by another run",
+        )
 
 
 # -- 4, 17: recipes ------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, needles", [
-    (["--recipe", "awd-lstm", "--dropout", 0.9],  # 4: it would train bitwise the same
-     ["--dropout 0.9 would change nothing", "--recipe awd-lstm", "--dropouto"]),
-    (["--recipe", "awd-lstm", "--softmax", "adaptive", "--cutoffs", "10"],
-     ["--tied comes from --recipe awd-lstm", "--no-tied"]),
-    (["--recipe", "wlm", "--level", "char"], ["--recipe wlm", "word level"]),
-])
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (
+            [
+                "--recipe",
+                "awd-lstm",
+                "--dropout",
+                0.9,
+            ],  # 4: it would train bitwise the same
+            ["--dropout 0.9 would change nothing", "--recipe awd-lstm", "--dropouto"],
+        ),
+        (
+            ["--recipe", "awd-lstm", "--softmax", "adaptive", "--cutoffs", "10"],
+            ["--tied comes from --recipe awd-lstm", "--no-tied"],
+        ),
+        (["--recipe", "wlm", "--level", "char"], ["--recipe wlm", "word level"]),
+    ],
+)
 def test_errors_name_the_recipe_behind_a_value_nobody_typed(runs, args, needles):
     _, words = runs
     one_line_error(invoke("train", *args, "--corpus", words, "--passes", 1), *needles)
@@ -95,15 +149,26 @@ def test_errors_name_the_recipe_behind_a_value_nobody_typed(runs, args, needles)
 
 def test_a_recipes_val_frac_beside_a_validation_file_names_the_recipe(runs):
     _, words = runs
-    one_line_error(invoke("train", "--recipe", "char-rnn", "--corpus", words),
-                   "--val-frac 0.05 comes from --recipe char-rnn")
+    one_line_error(
+        invoke("train", "--recipe", "char-rnn", "--corpus", words),
+        "--val-frac 0.05 comes from --recipe char-rnn",
+    )
 
 
 def test_a_recipes_flags_turn_off_from_the_command_line(runs):
     _, words = runs
-    r = invoke("train", "--recipe", "awd-lstm", "--corpus", words, "--no-tied",
-               "--no-carry-state", "--no-variable-bptt", "--no-locked-dropout",
-               "--print-config")
+    r = invoke(
+        "train",
+        "--recipe",
+        "awd-lstm",
+        "--corpus",
+        words,
+        "--no-tied",
+        "--no-carry-state",
+        "--no-variable-bptt",
+        "--no-locked-dropout",
+        "--print-config",
+    )
     assert r.exit_code == 0, r.output
     got = tomllib.loads(r.stdout)
     for key in ("tied", "carry-state", "variable-bptt", "locked-dropout"):
@@ -111,6 +176,7 @@ def test_a_recipes_flags_turn_off_from_the_command_line(runs):
 
 
 # -- 5: print-config of a resumed run ------------------------------------------------
+
 
 def test_print_config_of_a_resumed_run_replays_it(runs, tmp_path):
     src, _ = runs
@@ -129,49 +195,113 @@ def test_print_config_of_a_resumed_run_replays_it(runs, tmp_path):
 
 # -- 6: held-out shares that hold out nothing ------------------------------------
 
+
 @pytest.mark.parametrize("extra", [[], ["--nt-asgd", 1]])
 def test_a_held_out_share_that_holds_out_nothing_is_refused(tmp_path, extra):
     d = tmp_path / "one"
     d.mkdir()
     (d / "train.txt").write_text("a b c d e f g h i j k l m n o p\n", encoding="utf-8")
     out = ["--checkpoint", tmp_path / "m.npz"]
-    one_line_error(invoke("train", "--corpus", d, "--level", "word", "--val-frac", 0.2,
-                          "--test-frac", 0.2, "--window", 3, "--hidden", 4, *extra, *out),
-                   "--val-frac 0.2 of 1 sentence holds out nothing")
+    one_line_error(
+        invoke(
+            "train",
+            "--corpus",
+            d,
+            "--level",
+            "word",
+            "--val-frac",
+            0.2,
+            "--test-frac",
+            0.2,
+            "--window",
+            3,
+            "--hidden",
+            4,
+            *extra,
+            *out,
+        ),
+        "--val-frac 0.2 of 1 sentence holds out nothing",
+    )
     if extra:  # the default share (5% of one line) holds out nothing: NT-ASGD refuses
-        one_line_error(invoke("train", "--corpus", d, "--level", "word", "--window", 3,
-                              "--hidden", 4, *extra, *out), "--nt-asgd",
-                       "holds no validation out")
+        one_line_error(
+            invoke(
+                "train",
+                "--corpus",
+                d,
+                "--level",
+                "word",
+                "--window",
+                3,
+                "--hidden",
+                4,
+                *extra,
+                *out,
+            ),
+            "--nt-asgd",
+            "holds no validation out",
+        )
     assert not (tmp_path / "m.npz").exists()
 
 
 def test_a_char_share_that_holds_out_nothing_is_refused(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("abcdefghij" * 4, encoding="utf-8")
-    one_line_error(invoke("train", "--corpus", text, "--val-frac", 0.01, "--window", 5,
-                          "--checkpoint", tmp_path / "m.npz"), "--val-frac 0.01",
-                   "holds out nothing")
+    one_line_error(
+        invoke(
+            "train",
+            "--corpus",
+            text,
+            "--val-frac",
+            0.01,
+            "--window",
+            5,
+            "--checkpoint",
+            tmp_path / "m.npz",
+        ),
+        "--val-frac 0.01",
+        "holds out nothing",
+    )
 
 
 # -- 7, 13, 14: data fetch -----------------------------------------------------------
 
-BOOK = b"The Four Million\r\nby O. Henry\r\n" + b"The city is a cage of words.\r\n" * 4000
+BOOK = (
+    b"The Four Million\r\nby O. Henry\r\n" + b"The city is a cage of words.\r\n" * 4000
+)
 
 
-def test_fetch_refuses_what_is_not_the_book_and_keeps_the_good_copy(tmp_path, monkeypatch):
+def test_fetch_refuses_what_is_not_the_book_and_keeps_the_good_copy(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
     good = tmp_path / "4millions.txt"
-    html = b"<!DOCTYPE HTML>\n<html><head><title>Directory listing</title></head></html>"
-    pages = {"/": html, "/short.txt": b"The Four Million\n" * 10,
-             "/other.txt": b"War and Peace\n" * 10_000, "/latin1.txt": b"\xe9t\xe9" * 50_000,
-             "/book.txt": BOOK}
+    html = (
+        b"<!DOCTYPE HTML>\n<html><head><title>Directory listing</title></head></html>"
+    )
+    pages = {
+        "/": html,
+        "/short.txt": b"The Four Million\n" * 10,
+        "/other.txt": b"War and Peace\n" * 10_000,
+        "/latin1.txt": b"\xe9t\xe9" * 50_000,
+        "/book.txt": BOOK,
+    }
     with serve(pages) as url:
-        assert invoke("data", "fetch", "four-million", "--url", f"{url}/book.txt").exit_code == 0
+        assert (
+            invoke(
+                "data", "fetch", "four-million", "--url", f"{url}/book.txt"
+            ).exit_code
+            == 0
+        )
         kept = same_files(good)
-        for page, needle in (("/", "web page"), ("/short.txt", "too few"),
-                             ("/other.txt", "not the book"), ("/latin1.txt", "UTF-8")):
-            one_line_error(invoke("data", "fetch", "four-million", "--url", url + page),
-                           needle)
+        for page, needle in (
+            ("/", "web page"),
+            ("/short.txt", "too few"),
+            ("/other.txt", "not the book"),
+            ("/latin1.txt", "UTF-8"),
+        ):
+            one_line_error(
+                invoke("data", "fetch", "four-million", "--url", url + page), needle
+            )
             assert same_files(good) == kept
 
 
@@ -189,7 +319,7 @@ def patched_zip(kind: str) -> bytes:
         if kind == "encrypted":
             raw[at + flags_at] |= 1
         else:
-            raw[at + flags_at + 2:at + flags_at + 4] = (99).to_bytes(2, "little")
+            raw[at + flags_at + 2 : at + flags_at + 4] = (99).to_bytes(2, "little")
     return bytes(raw)
 
 
@@ -197,8 +327,11 @@ def patched_zip(kind: str) -> bytes:
 def test_an_archive_zipfile_cannot_read_is_one_line(tmp_path, monkeypatch, kind):
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
     with serve({"/w.zip": patched_zip(kind)}) as url:
-        one_line_error(invoke("data", "fetch", "wikitext-103", "--url", f"{url}/w.zip"),
-                       "archive cannot be read", "nothing was written")
+        one_line_error(
+            invoke("data", "fetch", "wikitext-103", "--url", f"{url}/w.zip"),
+            "archive cannot be read",
+            "nothing was written",
+        )
     assert not (tmp_path / "wikitext-103").exists()
 
 
@@ -206,32 +339,45 @@ def test_an_archive_zipfile_cannot_read_is_one_line(tmp_path, monkeypatch, kind)
 def test_a_cache_that_is_a_file_is_one_line(tmp_path, monkeypatch, name):
     afile = tmp_path / "afile"
     afile.write_text("x")
-    for cache, needle in ((afile, "is a file, not a folder"), (afile / "sub", "cannot make")):
+    for cache, needle in (
+        (afile, "is a file, not a folder"),
+        (afile / "sub", "cannot make"),
+    ):
         monkeypatch.setenv("PYTRNN_CACHE", str(cache))
-        one_line_error(invoke("data", "fetch", name, "--url", "http://127.0.0.1:9/"),
-                       needle)
+        one_line_error(
+            invoke("data", "fetch", name, "--url", "http://127.0.0.1:9/"), needle
+        )
     assert afile.read_text() == "x"
 
 
 # -- 8, 10, 11, minor: bad values before anything is made ---------------------------
 
-@pytest.mark.parametrize("args, needle", [
-    (["--cutoffs", ","], "at least one integer"),  # 8
-    (["--cutoffs", " "], "at least one integer"),
-    (["--cutoffs", ",,"], "at least one integer"),
-    (["--cutoffs", "10", "--div-value", 0.001], "--div-value must be"),  # minor
-    (["--cutoffs", "10", "--div-value", "inf"], "--div-value must be"),
-])
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--cutoffs", ","], "at least one integer"),  # 8
+        (["--cutoffs", " "], "at least one integer"),
+        (["--cutoffs", ",,"], "at least one integer"),
+        (["--cutoffs", "10", "--div-value", 0.001], "--div-value must be"),  # minor
+        (["--cutoffs", "10", "--div-value", "inf"], "--div-value must be"),
+    ],
+)
 def test_bad_adaptive_softmax_values_are_one_line(runs, args, needle):
     _, words = runs
-    one_line_error(invoke("train", "--corpus", words, "--softmax", "adaptive", *args),
-                   needle)
+    one_line_error(
+        invoke("train", "--corpus", words, "--softmax", "adaptive", *args), needle
+    )
 
 
 def test_a_cutoffs_error_quotes_no_vocabulary_it_has_not_read(runs):
     _, words = runs
-    err = one_line_error(invoke("train", "--corpus", words, "--softmax", "adaptive",
-                                "--cutoffs", "10,5"), "--cutoffs must be")
+    err = one_line_error(
+        invoke(
+            "train", "--corpus", words, "--softmax", "adaptive", "--cutoffs", "10,5"
+        ),
+        "--cutoffs must be",
+    )
     assert "97" not in err and "V - 1" in err
 
 
@@ -243,53 +389,102 @@ def test_negative_seeds_are_one_line(runs):
 
 
 def test_a_model_too_large_for_memory_is_refused_before_any_array(tmp_path):
-    one_line_error(invoke("train", *TINY[:-4], "--hidden", 1_000_000, "--checkpoint",
-                          tmp_path / "big.npz"), "parameters", "GB")
+    one_line_error(
+        invoke(
+            "train",
+            *TINY[:-4],
+            "--hidden",
+            1_000_000,
+            "--checkpoint",
+            tmp_path / "big.npz",
+        ),
+        "parameters",
+        "GB",
+    )
     conf = tmp_path / "big.toml"
     conf.write_text("hidden = 99999999999999999999\n", encoding="utf-8")
-    one_line_error(invoke("train", "--config", conf, "--checkpoint", tmp_path / "b.npz"),
-                   "parameters")
+    one_line_error(
+        invoke("train", "--config", conf, "--checkpoint", tmp_path / "b.npz"),
+        "parameters",
+    )
     assert not (tmp_path / "big.npz").exists()
 
 
 # -- 9, 16, minor: the cache ---------------------------------------------------------
+
 
 def test_cache_settings_that_cannot_work_are_one_line(runs, tmp_path):
     src, _ = runs
     text = tmp_path / "held.txt"
     text.write_text("The the quick brown fox. " * 6, encoding="utf-8")
     for window in (99_999_999_999, 3_000_000):  # 9: never an array of that size
-        one_line_error(invoke("eval", src, "--corpus", text, "--cache-window", window),
-                       "never be used")
-    one_line_error(invoke("eval", src, "--corpus", text, "--cache-window", 5,
-                          "--cache-lambda", 1), "--cache-lambda must be in [0, 1)")  # 16
+        one_line_error(
+            invoke("eval", src, "--corpus", text, "--cache-window", window),
+            "never be used",
+        )
+    one_line_error(
+        invoke("eval", src, "--corpus", text, "--cache-window", 5, "--cache-lambda", 1),
+        "--cache-lambda must be in [0, 1)",
+    )  # 16
 
 
 def test_the_cache_is_refused_for_sentence_models_whatever_its_lambda(tmp_path):
     text, path = tmp_path / "held.txt", tmp_path / "s.npz"
     text.write_text("The cat sat. The dog sat. A cat ran.\n" * 20, encoding="utf-8")
-    r = invoke("train", "--corpus", text, "--level", "word", "--layout", "sentences",
-               "--hidden", 4, "--passes", 1, "--vocab-size", 20, "--sample-length", 0,
-               "--checkpoint", path, "--backend", "jax")
+    r = invoke(
+        "train",
+        "--corpus",
+        text,
+        "--level",
+        "word",
+        "--layout",
+        "sentences",
+        "--hidden",
+        4,
+        "--passes",
+        1,
+        "--vocab-size",
+        20,
+        "--sample-length",
+        0,
+        "--checkpoint",
+        path,
+        "--backend",
+        "jax",
+    )
     assert r.exit_code == 0, r.output
     for lam in (0.1, 0):
-        one_line_error(invoke("eval", path, "--corpus", text, "--cache-window", 2,
-                              "--cache-lambda", lam), "reads a stream")
+        one_line_error(
+            invoke(
+                "eval",
+                path,
+                "--corpus",
+                text,
+                "--cache-window",
+                2,
+                "--cache-lambda",
+                lam,
+            ),
+            "reads a stream",
+        )
 
 
 # -- 12, 15: plot and compare --------------------------------------------------------
 
+
 @pytest.mark.parametrize("command", ["plot", "compare"])
 @pytest.mark.parametrize("out", ["out.txt", "runs.jsonl", "run.v2"])
-def test_figures_with_a_suffix_matplotlib_cannot_write_are_one_line(runs, tmp_path,
-                                                                      command, out):
+def test_figures_with_a_suffix_matplotlib_cannot_write_are_one_line(
+    runs, tmp_path, command, out
+):
     src, _ = runs
     one_line_error(invoke(command, src, "-o", tmp_path / out), "png", out)
     assert not (tmp_path / out).exists()
 
 
-@pytest.mark.parametrize("history", [["oops"], [{"pass": 1, "loss": "x"}],
-                                     [{"loss": 1.0}], {"pass": 1}])
+@pytest.mark.parametrize(
+    "history", [["oops"], [{"pass": 1, "loss": "x"}], [{"loss": 1.0}], {"pass": 1}]
+)
 def test_a_checkpoint_whose_history_is_damaged_is_one_line(runs, tmp_path, history):
     src, _ = runs
     bad = tmp_path / "bad.npz"
@@ -305,11 +500,13 @@ def test_a_checkpoint_whose_history_is_damaged_is_one_line(runs, tmp_path, histo
 
 # -- minor: config files, print-config, sample, eval -------------------------------
 
+
 def test_config_files_that_would_drop_a_value_are_one_line(tmp_path):
     both = tmp_path / "both.toml"
     both.write_text("clip_norm = 0.5\nclip-norm = 0.25\n", encoding="utf-8")
-    one_line_error(invoke("train", "--config", both), "clip_norm", "clip-norm",
-                   "same option")
+    one_line_error(
+        invoke("train", "--config", both), "clip_norm", "clip-norm", "same option"
+    )
     one = tmp_path / "one.toml"
     one.write_text("hidden = 8\n", encoding="utf-8")
     one_line_error(invoke("train", "--config", one, "--config", both), "one file")
@@ -332,9 +529,25 @@ def test_eval_skips_and_counts_words_outside_a_vocabulary_without_unk(runs, tmp_
     words skipped and counted, and the figure that of the known words alone."""
     _, words = runs
     path = tmp_path / "w.npz"
-    r = invoke("train", "--corpus", words, "--level", "word", "--hidden", 4, "--window", 5,
-               "--passes", 1,
-               "--sample-length", 0, "--checkpoint", path, "--backend", "jax")
+    r = invoke(
+        "train",
+        "--corpus",
+        words,
+        "--level",
+        "word",
+        "--hidden",
+        4,
+        "--window",
+        5,
+        "--passes",
+        1,
+        "--sample-length",
+        0,
+        "--checkpoint",
+        path,
+        "--backend",
+        "jax",
+    )
     assert r.exit_code == 0, r.output
     assert "<unk>" not in ck.load(path).vocab
     known, unknown = tmp_path / "known.txt", tmp_path / "unknown.txt"
@@ -354,6 +567,8 @@ def test_a_log_that_is_a_checkpoint_is_refused(runs, tmp_path):
     kept = same_files(other)
     path = tmp_path / "m.npz"
     for log in (path, best_path(path), other):
-        one_line_error(invoke("train", *TINY, "--passes", 1, "--checkpoint", path,
-                              "--log", log), "is a checkpoint")
+        one_line_error(
+            invoke("train", *TINY, "--passes", 1, "--checkpoint", path, "--log", log),
+            "is a checkpoint",
+        )
     assert same_files(other) == kept and not path.exists()

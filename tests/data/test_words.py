@@ -6,12 +6,22 @@ import numpy as np
 import pytest
 
 import pytrnn
-from pytrnn.training.progress import PrintReporter
+from pytrnn.data.words import (
+    END_ID,
+    START_ID,
+    UNK_ID,
+    UNKNOWN,
+    WordVocab,
+    bucket,
+    detokenize,
+    prepare,
+    split_sentences,
+    tokenize,
+)
 from pytrnn.runtime.sampling import sample_sentence, sample_sentences
 from pytrnn.runtime.scoring import mean_word_loss, perplexity
 from pytrnn.training import train
-from pytrnn.data.words import (END_ID, START_ID, UNK_ID, UNKNOWN, WordVocab, bucket, detokenize,
-                          prepare, split_sentences, tokenize)
+from pytrnn.training.progress import PrintReporter
 
 PARAGRAPH = (
     "The cat sat on the mat. The dog sat on the log!\n"
@@ -22,7 +32,14 @@ PARAGRAPH = (
 
 def test_tokenizer_and_sentences():
     assert tokenize("Don't stop, Mr. O'Hara-Smith!") == [
-        "don't", "stop", ",", "mr", ".", "o'hara-smith", "!"]
+        "don't",
+        "stop",
+        ",",
+        "mr",
+        ".",
+        "o'hara-smith",
+        "!",
+    ]
     assert tokenize("Keep Case", lower=False) == ["Keep", "Case"]
     sents = split_sentences(PARAGRAPH)
     assert sents[0] == ["the", "cat", "sat", "on", "the", "mat", "."]
@@ -91,10 +108,19 @@ def word_run(tmp_path_factory):
     ) * 30
     d = tmp_path_factory.mktemp("words")
     (d / "t.txt").write_text(text)
-    cfg = pytrnn.TrainConfig(corpus=str(d / "t.txt"), level="word", passes=3,
-                             checkpoint=str(d / "w.npz"), val_frac=0.1, seed=3)
-    return train(pytrnn.RNNConfig(hidden=16, lr=0.05, reg=0.0), cfg,
-                 reporter=PrintReporter(quiet=True))
+    cfg = pytrnn.TrainConfig(
+        corpus=str(d / "t.txt"),
+        level="word",
+        passes=3,
+        checkpoint=str(d / "w.npz"),
+        val_frac=0.1,
+        seed=3,
+    )
+    return train(
+        pytrnn.RNNConfig(hidden=16, lr=0.05, reg=0.0),
+        cfg,
+        reporter=PrintReporter(quiet=True),
+    )
 
 
 def test_word_loss_falls_over_three_passes(word_run):
@@ -145,7 +171,9 @@ def test_unknown_and_start_are_never_drawn_even_when_likely(biased):
     """With <unk> and <s> at p ~ 0.5 each, not one of them may come out."""
     model, vocab = biased(unk=30.0, start=30.0)
     rng = np.random.default_rng(0)
-    words = [w for _ in range(10) for w in sample_sentence(model, vocab, rng, max_words=8)]
+    words = [
+        w for _ in range(10) for w in sample_sentence(model, vocab, rng, max_words=8)
+    ]
     assert words, "the sampler drew nothing"
     assert UNKNOWN not in words and "<s>" not in words
 

@@ -5,11 +5,11 @@ loss and the gradients of all parameters to 1e-9 in float64, in both modes, on
 JAX, C and Numba, with batches, padding masks, carried state and fused windows."""
 
 import numpy as np
-import pytest
-
 import numpy_adaptive as asm
-import pytrnn
+import pytest
 from numpy_cells import final_states, forward, init, loss_and_grads, opt_step
+
+import pytrnn
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.adaptive import CAPACITY_MIN, capacities
 
@@ -20,9 +20,20 @@ _MODELS: dict = {}
 
 
 def model(mode="scan", backend="jax", carry=False, **kw):
-    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.0,
-                           cell="lstm", emsize=4, softmax="adaptive", cutoffs=CUTS,
-                           div_value=2.0, **kw)
+    cfg = pytrnn.RNNConfig(
+        vocab_size=D,
+        hidden=H,
+        window=L,
+        lr=LR,
+        reg=REG,
+        clip=0.0,
+        cell="lstm",
+        emsize=4,
+        softmax="adaptive",
+        cutoffs=CUTS,
+        div_value=2.0,
+        **kw,
+    )
     key = (mode, backend, carry, cfg)
     if key not in _MODELS:
         _MODELS[key] = pytrnn.RNN(cfg, mode=mode, backend=backend, carry_state=carry)
@@ -55,7 +66,9 @@ def test_transcription_is_consistent_and_its_backward_matches_finite_differences
             Q[k][idx] += eps
             up = f(Q, h)
             Q[k][idx] -= 2 * eps
-            assert g[k][idx] == pytest.approx((up - f(Q, h)) / (2 * eps), rel=1e-6, abs=1e-9)
+            assert g[k][idx] == pytest.approx(
+                (up - f(Q, h)) / (2 * eps), rel=1e-6, abs=1e-9
+            )
     for idx in list(np.ndindex(h.shape))[::5]:
         hh = h.copy()
         hh[idx] += eps
@@ -64,16 +77,24 @@ def test_transcription_is_consistent_and_its_backward_matches_finite_differences
         assert dh[idx] == pytest.approx((up - f(P, hh)) / (2 * eps), rel=1e-6, abs=1e-9)
 
 
-@pytest.mark.parametrize("mode, backend", [("scan", "jax"), ("unroll", "jax"),
-                                           ("scan", "c"), ("scan", "numba")])
+@pytest.mark.parametrize(
+    "mode, backend",
+    [("scan", "jax"), ("unroll", "jax"), ("scan", "c"), ("scan", "numba")],
+)
 def test_adaptive_steps_match_numpy(mode, backend):
     """Three steps (torch's head bias on), then held-out scoring and the next
     token's distribution through the full log_prob."""
     m = model(mode, backend, head_bias=True)
     rng = np.random.default_rng(1)
     P = params(rng, head_bias=True)
-    assert list(m.get_params())[-6:] == ["head_W", "head_b", "tail0_proj", "tail0_out",
-                                         "tail1_proj", "tail1_out"]
+    assert list(m.get_params())[-6:] == [
+        "head_W",
+        "head_b",
+        "tail0_proj",
+        "tail0_out",
+        "tail1_proj",
+        "tail1_out",
+    ]
     m.set_params(P)
     for _ in range(3):
         x, y = rng.integers(0, D, L), rng.integers(0, D, L)
@@ -87,11 +108,14 @@ def test_adaptive_steps_match_numpy(mode, backend):
         np.testing.assert_allclose(got[k], P[k], rtol=1e-9, atol=1e-12, err_msg=k)
     x, y = rng.integers(0, D, L), rng.integers(0, D, L)
     hs = forward("lstm", 1, P, x)[0]
-    np.testing.assert_allclose(m.predict_prob(x), np.exp(asm.log_prob(P, hs[-1:])[0]),
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        m.predict_prob(x), np.exp(asm.log_prob(P, hs[-1:])[0]), rtol=1e-9
+    )
     X, Y = np.stack([x, y], 1), np.stack([y, x], 1)
-    want = -sum(asm.forward(P, forward("lstm", 1, P, X[:, b])[0], Y[:, b])[0].sum()
-                for b in range(2))
+    want = -sum(
+        asm.forward(P, forward("lstm", 1, P, X[:, b])[0], Y[:, b])[0].sum()
+        for b in range(2)
+    )
     assert m.batch_loss(X, Y, np.ones((L, 2))) == pytest.approx(want, rel=1e-9)
 
 
@@ -108,15 +132,16 @@ def test_fused_batched_carried_padded_windows_match_numpy():
     n = (5, 3)
     M = np.zeros((K, L, B))
     for k in range(K):
-        M[k, :n[k]] = 1
+        M[k, : n[k]] = 1
     losses, data = m.train_windows(X, Y, masks=M)
     h = [None] * B
     for k in range(K):
         g_sum, d_sum, new_h = None, 0.0, []
         for b in range(B):
-            x, y = X[k, :n[k], b], Y[k, :n[k], b]
-            _, d, g = loss_and_grads("lstm", 1, P, x, y, REG / B, init=h[b],
-                                     scale=1 / (n[k] * B))
+            x, y = X[k, : n[k], b], Y[k, : n[k], b]
+            _, d, g = loss_and_grads(
+                "lstm", 1, P, x, y, REG / B, init=h[b], scale=1 / (n[k] * B)
+            )
             new_h.append(final_states("lstm", forward("lstm", 1, P, x, None, h[b])[2]))
             d_sum += d / B
             g_sum = g if g_sum is None else {q: g_sum[q] + g[q] for q in g}
@@ -129,7 +154,9 @@ def test_fused_batched_carried_padded_windows_match_numpy():
 
 
 def test_capacities_bound_each_clusters_rows():
-    cfg = pytrnn.RNNConfig(vocab_size=100, hidden=8, softmax="adaptive", cutoffs="10,50")
+    cfg = pytrnn.RNNConfig(
+        vocab_size=100, hidden=8, softmax="adaptive", cutoffs="10,50"
+    )
     Y = np.zeros((3, 40, 2), int)  # 3 windows of 40 x 2 rows
     Y[1, :30, :] = 20  # 60 rows of window 1 in cluster 0
     Y[2, :5, 0] = 70
@@ -138,15 +165,21 @@ def test_capacities_bound_each_clusters_rows():
     assert capacities(cfg, np.full(6, 20)) == (6, 6)  # never more than the rows
 
 
-@pytest.mark.parametrize("kw, needle", [
-    (dict(cutoffs="7,3"), "--cutoffs must be unique integers, increasing"),
-    (dict(cutoffs="3,11"), "between 1 and V - 1 = 10"),
-    (dict(cutoffs="0,5"), "--cutoffs must be unique integers"),
-    (dict(cutoffs="a,b"), "--cutoffs must be integers separated by commas"),
-    (dict(cutoffs=None), "--softmax adaptive needs --cutoffs"),
-    (dict(div_value=0.0), "--div-value must be positive"),
-    (dict(tied=True, emsize=8), "--tied cannot be combined with --softmax adaptive"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        (dict(cutoffs="7,3"), "--cutoffs must be unique integers, increasing"),
+        (dict(cutoffs="3,11"), "between 1 and V - 1 = 10"),
+        (dict(cutoffs="0,5"), "--cutoffs must be unique integers"),
+        (dict(cutoffs="a,b"), "--cutoffs must be integers separated by commas"),
+        (dict(cutoffs=None), "--softmax adaptive needs --cutoffs"),
+        (dict(div_value=0.0), "--div-value must be positive"),
+        (
+            dict(tied=True, emsize=8),
+            "--tied cannot be combined with --softmax adaptive",
+        ),
+    ],
+)
 def test_bad_adaptive_values(kw, needle):
     base = dict(vocab_size=D, hidden=8, softmax="adaptive", cutoffs=CUTS)
     with pytest.raises(ConfigError, match=needle):

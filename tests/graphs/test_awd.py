@@ -8,16 +8,31 @@ windows, carried state and right-padded windows of --variable-bptt."""
 
 import numpy as np
 import pytest
+from numpy_cells import final_states, forward, init, loss_and_grads, opt_step
 
 import pytrnn
-from numpy_cells import final_states, forward, init, loss_and_grads, opt_step
 from pytrnn.errors import ConfigError
 
 D, H, L = 6, 4, 5
 LR, REG, WD = 0.05, 0.01, 0.01
-AWD = dict(cell="lstm", layers=2, emsize=H, tied=True, dropouti=0.3, dropouth=0.2,
-           dropouto=0.4, dropoute=0.2, wdrop=0.5, ar=2.0, tar=1.0, wdecay=WD,
-           locked_dropout=True, clip=0.0, clip_norm=0.5, loss_scale="token")
+AWD = dict(
+    cell="lstm",
+    layers=2,
+    emsize=H,
+    tied=True,
+    dropouti=0.3,
+    dropouth=0.2,
+    dropouto=0.4,
+    dropoute=0.2,
+    wdrop=0.5,
+    ar=2.0,
+    tar=1.0,
+    wdecay=WD,
+    locked_dropout=True,
+    clip=0.0,
+    clip_norm=0.5,
+    loss_scale="token",
+)
 _MODELS: dict = {}
 
 
@@ -33,30 +48,47 @@ def ref_terms(masks, b=None, T=L, B=1, layers=2):
     """numpy's view of one stream's masks from pytrnn's draw_drop dict, and AWD's
     coefficients of the sums (alpha / (T B H), beta / ((T - 1) B H))."""
     pick = (lambda a: a) if b is None else (lambda a: a[:, :, b])
-    wm = {("" if l == 0 else f"_{l}"): masks["wdrop" + ("" if l == 0 else f"_{l}")]
-          for l in range(layers)}
-    return dict(drop=pick(masks["drop"]), erows=masks["edrop"], wmask=wm,
-                ar=2.0 / (T * B * H), tar=1.0 / (max(T - 1, 1) * B * H))
+    wm = {
+        ("" if l == 0 else f"_{l}"): masks["wdrop" + ("" if l == 0 else f"_{l}")]
+        for l in range(layers)
+    }
+    return dict(
+        drop=pick(masks["drop"]),
+        erows=masks["edrop"],
+        wmask=wm,
+        ar=2.0 / (T * B * H),
+        tar=1.0 / (max(T - 1, 1) * B * H),
+    )
 
 
 def test_numpy_reference_with_awd_terms_matches_finite_differences():
     rng = np.random.default_rng(0)
     P = init("lstm", 2, D, H, rng, emsize=H, tied=True)
     x, y = rng.integers(0, D, L), rng.integers(0, D, L)
-    drop = ((rng.random((3, L, H)) >= 0.3) / 0.7)
-    kw = dict(drop=drop, erows=(rng.random(D) >= 0.3) / 0.7, scale=1 / L,
-              wmask={"": (rng.random((H, 4 * H)) >= 0.5) * 2.0,
-                     "_1": (rng.random((H, 4 * H)) >= 0.5) * 2.0}, ar=0.3, tar=0.2)
+    drop = (rng.random((3, L, H)) >= 0.3) / 0.7
+    kw = dict(
+        drop=drop,
+        erows=(rng.random(D) >= 0.3) / 0.7,
+        scale=1 / L,
+        wmask={
+            "": (rng.random((H, 4 * H)) >= 0.5) * 2.0,
+            "_1": (rng.random((H, 4 * H)) >= 0.5) * 2.0,
+        },
+        ar=0.3,
+        tar=0.2,
+    )
     _, _, g = loss_and_grads("lstm", 2, P, x, y, REG, **kw)
     eps = 1e-6
     for k in P:
-        for idx in list(np.ndindex(P[k].shape))[::max(P[k].size // 5, 1)]:
+        for idx in list(np.ndindex(P[k].shape))[:: max(P[k].size // 5, 1)]:
             Q = {n: v.copy() for n, v in P.items()}
             Q[k][idx] += eps
             lp = loss_and_grads("lstm", 2, Q, x, y, REG, **kw)[0]
             Q[k][idx] -= 2 * eps
             lm = loss_and_grads("lstm", 2, Q, x, y, REG, **kw)[0]
-            assert g[k][idx] == pytest.approx((lp - lm) / (2 * eps), rel=1e-5, abs=1e-8), (k, idx)
+            assert g[k][idx] == pytest.approx(
+                (lp - lm) / (2 * eps), rel=1e-5, abs=1e-8
+            ), (k, idx)
 
 
 def check_params(m, P, state=None):
@@ -66,12 +98,17 @@ def check_params(m, P, state=None):
     if state is not None and "ax" in state:
         avg = m.averaged_params()
         for k in P:
-            np.testing.assert_allclose(avg[k], state["ax"][k], rtol=1e-9, atol=1e-12,
-                                       err_msg="ax." + k)
+            np.testing.assert_allclose(
+                avg[k], state["ax"][k], rtol=1e-9, atol=1e-12, err_msg="ax." + k
+            )
 
 
-CASES = [("scan", "jax", "asgd", 0), ("unroll", "jax", "sgd", 1), ("scan", "c", "sgd", 2),
-         ("scan", "numba", "asgd", 0)]
+CASES = [
+    ("scan", "jax", "asgd", 0),
+    ("unroll", "jax", "sgd", 1),
+    ("scan", "c", "sgd", 2),
+    ("scan", "numba", "asgd", 0),
+]
 
 
 @pytest.mark.parametrize("mode, backend, optimizer, switch", CASES)
@@ -93,10 +130,19 @@ def test_awd_step_matches_numpy(mode, backend, optimizer, switch):
         x, y = rng.integers(0, D, L), rng.integers(0, D, L)
         masks = m.draw_drop(L, rng=np.random.default_rng([7, i]))
         loss, data = m.train_step(x, y, drop=masks)
-        want, want_data, g = loss_and_grads("lstm", 2, P, x, y, REG, scale=1 / L,
-                                            **ref_terms(masks))
-        P = opt_step("asgd" if averaging else "sgd", P, g, state, LR, 0.0,
-                     clip_norm=0.5, wdecay=WD)
+        want, want_data, g = loss_and_grads(
+            "lstm", 2, P, x, y, REG, scale=1 / L, **ref_terms(masks)
+        )
+        P = opt_step(
+            "asgd" if averaging else "sgd",
+            P,
+            g,
+            state,
+            LR,
+            0.0,
+            clip_norm=0.5,
+            wdecay=WD,
+        )
         assert loss == pytest.approx(want, rel=1e-9)
         assert data == pytest.approx(want_data, rel=1e-9)
     check_params(m, P, state)
@@ -122,11 +168,30 @@ def test_fused_batched_carried_windows_match_numpy():
         g_sum, d_sum, loss, new_h = None, 0.0, 0.0, []
         for b in range(B):
             terms = ref_terms(mk, b, B=B)
-            l, d, g = loss_and_grads("lstm", 2, P, X[k, :, b], Y[k, :, b], REG / B,
-                                     init=h[b], scale=1 / (L * B), **terms)
-            caches = forward("lstm", 2, {**P, "Whh": P["Whh"] * terms["wmask"][""],
-                                         "Whh_1": P["Whh_1"] * terms["wmask"]["_1"]},
-                             X[k, :, b], terms["drop"], h[b], terms["erows"])[2]
+            l, d, g = loss_and_grads(
+                "lstm",
+                2,
+                P,
+                X[k, :, b],
+                Y[k, :, b],
+                REG / B,
+                init=h[b],
+                scale=1 / (L * B),
+                **terms,
+            )
+            caches = forward(
+                "lstm",
+                2,
+                {
+                    **P,
+                    "Whh": P["Whh"] * terms["wmask"][""],
+                    "Whh_1": P["Whh_1"] * terms["wmask"]["_1"],
+                },
+                X[k, :, b],
+                terms["drop"],
+                h[b],
+                terms["erows"],
+            )[2]
             new_h.append(final_states("lstm", caches))
             d_sum, loss = d_sum + d / B, loss + l
             g_sum = g if g_sum is None else {n: g_sum[n] + g[n] for n in g}
@@ -151,9 +216,13 @@ def test_right_padded_windows_carry_from_their_last_real_step(backend):
     step before (torch's eta), its first by its own."""
     rng = np.random.default_rng(6)
     B, T, lengths = 2, 8, (6, 3, 8)
-    kw = dict(AWD, variable_bptt=True, dropoute=0.0, wdrop=0.0, ar=0.0, optimizer="asgd")
+    kw = dict(
+        AWD, variable_bptt=True, dropoute=0.0, wdrop=0.0, ar=0.0, optimizer="asgd"
+    )
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, **kw)
-    m = pytrnn.RNN(cfg, mode="scan", backend=backend, carry_state=True, variable_lr=True)
+    m = pytrnn.RNN(
+        cfg, mode="scan", backend=backend, carry_state=True, variable_lr=True
+    )
     P0 = init("lstm", 2, D, H, rng, emsize=H, tied=True)
     X, Y = rng.integers(0, D, (3, T, B)), rng.integers(0, D, (3, T, B))
     M = np.zeros((3, T, B))
@@ -171,8 +240,18 @@ def test_right_padded_windows_carry_from_their_last_real_step(backend):
         for b in range(B):
             drop = masks[k][:, :n, b]
             x, y = X[k, :n, b], Y[k, :n, b]
-            _, d, g = loss_and_grads("lstm", 2, P, x, y, REG / B, drop=drop, init=h[b],
-                                     scale=1 / (n * B), tar=1.0 / ((n - 1) * B * H))
+            _, d, g = loss_and_grads(
+                "lstm",
+                2,
+                P,
+                x,
+                y,
+                REG / B,
+                drop=drop,
+                init=h[b],
+                scale=1 / (n * B),
+                tar=1.0 / ((n - 1) * B * H),
+            )
             new_h.append(final_states("lstm", forward("lstm", 2, P, x, drop, h[b])[2]))
             d_sum += d / B
             g_sum = g if g_sum is None else {k2: g_sum[k2] + g[k2] for k2 in g}
@@ -202,7 +281,9 @@ def test_masks_are_locked_and_per_place():
     assert not (drop[:, :, 0] == drop[:, :, 1]).all()  # not across streams
     for slot, p in enumerate((0.3, 0.2, 0.4)):  # dropouti, dropouth, dropouto
         assert set(np.unique(drop[slot])) <= {0.0, 1 / (1 - p)}
-    assert set(np.unique(masks["edrop"])) <= {0.0, 1 / 0.8} and masks["edrop"].shape == (D,)
+    assert set(np.unique(masks["edrop"])) <= {0.0, 1 / 0.8} and masks[
+        "edrop"
+    ].shape == (D,)
     assert masks["wdrop_1"].shape == (H, 4 * H)
     assert set(np.unique(masks["wdrop"])) == {0.0, 2.0}
     unlocked = model("scan", "jax", **{**AWD, "locked_dropout": False})
@@ -215,7 +296,9 @@ def test_one_rate_everywhere_is_plain_dropout_bit_for_bit():
     does: the new code is a no-op when it adds nothing."""
     base = dict(cell="lstm", layers=2, emsize=H, clip=0.0)
     a = model("scan", "jax", dropout=0.3, **base)
-    b = model("scan", "jax", dropout=0.0, dropouti=0.3, dropouth=0.3, dropouto=0.3, **base)
+    b = model(
+        "scan", "jax", dropout=0.0, dropouti=0.3, dropouth=0.3, dropouto=0.3, **base
+    )
     P = init("lstm", 2, D, H, np.random.default_rng(0), emsize=H)
     x = np.arange(L) % D
     out = []
@@ -229,18 +312,21 @@ def test_one_rate_everywhere_is_plain_dropout_bit_for_bit():
         np.testing.assert_array_equal(out[0][2][k], out[1][2][k])
 
 
-@pytest.mark.parametrize("kw, needle", [
-    (dict(dropouti=1.0, emsize=4), "--dropouti must be in"),
-    (dict(dropoute=-0.1, emsize=4), "--dropoute must be in"),
-    (dict(wdrop=1.5), "--wdrop must be in"),
-    (dict(dropoute=0.1), "--dropoute drops rows of the embedding"),
-    (dict(dropouti=0.1), "--dropouti is on the embedding"),
-    (dict(ar=-1.0), "--ar must be non-negative"),
-    (dict(tar=-1.0), "--tar must be non-negative"),
-    (dict(wdecay=-1e-6), "--wdecay must be non-negative"),
-    (dict(nt_asgd=3, optimizer="adam"), "--nt-asgd switches SGD"),
-    (dict(nt_asgd=-1), "--nt-asgd must be 0"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        (dict(dropouti=1.0, emsize=4), "--dropouti must be in"),
+        (dict(dropoute=-0.1, emsize=4), "--dropoute must be in"),
+        (dict(wdrop=1.5), "--wdrop must be in"),
+        (dict(dropoute=0.1), "--dropoute drops rows of the embedding"),
+        (dict(dropouti=0.1), "--dropouti is on the embedding"),
+        (dict(ar=-1.0), "--ar must be non-negative"),
+        (dict(tar=-1.0), "--tar must be non-negative"),
+        (dict(wdecay=-1e-6), "--wdecay must be non-negative"),
+        (dict(nt_asgd=3, optimizer="adam"), "--nt-asgd switches SGD"),
+        (dict(nt_asgd=-1), "--nt-asgd must be 0"),
+    ],
+)
 def test_bad_awd_values_are_one_clear_error(kw, needle):
     with pytest.raises(ConfigError, match=needle):
         pytrnn.RNNConfig(hidden=4, **kw).validate()
@@ -251,9 +337,20 @@ def test_tied_layers_have_awds_widths_and_match_numpy():
     (AWD's 1150 / 400, here 5 / 3); two carried steps against numpy, the carried
     state padded to the widest layer; sampling steps through the same widths."""
     E, Hw = 3, 5
-    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=Hw, window=L, lr=LR, reg=REG, cell="lstm",
-                           layers=3, emsize=E, tied=True, dropout=0.3, clip=0.0,
-                           loss_scale="token")
+    cfg = pytrnn.RNNConfig(
+        vocab_size=D,
+        hidden=Hw,
+        window=L,
+        lr=LR,
+        reg=REG,
+        cell="lstm",
+        layers=3,
+        emsize=E,
+        tied=True,
+        dropout=0.3,
+        clip=0.0,
+        loss_scale="token",
+    )
     assert cfg.widths == (5, 5, 3)
     m = pytrnn.RNN(cfg, mode="scan", backend="jax", carry_state=True)
     shapes = {k: v.shape for k, v in m.get_params().items()}
@@ -267,7 +364,9 @@ def test_tied_layers_have_awds_widths_and_match_numpy():
         x, y = rng.integers(0, D, L), rng.integers(0, D, L)
         drop = m.draw_drop(L, rng=np.random.default_rng(i))
         loss, _ = m.train_step(x, y, drop=drop)
-        want, _, g = loss_and_grads("lstm", 3, P, x, y, REG, drop=drop, init=h, scale=1 / L)
+        want, _, g = loss_and_grads(
+            "lstm", 3, P, x, y, REG, drop=drop, init=h, scale=1 / L
+        )
         h = final_states("lstm", forward("lstm", 3, P, x, drop, h)[2])
         P = opt_step("sgd", P, g, {}, LR, 0.0)
         assert loss == pytest.approx(want, rel=1e-9)

@@ -4,10 +4,10 @@ check in turn."""
 
 import numpy as np
 import pytest
-
-import pytrnn
 from helpers import assert_model_linkers, train_in_both_modes
 from numpy_cells import init, loss_and_grads, names, opt_init, opt_step
+
+import pytrnn
 
 D, H, L = 6, 4, 5
 LR, REG, CLIP = 0.05, 0.01, 5.0
@@ -15,16 +15,24 @@ _MODELS: dict = {}
 
 
 def model(mode="scan", backend="jax", **kw):
-    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=kw.pop("lr", LR),
-                           reg=REG, clip=kw.pop("clip", CLIP), **kw)
+    cfg = pytrnn.RNNConfig(
+        vocab_size=D,
+        hidden=H,
+        window=L,
+        lr=kw.pop("lr", LR),
+        reg=REG,
+        clip=kw.pop("clip", CLIP),
+        **kw,
+    )
     key = (mode, backend, cfg)
     if key not in _MODELS:
         _MODELS[key] = pytrnn.RNN(cfg, mode=mode, backend=backend)
     return _MODELS[key]
 
 
-@pytest.mark.parametrize("cell, layers", [("gru", 1), ("gru", 2), ("lstm", 1),
-                                          ("lstm", 2), ("rnn", 2)])
+@pytest.mark.parametrize(
+    "cell, layers", [("gru", 1), ("gru", 2), ("lstm", 1), ("lstm", 2), ("rnn", 2)]
+)
 def test_numpy_reference_matches_finite_differences(cell, layers):
     rng = np.random.default_rng(0)
     P = init(cell, layers, D, H, rng)
@@ -32,17 +40,20 @@ def test_numpy_reference_matches_finite_differences(cell, layers):
     _, _, g = loss_and_grads(cell, layers, P, x, y, REG)
     eps = 1e-6
     for k in names(cell, layers):
-        for idx in list(np.ndindex(P[k].shape))[::max(P[k].size // 6, 1)]:
+        for idx in list(np.ndindex(P[k].shape))[:: max(P[k].size // 6, 1)]:
             Q = {n: v.copy() for n, v in P.items()}
             Q[k][idx] += eps
             lp = loss_and_grads(cell, layers, Q, x, y, REG)[0]
             Q[k][idx] -= 2 * eps
             lm = loss_and_grads(cell, layers, Q, x, y, REG)[0]
-            assert g[k][idx] == pytest.approx((lp - lm) / (2 * eps), rel=1e-5, abs=1e-8), (k, idx)
+            assert g[k][idx] == pytest.approx(
+                (lp - lm) / (2 * eps), rel=1e-5, abs=1e-8
+            ), (k, idx)
 
 
-def run_against_numpy(m, cell, layers, optimizer, seqs, rng, pad=None, clip=CLIP,
-                      clip_norm=0.0):
+def run_against_numpy(
+    m, cell, layers, optimizer, seqs, rng, pad=None, clip=CLIP, clip_norm=0.0
+):
     """Train pytrnn and numpy side by side; loss, data loss, parameters to 1e-9."""
     P = init(cell, layers, D, H, rng)
     assert list(m.get_params()) == names(cell, layers)  # the contract's layout
@@ -61,19 +72,34 @@ def run_against_numpy(m, cell, layers, optimizer, seqs, rng, pad=None, clip=CLIP
 
 
 @pytest.mark.parametrize("mode", ["scan", "unroll"])
-@pytest.mark.parametrize("cell, layers", [("gru", 1), ("lstm", 2), ("rnn", 2), ("gru", 2)])
+@pytest.mark.parametrize(
+    "cell, layers", [("gru", 1), ("lstm", 2), ("rnn", 2), ("gru", 2)]
+)
 def test_cells_match_numpy(cell, layers, mode):
     rng = np.random.default_rng(1)
     seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(3)]
     m = model(mode, cell=cell, layers=layers)
     run_against_numpy(m, cell, layers, "sgd", seqs, rng)
-    run_against_numpy(model(mode, cell=cell, layers=layers, clip=0.05), cell, layers,
-                      "sgd", seqs, rng, clip=0.05)  # a clip that bites
+    run_against_numpy(
+        model(mode, cell=cell, layers=layers, clip=0.05),
+        cell,
+        layers,
+        "sgd",
+        seqs,
+        rng,
+        clip=0.05,
+    )  # a clip that bites
 
 
-@pytest.mark.parametrize("mode, backend, cell, optimizer", [
-    ("scan", "jax", "lstm", "sgd"), ("unroll", "jax", "rnn", "adam"),
-    ("scan", "c", "rnn", "sgd"), ("scan", "numba", "rnn", "sgd")])
+@pytest.mark.parametrize(
+    "mode, backend, cell, optimizer",
+    [
+        ("scan", "jax", "lstm", "sgd"),
+        ("unroll", "jax", "rnn", "adam"),
+        ("scan", "c", "rnn", "sgd"),
+        ("scan", "numba", "rnn", "sgd"),
+    ],
+)
 def test_clip_norm_is_torchs_clip_grad_norm(mode, backend, cell, optimizer):
     """--clip-norm 0.5 with --clip 0 (word_language_model's clipping): every
     gradient scaled by min(0.5 / (norm + 1e-6), 1), the norm taken over all of them
@@ -83,11 +109,13 @@ def test_clip_norm_is_torchs_clip_grad_norm(mode, backend, cell, optimizer):
     seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(3)]
     P = init(cell, 2, D, H, np.random.default_rng(7))
     raw = loss_and_grads(cell, 2, P, *seqs[0], REG)[2]
-    assert np.sqrt(sum((v ** 2).sum() for v in raw.values())) > 1.0
-    m = model(mode, backend, cell=cell, layers=2, optimizer=optimizer, clip=0.0,
-              clip_norm=0.5)
-    run_against_numpy(m, cell, 2, optimizer, seqs, np.random.default_rng(7), clip=0.0,
-                      clip_norm=0.5)
+    assert np.sqrt(sum((v**2).sum() for v in raw.values())) > 1.0
+    m = model(
+        mode, backend, cell=cell, layers=2, optimizer=optimizer, clip=0.0, clip_norm=0.5
+    )
+    run_against_numpy(
+        m, cell, 2, optimizer, seqs, np.random.default_rng(7), clip=0.0, clip_norm=0.5
+    )
 
 
 def test_clip_norm_in_fused_batched_windows():
@@ -100,8 +128,9 @@ def test_clip_norm_in_fused_batched_windows():
     m.set_params(P)
     m.train_windows(X, Y)
     for k in range(2):
-        parts = [loss_and_grads("rnn", 2, P, X[k, :, b], Y[k, :, b], 0.0)
-                 for b in range(B)]
+        parts = [
+            loss_and_grads("rnn", 2, P, X[k, :, b], Y[k, :, b], 0.0) for b in range(B)
+        ]
         g = {n: sum(p[2][n] for p in parts) / B for n in P}
         for n in [n for n in P if n.startswith(("Wxh", "Whh", "Why"))]:
             g[n] += 2 * REG * P[n]
@@ -138,7 +167,9 @@ def test_padding_gives_the_bare_sequence_steps(cell):
     """Word level: left-padded, masked sentences train exactly the bare ones."""
     rng = np.random.default_rng(4)
     seqs = [(rng.integers(0, D, n), rng.integers(0, D, n)) for n in (3, 5, 2)]
-    run_against_numpy(model("scan", cell=cell, layers=2), cell, 2, "sgd", seqs, rng, pad=8)
+    run_against_numpy(
+        model("scan", cell=cell, layers=2), cell, 2, "sgd", seqs, rng, pad=8
+    )
 
 
 @pytest.mark.parametrize("backend", ["jax", "c"])
@@ -156,7 +187,9 @@ def test_fused_batched_windows_match_numpy(cell, backend):
     losses, data = m.train_windows(X, Y, wmask=[1, 1, 0])
     state = opt_init("adam", P)
     for k in range(2):
-        parts = [loss_and_grads(cell, 2, P, X[k, :, b], Y[k, :, b], 0.0) for b in range(B)]
+        parts = [
+            loss_and_grads(cell, 2, P, X[k, :, b], Y[k, :, b], 0.0) for b in range(B)
+        ]
         g = {n: sum(p[2][n] for p in parts) / B for n in P}
         W = [n for n in P if n.startswith(("Wxh", "Whh", "Why"))]
         for n in W:
@@ -180,7 +213,8 @@ def test_truncated_bptt_scan_equals_unroll(cell):
     P = init(cell, 2, D, H, rng)
     seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(2)]
     both = train_in_both_modes(
-        lambda mode: model(mode, cell=cell, layers=2, bptt_truncate=2), P, seqs)
+        lambda mode: model(mode, cell=cell, layers=2, bptt_truncate=2), P, seqs
+    )
     out = [both["scan"], both["unroll"]]
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-10)
     for k in P:
@@ -222,6 +256,7 @@ def test_the_notebook_model_keeps_its_layout_and_initialisation():
 
 # -- through the CLI: both levels, sampling, resume with the optimizer's state ----
 
+
 def test_cli_lstm_adam_resumes_to_the_same_parameters(tmp_path):
     """A two-layer LSTM with dropout 0.2 and Adam, interrupted and resumed (Adam's
     moments and step count from the checkpoint, the dropout masks drawn from
@@ -232,9 +267,25 @@ def test_cli_lstm_adam_resumes_to_the_same_parameters(tmp_path):
     from pytrnn.runtime import checkpoint as ck
 
     run = CliRunner().invoke
-    base = ["train", "--cell", "lstm", "--layers", "2", "--dropout", "0.2",
-            "--optimizer", "adam", "--hidden",
-            "6", "--window", "10", "--limit-chars", "2000", "--sample-length", "0"]
+    base = [
+        "train",
+        "--cell",
+        "lstm",
+        "--layers",
+        "2",
+        "--dropout",
+        "0.2",
+        "--optimizer",
+        "adam",
+        "--hidden",
+        "6",
+        "--window",
+        "10",
+        "--limit-chars",
+        "2000",
+        "--sample-length",
+        "0",
+    ]
     full, part = tmp_path / "full.npz", tmp_path / "part.npz"
     assert run(app, [*base, "--passes", "3", "--checkpoint", str(full)]).exit_code == 0
     assert run(app, [*base, "--passes", "1", "--checkpoint", str(part)]).exit_code == 0
@@ -248,7 +299,9 @@ def test_cli_lstm_adam_resumes_to_the_same_parameters(tmp_path):
     for k in a.opt_state:
         np.testing.assert_array_equal(a.opt_state[k], b.opt_state[k], err_msg=k)
     s = run(app, ["sample", str(full), "--length", "30", "--prime", "The "])
-    assert s.exit_code == 0 and s.stdout.startswith("The ") and len(s.stdout.strip()) >= 30
+    assert (
+        s.exit_code == 0 and s.stdout.startswith("The ") and len(s.stdout.strip()) >= 30
+    )
 
 
 def test_cli_gru_word_level_trains_and_samples(tmp_path):
@@ -257,12 +310,36 @@ def test_cli_gru_word_level_trains_and_samples(tmp_path):
     from pytrnn.cli.main import app
 
     run = CliRunner().invoke
-    (tmp_path / "t.txt").write_text("the cat sat on the mat . the dog sat on the log . " * 20)
+    (tmp_path / "t.txt").write_text(
+        "the cat sat on the mat . the dog sat on the log . " * 20
+    )
     path = tmp_path / "w.npz"
-    r = run(app, ["train", "--corpus", str(tmp_path / "t.txt"), "--level", "word",
-                  "--cell", "gru", "--layers", "2", "--dropout", "0.2", "--optimizer",
-                  "rmsprop", "--hidden",
-                  "8", "--passes", "2", "--val-frac", "0.1", "--checkpoint", str(path)])
+    r = run(
+        app,
+        [
+            "train",
+            "--corpus",
+            str(tmp_path / "t.txt"),
+            "--level",
+            "word",
+            "--cell",
+            "gru",
+            "--layers",
+            "2",
+            "--dropout",
+            "0.2",
+            "--optimizer",
+            "rmsprop",
+            "--hidden",
+            "8",
+            "--passes",
+            "2",
+            "--val-frac",
+            "0.1",
+            "--checkpoint",
+            str(path),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "val loss/word=" in r.stdout
     s = run(app, ["sample", str(path), "--prime", "the cat", "--sentences", "2"])
@@ -289,7 +366,10 @@ def test_float32_gated_cells_track_numpy():
 
 # -- dropout ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("mode, backend", [("scan", "jax"), ("unroll", "jax"), ("scan", "c")])
+
+@pytest.mark.parametrize(
+    "mode, backend", [("scan", "jax"), ("unroll", "jax"), ("scan", "c")]
+)
 def test_dropout_matches_numpy_with_the_same_masks(mode, backend):
     """Dropout (0.3) on the connections between layers and before the output: with
     the masks pytrnn drew, numpy's forward and BPTT give the same steps; evaluation
@@ -300,8 +380,9 @@ def test_dropout_matches_numpy_with_the_same_masks(mode, backend):
     m = model(mode, backend, cell=cell, layers=layers, dropout=0.3)
     m.set_params(P)
     x, y = rng.integers(0, D, L), rng.integers(0, D, L)
-    assert m.seq_loss(x, y)[0] == pytest.approx(loss_and_grads(cell, layers, P, x, y, REG)[0],
-                                                rel=1e-9)
+    assert m.seq_loss(x, y)[0] == pytest.approx(
+        loss_and_grads(cell, layers, P, x, y, REG)[0], rel=1e-9
+    )
     for _ in range(2):
         drop = m.draw_drop(L)
         assert set(np.unique(drop)) <= {0.0, 1 / 0.7} and (drop == 0).any()
@@ -325,8 +406,10 @@ def test_dropout_fused_windows_use_their_own_masks():
     drops = m.draw_drop(L, 2, windows=2)
     losses, _ = m.train_windows(X, Y, drops=drops)
     for k in range(2):
-        parts = [loss_and_grads("gru", 2, P, X[k, :, b], Y[k, :, b], 0.0, drops[k, :, :, b])
-                 for b in range(2)]
+        parts = [
+            loss_and_grads("gru", 2, P, X[k, :, b], Y[k, :, b], 0.0, drops[k, :, :, b])
+            for b in range(2)
+        ]
         g = {n: sum(p[2][n] for p in parts) / 2 for n in P}
         W = [n for n in P if n.startswith(("Wxh", "Whh", "Why"))]
         for n in W:
@@ -354,11 +437,14 @@ def test_bench_cell_baseline_trains_the_same_model(cell, batch):
     P = init(cell, 1, D, H, rng)
     m.set_params(P)
     ours, _ = m.train_windows(X, Y)
-    PJ, theirs = jax_cell_trainer(m.cfg, batch)({k: jnp.asarray(v) for k, v in P.items()},
-                                                jnp.asarray(X), jnp.asarray(Y))
+    PJ, theirs = jax_cell_trainer(m.cfg, batch)(
+        {k: jnp.asarray(v) for k, v in P.items()}, jnp.asarray(X), jnp.asarray(Y)
+    )
     np.testing.assert_allclose(np.asarray(theirs), ours, rtol=1e-9)
     for k, v in m.get_params().items():
-        np.testing.assert_allclose(np.asarray(PJ[k]), v, rtol=1e-9, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(
+            np.asarray(PJ[k]), v, rtol=1e-9, atol=1e-12, err_msg=k
+        )
 
 
 def test_bench_cells_smoke(tmp_path):
@@ -374,7 +460,9 @@ def test_bench_cells_smoke(tmp_path):
     rows = json.loads(out.read_text())["cells"]
     assert [x["name"].split()[0] for x in rows] == ["hand-written", "pytrnn"] * 2
     for base, ours in zip(rows[::2], rows[1::2]):
-        assert ours["vs_jax"] == pytest.approx(ours["chars_per_s"] / base["chars_per_s"])
+        assert ours["vs_jax"] == pytest.approx(
+            ours["chars_per_s"] / base["chars_per_s"]
+        )
 
 
 def test_sgd_updates_is_the_notebooks_rule_for_any_config():
@@ -382,23 +470,42 @@ def test_sgd_updates_is_the_notebooks_rule_for_any_config():
     applies plain clipped SGD, whatever optimizer the config names."""
     import pytensor
 
-    from pytrnn.runtime.backends import compile_mode
     from pytrnn.graphs.forward import build_scan
     from pytrnn.graphs.updates import sgd_updates
+    from pytrnn.runtime.backends import compile_mode
 
     rng = np.random.default_rng(12)
-    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.05,
-                           cell="gru", optimizer="adam")
+    cfg = pytrnn.RNNConfig(
+        vocab_size=D,
+        hidden=H,
+        window=L,
+        lr=LR,
+        reg=REG,
+        clip=0.05,
+        cell="gru",
+        optimizer="adam",
+    )
     P = init("gru", 1, D, H, rng)
     shared = {k: pytensor.shared(v.copy(), name=k) for k, v in P.items()}
     g = build_scan(cfg, shared, length=L)
     grads = pytensor.grad(g.loss, [shared[k] for k in names("gru", 1)])
-    step = pytensor.function(g.inputs, g.loss, updates=sgd_updates(shared, grads, cfg),
-                             mode=compile_mode("jax"))  # the rule, not the backend: fast
-    x, y = rng.integers(0, D, L).astype(np.int32), rng.integers(0, D, L).astype(np.int32)
+    step = pytensor.function(
+        g.inputs,
+        g.loss,
+        updates=sgd_updates(shared, grads, cfg),
+        mode=compile_mode("jax"),
+    )  # the rule, not the backend: fast
+    x, y = (
+        rng.integers(0, D, L).astype(np.int32),
+        rng.integers(0, D, L).astype(np.int32),
+    )
     step(x, y)
     _, _, gr = loss_and_grads("gru", 1, P, x, y, REG)
     for k in P:
-        np.testing.assert_allclose(shared[k].get_value(),
-                                   P[k] - LR * np.clip(gr[k], -0.05, 0.05), rtol=1e-9,
-                                   atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(
+            shared[k].get_value(),
+            P[k] - LR * np.clip(gr[k], -0.05, 0.05),
+            rtol=1e-9,
+            atol=1e-12,
+            err_msg=k,
+        )

@@ -7,9 +7,9 @@ Numba, with layers, dropout masks, batches, carried state and fused windows."""
 
 import numpy as np
 import pytest
+from numpy_cells import final_states, forward, init, loss_and_grads, names, opt_step
 
 import pytrnn
-from numpy_cells import final_states, forward, init, loss_and_grads, names, opt_step
 from pytrnn.errors import ConfigError
 
 D, H, L = 6, 4, 5
@@ -18,8 +18,9 @@ _MODELS: dict = {}
 
 
 def model(mode="scan", backend="jax", carry=False, **kw):
-    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.0,
-                           **kw)
+    cfg = pytrnn.RNNConfig(
+        vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.0, **kw
+    )
     key = (mode, backend, carry, cfg)
     if key not in _MODELS:
         _MODELS[key] = pytrnn.RNN(cfg, mode=mode, backend=backend, carry_state=carry)
@@ -35,19 +36,24 @@ def fd_check(cell, layers, P, x, y, **kw):
     _, _, g = loss_and_grads(cell, layers, P, x, y, REG, **kw)
     eps = 1e-6
     for k in P:
-        for idx in list(np.ndindex(P[k].shape))[::max(P[k].size // 5, 1)]:
+        for idx in list(np.ndindex(P[k].shape))[:: max(P[k].size // 5, 1)]:
             Q = {n: v.copy() for n, v in P.items()}
             Q[k][idx] += eps
             lp = loss_and_grads(cell, layers, Q, x, y, REG, **kw)[0]
             Q[k][idx] -= 2 * eps
             lm = loss_and_grads(cell, layers, Q, x, y, REG, **kw)[0]
-            assert g[k][idx] == pytest.approx((lp - lm) / (2 * eps), rel=1e-5, abs=1e-8), (k, idx)
+            assert g[k][idx] == pytest.approx(
+                (lp - lm) / (2 * eps), rel=1e-5, abs=1e-8
+            ), (k, idx)
 
 
-@pytest.mark.parametrize("cell, layers, emsize, tied", [
-    ("lstm", 2, 3, False), ("gru", 1, H, True), ("rnn", 2, H, True)])
-def test_numpy_reference_with_embedding_matches_finite_differences(cell, layers, emsize,
-                                                                    tied):
+@pytest.mark.parametrize(
+    "cell, layers, emsize, tied",
+    [("lstm", 2, 3, False), ("gru", 1, H, True), ("rnn", 2, H, True)],
+)
+def test_numpy_reference_with_embedding_matches_finite_differences(
+    cell, layers, emsize, tied
+):
     rng = np.random.default_rng(0)
     P = init(cell, layers, D, H, rng, emsize=emsize, tied=tied)
     x, y = rng.integers(0, D, L), rng.integers(0, D, L)
@@ -63,11 +69,14 @@ def test_tied_gradient_is_the_sum_of_both_uses():
     untied = {**P, "Why": P["Wemb"].T.copy()}
     g_tied = loss_and_grads("lstm", 1, P, x, y, 0.0)[2]
     g_two = loss_and_grads("lstm", 1, untied, x, y, 0.0)[2]
-    np.testing.assert_allclose(g_tied["Wemb"], g_two["Wemb"] + g_two["Why"].T, rtol=1e-12)
+    np.testing.assert_allclose(
+        g_tied["Wemb"], g_two["Wemb"] + g_two["Why"].T, rtol=1e-12
+    )
 
 
-def against_numpy(m, cell, layers, emsize, tied, scale, seqs, rng, drops=None,
-                  clip_norm=0.0):
+def against_numpy(
+    m, cell, layers, emsize, tied, scale, seqs, rng, drops=None, clip_norm=0.0
+):
     P = init(cell, layers, D, H, rng, emsize=emsize, tied=tied)
     assert list(m.get_params()) == names(cell, layers, emsize, tied)  # the contract
     m.set_params(P)
@@ -75,7 +84,9 @@ def against_numpy(m, cell, layers, emsize, tied, scale, seqs, rng, drops=None,
         drop = None if drops is None else drops[i]
         loss, data = m.train_step(x, y, drop=drop)
         s = 1 / len(x) if scale == "token" else 1.0
-        want, want_data, g = loss_and_grads(cell, layers, P, x, y, REG, drop=drop, scale=s)
+        want, want_data, g = loss_and_grads(
+            cell, layers, P, x, y, REG, drop=drop, scale=s
+        )
         P = opt_step("sgd", P, g, {}, LR, 0.0, clip_norm=clip_norm)
         assert loss == pytest.approx(want, rel=1e-9)
         assert data == pytest.approx(want_data, rel=1e-9)
@@ -94,18 +105,42 @@ CASES = [  # mode, backend, cell, layers, emsize, tied, loss scale, dropout
 ]
 
 
-@pytest.mark.parametrize("mode, backend, cell, layers, emsize, tied, scale, dropout", CASES)
-def test_embedding_tied_and_token_scale_match_numpy(mode, backend, cell, layers, emsize,
-                                                     tied, scale, dropout):
+@pytest.mark.parametrize(
+    "mode, backend, cell, layers, emsize, tied, scale, dropout", CASES
+)
+def test_embedding_tied_and_token_scale_match_numpy(
+    mode, backend, cell, layers, emsize, tied, scale, dropout
+):
     """Three steps; --clip-norm 0.5 (it bites) as wlm clips; dropout on the
     embedding's output and each layer's, with masks given so numpy sees them."""
     rng = np.random.default_rng(2)
     seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(3)]
-    drops = [drop_masks(rng, layers, L, max(emsize, H)) for _ in seqs] if dropout else None
-    m = model(mode, backend, cell=cell, layers=layers, emsize=emsize, tied=tied,
-              loss_scale=scale, dropout=0.3 if dropout else 0.0, clip_norm=0.5)
-    against_numpy(m, cell, layers, emsize, tied, scale, seqs, np.random.default_rng(3),
-                  drops, clip_norm=0.5)
+    drops = (
+        [drop_masks(rng, layers, L, max(emsize, H)) for _ in seqs] if dropout else None
+    )
+    m = model(
+        mode,
+        backend,
+        cell=cell,
+        layers=layers,
+        emsize=emsize,
+        tied=tied,
+        loss_scale=scale,
+        dropout=0.3 if dropout else 0.0,
+        clip_norm=0.5,
+    )
+    against_numpy(
+        m,
+        cell,
+        layers,
+        emsize,
+        tied,
+        scale,
+        seqs,
+        np.random.default_rng(3),
+        drops,
+        clip_norm=0.5,
+    )
 
 
 def test_fused_batched_carried_windows_match_numpy():
@@ -117,8 +152,18 @@ def test_fused_batched_carried_windows_match_numpy():
     P = init(cell, layers, D, H, rng, emsize=H, tied=True)
     X, Y = rng.integers(0, D, (K, L, B)), rng.integers(0, D, (K, L, B))
     drops = np.stack([drop_masks(rng, layers, L, H, B) for _ in range(K)])
-    m = model("scan", "jax", carry=True, cell=cell, layers=layers, emsize=H, tied=True,
-              loss_scale="token", dropout=0.3, clip_norm=0.5)
+    m = model(
+        "scan",
+        "jax",
+        carry=True,
+        cell=cell,
+        layers=layers,
+        emsize=H,
+        tied=True,
+        loss_scale="token",
+        dropout=0.3,
+        clip_norm=0.5,
+    )
     m.set_params(P)
     m.reset_carry(B)
     losses, data = m.train_windows(X, Y, drops=drops)
@@ -128,9 +173,17 @@ def test_fused_batched_carried_windows_match_numpy():
         new_h = []
         for b in range(B):
             init_b = None if h[b] is None else h[b]
-            _, d, g = loss_and_grads(cell, layers, P, X[k, :, b], Y[k, :, b], 0.0,
-                                     drop=drops[k][:, :, b], init=init_b,
-                                     scale=1 / (L * B))
+            _, d, g = loss_and_grads(
+                cell,
+                layers,
+                P,
+                X[k, :, b],
+                Y[k, :, b],
+                0.0,
+                drop=drops[k][:, :, b],
+                init=init_b,
+                scale=1 / (L * B),
+            )
             caches = forward(cell, layers, P, X[k, :, b], drops[k][:, :, b], init_b)[2]
             new_h.append(final_states(cell, caches))
             d_sum += d / B
@@ -148,8 +201,9 @@ def test_fused_batched_carried_windows_match_numpy():
 def test_wlm_init_is_its_init_weights():
     """--init wlm: Wemb and Why uniform(-0.1, 0.1), by 0, the recurrent layers'
     weights uniform(+-1/sqrt(H)) and the LSTM's one bias the sum of torch's two."""
-    cfg = pytrnn.RNNConfig(vocab_size=50, hidden=16, emsize=8, cell="lstm", layers=2,
-                           init="wlm")
+    cfg = pytrnn.RNNConfig(
+        vocab_size=50, hidden=16, emsize=8, cell="lstm", layers=2, init="wlm"
+    )
     from pytrnn.graphs.params import init_params
 
     P = init_params(cfg, np.random.default_rng(0))
@@ -161,16 +215,21 @@ def test_wlm_init_is_its_init_weights():
     for n in ("Wxh", "Whh", "Wxh_1", "Whh_1"):
         assert 0.9 * k < np.abs(P[n]).max() <= k, n
     assert k < np.abs(P["bh"]).max() <= 2 * k  # b_ih + b_hh
-    assert not np.array_equal(P["Wxh"], init_params(cfg, np.random.default_rng(1))["Wxh"])
+    assert not np.array_equal(
+        P["Wxh"], init_params(cfg, np.random.default_rng(1))["Wxh"]
+    )
 
 
-@pytest.mark.parametrize("kw, needle", [
-    (dict(emsize=0), "--emsize must be at least 1"),
-    (dict(emsize=8, tied=True), "--tied needs --emsize equal to --hidden"),
-    (dict(tied=True), "--tied needs --emsize"),
-    (dict(loss_scale="mean"), "--loss-scale must be one of"),
-    (dict(init="xavier"), "--init must be one of"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        (dict(emsize=0), "--emsize must be at least 1"),
+        (dict(emsize=8, tied=True), "--tied needs --emsize equal to --hidden"),
+        (dict(tied=True), "--tied needs --emsize"),
+        (dict(loss_scale="mean"), "--loss-scale must be one of"),
+        (dict(init="xavier"), "--init must be one of"),
+    ],
+)
 def test_bad_model_values_are_one_clear_error(kw, needle):
     with pytest.raises(ConfigError, match=needle):
         pytrnn.RNNConfig(hidden=16, **kw).validate()

@@ -5,24 +5,32 @@ stream, masks, two layers and truncation. (The numpy references of tests/numpy_c
 equations elsewhere: test_cells.py, test_carry.py, test_word_scale.py.)"""
 
 import numpy as np
+import numpy_cells as nc
 import pytensor
 import pytest
 
-import numpy_cells as nc
 import pytrnn
-from pytrnn.runtime.backends import compile_mode
 from pytrnn.graphs.forward import build_scan, state_shape
 from pytrnn.graphs.params import param_names, param_shapes
+from pytrnn.runtime.backends import compile_mode
 
 D, H, T = 11, 6, 7
 
 
-@pytest.mark.parametrize("cell, layers, masked, K, B", [
-    ("gru", 2, True, 3, 3), ("lstm", 2, True, -1, 3), ("lstm", 1, False, 3, 3),
-    ("gru", 1, True, -1, None), ("gru", 1, False, -1, 3)])
+@pytest.mark.parametrize(
+    "cell, layers, masked, K, B",
+    [
+        ("gru", 2, True, 3, 3),
+        ("lstm", 2, True, -1, 3),
+        ("lstm", 1, False, 3, 3),
+        ("gru", 1, True, -1, None),
+        ("gru", 1, False, -1, 3),
+    ],
+)
 def test_gated_pullback_equals_pytensor_grad(cell, layers, masked, K, B, rng):
-    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=T, cell=cell, layers=layers,
-                           bptt_truncate=K)
+    cfg = pytrnn.RNNConfig(
+        vocab_size=D, hidden=H, window=T, cell=cell, layers=layers, bptt_truncate=K
+    )
     P = nc.init(cell, layers, D, H, rng)
     shape = (T,) if B is None else (T, B)
     x = rng.integers(0, D, shape).astype(np.int32)
@@ -32,18 +40,30 @@ def test_gated_pullback_equals_pytensor_grad(cell, layers, masked, K, B, rng):
     h0 = rng.standard_normal(state_shape(cfg, B))
     results = []
     for autodiff in (False, True):
-        syms = {k: pytensor.tensor.tensor(k, shape=s, dtype="float64")
-                for k, s in param_shapes(cfg).items()}
-        g = build_scan(cfg, syms, length=T, masked=masked, batch=B, autodiff=autodiff,
-                       h0=True)
+        syms = {
+            k: pytensor.tensor.tensor(k, shape=s, dtype="float64")
+            for k, s in param_shapes(cfg).items()
+        }
+        g = build_scan(
+            cfg, syms, length=T, masked=masked, batch=B, autodiff=autodiff, h0=True
+        )
         h0_var = g.inputs[-1]
         wrt = [syms[k] for k in param_names(cfg)] + [h0_var]
-        fn = pytensor.function(g.inputs + wrt[:-1],
-                               [g.loss, g.state_last,
-                                *pytensor.grad(g.loss, wrt, disconnected_inputs="ignore")],
-                               mode=compile_mode("jax"))
-        args = [x, y] + ([mask] if masked else []) + [h0] + \
-            [P[k] for k in param_names(cfg)]
+        fn = pytensor.function(
+            g.inputs + wrt[:-1],
+            [
+                g.loss,
+                g.state_last,
+                *pytensor.grad(g.loss, wrt, disconnected_inputs="ignore"),
+            ],
+            mode=compile_mode("jax"),
+        )
+        args = (
+            [x, y]
+            + ([mask] if masked else [])
+            + [h0]
+            + [P[k] for k in param_names(cfg)]
+        )
         results.append([np.asarray(v) for v in fn(*args)])
     ours, derived = results
     names = ("loss", "state_last", *param_names(cfg), "h0")
@@ -61,12 +81,16 @@ def test_gated_graph_uses_its_own_bptt():
     from pytensor.graph.traversal import ancestors
 
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=T, cell="gru")
-    syms = {k: pytensor.tensor.tensor(k, shape=s, dtype="float64")
-            for k, s in param_shapes(cfg).items()}
+    syms = {
+        k: pytensor.tensor.tensor(k, shape=s, dtype="float64")
+        for k, s in param_shapes(cfg).items()
+    }
 
     def ops(**kw):
         g = build_scan(cfg, syms, **kw)
-        return {getattr(v.owner.op, "name", None) for v in ancestors([g.loss]) if v.owner}
+        return {
+            getattr(v.owner.op, "name", None) for v in ancestors([g.loss]) if v.owner
+        }
 
     assert "gru_recurrence" in ops(length=T, batch=3)
     assert "gru_recurrence" in ops(length=T)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from helpers import TINY, cached_model
 from numpy_ref import init, loss_and_grads, sgd_step
 
@@ -17,7 +16,13 @@ def run_steps(model, P0, seqs, truncate=-1, clip=CLIP, lr=LR):
     P = {k: v.copy() for k, v in P0.items()}
     biggest = 0.0
     for x, y in seqs:
-        biggest = max(biggest, *(np.abs(g).max() for g in loss_and_grads(P, x, y, REG, truncate)[2].values()))
+        biggest = max(
+            biggest,
+            *(
+                np.abs(g).max()
+                for g in loss_and_grads(P, x, y, REG, truncate)[2].values()
+            ),
+        )
         got, got_data = model.train_step(x, y)
         want_data = loss_and_grads(P, x, y, REG, truncate)[1]
         want, P = sgd_step(P, x, y, lr, REG, clip, truncate)
@@ -39,8 +44,12 @@ def test_train_on_seq_matches_numpy_bptt(mode, backend, rng):
     P0 = init(D, H, rng)
     run_steps(cached_model(mode, backend), P0, seqs_of(rng, 5, L))
     # and with a clip that bites, so clipping is compared too
-    biggest = run_steps(cached_model(mode, backend, clip=SMALL_CLIP), P0,
-                        seqs_of(rng, 3, L), clip=SMALL_CLIP)
+    biggest = run_steps(
+        cached_model(mode, backend, clip=SMALL_CLIP),
+        P0,
+        seqs_of(rng, 3, L),
+        clip=SMALL_CLIP,
+    )
     assert biggest > SMALL_CLIP  # the clip really acted in that run
 
 
@@ -120,8 +129,14 @@ def test_init_params_is_randn_over_sqrt_fan_in_with_zero_biases():
     cfg = pytrnn.RNNConfig(vocab_size=400, hidden=300)
     P = init_params(cfg, np.random.default_rng(7))
     r = np.random.default_rng(7)
-    for k, (rows, cols) in (("Wxh", (400, 300)), ("Whh", (300, 300)), ("Why", (300, 400))):
-        np.testing.assert_array_equal(P[k], r.standard_normal((rows, cols)) / np.sqrt(rows))
+    for k, (rows, cols) in (
+        ("Wxh", (400, 300)),
+        ("Whh", (300, 300)),
+        ("Why", (300, 400)),
+    ):
+        np.testing.assert_array_equal(
+            P[k], r.standard_normal((rows, cols)) / np.sqrt(rows)
+        )
         assert P[k].std() == pytest.approx(1 / np.sqrt(rows), rel=0.02)  # fan-in scale
         assert abs(P[k].mean()) < 3 / np.sqrt(rows * cols) / np.sqrt(rows)
     assert not P["bh"].any() and not P["by"].any()

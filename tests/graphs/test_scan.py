@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import TINY, cached_model, train_in_both_modes
+from numpy_ref import init, loss_and_grads, sgd_step
 
 import pytrnn
-from helpers import TINY, cached_model
-from helpers import train_in_both_modes
-from numpy_ref import init, loss_and_grads, sgd_step
 from pytrnn.errors import ConfigError
 
 D, H, L = TINY["vocab_size"], TINY["hidden"], TINY["window"]
@@ -40,15 +39,18 @@ def test_scan_equals_unroll(rng):
     results = [both["unroll"], both["scan"]]
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
     for k in P:
-        np.testing.assert_allclose(results[0][1][k], results[1][1][k], rtol=1e-9, atol=1e-13)
+        np.testing.assert_allclose(
+            results[0][1][k], results[1][1][k], rtol=1e-9, atol=1e-13
+        )
 
 
 @pytest.mark.parametrize("mode", ["unroll", "scan"])
 @pytest.mark.parametrize("K", [1, 3])
 def test_truncated_bptt_matches_numpy(mode, K, rng):
     """K-step truncation (scan's truncate_gradient semantics) in both builders."""
-    check_against_numpy(cached_model(mode, "jax", bptt_truncate=K), rng, [L, L, L],
-                        truncate=K)
+    check_against_numpy(
+        cached_model(mode, "jax", bptt_truncate=K), rng, [L, L, L], truncate=K
+    )
 
 
 def test_truncation_only_reaches_last_k_inputs(rng):
@@ -60,7 +62,7 @@ def test_truncation_only_reaches_last_k_inputs(rng):
     x = np.arange(L) % D  # distinct ids
     model.train_on_seq(x, rng.integers(0, D, L))
     moved = np.abs(model.get_params()["Wxh"] - P["Wxh"]).max(axis=1) > 0
-    assert set(np.flatnonzero(moved)) == set(x[L - K:].tolist())
+    assert set(np.flatnonzero(moved)) == set(x[L - K :].tolist())
 
 
 def test_truncated_gradient_differs_from_full(rng):
@@ -103,24 +105,34 @@ def test_recurrence_pullback_equals_pytensor_grad(batch, masked, K, rng):
     truncation."""
     import pytensor
 
-    from pytrnn.runtime.backends import compile_mode
     from pytrnn.graphs.forward import build_scan
     from pytrnn.graphs.params import PARAM_NAMES, param_shapes
+    from pytrnn.runtime.backends import compile_mode
 
     T = 6
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=T, bptt_truncate=K)
     P = init(D, H, rng)
     shape = (T,) if batch is None else (T, batch)
-    x, y = rng.integers(0, D, shape).astype(np.int32), rng.integers(0, D, shape).astype(np.int32)
+    x, y = (
+        rng.integers(0, D, shape).astype(np.int32),
+        rng.integers(0, D, shape).astype(np.int32),
+    )
     mask = (np.arange(T) >= 2).astype(np.float64)  # left padding of 2
     grads = []
     for autodiff in (False, True):
-        syms = {k: pytensor.tensor.tensor(k, shape=s, dtype="float64")
-                for k, s in param_shapes(cfg).items()}
-        g = build_scan(cfg, syms, length=T, masked=masked, batch=batch, autodiff=autodiff)
+        syms = {
+            k: pytensor.tensor.tensor(k, shape=s, dtype="float64")
+            for k, s in param_shapes(cfg).items()
+        }
+        g = build_scan(
+            cfg, syms, length=T, masked=masked, batch=batch, autodiff=autodiff
+        )
         wrt = [syms[k] for k in PARAM_NAMES]
-        fn = pytensor.function(g.inputs + wrt, [g.loss, *pytensor.grad(g.loss, wrt)],
-                               mode=compile_mode("jax"))
+        fn = pytensor.function(
+            g.inputs + wrt,
+            [g.loss, *pytensor.grad(g.loss, wrt)],
+            mode=compile_mode("jax"),
+        )
         args = [x, y] + ([mask] if masked else []) + [P[k] for k in PARAM_NAMES]
         grads.append([np.asarray(v) for v in fn(*args)])
     ours, derived = grads

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import cached_model, compare_backends
 
 import pytrnn
-from helpers import cached_model
-from helpers import compare_backends
 
 BACKENDS = ["c", "jax", "numba"]
 
@@ -48,13 +47,13 @@ def test_compare_backends_can_fail(monkeypatch, what):
 
 
 def test_backend_c_is_pytensors_c_linker_and_the_check_sees_a_fallback():
-    """"c" compiles on the C VM; a function compiled by FAST_RUN (Numba in PyTensor 3)
+    """ "c" compiles on the C VM; a function compiled by FAST_RUN (Numba in PyTensor 3)
     or by Numba itself fails the same check, so a silent fallback cannot pass."""
     import pytensor
     import pytensor.tensor as pt
+    from helpers import assert_linker
     from pytensor.compile.mode import get_mode
 
-    from helpers import assert_linker
     from pytrnn.runtime.backends import compile_mode
 
     x = pt.vector("x")
@@ -72,14 +71,17 @@ def test_c_graphs_expand_softmax_into_c_ops():
     pytrnn's "c" mode expands them; the values stay numpy's."""
     import pytensor
     import pytensor.tensor as pt
-
     from helpers import assert_linker
+
     from pytrnn.runtime.backends import compile_mode
 
     x = pt.matrix("x")
-    rows = pytensor.scan(lambda r: pt.special.softmax(r), sequences=[x], return_updates=False)
-    fn = pytensor.function([x], [pt.special.log_softmax(x, axis=-1), rows],
-                           mode=compile_mode("c"))
+    rows = pytensor.scan(
+        lambda r: pt.special.softmax(r), sequences=[x], return_updates=False
+    )
+    fn = pytensor.function(
+        [x], [pt.special.log_softmax(x, axis=-1), rows], mode=compile_mode("c")
+    )
     assert_linker(fn, "c")
     v = np.random.default_rng(0).normal(size=(3, 4))
     e = np.exp(v - v.max(axis=1, keepdims=True))
@@ -100,7 +102,9 @@ def test_jax_parameters_stay_on_the_device():
 
 
 def test_default_backend_is_jax_here():
-    assert pytrnn.RNN(pytrnn.RNNConfig(vocab_size=3, hidden=2, window=2)).backend == "jax"
+    assert (
+        pytrnn.RNN(pytrnn.RNNConfig(vocab_size=3, hidden=2, window=2)).backend == "jax"
+    )
 
 
 def test_device_gpu_without_one_is_a_clear_error():
@@ -153,10 +157,15 @@ def test_a_scan_compiled_on_the_c_vm_still_converts_to_jax():
     from pytrnn.runtime.backends import compile_mode
 
     W, h0 = pt.matrix("W"), pt.vector("h0")
-    hs = pytensor.scan(lambda h, W: pt.tanh(W.dot(h)), outputs_info=[h0],
-                       non_sequences=[W], n_steps=3, return_updates=False)
+    hs = pytensor.scan(
+        lambda h, W: pt.tanh(W.dot(h)),
+        outputs_info=[h0],
+        non_sequences=[W],
+        n_steps=3,
+        return_updates=False,
+    )
     scan = next(n.op for n in io_toposort([W, h0], [hs]) if isinstance(n.op, Scan))
-    scan.fn  # what evaluating it on the C VM does
+    _ = scan.fn  # what evaluating it on the C VM does
     assert "CGemv" in {type(n.op).__name__ for n in scan.fgraph.toposort()}
     f = pytensor.function([W, h0], hs, mode=compile_mode("jax"))
     rng = np.random.default_rng(0)

@@ -5,9 +5,9 @@ stream, on the independent numpy forward (tests/numpy_cells.py); and --cache-lam
 
 import numpy as np
 import pytest
+from numpy_cells import final_states, forward, init
 
 import pytrnn
-from numpy_cells import final_states, forward, init
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.cache import Cache, cache_loss
 from pytrnn.runtime.scoring import windows_loss
@@ -20,12 +20,12 @@ def pointer_py(P, ids, E, W, theta, lam):
     state carried from window to window, the cache used once W positions lie
     behind a position."""
     n = len(ids) // E
-    S = ids[:n * E].reshape(E, n)
+    S = ids[: n * E].reshape(E, n)
     total = 0.0
     for e in range(E):
         xs, ys, h0, hist = S[e, :-1], S[e, 1:], None, []
         for i in range(0, n - 1, L):
-            x, y = xs[i:i + L], ys[i:i + L]
+            x, y = xs[i : i + L], ys[i : i + L]
             top, ps, caches = forward("lstm", 2, P, x, None, h0)
             h0 = final_states("lstm", caches)
             for t in range(len(x)):
@@ -42,10 +42,13 @@ def pointer_py(P, ids, E, W, theta, lam):
     return total, E * (n - 1)
 
 
-@pytest.mark.parametrize("mode, backend", [("scan", "jax"), ("unroll", "jax"), ("scan", "c")])
+@pytest.mark.parametrize(
+    "mode, backend", [("scan", "jax"), ("unroll", "jax"), ("scan", "c")]
+)
 def test_cache_matches_pointer_py(mode, backend):
-    cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=L, cell="lstm", layers=2,
-                           emsize=H, tied=True)
+    cfg = pytrnn.RNNConfig(
+        vocab_size=D, hidden=H, window=L, cell="lstm", layers=2, emsize=H, tied=True
+    )
     m = pytrnn.RNN(cfg, mode=mode, backend=backend, carry_state=True)
     rng = np.random.default_rng(0)
     P = init("lstm", 2, D, H, rng, emsize=H, tied=True)
@@ -60,10 +63,13 @@ def test_cache_matches_pointer_py(mode, backend):
     assert off[0] == pytest.approx(windows_loss(m, ids, L, True, 2)[0], rel=1e-12)
 
 
-@pytest.mark.parametrize("kw, needle", [
-    (dict(window=0, theta=1.0, lam=0.1), "--cache-window must be at least 1"),
-    (dict(window=5, theta=1.0, lam=1.5), "--cache-lambda must be in"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        (dict(window=0, theta=1.0, lam=0.1), "--cache-window must be at least 1"),
+        (dict(window=5, theta=1.0, lam=1.5), "--cache-lambda must be in"),
+    ],
+)
 def test_bad_cache_values(kw, needle):
     with pytest.raises(ConfigError, match=needle):
         Cache(**kw).validate()

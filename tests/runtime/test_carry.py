@@ -8,19 +8,19 @@ trainer's pass, its held-out figures and ``pytrnn eval`` to the same reference;
 and a run stopped mid-pass resumes to the parameters of an unstopped one."""
 
 import numpy as np
+import numpy_cells as nc
 import pytest
+from helpers import stopped_during
+from numpy_ref import forward, init, loss_and_grads
 from typer.testing import CliRunner
 
-import numpy_cells as nc
-from helpers import stopped_during
 import pytrnn
 from pytrnn.cli.main import app
-from numpy_ref import forward, init, loss_and_grads
-from pytrnn.runtime import checkpoint as ck
 from pytrnn.data.corpora import Vocab, load_corpus, window_starts
 from pytrnn.graphs.params import init_params
-from pytrnn.training.progress import PrintReporter
+from pytrnn.runtime import checkpoint as ck
 from pytrnn.training import train
+from pytrnn.training.progress import PrintReporter
 
 D, H, L, LR, REG, CLIP = 7, 5, 6, 0.01, 0.01, 5.0
 QUIET = PrintReporter(quiet=True)
@@ -59,8 +59,9 @@ def assert_params(got, want):
         np.testing.assert_allclose(got[k], want[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
-@pytest.mark.parametrize("mode, backend", [("scan", "jax"), ("unroll", "jax"),
-                                           ("scan", "c")])
+@pytest.mark.parametrize(
+    "mode, backend", [("scan", "jax"), ("unroll", "jax"), ("scan", "c")]
+)
 def test_carried_windows_match_numpy(mode, backend, rng):
     """Fused windows of 3 streams (the last window padded: it must leave the state
     alone too), and one call per window of one stream, against numpy carrying h."""
@@ -108,7 +109,9 @@ def test_carried_truncated_bptt_matches_numpy(rng):
     assert_params(m.get_params(), ref)
 
 
-@pytest.mark.parametrize("cell, layers, mode", [("lstm", 2, "scan"), ("gru", 1, "unroll")])
+@pytest.mark.parametrize(
+    "cell, layers, mode", [("lstm", 2, "scan"), ("gru", 1, "unroll")]
+)
 def test_carried_gated_cells_match_numpy(cell, layers, mode, rng):
     """Every layer's h, and the LSTM's c, carry from window to window (the state
     (S, B, H) stacks them layer by layer, h then c)."""
@@ -125,8 +128,9 @@ def test_carried_gated_cells_match_numpy(cell, layers, mode, rng):
         grads, loss = {q: np.zeros_like(v) for q, v in ref.items()}, 0.0
         finals = []
         for b in range(B):
-            lo, _, g = nc.loss_and_grads(cell, layers, ref, X[k, :, b], Y[k, :, b], REG,
-                                         init=init_states[b])
+            lo, _, g = nc.loss_and_grads(
+                cell, layers, ref, X[k, :, b], Y[k, :, b], REG, init=init_states[b]
+            )
             caches = nc.forward(cell, layers, ref, X[k, :, b], init=init_states[b])[2]
             finals.append(nc.final_states(cell, caches))
             loss += lo / B
@@ -142,17 +146,32 @@ def test_carried_gated_cells_match_numpy(cell, layers, mode, rng):
             n = 2 if cell == "lstm" else 1
             np.testing.assert_allclose(carry[layer * n, b], h, rtol=1e-9, atol=1e-12)
             if cell == "lstm":
-                np.testing.assert_allclose(carry[layer * n + 1, b], c, rtol=1e-9,
-                                           atol=1e-12)
+                np.testing.assert_allclose(
+                    carry[layer * n + 1, b], c, rtol=1e-9, atol=1e-12
+                )
 
 
 def char_run(tmp_path, name, model=None, **kw):
-    cfg = pytrnn.TrainConfig(**{**dict(limit_chars=1500, passes=1, batch=2, mode="scan",
-                                       backend="jax", seed=5, carry_state=True,
-                                       val_frac=0.2, sample_length=0,
-                                       checkpoint=str(tmp_path / name)), **kw})
-    return train(pytrnn.RNNConfig(hidden=H, window=10, **(model or {})), cfg,
-                 reporter=QUIET)
+    cfg = pytrnn.TrainConfig(
+        **{
+            **dict(
+                limit_chars=1500,
+                passes=1,
+                batch=2,
+                mode="scan",
+                backend="jax",
+                seed=5,
+                carry_state=True,
+                val_frac=0.2,
+                sample_length=0,
+                checkpoint=str(tmp_path / name),
+            ),
+            **kw,
+        }
+    )
+    return train(
+        pytrnn.RNNConfig(hidden=H, window=10, **(model or {})), cfg, reporter=QUIET
+    )
 
 
 def stopped_mid_pass(tmp_path, monkeypatch, model=None, **kw):
@@ -166,9 +185,9 @@ def numpy_carried_sum(P, d, starts, W):
     partial), each from the state the window before ended with."""
     total, h = 0.0, np.zeros(H)
     for i in starts:
-        x, y = d[i:i + W], d[i + 1:i + 1 + W]
-        total += loss_and_grads(P, x[:len(y)], y, 0.0, h0=h)[1]
-        h = forward(P, x[:len(y)], h)[0][-1]
+        x, y = d[i : i + W], d[i + 1 : i + 1 + W]
+        total += loss_and_grads(P, x[: len(y)], y, 0.0, h0=h)[1]
+        h = forward(P, x[: len(y)], h)[0][-1]
     return total
 
 
@@ -180,7 +199,7 @@ def numpy_batchified(P, d, W, E=10):
     n = len(d) // E
     total = 0.0
     for b in range(E):
-        s = d[b * n:(b + 1) * n]
+        s = d[b * n : (b + 1) * n]
         total += numpy_carried_sum(P, s, range(0, n - 1, W), W)
     return total, E * (n - 1)
 
@@ -197,13 +216,13 @@ def test_carried_pass_validation_and_eval_match_numpy(tmp_path):
     vocab = Vocab.from_text(text)
     ids = np.array([vocab.index[c] for c in text])
     n_val = int(N * 0.2)
-    train_ids, val_ids = ids[:N - n_val], ids[N - n_val:]
+    train_ids, val_ids = ids[: N - n_val], ids[N - n_val :]
     S = len(train_ids) // B
-    streams = [train_ids[b * S:(b + 1) * S] for b in range(B)]
+    streams = [train_ids[b * S : (b + 1) * S] for b in range(B)]
     P, h = init_params(r.model.cfg, np.random.default_rng(5)), [np.zeros(H)] * B
     for i in window_starts(S, W):
-        X = np.stack([s[i:i + W] for s in streams], axis=1)
-        Y = np.stack([s[i + 1:i + 1 + W] for s in streams], axis=1)
+        X = np.stack([s[i : i + W] for s in streams], axis=1)
+        Y = np.stack([s[i + 1 : i + 1 + W] for s in streams], axis=1)
         _, _, P, h = carried_step(P, X, Y, h)
     assert_params(r.model.get_params(), P)
 
@@ -211,8 +230,14 @@ def test_carried_pass_validation_and_eval_match_numpy(tmp_path):
     total, count = numpy_batchified(P, val_ids, W)
     val = total / count / np.log(2)
     assert r.history[0]["val_bpc"] == pytest.approx(val, rel=1e-9)
-    from_zero = sum(loss_and_grads(P, val_ids[i:i + W], val_ids[i + 1:i + 1 + W], 0.0)[1]
-                    for i in starts) / (len(starts) * W) / np.log(2)
+    from_zero = (
+        sum(
+            loss_and_grads(P, val_ids[i : i + W], val_ids[i + 1 : i + 1 + W], 0.0)[1]
+            for i in starts
+        )
+        / (len(starts) * W)
+        / np.log(2)
+    )
     assert abs(val - from_zero) > 1e-6  # carrying makes a difference to check
     held = tmp_path / "held.txt"
     held.write_text(text[:237], encoding="utf-8")
@@ -234,9 +259,13 @@ def test_carried_run_stopped_mid_pass_resumes_exactly(tmp_path, monkeypatch):
     part = ck.load(tmp_path / "part.npz")
     assert part.passes_done == 1 and part.window == 6
     assert part.carry.shape == (1, 2, H) and np.abs(part.carry).max() > 0
-    r = train(pytrnn.RNNConfig(hidden=H, window=10),
-              pytrnn.TrainConfig(resume=str(tmp_path / "part.npz"), passes=2,
-                                 sample_length=0), reporter=QUIET)
+    r = train(
+        pytrnn.RNNConfig(hidden=H, window=10),
+        pytrnn.TrainConfig(
+            resume=str(tmp_path / "part.npz"), passes=2, sample_length=0
+        ),
+        reporter=QUIET,
+    )
     assert r.checkpoint.iseq == full.checkpoint.iseq
     for k, v in full.checkpoint.params.items():
         np.testing.assert_array_equal(r.checkpoint.params[k], v, err_msg=k)
@@ -252,9 +281,13 @@ def test_dropout_run_stopped_mid_pass_resumes_bitwise(tmp_path, monkeypatch):
     stopped_mid_pass(tmp_path, monkeypatch, model, **kw)
     part = ck.load(tmp_path / "part.npz")
     assert part.passes_done == 1 and part.window == 6
-    r = train(pytrnn.RNNConfig(hidden=H, window=10, dropout=0.3),
-              pytrnn.TrainConfig(resume=str(tmp_path / "part.npz"), passes=2,
-                                 sample_length=0), reporter=QUIET)
+    r = train(
+        pytrnn.RNNConfig(hidden=H, window=10, dropout=0.3),
+        pytrnn.TrainConfig(
+            resume=str(tmp_path / "part.npz"), passes=2, sample_length=0
+        ),
+        reporter=QUIET,
+    )
     assert r.checkpoint.iseq == full.checkpoint.iseq
     for k, v in full.checkpoint.params.items():
         np.testing.assert_array_equal(r.checkpoint.params[k], v, err_msg=k)
@@ -269,10 +302,20 @@ def test_carried_word_stream_pass_validation_and_eval_match_numpy(small_text, tm
     from pytrnn.data.words import WordVocab, split_sentences, stream_ids
 
     W, B = 6, 2
-    cfg = pytrnn.TrainConfig(corpus=str(small_text), level="word", layout="stream",
-                             carry_state=True, passes=1, batch=B, mode="scan",
-                             backend="jax", seed=2, val_frac=0.1, sample_length=0,
-                             checkpoint=str(tmp_path / "w.npz"))
+    cfg = pytrnn.TrainConfig(
+        corpus=str(small_text),
+        level="word",
+        layout="stream",
+        carry_state=True,
+        passes=1,
+        batch=B,
+        mode="scan",
+        backend="jax",
+        seed=2,
+        val_frac=0.1,
+        sample_length=0,
+        checkpoint=str(tmp_path / "w.npz"),
+    )
     r = train(pytrnn.RNNConfig(hidden=H, window=W), cfg, reporter=QUIET)
     sents = split_sentences(small_text.read_text())
     n_val = round(len(sents) * 0.1)
@@ -280,12 +323,12 @@ def test_carried_word_stream_pass_validation_and_eval_match_numpy(small_text, tm
     assert tuple(r.checkpoint.vocab) == vocab.symbols
     ids = stream_ids(vocab, sents[:-n_val])
     S = len(ids) // B
-    streams = [ids[b * S:(b + 1) * S] for b in range(B)]
+    streams = [ids[b * S : (b + 1) * S] for b in range(B)]
     P, h = init_params(r.model.cfg, np.random.default_rng(2)), [np.zeros(H)] * B
     data, n = 0.0, 0
     for i in window_starts(S, W):
-        X = np.stack([s[i:i + W] for s in streams], axis=1)
-        Y = np.stack([s[i + 1:i + 1 + W] for s in streams], axis=1)
+        X = np.stack([s[i : i + W] for s in streams], axis=1)
+        Y = np.stack([s[i + 1 : i + 1 + W] for s in streams], axis=1)
         _, d, P, h = carried_step(P, X, Y, h)
         data, n = data + d * B, n + W * B
     assert_params(r.model.get_params(), P)
@@ -298,22 +341,44 @@ def test_carried_word_stream_pass_validation_and_eval_match_numpy(small_text, tm
     assert rec["val_ppl"] == pytest.approx(np.exp(val), rel=1e-9)
     every = stream_ids(vocab, sents)
     e = pytrnn.evaluate(r.path, small_text, batch=1)
-    want = numpy_carried_sum(P, every, range(0, len(every) - 1, W), W) / (len(every) - 1)
+    want = numpy_carried_sum(P, every, range(0, len(every) - 1, W), W) / (
+        len(every) - 1
+    )
     assert e["loss_per_word"] == pytest.approx(want, rel=1e-9)
     total, count = numpy_batchified(P, every, W, 4)
     four = pytrnn.evaluate(r.path, small_text, batch=4)
-    assert (four["loss_per_word"], four["words"]) == (pytest.approx(total / count,
-                                                                     rel=1e-9), count)
-    from_zero = sum(loss_and_grads(P, every[i:i + W][:len(every[i + 1:i + 1 + W])],
-                                   every[i + 1:i + 1 + W], 0.0)[1]
-                    for i in range(0, len(every) - 1, W)) / (len(every) - 1)
+    assert (four["loss_per_word"], four["words"]) == (
+        pytest.approx(total / count, rel=1e-9),
+        count,
+    )
+    from_zero = sum(
+        loss_and_grads(
+            P,
+            every[i : i + W][: len(every[i + 1 : i + 1 + W])],
+            every[i + 1 : i + 1 + W],
+            0.0,
+        )[1]
+        for i in range(0, len(every) - 1, W)
+    ) / (len(every) - 1)
     assert abs(want - from_zero) > 1e-6  # carrying makes a difference to check
 
 
 def test_carry_state_needs_windows_that_follow_each_other(small_text, tmp_path):
-    r = CliRunner().invoke(app, ["train", "--corpus", str(small_text), "--level", "word",
-                                 "--carry-state", "--checkpoint", str(tmp_path / "w.npz")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--corpus",
+            str(small_text),
+            "--level",
+            "word",
+            "--carry-state",
+            "--checkpoint",
+            str(tmp_path / "w.npz"),
+        ],
+    )
     assert r.exit_code == 2
     assert r.stderr.strip().splitlines() == [
         "error: --carry-state needs windows that follow each other: at the word level, "
-        "add --layout stream"]
+        "add --layout stream"
+    ]

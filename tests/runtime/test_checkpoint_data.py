@@ -11,18 +11,24 @@ import numpy as np
 import pytest
 
 import pytrnn
-from pytrnn.runtime import checkpoint as ck
 from pytrnn.data.corpora import Vocab, fetch, load_corpus, pydoc_text
 from pytrnn.errors import CheckpointError, CorpusError
 from pytrnn.graphs.params import init_params
+from pytrnn.runtime import checkpoint as ck
 
 
 @pytest.fixture
 def saved(tmp_path):
     cfg = pytrnn.RNNConfig(vocab_size=4, hidden=3, window=5)
-    c = ck.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
-                      vocab=list("abcd"), passes_done=2, window=7, iseq=30,
-                      history=[{"pass": 1, "loss": 3.5}])
+    c = ck.Checkpoint(
+        cfg=cfg,
+        params=init_params(cfg, np.random.default_rng(0)),
+        vocab=list("abcd"),
+        passes_done=2,
+        window=7,
+        iseq=30,
+        history=[{"pass": 1, "loss": 3.5}],
+    )
     path = tmp_path / "m.npz"
     ck.save(path, c)
     return path, c
@@ -80,26 +86,29 @@ def flip_in_whh_data(path, expected_nbytes, repair_crc):
     with zipfile.ZipFile(path) as z:
         info = z.getinfo("Whh.npy")
         member = z.read("Whh.npy")
-    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:
-                                                   info.header_offset + 30])
+    name_len, extra_len = struct.unpack(
+        "<HH", raw[info.header_offset + 26 : info.header_offset + 30]
+    )
     start = info.header_offset + 30 + name_len + extra_len  # the member's first byte
-    assert bytes(raw[start:start + len(member)]) == member  # stored, uncompressed
+    assert bytes(raw[start : start + len(member)]) == member  # stored, uncompressed
     f = io.BytesIO(member)
     version = np.lib.format.read_magic(f)
-    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                   (2, 0): np.lib.format.read_array_header_2_0}[version]
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }[version]
     read_header(f)
     data_at = f.tell()  # the .npy header ends here; the array's bytes follow
     assert len(member) - data_at == expected_nbytes
     raw[start + data_at + 3] ^= 0x10
     if repair_crc:
-        crc = struct.pack("<I", zlib.crc32(bytes(raw[start:start + len(member)])))
-        raw[info.header_offset + 14:info.header_offset + 18] = crc
+        crc = struct.pack("<I", zlib.crc32(bytes(raw[start : start + len(member)])))
+        raw[info.header_offset + 14 : info.header_offset + 18] = crc
         i = raw.find(b"PK\x01\x02")
-        while raw[i + 46:i + 46 + len(info.filename)] != info.filename.encode():
+        while raw[i + 46 : i + 46 + len(info.filename)] != info.filename.encode():
             i = raw.find(b"PK\x01\x02", i + 1)
             assert i >= 0, "no central directory entry for Whh.npy"
-        raw[i + 16:i + 20] = crc
+        raw[i + 16 : i + 20] = crc
     path.write_bytes(bytes(raw))
 
 
@@ -163,7 +172,7 @@ def test_vocab_encode_names_unknown_chars():
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    body = "The Four Million\r\nby O. Henry\r\n".encode() * 4000  # the book's size
+    body = b"The Four Million\r\nby O. Henry\r\n" * 4000  # the book's size
 
     def do_GET(self):
         if self.path != "/pg2776.txt":
@@ -190,8 +199,11 @@ def server():
 def test_fetch_from_a_local_server_then_load_offline(server, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTRNN_CACHE", str(tmp_path))
     seen = []
-    path = fetch("four-million", url=f"{server}/pg2776.txt",
-                 progress=lambda d, t: seen.append((d, t)))
+    path = fetch(
+        "four-million",
+        url=f"{server}/pg2776.txt",
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert path.read_bytes() == _Handler.body
     assert seen[-1] == (len(_Handler.body), len(_Handler.body))
     name, text = load_corpus("four-million")
@@ -252,7 +264,9 @@ def test_checkpoints_written_before_the_house_load_score_sample_and_resume(tmp_p
 
     char, word = DATA / "char-0.1.0.npz", DATA / "word-0.1.0.npz"
     c, w = ck.load(char), ck.load(word)
-    assert c.cfg.optimizer == "adam" and c.run.carry_state and c.carry.shape == (1, 2, 8)
+    assert (
+        c.cfg.optimizer == "adam" and c.run.carry_state and c.carry.shape == (1, 2, 8)
+    )
     assert c.run.train["batch"] == 2 and c.run.lr_now == 0.001 and c.passes_done == 2
     assert w.level == "word" and w.run.layout("word") == "stream" and w.run.lower
     ctext, wtext = tmp_path / "c.txt", tmp_path / "w.txt"
@@ -261,9 +275,11 @@ def test_checkpoints_written_before_the_house_load_score_sample_and_resume(tmp_p
     # that code scored a carrying model as one stream: --batch 1 (the default now
     # cuts the text into wlm's 10)
     assert pytrnn.evaluate(char, ctext, batch=1)["loss_per_char"] == pytest.approx(
-        3.434150347562097, rel=1e-12)
+        3.434150347562097, rel=1e-12
+    )
     assert pytrnn.evaluate(word, wtext)["loss_per_word"] == pytest.approx(
-        1.555185895648031, rel=1e-12)
+        1.555185895648031, rel=1e-12
+    )
     runner = CliRunner()
     r = runner.invoke(app, ["sample", str(char), "--length", "40", "--seed", "3"])
     assert r.stdout == 's=rh(ee.p)bfcipy[mn[\nz]_thep na"nwAn]opAs\n'
@@ -271,8 +287,9 @@ def test_checkpoints_written_before_the_house_load_score_sample_and_resume(tmp_p
     assert r.stdout == "The sat sat on the on the dog sat on the mat.\nA dog the mat.\n"
     copy = tmp_path / "c.npz"
     copy.write_bytes(char.read_bytes())
-    r = runner.invoke(app, ["train", "--resume", str(copy), "--passes", "3",
-                            "--sample-length", "0"])
+    r = runner.invoke(
+        app, ["train", "--resume", str(copy), "--passes", "3", "--sample-length", "0"]
+    )
     assert r.exit_code == 0, r.output
     again = ck.load(copy)
     assert again.passes_done == 3 and again.run.train["carry_state"] is True

@@ -1,16 +1,16 @@
 """Padded sentences on JAX: one graph of free length serves every bucket.
 
 PyTensor rewrites the graph once and JAX traces it per length it meets
-(pytrnn.runtime.backends.patch_jax_free_lengths), so the word level compiles one graph
+(pytrnn.runtime.patches.patch_jax_free_lengths), so the word level compiles one graph
 instead of one per bucket. Held to numpy over steps of several bucket lengths."""
 
 import numpy as np
-import pytest
-
 import numpy_cells as nc
-import pytrnn
-from numpy_ref import init, loss_and_grads
+import pytest
 from helpers import mean_step, sentences
+from numpy_ref import init, loss_and_grads
+
+import pytrnn
 
 D, H, REG = 9, 5, 0.01
 PADS = (4, 8, 6, 12, 4)  # buckets met in this order, one met twice
@@ -60,8 +60,13 @@ def test_gated_cells_buckets_share_one_graph(cell, layers, batch, rng):
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, cell=cell, layers=layers)
     P = nc.init(cell, layers, D, H, rng)
     m = pytrnn.RNN(cfg, params=P, mode="scan", backend="jax")
-    ref = _steps(m, rng, batch, lambda P, x, y: nc.loss_and_grads(
-        cell, layers, P, x, y, REG)[:3], P)
+    ref = _steps(
+        m,
+        rng,
+        batch,
+        lambda P, x, y: nc.loss_and_grads(cell, layers, P, x, y, REG)[:3],
+        P,
+    )
     _one_train_graph(m)
     got = m.get_params()
     for k in ref:
@@ -88,7 +93,9 @@ def test_fused_groups_of_every_bucket_share_one_graph(rng):
         X, Y, M = (np.stack(a) for a in zip(*[m.pad_batch(g, T) for g in groups]))
         losses, _ = m.train_windows(X, Y, masks=M)
         for seqs, loss in zip(groups, losses):
-            want, ref = mean_step(ref, seqs, lambda P, x, y: loss_and_grads(P, x, y, REG))
+            want, ref = mean_step(
+                ref, seqs, lambda P, x, y: loss_and_grads(P, x, y, REG)
+            )
             assert loss == pytest.approx(want, rel=1e-9)
     keys = [k for k in m.compiled() if k[0] == "fused"]
     assert len(keys) == 1 and keys[0][2] is None, keys

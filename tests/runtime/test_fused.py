@@ -7,23 +7,24 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import TINY, assert_model_linkers, batched_step, cached_model
+from numpy_ref import init, loss_and_grads, sgd_step
 from typer.testing import CliRunner
 
 import pytrnn
 from pytrnn.cli.main import app
-from helpers import TINY, cached_model
-from helpers import assert_model_linkers, batched_step
-from numpy_ref import init, loss_and_grads, sgd_step
 from pytrnn.graphs.params import init_params
-from pytrnn.training.progress import PrintReporter
 from pytrnn.training import train
+from pytrnn.training.progress import PrintReporter
 
 D, H, L = TINY["vocab_size"], TINY["hidden"], TINY["window"]
 LR, REG, CLIP = 0.01, 0.01, 5.0
 
 
-@pytest.mark.parametrize("mode, backend", [(m, b) for m in ("unroll", "scan")
-                                           for b in ("jax", "c")] + [("scan", "numba")])
+@pytest.mark.parametrize(
+    "mode, backend",
+    [(m, b) for m in ("unroll", "scan") for b in ("jax", "c")] + [("scan", "numba")],
+)
 def test_fused_equals_one_call_per_window(mode, backend, rng):
     """K windows in one call (JAX: one lax.scan; C and Numba: PyTensor's outer scan)
     train the numpy reference's steps; padded windows change nothing."""
@@ -45,8 +46,10 @@ def test_fused_equals_one_call_per_window(mode, backend, rng):
         assert_model_linkers(fused)
 
 
-@pytest.mark.parametrize("mode, backend", [(m, b) for m in ("unroll", "scan")
-                                           for b in ("jax", "c")] + [("scan", "numba")])
+@pytest.mark.parametrize(
+    "mode, backend",
+    [(m, b) for m in ("unroll", "scan") for b in ("jax", "c")] + [("scan", "numba")],
+)
 def test_minibatch_matches_numpy_mean_over_streams(mode, backend, rng):
     """Batched, fused windows (K = 3, B = 3, the last padded) on every backend
     against numpy. (Numba in scan mode only: a cold Numba graph costs 15-30 s.)"""
@@ -74,9 +77,17 @@ def test_trainer_fused_pass_equals_per_window_pass(tmp_path, fuse):
     explicit --fuse 16 (the last chunk padded) train exactly the notebook's loop."""
     results = []
     for f in (1, fuse):
-        cfg = pytrnn.TrainConfig(limit_chars=3000, passes=1, fuse=f, mode="scan",
-                                 checkpoint=str(tmp_path / f"{f}.npz"), sample_length=0)
-        results.append(train(pytrnn.RNNConfig(hidden=8), cfg, reporter=PrintReporter(quiet=True)))
+        cfg = pytrnn.TrainConfig(
+            limit_chars=3000,
+            passes=1,
+            fuse=f,
+            mode="scan",
+            checkpoint=str(tmp_path / f"{f}.npz"),
+            sample_length=0,
+        )
+        results.append(
+            train(pytrnn.RNNConfig(hidden=8), cfg, reporter=PrintReporter(quiet=True))
+        )
     a, b = results
     assert a.history[0]["iseq"] == b.history[0]["iseq"] == 118  # 119 windows
     assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"], rel=1e-9)
@@ -104,20 +115,29 @@ def test_trainer_batch_matches_numpy_over_the_same_streams(tmp_path):
     from pytrnn.data.corpora import Vocab, load_corpus
 
     B, W, N = 4, 10, 2000
-    cfg = pytrnn.TrainConfig(limit_chars=N, passes=1, batch=B, mode="scan", seed=2,
-                             checkpoint=str(tmp_path / "b.npz"), sample_length=0)
-    r = train(pytrnn.RNNConfig(hidden=6, window=W), cfg, reporter=PrintReporter(quiet=True))
+    cfg = pytrnn.TrainConfig(
+        limit_chars=N,
+        passes=1,
+        batch=B,
+        mode="scan",
+        seed=2,
+        checkpoint=str(tmp_path / "b.npz"),
+        sample_length=0,
+    )
+    r = train(
+        pytrnn.RNNConfig(hidden=6, window=W), cfg, reporter=PrintReporter(quiet=True)
+    )
     text = load_corpus(None)[1][:N]
     vocab = Vocab.from_text(text)
     ids = np.array([vocab.index[c] for c in text])
     S = N // B
-    streams = [ids[b * S:(b + 1) * S] for b in range(B)]  # contiguous slices
+    streams = [ids[b * S : (b + 1) * S] for b in range(B)]  # contiguous slices
     P = init_params(r.model.cfg, np.random.default_rng(2))
     losses, data_sum, chars = [], 0.0, 0
     i = 0
     while i + 1 + W < S or i == 0:  # the notebook's windows over each stream
-        X = np.stack([s[i:i + W] for s in streams], axis=1)
-        Y = np.stack([s[i + 1:i + 1 + W] for s in streams], axis=1)
+        X = np.stack([s[i : i + W] for s in streams], axis=1)
+        Y = np.stack([s[i + 1 : i + 1 + W] for s in streams], axis=1)
         loss, data, P = batched_step(P, X, Y)
         losses.append(loss)
         data_sum += data * B
@@ -154,7 +174,9 @@ def test_bench_smoke(tmp_path):
     assert all(row["chars_per_s"] > 0 for row in data["rows"]), data["rows"]
     numpy_speed = data["rows"][0]["chars_per_s"]
     for row in data["rows"][1:]:  # each ratio is that row's speed over numpy's
-        assert row["vs_numpy"] == pytest.approx(row["chars_per_s"] / numpy_speed, rel=1e-6)
+        assert row["vs_numpy"] == pytest.approx(
+            row["chars_per_s"] / numpy_speed, rel=1e-6
+        )
     assert "x numpy" in r.stdout and "x JAX" in r.stdout
 
 
@@ -169,7 +191,7 @@ def test_bench_baselines_train_the_same_model(rng):
     starts = window_starts(len(data), 25)[:4]
     np_losses, np_params = numpy_train(P, data, starts, 25)
     model = pytrnn.RNN(cfg, params=P, mode="scan")
-    ours = [model.train_on_seq(data[i:i + 25], data[i + 1:i + 26]) for i in starts]
+    ours = [model.train_on_seq(data[i : i + 25], data[i + 1 : i + 26]) for i in starts]
     np.testing.assert_allclose(np_losses, ours, rtol=1e-9)
     offs = starts[:, None] + np.arange(25)
     PJ, jax_losses = jax_trainer(25)(P, data[offs], data[offs + 1])
@@ -182,9 +204,12 @@ def test_bench_baselines_train_the_same_model(rng):
 def test_jax_baseline_is_float64_in_a_fresh_process():
     """The bench builds the baseline's arrays before any pytrnn model turns JAX's
     float64 on: the baseline must do so itself, or it times float32 against float64."""
-    code = ("import jax.numpy as jnp; from pytrnn.bench.grid import bench_baselines; "
-            "from pytrnn.bench.baselines import jax_trainer; jax_trainer(25); "
-            "print(jnp.asarray(1.0).dtype)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import jax.numpy as jnp; from pytrnn.bench.grid import bench_baselines; "
+        "from pytrnn.bench.baselines import jax_trainer; jax_trainer(25); "
+        "print(jnp.asarray(1.0).dtype)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.split()[-1] == "float64", out.stdout

@@ -14,13 +14,22 @@ import pytrnn
 from pytrnn.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
-TWO_CPUS = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-            "PYTHONPATH": str(ROOT)}
+TWO_CPUS = {
+    **os.environ,
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    "PYTHONPATH": str(ROOT),
+}
 
 
 def run_py(code: str, env=TWO_CPUS, timeout=300) -> str:
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=ROOT,
-                       capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return r.stdout
 
@@ -85,14 +94,35 @@ def test_carried_state_across_processes_is_refused():
 
 
 def test_cli_devices_two_matches_one(tmp_path):
-    base = [sys.executable, "-m", "pytrnn.cli", "train", "--limit-chars", "6000", "--passes", "1",
-            "--batch", "4", "--hidden", "8", "--window", "10", "--mode", "scan",
-            "--sample-length", "0"]
+    base = [
+        sys.executable,
+        "-m",
+        "pytrnn.cli",
+        "train",
+        "--limit-chars",
+        "6000",
+        "--passes",
+        "1",
+        "--batch",
+        "4",
+        "--hidden",
+        "8",
+        "--window",
+        "10",
+        "--mode",
+        "scan",
+        "--sample-length",
+        "0",
+    ]
     for d in (1, 2):
-        r = subprocess.run(base + ["--devices", str(d), "--checkpoint",
-                                   str(tmp_path / f"{d}.npz")],
-                           env=TWO_CPUS, cwd=ROOT, capture_output=True, text=True,
-                           timeout=300)
+        r = subprocess.run(
+            base + ["--devices", str(d), "--checkpoint", str(tmp_path / f"{d}.npz")],
+            env=TWO_CPUS,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
     from pytrnn.runtime.checkpoint import load
 
@@ -102,10 +132,13 @@ def test_cli_devices_two_matches_one(tmp_path):
         assert a.params[k] == pytest.approx(b.params[k], rel=1e-9, abs=1e-12)
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--devices", "3", "--batch", "4"], "multiple of --devices 3"),
-    (["--devices", "2"], "multiple of --devices 2"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--devices", "3", "--batch", "4"], "multiple of --devices 3"),
+        (["--devices", "2"], "multiple of --devices 2"),
+    ],
+)
 def test_devices_need_a_matching_batch(args, needle, small_text, monkeypatch):
     # the CLI asks XLA for host devices before JAX starts: keep that out of this process
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
@@ -140,12 +173,19 @@ def test_two_processes_train_like_one(tmp_path):
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     ckpts = [tmp_path / f"{i}.npz" for i in (0, 1, 2)]
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(i), str(ckpts[i]),
-                               f"127.0.0.1:{port}"], env=env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(i), str(ckpts[i]), f"127.0.0.1:{port}"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     digests = [out.strip().splitlines()[-1] for out, _ in outs]
     assert digests[0] == digests[1]  # replicated: bit for bit the same on both hosts
@@ -155,8 +195,14 @@ def test_two_processes_train_like_one(tmp_path):
     assert "iteration=2, iseq=" in outs[0][0] and "compiled" in outs[0][0]
     ours = [ln for ln in outs[1][0].strip().splitlines() if not ln.startswith("[Gloo]")]
     assert ours == [digests[1]]
-    single = subprocess.run([sys.executable, "-c", code, "0", str(ckpts[2])], env=env,
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-c", code, "0", str(ckpts[2])],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     from pytrnn.runtime.checkpoint import load
 

@@ -7,28 +7,44 @@ from typer.testing import CliRunner
 
 import pytrnn
 from pytrnn.cli.main import app
-from pytrnn.runtime import checkpoint as ckpt_io
-from pytrnn.tools.compare import compare, differences, load_runs
 from pytrnn.graphs.optim import init_state
 from pytrnn.graphs.params import init_params
+from pytrnn.runtime import checkpoint as ckpt_io
+from pytrnn.tools.compare import compare, differences, load_runs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def make_run(path, level="word", val=(300.0, 200.0, 210.0), train=None, **cfg_kw):
     cfg = pytrnn.RNNConfig(vocab_size=6, hidden=4, **cfg_kw)
-    key = ("val_ppl", "train_ppl", "words_per_s") if level == "word" else \
-        ("val_bpc", "train_bpc", "chars_per_s")
-    history = [{"pass": i + 1, "loss": 1.0, key[0]: v, key[1]: v * 1.5, key[2]: 1000.0 + i,
-                "train_word_loss": np.log(v * 1.5)}
-               for i, v in enumerate(val)]
-    ck = ckpt_io.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
-                            vocab=list("abcdef"), level=level, passes_done=len(val),
-                            history=history,
-                            run=ckpt_io.RunInfo(
-                                train={"batch": 1, "layout": None, **(train or {})},
-                                test={"ppl": 190.0}),
-                            opt_state=init_state(cfg))
+    key = (
+        ("val_ppl", "train_ppl", "words_per_s")
+        if level == "word"
+        else ("val_bpc", "train_bpc", "chars_per_s")
+    )
+    history = [
+        {
+            "pass": i + 1,
+            "loss": 1.0,
+            key[0]: v,
+            key[1]: v * 1.5,
+            key[2]: 1000.0 + i,
+            "train_word_loss": np.log(v * 1.5),
+        }
+        for i, v in enumerate(val)
+    ]
+    ck = ckpt_io.Checkpoint(
+        cfg=cfg,
+        params=init_params(cfg, np.random.default_rng(0)),
+        vocab=list("abcdef"),
+        level=level,
+        passes_done=len(val),
+        history=history,
+        run=ckpt_io.RunInfo(
+            train={"batch": 1, "layout": None, **(train or {})}, test={"ppl": 190.0}
+        ),
+        opt_state=init_state(cfg),
+    )
     ckpt_io.save(path, ck)
     return path
 
@@ -40,8 +56,12 @@ def test_compare_names_only_what_differs(tmp_path):
     assert out["differ"] == ["cell"]
     ra, rb = out["rows"]
     assert (ra["cell"], rb["cell"]) == ("rnn", "gru")
-    assert (ra["best_val"], ra["best_pass"], rb["best_val"], rb["best_pass"]) == \
-        (200.0, 2, 150.0, 2)
+    assert (ra["best_val"], ra["best_pass"], rb["best_val"], rb["best_pass"]) == (
+        200.0,
+        2,
+        150.0,
+        2,
+    )
     assert ra["passes"] == 3 and ra["test"] == 190.0 and ra["speed"] == 1002.0
     assert rb["label"] == "cell=gru"
     c = make_run(tmp_path / "c.npz", cell="gru", optimizer="adam", lr=0.001)
@@ -53,16 +73,20 @@ def test_compare_names_the_run_options_that_differ(tmp_path):
     share) count as settings as much as the model's do, and only those that
     differ are named."""
     a = make_run(tmp_path / "a.npz")
-    b = make_run(tmp_path / "b.npz", train={"batch": 20, "layout": "stream",
-                                            "carry_state": True})
+    b = make_run(
+        tmp_path / "b.npz", train={"batch": 20, "layout": "stream", "carry_state": True}
+    )
     c = make_run(tmp_path / "c.npz", train={"val_frac": 0.1})
     out = compare([a, b, c])
     assert out["differ"] == ["batch", "carry_state", "layout", "val_frac"]
     assert [r["batch"] for r in out["rows"]] == [1, 20, 1]
-    assert out["rows"][1]["label"] == ("batch=20, carry_state=True, layout=stream, "
-                                       "val_frac=None")
-    assert differences(load_runs([a, make_run(tmp_path / "d.npz",
-                                              train={"batch": 1})])) == []
+    assert out["rows"][1]["label"] == (
+        "batch=20, carry_state=True, layout=stream, val_frac=None"
+    )
+    assert (
+        differences(load_runs([a, make_run(tmp_path / "d.npz", train={"batch": 1})]))
+        == []
+    )
 
 
 def test_compare_cli_table_and_figure(tmp_path, monkeypatch):
@@ -71,9 +95,12 @@ def test_compare_cli_table_and_figure(tmp_path, monkeypatch):
     png = tmp_path / "cmp.png"
     loaded = []
     real_load = ckpt_io.load
-    monkeypatch.setattr(ckpt_io, "load", lambda p: loaded.append(str(p)) or real_load(p))
-    r = CliRunner().invoke(app, ["compare", str(a), str(b), "-o", str(png)],
-                           env={"COLUMNS": "160"})
+    monkeypatch.setattr(
+        ckpt_io, "load", lambda p: loaded.append(str(p)) or real_load(p)
+    )
+    r = CliRunner().invoke(
+        app, ["compare", str(a), str(b), "-o", str(png)], env={"COLUMNS": "160"}
+    )
     assert r.exit_code == 0, r.output
     assert sorted(loaded) == sorted([str(a), str(b)])  # each file read once
     assert "differ in cell" in r.output and "lstm" in r.output and "200.000" in r.output
@@ -102,15 +129,31 @@ def test_plot_overlays_several_runs_with_whole_pass_ticks(tmp_path):
     real = plt.Figure.savefig
 
     def spy(fig, *args, **kw):
-        saved.append([[t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-                      for ax in fig.axes])
-        saved.append([[t.get_text() for t in ax.get_legend().get_texts()]
-                      if ax.get_legend() else [] for ax in fig.axes])
+        saved.append(
+            [
+                [
+                    t
+                    for t in ax.get_xticks()
+                    if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]
+                ]
+                for ax in fig.axes
+            ]
+        )
+        saved.append(
+            [
+                [t.get_text() for t in ax.get_legend().get_texts()]
+                if ax.get_legend()
+                else []
+                for ax in fig.axes
+            ]
+        )
         return real(fig, *args, **kw)
 
     plt.Figure.savefig = spy
     try:
-        r = CliRunner().invoke(app, ["plot", str(a), str(b), "-o", str(tmp_path / "p.png")])
+        r = CliRunner().invoke(
+            app, ["plot", str(a), str(b), "-o", str(tmp_path / "p.png")]
+        )
         r1 = CliRunner().invoke(app, ["plot", str(a), "-o", str(tmp_path / "q.png")])
     finally:
         plt.Figure.savefig = real
@@ -135,7 +178,9 @@ def test_one_pass_reads_well(tmp_path):
     b = make_run(tmp_path / "b.npz", val=(250.0,), cell="gru", layers=2)
     for path in (a, b):  # runs without a validation split
         ck = ckpt_io.load(path)
-        ck.history = [{k: v for k, v in r.items() if k != "val_ppl"} for r in ck.history]
+        ck.history = [
+            {k: v for k, v in r.items() if k != "val_ppl"} for r in ck.history
+        ]
         ckpt_io.save(path, ck)
     ax = runs_figure([a, b]).axes[0]
     assert list(ax.get_xticks()) == [1] and ax.get_xlim() == (0.5, 1.5)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy_ref import init, loss_and_grads
 
 import pytrnn
 import pytrnn.compat.theano as theano
 import pytrnn.compat.theano.tensor as T
-from numpy_ref import init, loss_and_grads
 from pytrnn.compat.theano import function, shared
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,9 @@ def legacy(tmp_path_factory):
     sys.argv = ["char_rnn_theano.py", str(corpus)]
     np.random.seed(7)
     try:
-        g = runpy.run_path(str(ROOT / "legacy" / "char_rnn_theano.py"), run_name="legacy")
+        g = runpy.run_path(
+            str(ROOT / "legacy" / "char_rnn_theano.py"), run_name="legacy"
+        )
     finally:
         sys.argv = argv
     g["initial"] = {k: g[k].get_value().copy() for k in NAMES}
@@ -50,10 +52,12 @@ def test_transcription_matches_pytrnn_unroll(fresh_legacy):
     model = pytrnn.RNN(cfg, params=P0, mode="unroll")
     data, L = g["data"], g["L"]
     x0 = data[:L]
-    np.testing.assert_allclose(model.predict_prob(x0), g["predict_prob"](x0), rtol=1e-10)
+    np.testing.assert_allclose(
+        model.predict_prob(x0), g["predict_prob"](x0), rtol=1e-10
+    )
     assert model.predict(x0) == int(g["predict"](x0))
     for ichar in range(0, 8 * L, L):  # the notebook's windows
-        xval, yval = data[ichar:ichar + L], data[ichar + 1:ichar + 1 + L]
+        xval, yval = data[ichar : ichar + L], data[ichar + 1 : ichar + 1 + L]
         theirs = g["train_on_seq"](xval, yval)[0]
         ours = model.train_on_seq(xval, yval)
         assert isinstance(theirs, np.ndarray)  # numpy out, as Theano
@@ -73,8 +77,11 @@ def test_in114_through_the_facade(fresh_legacy):
 
 def test_scan_cumulative_sum_with_theano_return_convention():
     v = T.dvector("v")
-    out, updates = theano.scan(lambda a, acc: acc + a, sequences=[v],
-                               outputs_info=[T.zeros((), dtype="float64")])
+    out, updates = theano.scan(
+        lambda a, acc: acc + a,
+        sequences=[v],
+        outputs_info=[T.zeros((), dtype="float64")],
+    )
     assert len(updates) == 0
     f = function([v], out)
     x = np.random.default_rng(0).standard_normal(9)
@@ -100,12 +107,19 @@ def test_scan_rnn_with_truncate_gradient_matches_numpy(K):
         return [x_t * 1.0, s_t]
 
     [_, s], updates = theano.scan(
-        forward_prop_step, sequences=x,
+        forward_prop_step,
+        sequences=x,
         outputs_info=[None, dict(initial=T.zeros(H, dtype="float64"))],
-        non_sequences=[U, W], truncate_gradient=K, strict=True)
+        non_sequences=[U, W],
+        truncate_gradient=K,
+        strict=True,
+    )
     o = T.nnet.softmax(s.dot(V.T))
     cost = T.sum(T.nnet.categorical_crossentropy(o, y))
-    xs, ys = rng.integers(0, D, n).astype("int32"), rng.integers(0, D, n).astype("int32")
+    xs, ys = (
+        rng.integers(0, D, n).astype("int32"),
+        rng.integers(0, D, n).astype("int32"),
+    )
     with pytest.warns(UserWarning, match="cannot trace"):  # JAX: free length -> numba
         grads = function([x, y], [cost] + T.grad(cost, [U, W, V]))
         cost_v, dU, dW, dV = grads(xs, ys)
@@ -130,8 +144,13 @@ def test_nnet_softmax_is_row_wise_and_keeps_theanos_vector_shape():
 
 def test_categorical_crossentropy_int_and_one_hot():
     p, yi, yo = T.dmatrix("p"), T.ivector("y"), T.dmatrix("t")
-    f = function([p, yi, yo], [T.nnet.categorical_crossentropy(p, yi),
-                               T.nnet.categorical_crossentropy(p, yo)])
+    f = function(
+        [p, yi, yo],
+        [
+            T.nnet.categorical_crossentropy(p, yi),
+            T.nnet.categorical_crossentropy(p, yo),
+        ],
+    )
     probs = np.array([[0.2, 0.8], [0.6, 0.4]])
     labels = np.array([1, 0], dtype="int32")
     a, b = f(probs, labels, np.eye(2)[labels])

@@ -3,20 +3,24 @@ committed ones carry their figures as images."""
 
 from pathlib import Path
 
-import pytest
-
 import nbclient  # the [test] extras: a missing one is a failure, not a skip
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-NOTEBOOKS = ["01_char_rnn_reproduction.ipynb", "02_word_rnn_scan.ipynb",
-             "03_cells_and_optimizers.ipynb"]
+NOTEBOOKS = [
+    "01_char_rnn_reproduction.ipynb",
+    "02_word_rnn_scan.ipynb",
+    "03_cells_and_optimizers.ipynb",
+]
 
 
 def png_outputs(nb) -> int:
-    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    return sum(
+        "image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])
+    )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -33,8 +37,12 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTRNN_BUDGET", "small")  # the kernel inherits the environment
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()  # raises CellExecutionError on any failing cell
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "budget: small" in text

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from helpers import invoke, one_line_error, stopped_during
 
 import pytrnn
-from helpers import invoke, one_line_error, stopped_during
 from pytrnn.data.corpora import variable_windows
 from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ck
@@ -18,17 +18,51 @@ from pytrnn.training.loop import Loop
 from pytrnn.training.progress import PrintReporter
 
 QUIET = PrintReporter(quiet=True)
-MODEL = dict(hidden=8, window=10, cell="lstm", layers=2, emsize=6, tied=True,
-             locked_dropout=True, dropouti=0.3, dropouth=0.2, dropouto=0.3, dropoute=0.1,
-             wdrop=0.3, ar=2.0, tar=1.0, wdecay=1e-4, nt_asgd=1, variable_bptt=True,
-             loss_scale="token", clip=0.0, clip_norm=0.25, reg=0.0, lr=2.0)
+MODEL = dict(
+    hidden=8,
+    window=10,
+    cell="lstm",
+    layers=2,
+    emsize=6,
+    tied=True,
+    locked_dropout=True,
+    dropouti=0.3,
+    dropouth=0.2,
+    dropouto=0.3,
+    dropoute=0.1,
+    wdrop=0.3,
+    ar=2.0,
+    tar=1.0,
+    wdecay=1e-4,
+    nt_asgd=1,
+    variable_bptt=True,
+    loss_scale="token",
+    clip=0.0,
+    clip_norm=0.25,
+    reg=0.0,
+    lr=2.0,
+)
 
 
 def run(tmp_path, name, **kw):
-    cfg = pytrnn.TrainConfig(**{**dict(limit_chars=1500, passes=3, batch=2, mode="scan",
-                                       backend="jax", seed=5, carry_state=True,
-                                       val_frac=0.2, sample_length=0, fuse=3,
-                                       checkpoint=str(tmp_path / name)), **kw})
+    cfg = pytrnn.TrainConfig(
+        **{
+            **dict(
+                limit_chars=1500,
+                passes=3,
+                batch=2,
+                mode="scan",
+                backend="jax",
+                seed=5,
+                carry_state=True,
+                val_frac=0.2,
+                sample_length=0,
+                fuse=3,
+                checkpoint=str(tmp_path / name),
+            ),
+            **kw,
+        }
+    )
     return train(pytrnn.RNNConfig(**MODEL), cfg, reporter=QUIET)
 
 
@@ -36,8 +70,11 @@ def run(tmp_path, name, **kw):
 def switch_after_first_pass(monkeypatch):
     """NT-ASGD switches after pass 1 whatever validation did (its rule has its
     own test), so both runs average from pass 2 on."""
-    monkeypatch.setattr(Loop, "stalled", lambda self, record: (
-        record["pass"] == 1 and not self.model.switched_on))
+    monkeypatch.setattr(
+        Loop,
+        "stalled",
+        lambda self, record: record["pass"] == 1 and not self.model.switched_on,
+    )
 
 
 def test_variable_windows_follow_awds_loop():
@@ -54,9 +91,13 @@ def test_variable_windows_follow_awds_loop():
 
 def test_nt_asgd_switches_by_awds_rule(tmp_path):
     """len(earlier) > N and val > min(earlier[:-N]) (AWD's nonmono check)."""
+
     class Fake:
-        model = type("M", (), {"cfg": replace(pytrnn.RNNConfig(), nt_asgd=2),
-                               "switched_on": False})()
+        model = type(
+            "M",
+            (),
+            {"cfg": replace(pytrnn.RNNConfig(), nt_asgd=2), "switched_on": False},
+        )()
         val_key = "v"
 
     def stalls(vals):
@@ -69,8 +110,9 @@ def test_nt_asgd_switches_by_awds_rule(tmp_path):
     assert stalls([5, 4, 3, 2, 4.2])  # 4.2 > 4
 
 
-def test_stopped_after_the_switch_resumes_bitwise(tmp_path, monkeypatch,
-                                                  switch_after_first_pass):
+def test_stopped_after_the_switch_resumes_bitwise(
+    tmp_path, monkeypatch, switch_after_first_pass
+):
     """Every regularizer, variable BPTT, fused chunks, carried state and ASGD's
     average: stopped two chunks into pass 3, resumed, the run ends bit for bit
     where an unstopped one does, its averages included; validation used them."""
@@ -79,10 +121,16 @@ def test_stopped_after_the_switch_resumes_bitwise(tmp_path, monkeypatch,
     stopped_during(monkeypatch, lambda: run(tmp_path, "part.npz"), 2)
     part = ck.load(tmp_path / "part.npz")
     assert part.passes_done == 2 and part.window == 6
-    assert float(part.opt_state["asgd.on"]) == 1 and float(part.opt_state["asgd.step"]) > 0
-    r = train(pytrnn.RNNConfig(**MODEL),
-              pytrnn.TrainConfig(resume=str(tmp_path / "part.npz"), passes=3,
-                                 sample_length=0), reporter=QUIET)
+    assert (
+        float(part.opt_state["asgd.on"]) == 1 and float(part.opt_state["asgd.step"]) > 0
+    )
+    r = train(
+        pytrnn.RNNConfig(**MODEL),
+        pytrnn.TrainConfig(
+            resume=str(tmp_path / "part.npz"), passes=3, sample_length=0
+        ),
+        reporter=QUIET,
+    )
     assert r.checkpoint.iseq == full.checkpoint.iseq
     for k, v in full.checkpoint.params.items():
         np.testing.assert_array_equal(r.checkpoint.params[k], v, err_msg=k)
@@ -99,9 +147,20 @@ def test_evaluation_uses_the_average_and_no_dropout(tmp_path, switch_after_first
     c = r.checkpoint
     avg = optim.averaged(c.cfg, c.params, c.opt_state)
     assert any(not np.array_equal(avg[k], c.params[k]) for k in avg)
-    plain = replace(c.cfg, locked_dropout=False, dropouti=None, dropouth=None,
-                    dropouto=None, dropoute=0.0, wdrop=0.0, ar=0.0, tar=0.0, wdecay=0.0,
-                    nt_asgd=0, variable_bptt=False)
+    plain = replace(
+        c.cfg,
+        locked_dropout=False,
+        dropouti=None,
+        dropouth=None,
+        dropouto=None,
+        dropoute=0.0,
+        wdrop=0.0,
+        ar=0.0,
+        tar=0.0,
+        wdecay=0.0,
+        nt_asgd=0,
+        variable_bptt=False,
+    )
     held = tmp_path / "held.txt"
     held.write_text(pytrnn.data.corpora.load_corpus(None)[1][:400], encoding="utf-8")
     e = pytrnn.evaluate(r.path, held)
@@ -123,25 +182,55 @@ def test_evaluation_uses_the_average_and_no_dropout(tmp_path, switch_after_first
     assert r.history[-1]["val_bpc"] == pytest.approx(total / n / np.log(2), rel=1e-9)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--dropouti", "1.2", "--emsize", "4"], "--dropouti must be in [0, 1)"),
-    (["--wdrop", "-0.5"], "--wdrop must be in [0, 1)"),
-    (["--ar", "-1"], "--ar must be non-negative"),
-    (["--wdecay", "-1"], "--wdecay must be non-negative"),
-    (["--nt-asgd", "3"], "--nt-asgd switches to averaged SGD when validation stalls"),
-    (["--variable-bptt", "--mode", "unroll"], "--variable-bptt needs --mode scan"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--dropouti", "1.2", "--emsize", "4"], "--dropouti must be in [0, 1)"),
+        (["--wdrop", "-0.5"], "--wdrop must be in [0, 1)"),
+        (["--ar", "-1"], "--ar must be non-negative"),
+        (["--wdecay", "-1"], "--wdecay must be non-negative"),
+        (
+            ["--nt-asgd", "3"],
+            "--nt-asgd switches to averaged SGD when validation stalls",
+        ),
+        (["--variable-bptt", "--mode", "unroll"], "--variable-bptt needs --mode scan"),
+    ],
+)
 def test_bad_awd_options_are_one_line(args, needle, tmp_path):
-    r = invoke("train", "--limit-chars", "500", "--hidden", "4", "--passes", "1",
-               "--sample-length", "0", "--checkpoint", tmp_path / "x.npz", *args)
+    r = invoke(
+        "train",
+        "--limit-chars",
+        "500",
+        "--hidden",
+        "4",
+        "--passes",
+        "1",
+        "--sample-length",
+        "0",
+        "--checkpoint",
+        tmp_path / "x.npz",
+        *args,
+    )
     one_line_error(r, needle)
     assert not (tmp_path / "x.npz").exists()
 
 
 def test_bad_cache_options_are_one_line(tmp_path):
-    r = invoke("eval", tmp_path / "none.npz", "--corpus", tmp_path / "t.txt",
-               "--cache-window", "0")
+    r = invoke(
+        "eval",
+        tmp_path / "none.npz",
+        "--corpus",
+        tmp_path / "t.txt",
+        "--cache-window",
+        "0",
+    )
     one_line_error(r, "--cache-window must be at least 1")
-    r = invoke("eval", tmp_path / "none.npz", "--corpus", tmp_path / "t.txt",
-               "--cache-lambda", "0.2")
+    r = invoke(
+        "eval",
+        tmp_path / "none.npz",
+        "--corpus",
+        tmp_path / "t.txt",
+        "--cache-lambda",
+        "0.2",
+    )
     one_line_error(r, "--cache-theta and --cache-lambda need --cache-window")

@@ -12,15 +12,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import invoke, one_line_error, spawn
-from pytrnn.runtime import checkpoint as ck
+
 from pytrnn.data.corpora import load_texts, read_text
+from pytrnn.runtime import checkpoint as ck
 from pytrnn.training.loop import best_path
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--hidden", "8", "--window", "10", "--limit-chars", "3000", "--mode", "scan",
-        "--sample-length", "0"]
+TINY = [
+    "--hidden",
+    "8",
+    "--window",
+    "10",
+    "--limit-chars",
+    "3000",
+    "--mode",
+    "scan",
+    "--sample-length",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +55,7 @@ def copy_run(src: Path, folder: Path) -> tuple[Path, Path, bytes, bytes]:
 
 # -- one run per path ----------------------------------------------------------------
 
+
 def lock_path(path):
     return path.with_name(path.name + ".lock")
 
@@ -68,8 +79,10 @@ def test_two_runs_racing_on_one_path_lose_neither(tmp_path):
     line and exit 2 (the path is claimed, or holds the first run by then), and the
     file holds the run that said it wrote it."""
     path = tmp_path / "race.npz"
-    procs = {seed: spawn("train", *TINY, "--passes", 2, "--seed", seed, "--checkpoint", path)
-             for seed in (1, 2)}
+    procs = {
+        seed: spawn("train", *TINY, "--passes", 2, "--seed", seed, "--checkpoint", path)
+        for seed in (1, 2)
+    }
     outs = {seed: p.communicate(timeout=300) for seed, p in procs.items()}
     codes = {seed: p.returncode for seed, p in procs.items()}
     assert sorted(codes.values()) == [0, 2], (codes, outs)
@@ -86,12 +99,25 @@ def test_two_runs_racing_on_one_path_lose_neither(tmp_path):
 
 # -- --overwrite replaces only when it writes -----------------------------------------
 
-def test_overwrite_that_stops_before_saving_keeps_the_old_run_whole(first_run, tmp_path):
+
+def test_overwrite_that_stops_before_saving_keeps_the_old_run_whole(
+    first_run, tmp_path
+):
     path, best, a, b = copy_run(first_run, tmp_path)
-    r = invoke("train", *TINY, "--passes", 2, "--lr", 1e200, "--overwrite",
-               "--checkpoint", path)
-    err = one_line_error(r, "pass 1, window", "this run wrote no checkpoint",
-                         "is as it was")
+    r = invoke(
+        "train",
+        *TINY,
+        "--passes",
+        2,
+        "--lr",
+        1e200,
+        "--overwrite",
+        "--checkpoint",
+        path,
+    )
+    err = one_line_error(
+        r, "pass 1, window", "this run wrote no checkpoint", "is as it was"
+    )
     assert "kept" not in err
     assert path.read_bytes() == a and best.read_bytes() == b
     # once the new run writes, the old best pass goes with the old run
@@ -109,17 +135,20 @@ def test_divergence_before_any_save_says_nothing_was_written(tmp_path):
 
 # -- paths checked before training; refused writes are one line ---------------------
 
+
 def test_unwritable_outputs_stop_before_compiling(first_run, tmp_path):
     path, best, a, b = copy_run(first_run, tmp_path)
     folder = tmp_path / "adir"
     folder.mkdir()
     afile = tmp_path / "afile"
     afile.write_text("x")
-    cases = [(["--checkpoint", folder], "is a folder"),
-             (["--checkpoint", folder, "--overwrite"], "is a folder"),
-             (["--checkpoint", afile / "x.npz"], "is a file, not a folder"),
-             (["--checkpoint", tmp_path / "new.npz", "--log", folder], "--log"),
-             (["--resume", path, "--passes", 3, "--log", folder], "--log")]
+    cases = [
+        (["--checkpoint", folder], "is a folder"),
+        (["--checkpoint", folder, "--overwrite"], "is a folder"),
+        (["--checkpoint", afile / "x.npz"], "is a file, not a folder"),
+        (["--checkpoint", tmp_path / "new.npz", "--log", folder], "--log"),
+        (["--resume", path, "--passes", 3, "--log", folder], "--log"),
+    ]
     for extra, needle in cases:
         r = invoke("train", *TINY, "--passes", 1, *extra)
         err = one_line_error(r, needle)
@@ -154,7 +183,8 @@ def test_a_read_only_folder_is_refused_before_training(tmp_path, monkeypatch):
 
 
 def test_a_write_refused_mid_run_is_one_line_and_keeps_the_last_checkpoint(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     import pytrnn.runtime.checkpoint
 
     path = tmp_path / "m.npz"
@@ -168,8 +198,12 @@ def test_a_write_refused_mid_run_is_one_line_and_keeps_the_last_checkpoint(
 
     monkeypatch.setattr(pytrnn.runtime.checkpoint, "save", full_disk_on_second)
     r = invoke("train", *TINY, "--passes", 3, "--checkpoint", path)
-    one_line_error(r, f"cannot write {path}", "No space left on device",
-                   f"the last good checkpoint is kept: {path}")
+    one_line_error(
+        r,
+        f"cannot write {path}",
+        "No space left on device",
+        f"the last good checkpoint is kept: {path}",
+    )
     assert ck.load(path).passes_done == 1
 
 
@@ -187,24 +221,53 @@ def test_plot_and_compare_write_where_they_say(first_run, tmp_path):
 
 # -- resume compares only what was given -----------------------------------------
 
+
 @pytest.fixture(scope="module")
 def adam_lstm(tmp_path_factory):
     path = tmp_path_factory.mktemp("lstm") / "r.npz"
-    r = invoke("train", *TINY, "--passes", 1, "--cell", "lstm", "--layers", 2,
-               "--optimizer", "adam", "--checkpoint", path)
+    r = invoke(
+        "train",
+        *TINY,
+        "--passes",
+        1,
+        "--cell",
+        "lstm",
+        "--layers",
+        2,
+        "--optimizer",
+        "adam",
+        "--checkpoint",
+        path,
+    )
     assert r.exit_code == 0, r.output
     return path
 
 
-@pytest.mark.parametrize("option, given, saved", [
-    ("--cell", "rnn", "lstm"), ("--layers", "1", "2"), ("--optimizer", "sgd", "adam"),
-    ("--seed", "0", "0")])
+@pytest.mark.parametrize(
+    "option, given, saved",
+    [
+        ("--cell", "rnn", "lstm"),
+        ("--layers", "1", "2"),
+        ("--optimizer", "sgd", "adam"),
+        ("--seed", "0", "0"),
+    ],
+)
 def test_resume_refuses_a_given_value_that_conflicts_even_the_default(
-        adam_lstm, option, given, saved):
+    adam_lstm, option, given, saved
+):
     """Each conflicting value is the CLI's default: a check against the defaults
     would let every one through. Given and equal to the saved value is fine."""
-    r = invoke("train", "--resume", adam_lstm, "--passes", 2, option, given,
-               "--checkpoint", adam_lstm.with_name("other" + option + ".npz"))
+    r = invoke(
+        "train",
+        "--resume",
+        adam_lstm,
+        "--passes",
+        2,
+        option,
+        given,
+        "--checkpoint",
+        adam_lstm.with_name("other" + option + ".npz"),
+    )
     if given == saved:
         assert r.exit_code == 0, r.output
         return
@@ -223,7 +286,10 @@ def test_lr_given_on_resume_takes_effect_even_at_its_default(adam_lstm, tmp_path
 
 # -- interrupts while compiling ---------------------------------------------------
 
-def test_ctrl_c_swallowed_by_a_callback_while_compiling_still_stops(tmp_path, monkeypatch):
+
+def test_ctrl_c_swallowed_by_a_callback_while_compiling_still_stops(
+    tmp_path, monkeypatch
+):
     """The KeyboardInterrupt raised for a Ctrl-C can land in a callback that ignores
     exceptions (JAX's gc callback): the run must stop all the same, exit 130 and
     write nothing."""
@@ -248,6 +314,7 @@ def test_ctrl_c_swallowed_by_a_callback_while_compiling_still_stops(tmp_path, mo
 
 # -- what is read, and what messages say ----------------------------------------------
 
+
 def test_limit_chars_reads_only_a_prefix(tmp_path):
     """Bytes past the first 4N cannot be read by a run of N chars: they are not
     UTF-8 here, and only a read of the whole file would see them."""
@@ -261,8 +328,18 @@ def test_limit_chars_reads_only_a_prefix(tmp_path):
     cut = tmp_path / "cut.txt"  # the 4N bytes end inside a 2-byte char
     cut.write_bytes(("a" + "é" * 10).encode())
     assert read_text(cut, str(cut), limit=3) == "aéé"
-    r = invoke("train", *TINY, "--corpus", path, "--limit-chars", 1000, "--passes", 1,
-               "--checkpoint", tmp_path / "m.npz")
+    r = invoke(
+        "train",
+        *TINY,
+        "--corpus",
+        path,
+        "--limit-chars",
+        1000,
+        "--passes",
+        1,
+        "--checkpoint",
+        tmp_path / "m.npz",
+    )
     assert r.exit_code == 0, r.output
     assert "1000 chars" in r.stdout
 
@@ -275,11 +352,17 @@ def test_files_that_are_not_checkpoints_say_what_they_are(tmp_path):
     (tmp_path / "adir").mkdir()
     held = tmp_path / "t.txt"
     held.write_text("some text to score")
-    cases = {"arr.npy": "a single .npy array", "j.npz": "not an .npz archive",
-             "obj.npz": "holds Python objects", "adir": "is a folder, not a checkpoint"}
+    cases = {
+        "arr.npy": "a single .npy array",
+        "j.npz": "not an .npz archive",
+        "obj.npz": "holds Python objects",
+        "adir": "is a folder, not a checkpoint",
+    }
     for name, needle in cases.items():
-        for cmd in (["eval", tmp_path / name, "--corpus", held],
-                    ["sample", tmp_path / name]):
+        for cmd in (
+            ["eval", tmp_path / name, "--corpus", held],
+            ["sample", tmp_path / name],
+        ):
             err = one_line_error(invoke(*cmd), needle)
             assert "pickle" not in err and "unsafe" not in err and "context" not in err
 
@@ -306,8 +389,9 @@ def test_a_checkpoint_that_would_not_fit_stops_before_compiling(tmp_path, monkey
     import pytrnn.files
 
     real = shutil.disk_usage
-    monkeypatch.setattr(pytrnn.files.shutil, "disk_usage",
-                        lambda p: real(p)._replace(free=1000))
+    monkeypatch.setattr(
+        pytrnn.files.shutil, "disk_usage", lambda p: real(p)._replace(free=1000)
+    )
     r = invoke("train", *TINY, "--passes", 1, "--checkpoint", tmp_path / "m.npz")
     one_line_error(r, "needs about", "MB free")
     assert "compiled" not in r.stdout and not (tmp_path / "m.npz").exists()

@@ -37,22 +37,42 @@ BRANCHES = [
     ("char-batched-c", "c", {}, dict(batch=2)),
     ("char-variable-window-c", "c", dict(variable_bptt=True), dict(batch=2)),
     ("char-variable-window-numba", "numba", dict(variable_bptt=True), dict(batch=2)),
-    ("char-variable-window-jax", "jax", dict(variable_bptt=True), dict(batch=2, fuse=1)),
+    (
+        "char-variable-window-jax",
+        "jax",
+        dict(variable_bptt=True),
+        dict(batch=2, fuse=1),
+    ),
     ("char-variable-fused-jax", "jax", dict(variable_bptt=True), dict(batch=2, fuse=3)),
     ("word-stream-fused-jax", "jax", {}, dict(WORD, layout="stream", batch=2, fuse=3)),
     ("word-stream-window-c", "c", {}, dict(WORD, layout="stream")),
-    ("word-variable-window-jax", "jax", dict(variable_bptt=True),
-     dict(WORD, layout="stream", fuse=1)),
+    (
+        "word-variable-window-jax",
+        "jax",
+        dict(variable_bptt=True),
+        dict(WORD, layout="stream", fuse=1),
+    ),
     ("word-sentences-fused-jax", "jax", {}, dict(WORD, batch=2, fuse=2)),
     ("word-sentences-c", "c", {}, dict(WORD, batch=2)),
 ]
 
 
 def run(path, backend, model, **kw):
-    opts = dict(limit_chars=3000, passes=2, mode="scan", backend=backend, seed=3,
-                val_frac=0.2, sample_length=0, checkpoint=str(path))
-    return train(pytrnn.RNNConfig(hidden=6, window=10, **model),
-                 pytrnn.TrainConfig(**{**opts, **kw}), reporter=QUIET)
+    opts = dict(
+        limit_chars=3000,
+        passes=2,
+        mode="scan",
+        backend=backend,
+        seed=3,
+        val_frac=0.2,
+        sample_length=0,
+        checkpoint=str(path),
+    )
+    return train(
+        pytrnn.RNNConfig(hidden=6, window=10, **model),
+        pytrnn.TrainConfig(**{**opts, **kw}),
+        reporter=QUIET,
+    )
 
 
 def stopped_by(monkeypatch, sig, start):
@@ -74,6 +94,7 @@ def stopped_by(monkeypatch, sig, start):
             if chunks.count(1) == 2:
                 signal.raise_signal(sig)
             return out
+
         return train_chunk
 
     monkeypatch.setattr(Loop, "save", save)
@@ -92,21 +113,30 @@ def assert_same_run(a: ck.Checkpoint, b: ck.Checkpoint):
         np.testing.assert_array_equal(a.params[k], v, err_msg=k)
     for k, v in b.opt_state.items():
         np.testing.assert_array_equal(a.opt_state[k], v, err_msg=k)
+
     def figures(history):  # the timings differ from run to run; nothing else may
-        return [{k: v for k, v in r.items() if "seconds" not in k and "_per_s" not in k}
-                for r in history]
+        return [
+            {k: v for k, v in r.items() if "seconds" not in k and "_per_s" not in k}
+            for r in history
+        ]
 
     assert figures(a.history) == figures(b.history)
 
 
-@pytest.mark.parametrize("name, backend, model, kw", BRANCHES, ids=[b[0] for b in BRANCHES])
-def test_a_mid_pass_save_resumes_bitwise(tmp_path, monkeypatch, name, backend, model, kw):
+@pytest.mark.parametrize(
+    "name, backend, model, kw", BRANCHES, ids=[b[0] for b in BRANCHES]
+)
+def test_a_mid_pass_save_resumes_bitwise(
+    tmp_path, monkeypatch, name, backend, model, kw
+):
     assert threading.current_thread() is threading.main_thread()  # signals reach us
     sig = (signal.SIGINT, signal.SIGTERM)[[b[0] for b in BRANCHES].index(name) % 2]
     full = run(tmp_path / "full.npz", backend, model, **kw).checkpoint
-    copies = stopped_by(monkeypatch, sig,
-                        lambda: run(tmp_path / "part.npz", backend, model, save_every=0,
-                                            **kw))
+    copies = stopped_by(
+        monkeypatch,
+        sig,
+        lambda: run(tmp_path / "part.npz", backend, model, save_every=0, **kw),
+    )
     (w_timer, timer), (w_signal, signalled) = copies[-2], copies[-1]
     assert 0 < w_timer < w_signal  # both inside the second pass
     for what, data in (("timer", timer), (signal.Signals(sig).name, signalled)):
@@ -114,6 +144,11 @@ def test_a_mid_pass_save_resumes_bitwise(tmp_path, monkeypatch, name, backend, m
         path.write_bytes(data)
         part = ck.load(path)
         assert part.passes_done == 1 and part.window > 0, what
-        r = train(pytrnn.RNNConfig(**model), pytrnn.TrainConfig(
-            resume=str(path), passes=2, backend=backend, sample_length=0), reporter=QUIET)
+        r = train(
+            pytrnn.RNNConfig(**model),
+            pytrnn.TrainConfig(
+                resume=str(path), passes=2, backend=backend, sample_length=0
+            ),
+            reporter=QUIET,
+        )
         assert_same_run(r.checkpoint, full)

@@ -7,8 +7,8 @@ import pytest
 
 import pytrnn
 from pytrnn.data.corpora import window_starts
-from pytrnn.training.progress import PrintReporter
 from pytrnn.training import train
+from pytrnn.training.progress import PrintReporter
 
 
 def test_in114_initial_loss_is_window_times_ln_vocab():
@@ -20,7 +20,9 @@ def test_in114_initial_loss_is_window_times_ln_vocab():
     expected = cfg.window * math.log(cfg.vocab_size) + reg
     loss = model.train_on_seq([0] * cfg.window, [0] * cfg.window)
     assert loss == pytest.approx(expected, rel=0.05)
-    assert loss != pytest.approx(expected, rel=1e-6)  # a real forward pass, not the formula
+    assert loss != pytest.approx(
+        expected, rel=1e-6
+    )  # a real forward pass, not the formula
 
 
 def test_windows_follow_the_notebook_loop():
@@ -48,8 +50,14 @@ def test_in115_overfit_first_1000_chars(tmp_path, mode):
     """
     ratios = []
     for seed in range(3):
-        cfg = pytrnn.TrainConfig(limit_chars=1000, passes=10, seed=seed, mode=mode,
-                                 checkpoint=str(tmp_path / f"c{seed}.npz"), sample_length=20)
+        cfg = pytrnn.TrainConfig(
+            limit_chars=1000,
+            passes=10,
+            seed=seed,
+            mode=mode,
+            checkpoint=str(tmp_path / f"c{seed}.npz"),
+            sample_length=20,
+        )
         result = train(pytrnn.RNNConfig(), cfg, reporter=PrintReporter(quiet=True))
         losses = [r["loss"] for r in result.history]
         assert len(losses) == 10 and [r["iseq"] for r in result.history][:2] == [38, 77]

@@ -13,28 +13,56 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from helpers import invoke, one_line_error, signal_once_training, spawn
 from numpy_ref import forward
+
 from pytrnn.runtime import checkpoint as ck
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAR = ["--hidden", "8", "--window", "10", "--limit-chars", "3000", "--mode", "scan",
-        "--sample-length", "0"]
-TRAIN = ("the cat sat on the mat . the dog sat on the log . a cat saw a dog . "
-         "the dog saw the cat . a dog sat on a mat . ") * 12
+CHAR = [
+    "--hidden",
+    "8",
+    "--window",
+    "10",
+    "--limit-chars",
+    "3000",
+    "--mode",
+    "scan",
+    "--sample-length",
+    "0",
+]
+TRAIN = (
+    "the cat sat on the mat . the dog sat on the log . a cat saw a dog . "
+    "the dog saw the cat . a dog sat on a mat . "
+) * 12
 VALID = "the zebra sat on the mat . the cat saw the dog . "  # zebra: not in train
 TEST = "a dog saw the yak . the cat sat . "  # yak: not in train
 
 
 # -- resume writes back; nothing overwrites another run -----------------------------
 
+
 def test_sigterm_saves_and_the_printed_command_continues_the_run(tmp_path):
     """SIGTERM saves like SIGINT; the printed resume command, run as printed, writes
     back to the same checkpoint and ends the run: every pass logged exactly once."""
     cut, log = tmp_path / "cut.npz", tmp_path / "run.jsonl"
-    proc = spawn("train", "--hidden", "8", "--window", "10", "--limit-chars", "40000",
-                 "--passes", "12", "--checkpoint", cut, "--log", log, "--sample-length", 0)
+    proc = spawn(
+        "train",
+        "--hidden",
+        "8",
+        "--window",
+        "10",
+        "--limit-chars",
+        "40000",
+        "--passes",
+        "12",
+        "--checkpoint",
+        cut,
+        "--log",
+        log,
+        "--sample-length",
+        0,
+    )
     out, err = signal_once_training(proc, signal.SIGTERM, 0.3)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
@@ -48,7 +76,10 @@ def test_sigterm_saves_and_the_printed_command_continues_the_run(tmp_path):
     assert done.passes_done == 12
     windows = done.iseq  # windows trained over all passes, the interrupted one too
     assert windows % 12 == 0 and done.history[-1]["iseq"] == windows - 1
-    logged = [int(line.split('"pass": ')[1].split(",")[0]) for line in log.read_text().splitlines()]
+    logged = [
+        int(line.split('"pass": ')[1].split(",")[0])
+        for line in log.read_text().splitlines()
+    ]
     assert logged == list(range(1, 13))
 
 
@@ -60,16 +91,47 @@ def test_word_run_stopped_by_sigint_then_sigterm_resumes_bitwise(small_text, tmp
     folder = tmp_path / "sp dir"
     folder.mkdir()
     cut, full = folder / "x y.npz", tmp_path / "full.npz"
-    args = ["train", "--corpus", small_text, "--level", "word", "--layout", "stream",
-            "--carry-state", "--batch", 2, "--hidden", 8, "--window", 6, "--dropout",
-            0.2, "--val-frac", 0.1, "--passes", 120, "--seed", 3, "--sample-length", 0]
+    args = [
+        "train",
+        "--corpus",
+        small_text,
+        "--level",
+        "word",
+        "--layout",
+        "stream",
+        "--carry-state",
+        "--batch",
+        2,
+        "--hidden",
+        8,
+        "--window",
+        6,
+        "--dropout",
+        0.2,
+        "--val-frac",
+        0.1,
+        "--passes",
+        120,
+        "--seed",
+        3,
+        "--sample-length",
+        0,
+    ]
 
     def pasted(command):
         """The printed command as a shell runs it (exec: the signal reaches it)."""
-        line = command.replace("pytrnn", f"exec {shlex.quote(sys.executable)} -m cli", 1)
-        return subprocess.Popen(line, shell=True, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        line = command.replace(
+            "pytrnn", f"exec {shlex.quote(sys.executable)} -m cli", 1
+        )
+        return subprocess.Popen(
+            line,
+            shell=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     proc = spawn(*args, "--checkpoint", cut)
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -106,8 +168,10 @@ def test_a_new_run_never_overwrites_another(tmp_path, monkeypatch):
     # resuming into a path that holds another run is refused the same way
     other = tmp_path / "other.npz"
     assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", other).exit_code == 0
-    one_line_error(invoke("train", "--resume", first, "--passes", 2, "--checkpoint", other),
-                   "other.npz")
+    one_line_error(
+        invoke("train", "--resume", first, "--passes", 2, "--checkpoint", other),
+        "other.npz",
+    )
 
 
 def test_resume_saves_back_and_may_change_the_learning_rate(tmp_path):
@@ -127,8 +191,9 @@ def test_checkpoints_get_the_mode_the_umask_gives(tmp_path):
     from pytrnn.graphs.params import init_params
 
     cfg = RNNConfig(vocab_size=3, hidden=2)
-    c = ck.Checkpoint(cfg=cfg, params=init_params(cfg, np.random.default_rng(0)),
-                      vocab=list("abc"))
+    c = ck.Checkpoint(
+        cfg=cfg, params=init_params(cfg, np.random.default_rng(0)), vocab=list("abc")
+    )
     old = os.umask(0o022)
     try:
         assert ck.save(tmp_path / "a.npz", c).stat().st_mode & 0o777 == 0o644
@@ -140,8 +205,19 @@ def test_checkpoints_get_the_mode_the_umask_gives(tmp_path):
 
 def test_ctrl_c_while_compiling_is_one_line_and_exit_130(tmp_path):
     ckpt = tmp_path / "m.npz"
-    proc = spawn("train", "--mode", "unroll", "--hidden", "8", "--window", "40",
-                 "--limit-chars", "3000", "--checkpoint", ckpt)
+    proc = spawn(
+        "train",
+        "--mode",
+        "unroll",
+        "--hidden",
+        "8",
+        "--window",
+        "40",
+        "--limit-chars",
+        "3000",
+        "--checkpoint",
+        ckpt,
+    )
     for line in proc.stdout:
         if line.startswith("corpus "):  # printed just before compiling
             break
@@ -155,6 +231,7 @@ def test_ctrl_c_while_compiling_is_one_line_and_exit_130(tmp_path):
 
 
 # -- train/valid/test texts and the best pass -----------------------------------
+
 
 @pytest.fixture(scope="module")
 def split_run(tmp_path_factory):
@@ -171,9 +248,25 @@ def split_run(tmp_path_factory):
 
 
 def split_args(corpus, passes):
-    return ["train", "--corpus", corpus, "--level", "word", "--tokenizer", "regex",
-            "--hidden", 12, "--lr", 0.3,
-            "--reg", 0, "--passes", passes, "--seed", 1]
+    return [
+        "train",
+        "--corpus",
+        corpus,
+        "--level",
+        "word",
+        "--tokenizer",
+        "regex",
+        "--hidden",
+        12,
+        "--lr",
+        0.3,
+        "--reg",
+        0,
+        "--passes",
+        passes,
+        "--seed",
+        1,
+    ]
 
 
 def numpy_word_loss(params, vocab, text):
@@ -192,8 +285,17 @@ def numpy_word_loss(params, vocab, text):
 
 def test_resuming_a_sentence_run_as_a_stream_names_both_layouts(split_run, tmp_path):
     _, path, corpus = split_run
-    r = invoke("train", "--resume", path, "--passes", 7, "--layout", "stream",
-               "--checkpoint", tmp_path / "s.npz")
+    r = invoke(
+        "train",
+        "--resume",
+        path,
+        "--passes",
+        7,
+        "--layout",
+        "stream",
+        "--checkpoint",
+        tmp_path / "s.npz",
+    )
     one_line_error(r, "--layout is sentences in the checkpoint, but stream was given")
 
 
@@ -214,16 +316,19 @@ def test_corpus_folder_gives_valid_and_test_with_the_training_vocabulary(split_r
     t = last.run.test
     assert t["pass"] == best.passes_done
     assert t["loss_per_word"] == pytest.approx(
-        numpy_word_loss(best.params, best.vocab, TEST), rel=1e-9)
+        numpy_word_loss(best.params, best.vocab, TEST), rel=1e-9
+    )
     assert f"ppl={t['ppl']:.2f}" in r.stdout and "test (pass" in r.stdout
 
 
-def test_best_checkpoint_is_the_pass_with_the_lowest_validation_loss(split_run, tmp_path):
+def test_best_checkpoint_is_the_pass_with_the_lowest_validation_loss(
+    split_run, tmp_path
+):
     _, path, corpus = split_run
     last, best = ck.load(path), ck.load(path.with_name("w.best.npz"))
     val = [h["val_word_loss"] for h in last.history]
     assert best.passes_done == int(np.argmin(val)) + 1
-    assert best.history == last.history[:best.passes_done]
+    assert best.history == last.history[: best.passes_done]
     # the same run trained for just that many passes has the same parameters
     again = tmp_path / "again.npz"
     r = invoke(*split_args(corpus, best.passes_done), "--checkpoint", again)
@@ -236,9 +341,26 @@ def overfitting_run(tmp_path, path, *extra):
     """8 word-level passes at a high rate, whose validation loss rises again."""
     (tmp_path / "t.txt").write_text(TRAIN)
     (tmp_path / "v.txt").write_text("the mat saw a log . a log sat on the dog . " * 3)
-    r = invoke("train", "--corpus", tmp_path / "t.txt", "--valid", tmp_path / "v.txt",
-               "--level", "word", "--hidden", 16, "--lr", 0.5, "--reg", 0, "--passes", 8,
-               "--checkpoint", path, *extra)
+    r = invoke(
+        "train",
+        "--corpus",
+        tmp_path / "t.txt",
+        "--valid",
+        tmp_path / "v.txt",
+        "--level",
+        "word",
+        "--hidden",
+        16,
+        "--lr",
+        0.5,
+        "--reg",
+        0,
+        "--passes",
+        8,
+        "--checkpoint",
+        path,
+        *extra,
+    )
     assert r.exit_code == 0, r.output
     return r
 
@@ -256,9 +378,25 @@ def test_best_pass_is_not_simply_the_last(tmp_path):
 def test_char_level_valid_file_skips_unknown_chars(tmp_path):
     (tmp_path / "t.txt").write_text("abcab cabca " * 30)
     (tmp_path / "v.txt").write_text("abZc abc! " * 5)
-    r = invoke("train", "--corpus", tmp_path / "t.txt", "--valid", tmp_path / "v.txt",
-               "--test", tmp_path / "v.txt", "--hidden", 4, "--window", 5, "--passes", 1,
-               "--checkpoint", tmp_path / "c.npz", "--sample-length", 0)
+    r = invoke(
+        "train",
+        "--corpus",
+        tmp_path / "t.txt",
+        "--valid",
+        tmp_path / "v.txt",
+        "--test",
+        tmp_path / "v.txt",
+        "--hidden",
+        4,
+        "--window",
+        5,
+        "--passes",
+        1,
+        "--checkpoint",
+        tmp_path / "c.npz",
+        "--sample-length",
+        0,
+    )
     assert r.exit_code == 0, r.output
     assert "(10 valid chars outside the vocabulary skipped)" in r.stdout
     assert "test (pass 1): loss/char=" in r.stdout
@@ -266,6 +404,7 @@ def test_char_level_valid_file_skips_unknown_chars(tmp_path):
 
 
 # -- word sampling honours its options ------------------------------------------
+
 
 def test_word_sample_prime_argmax_and_length(split_run):
     _, path, _ = split_run
@@ -286,9 +425,9 @@ def test_word_sample_prime_argmax_and_length(split_run):
 def test_word_sample_length_counts_words_in_whole_sentences(split_run, words):
     """--sample-length at the word level: whole sentences until they hold that many
     words (the last one finished), the same draws as ``sample_sentences``."""
-    from pytrnn.tools.generate import load_model, sentence_start
-    from pytrnn.runtime.sampling import sample_sentences, sentences_until
     from pytrnn.data.words import WordVocab, detokenize
+    from pytrnn.runtime.sampling import sample_sentences, sentences_until
+    from pytrnn.tools.generate import load_model, sentence_start
 
     _, path, _ = split_run
     model, ck = load_model(path)
@@ -303,17 +442,33 @@ def test_word_sample_length_counts_words_in_whole_sentences(split_run, words):
 def test_char_checkpoint_rejects_word_options(tmp_path):
     path = tmp_path / "c.npz"
     assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", path).exit_code == 0
-    one_line_error(invoke("sample", path, "--sentences", 3), "--sentences", "char level")
+    one_line_error(
+        invoke("sample", path, "--sentences", 3), "--sentences", "char level"
+    )
     one_line_error(invoke("sample", path, "--min-words", 3), "--min-words")
 
 
 # -- long sentences and the word-level shuffle ------------------------------------
 
+
 def test_long_sentences_report_their_share_of_words_and_zero_lifts_the_limit(tmp_path):
     text = "a b c . " * 10 + " ".join(["w"] * 9) + " .\n"  # 10 x 4 words + 10 words
     (tmp_path / "t.txt").write_text(text)
-    base = ["train", "--corpus", tmp_path / "t.txt", "--level", "word", "--hidden", 4,
-            "--passes", 1, "--sample-length", 0, "--val-frac", 0]
+    base = [
+        "train",
+        "--corpus",
+        tmp_path / "t.txt",
+        "--level",
+        "word",
+        "--hidden",
+        4,
+        "--passes",
+        1,
+        "--sample-length",
+        0,
+        "--val-frac",
+        0,
+    ]
     r = invoke(*base, "--max-sentence-len", 5, "--checkpoint", tmp_path / "a.npz")
     assert r.exit_code == 0, r.output
     assert "1 skipped as longer than 5 words (20.0% of the words)" in r.stdout
@@ -327,8 +482,9 @@ def test_word_shuffle_is_seeded_and_new_each_pass():
     from pytrnn.training.sentences import WordLoop
 
     def order(seed, p):
-        loop = SimpleNamespace(cfg=SimpleNamespace(seed=seed), train_seqs=[None] * 50,
-                               batch=1, fuse=1)
+        loop = SimpleNamespace(
+            cfg=SimpleNamespace(seed=seed), train_seqs=[None] * 50, batch=1, fuse=1
+        )
         return WordLoop.order(loop, p)
 
     np.testing.assert_array_equal(order(3, 0), order(3, 0))
@@ -342,8 +498,8 @@ def test_save_every_writes_inside_a_pass(tmp_path, monkeypatch):
     only after the pass on a run this short."""
     import pytrnn
     import pytrnn.training.loop as loop
-    from pytrnn.training.progress import PrintReporter
     from pytrnn.training import train
+    from pytrnn.training.progress import PrintReporter
 
     saves = []
     real = ck.save
@@ -355,8 +511,14 @@ def test_save_every_writes_inside_a_pass(tmp_path, monkeypatch):
     monkeypatch.setattr(loop.ckpt_io, "save", spy)
     for every, name in ((0.0, "a"), (60.0, "b")):
         saves.clear()
-        cfg = pytrnn.TrainConfig(limit_chars=2000, passes=1, fuse=64, save_every=every,
-                                 checkpoint=str(tmp_path / f"{name}.npz"), sample_length=0)
+        cfg = pytrnn.TrainConfig(
+            limit_chars=2000,
+            passes=1,
+            fuse=64,
+            save_every=every,
+            checkpoint=str(tmp_path / f"{name}.npz"),
+            sample_length=0,
+        )
         train(pytrnn.RNNConfig(hidden=4, window=10), cfg, PrintReporter(quiet=True))
         if every == 0:  # 199 windows in chunks of 64: saved at 64, 128 and 192
             assert saves == [(0, 64), (0, 128), (0, 192), (1, 0)]
@@ -366,29 +528,43 @@ def test_save_every_writes_inside_a_pass(tmp_path, monkeypatch):
 
 # -- learning-rate schedules -----------------------------------------------------
 
+
 def test_lr_decay_changes_the_steps_and_resumes_exactly(tmp_path):
     """char-rnn's decay: pass p trains at lr * 0.5^max(0, p - 1) with
     --lr-decay-after 1. The decayed run equals one trained pass by pass at those
     fixed rates, and a resumed decayed run equals an uninterrupted one."""
     sched = ["--lr-decay", 0.5, "--lr-decay-after", 1]
-    full, part, fixed = tmp_path / "full.npz", tmp_path / "part.npz", tmp_path / "fx.npz"
+    full, part, fixed = (
+        tmp_path / "full.npz",
+        tmp_path / "part.npz",
+        tmp_path / "fx.npz",
+    )
     r = invoke("train", *CHAR, *sched, "--passes", 3, "--checkpoint", full)
     assert r.exit_code == 0, r.output
     a = ck.load(full)
     assert [h["lr"] for h in a.history] == [0.01, 0.005, 0.0025]
     assert "lr 0.0025" in r.stdout
-    assert invoke("train", *CHAR, *sched, "--passes", 1, "--checkpoint", part).exit_code == 0
-    assert invoke("train", "--resume", part, "--passes", 3).exit_code == 0  # keeps the schedule
+    assert (
+        invoke("train", *CHAR, *sched, "--passes", 1, "--checkpoint", part).exit_code
+        == 0
+    )
+    assert (
+        invoke("train", "--resume", part, "--passes", 3).exit_code == 0
+    )  # keeps the schedule
     b = ck.load(part)
     assert [h["lr"] for h in b.history] == [0.01, 0.005, 0.0025]
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
     assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", fixed).exit_code == 0
     for lr, p in ((0.005, 2), (0.0025, 3)):
-        assert invoke("train", "--resume", fixed, "--passes", p, "--lr", lr).exit_code == 0
+        assert (
+            invoke("train", "--resume", fixed, "--passes", p, "--lr", lr).exit_code == 0
+        )
     c = ck.load(fixed)
     for k in a.params:
-        np.testing.assert_allclose(a.params[k], c.params[k], rtol=1e-9, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(
+            a.params[k], c.params[k], rtol=1e-9, atol=1e-12, err_msg=k
+        )
 
 
 def test_anneal_on_plateau_divides_by_four_when_validation_stalls(tmp_path):
@@ -407,11 +583,13 @@ def test_anneal_on_plateau_divides_by_four_when_validation_stalls(tmp_path):
 
 # -- pytrnn eval -------------------------------------------------------------------
 
+
 def test_eval_char_level_against_numpy(tmp_path):
     """Consecutive windows from the first char, the last partial one included, each
     from h = 0; characters outside the vocabulary counted and skipped."""
-    import pytrnn
     from numpy_ref import forward as rnn_forward
+
+    import pytrnn
 
     path = tmp_path / "c.npz"
     assert invoke("train", *CHAR, "--passes", 1, "--checkpoint", path).exit_code == 0
@@ -423,15 +601,17 @@ def test_eval_char_level_against_numpy(tmp_path):
     ids = np.array([index[ch] for ch in text if ch in index])
     L, total = c.cfg.window, 0.0
     for i in range(0, len(ids) - 1, L):
-        y = ids[i + 1:i + 1 + L]
-        _, ps = rnn_forward(c.params, ids[i:i + len(y)])
+        y = ids[i + 1 : i + 1 + L]
+        _, ps = rnn_forward(c.params, ids[i : i + len(y)])
         total -= np.log(ps[np.arange(len(y)), y]).sum()
     skipped = len(text) - len(ids)  # the two ¤, and any other char the 3000 lack
     assert r["skipped_chars"] == skipped >= 2 and r["chars"] == len(ids) - 1
     assert r["loss_per_char"] == pytest.approx(total / (len(ids) - 1), rel=1e-9)
     out = invoke("eval", path, "--corpus", tmp_path / "e.txt")
     assert out.exit_code == 0, out.output
-    assert out.stdout.startswith(f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}")
+    assert out.stdout.startswith(
+        f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}"
+    )
     assert f"{skipped} outside the vocabulary skipped" in out.stdout
 
 
@@ -452,5 +632,7 @@ def test_eval_bad_input_is_one_line(tmp_path, split_run):
     (tmp_path / "empty.txt").write_text("")
     one_line_error(invoke("eval", path, "--corpus", tmp_path / "empty.txt"), "empty")
     (tmp_path / "t.txt").write_text("hello")
-    one_line_error(invoke("eval", tmp_path / "none.npz", "--corpus", tmp_path / "t.txt"),
-                   "checkpoint not found")
+    one_line_error(
+        invoke("eval", tmp_path / "none.npz", "--corpus", tmp_path / "t.txt"),
+        "checkpoint not found",
+    )

@@ -21,8 +21,8 @@ import pytensor
 from pytensor import gradient, printing  # noqa: F401  (theano.gradient, theano.printing)
 from pytensor.compile.sharedvalue import shared
 
-from pytrnn.runtime.backends import BACKENDS, compile_mode, default_backend
 from pytrnn.compat.theano import tensor  # noqa: F401  (theano.tensor)
+from pytrnn.runtime.backends import BACKENDS, compile_mode, default_backend
 
 __all__ = ["shared", "function", "scan", "config", "grad", "tensor", "In", "Out"]
 
@@ -101,7 +101,8 @@ class Function:
         warnings.warn(
             "theano.function: this graph has shapes the JAX backend cannot trace "
             f"({str(e).splitlines()[0][:80]}); compiled with {FALLBACK} instead",
-            stacklevel=3)
+            stacklevel=3,
+        )
         self.fn = self.build(compile_mode(FALLBACK))
         self.checked = True
 
@@ -125,25 +126,61 @@ class Function:
         return getattr(self.fn, name)
 
 
-def function(inputs, outputs=None, updates=None, givens=None, mode=None, name=None,
-             allow_input_downcast=None, on_unused_input=None, **kwargs):
+def function(
+    inputs,
+    outputs=None,
+    updates=None,
+    givens=None,
+    mode=None,
+    name=None,
+    allow_input_downcast=None,
+    on_unused_input=None,
+    **kwargs,
+):
     """``theano.function``: same arguments; compiled with pytrnn's default backend."""
 
     def build(m):
         return pytensor.function(
-            inputs, outputs, updates=updates or [], givens=givens, mode=m, name=name,
-            allow_input_downcast=allow_input_downcast, on_unused_input=on_unused_input,
-            **kwargs)
+            inputs,
+            outputs,
+            updates=updates or [],
+            givens=givens,
+            mode=m,
+            name=name,
+            allow_input_downcast=allow_input_downcast,
+            on_unused_input=on_unused_input,
+            **kwargs,
+        )
 
     explicit = mode is not None or config.mode is not None
     return Function(build, _mode(mode), explicit)
 
 
-def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
-         truncate_gradient=-1, go_backwards=False, mode=None, name=None, strict=False,
-         **kwargs):
+def scan(
+    fn,
+    sequences=None,
+    outputs_info=None,
+    non_sequences=None,
+    n_steps=None,
+    truncate_gradient=-1,
+    go_backwards=False,
+    mode=None,
+    name=None,
+    strict=False,
+    **kwargs,
+):
     """``theano.scan``: returns ``(outputs, updates)`` as Theano did."""
     return pytensor.scan(
-        fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences,
-        n_steps=n_steps, truncate_gradient=truncate_gradient, go_backwards=go_backwards,
-        mode=mode, name=name, strict=strict, return_updates=True, **kwargs)
+        fn,
+        sequences=sequences,
+        outputs_info=outputs_info,
+        non_sequences=non_sequences,
+        n_steps=n_steps,
+        truncate_gradient=truncate_gradient,
+        go_backwards=go_backwards,
+        mode=mode,
+        name=name,
+        strict=strict,
+        return_updates=True,
+        **kwargs,
+    )

@@ -36,5 +36,6 @@ def sigmoid(x):
     return _pt.sigmoid(x)
 
 
-nnet = SimpleNamespace(softmax=softmax, categorical_crossentropy=categorical_crossentropy,
-                       sigmoid=sigmoid)
+nnet = SimpleNamespace(
+    softmax=softmax, categorical_crossentropy=categorical_crossentropy, sigmoid=sigmoid
+)

@@ -1,0 +1,152 @@
+"""A run resolved as ``pytrnn train`` resolves it, from Python: ``configure``.
+
+The options are the configs' fields, named as on the command line (``clip-norm``,
+or ``clip_norm`` from Python; ``--vocab-size`` is ``max_words``). A recipe comes
+first, a TOML file over it, the options given over both; each value is checked
+against its field's type and choices, and a value nobody typed that breaks a rule
+names the recipe or file it came from. The CLI calls ``resolve_options`` and only
+parses and prints, so a notebook can run any recipe:
+
+    pytrnn.train(*pytrnn.configure(recipe="wlm", corpus="data/wikitext-2", passes=1))
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import fields
+from typing import NamedTuple
+
+from pytrnn import recipes
+from pytrnn.choices import (
+    BACKEND_NAMES,
+    CELL_NAMES,
+    DEFAULT_LR,
+    DEVICES,
+    DTYPES,
+    INITS,
+    LAYOUTS,
+    LEVELS,
+    LOSS_SCALES,
+    MODES,
+    OPTIMIZERS,
+    SOFTMAXES,
+    TOKENIZERS,
+)
+from pytrnn.config import DERIVED, RNNConfig, TrainConfig, from_options
+from pytrnn.errors import ConfigError, PytrnnError
+
+# a field whose CLI name is not its own (TrainConfig.max_words is --vocab-size)
+CLI_NAMES = {"max_words": "vocab-size"}
+CHOICES = {
+    "level": LEVELS,
+    "layout": LAYOUTS,
+    "tokenizer": TOKENIZERS,
+    "cell": CELL_NAMES,
+    "optimizer": OPTIMIZERS,
+    "softmax": SOFTMAXES,
+    "dtype": DTYPES,
+    "mode": MODES,
+    "backend": BACKEND_NAMES,
+    "device": DEVICES,
+    "loss_scale": LOSS_SCALES,
+    "init": INITS,
+}
+KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+class Configured(NamedTuple):
+    """What ``configure`` resolves: ``pytrnn.train(*configured)`` runs it."""
+
+    model: RNNConfig
+    train: TrainConfig
+    given: frozenset  # the options set by a recipe, a file or by name
+
+
+def option_fields() -> list:
+    """Every field an option sets, the model's then the run's (``vocab_size``, which
+    follows from the corpus, is no option)."""
+    return [
+        (cls, f)
+        for cls in (RNNConfig, TrainConfig)
+        for f in fields(cls)
+        if f.metadata.get("resume") != DERIVED
+    ]
+
+
+def cli_name(name: str) -> str:
+    """A field's option name on the command line: ``clip_norm`` -> ``clip-norm``."""
+    return CLI_NAMES.get(name, name.replace("_", "-"))
+
+
+def schema() -> dict:
+    """{CLI name: recipes.Option} of every option a recipe, a file or a caller may
+    set: the configs' fields, their types and their choices."""
+    out = {}
+    for cls, f in option_fields():
+        t = typing.get_type_hints(cls)[f.name]
+        t = next((a for a in typing.get_args(t) if a is not type(None)), t)  # Optional
+        out[cli_name(f.name)] = recipes.Option(
+            f.name, KINDS[t], tuple(CHOICES.get(f.name, ()))
+        )
+    return out
+
+
+def defaults() -> dict:
+    return {f.name: f.default for _, f in option_fields()}
+
+
+def resolve_options(recipe=None, config=None, typed: dict | None = None):
+    """(every option's value by field name, the names set by any source, where each
+    value not typed came from). ``typed``: the options given by name (the command
+    line's, or a caller's), over ``config`` (a TOML file) over ``recipe``. A new
+    run's rate is its optimizer's default unless set (a resumed run's stays None:
+    the checkpoint keeps its own)."""
+    table = schema()
+    named = {f.name for _, f in option_fields()}
+    typed = {  # field names too (max_words); None is not given
+        (cli_name(k) if k in named else k): v
+        for k, v in (typed or {}).items()
+        if v is not None
+    }
+    given_by_name, _ = recipes.resolve([("configure()", typed)], table, set())
+    sources = []
+    if recipe is not None:
+        sources.append((f"--recipe {recipe}", recipes.recipe(recipe)))
+    if config is not None:
+        sources.append((f"--config {config}", recipes.read_config(config)))
+    chosen, origins = recipes.resolve(sources, table, set(given_by_name))
+    options = {**defaults(), "lr": None, **chosen, **given_by_name}
+    level = recipes.RECIPES.get(recipe, {}).get("level")
+    if "level" in given_by_name and level and options["level"] != level:
+        raise ConfigError(
+            f"--recipe {recipe} trains at the {level} level: --level "
+            f"{options['level']} cannot be combined with it"
+        )
+    unused = recipes.unused_options(options, set(given_by_name), origins)
+    if unused:
+        raise ConfigError(unused)
+    if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
+        options["lr"] = DEFAULT_LR.get(options["optimizer"], RNNConfig.lr)
+    return options, set(given_by_name) | set(chosen), origins
+
+
+def build(options: dict, origins: dict) -> tuple[RNNConfig, TrainConfig]:
+    """The two configs of resolved options, checked; an error about a value nobody
+    typed names the recipe or file it came from."""
+    values = dict(options)
+    if values["lr"] is None:  # resumed without a rate: the checkpoint's is kept
+        values["lr"] = RNNConfig.lr
+    try:
+        train = from_options(TrainConfig, values).validate()
+        return from_options(RNNConfig, values).validate(vocab_known=False), train
+    except PytrnnError as e:
+        raise type(e)(recipes.attribute(str(e), origins, values)) from None
+
+
+def configure(recipe: str | None = None, config=None, **options) -> Configured:
+    """A run resolved as ``pytrnn train --recipe R --config F --OPTION V ...``:
+    the same precedence, defaults (the optimizer's rate) and one-line errors.
+    ``pytrnn.train(*pytrnn.configure(...))`` trains it."""
+    values, given, origins = resolve_options(recipe, config, options)
+    model, train = build(values, origins)
+    return Configured(model, train, frozenset(given))
