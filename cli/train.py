@@ -227,6 +227,10 @@ def train(
         ctx, {k: value(v) for k, v in ctx.params.items() if k not in SOURCE_OPTIONS}
     )
     options, given, origins = with_sources(ctx, options, recipe, config)
+    from pytrnn.resolve import notes
+
+    for line in notes(recipe, given_options(ctx)):
+        typer.echo(line, err=True)
     if print_config:  # a resumed run's rate stays unset: the file resumes with its own
         from pytrnn.recipes import to_toml
 

@@ -52,6 +52,69 @@ CHOICES = {
     "init": INITS,
 }
 KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
+# (options, when they would change nothing, why and what to type instead): a typed
+# option is refused there, never ignored (a recipe's or a file's value is left alone)
+INERT = [
+    (
+        ("max_sentence_len",),
+        lambda m, t: t.resolved_layout != "sentences",
+        "limits the sentences of --layout sentences; --layout {t.resolved_layout} "
+        "has none",
+    ),
+    (
+        ("max_words", "lower"),
+        lambda m, t: t.level == "char",
+        "is a word-level option (add --level word)",
+    ),
+    (
+        ("beta1", "beta2"),
+        lambda m, t: m.optimizer != "adam",
+        "is Adam's (--optimizer adam), not --optimizer {m.optimizer}'s",
+    ),
+    (
+        ("alpha",),
+        lambda m, t: m.optimizer != "rmsprop",
+        "is RMSprop's smoothing constant (--optimizer rmsprop), not --optimizer "
+        "{m.optimizer}'s; AWD-LSTM's --alpha is --ar",
+    ),
+    (
+        ("eps",),
+        lambda m, t: m.optimizer in ("sgd", "asgd"),
+        "is for --optimizer adagrad, rmsprop or adam, not --optimizer {m.optimizer}",
+    ),
+    (
+        ("div_value",),
+        lambda m, t: m.softmax != "adaptive",
+        "is for --softmax adaptive, not --softmax {m.softmax}",
+    ),
+    (
+        ("lr_decay_after",),
+        lambda m, t: t.lr_decay == 1.0,
+        "starts --lr-decay's schedule: add --lr-decay F",
+    ),
+    (
+        ("locked_dropout",),
+        lambda m, t: m.locked_dropout and not m.drops,
+        "shares dropout masks: set a dropout rate (--dropout, --dropouti/h/o)",
+    ),
+    (
+        ("dropouth",),
+        lambda m, t: m.layers == 1,
+        "is between layers, and --layers 1 has none: add --layers 2 or more",
+    ),
+    (
+        ("coordinator", "process_id"),
+        lambda m, t: t.num_processes == 1,
+        "is for several processes (--num-processes N)",
+    ),
+    (
+        ("device",),
+        lambda m, t: t.backend not in (None, "jax"),
+        "picks JAX's device: it needs --backend jax",
+    ),
+]
+# recipes whose users know --clip as a norm (wlm's and AWD's clip_grad_norm_)
+CLIP_NORM_RECIPES = ("wlm", "awd-lstm", "awd-lstm-ptb")
 
 
 class Configured(NamedTuple):
@@ -125,9 +188,37 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
     unused = recipes.unused_options(options, set(given_by_name), origins)
     if unused:
         raise ConfigError(unused)
+    refuse_inert(options, given_by_name)
     if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
         options["lr"] = DEFAULT_LR.get(options["optimizer"], RNNConfig.lr)
     return options, set(given_by_name) | set(chosen), origins
+
+
+def refuse_inert(options: dict, typed) -> None:
+    """A typed option that would change nothing here is one ConfigError (INERT)."""
+    model = from_options(RNNConfig, {**options, "lr": 1.0})  # unchecked: conditions
+    run = from_options(TrainConfig, options)
+    for names, idle, why in INERT:
+        for name in names:
+            if name in typed and idle(model, run):
+                v = options[name]
+                shown = recipes.flag(cli_name(name)) + (
+                    "" if isinstance(v, bool) else f" {v}"
+                )
+                why = why.format(m=model, t=run)
+                raise ConfigError(f"{shown} would change nothing: it {why}")
+
+
+def notes(recipe: str | None, typed) -> list[str]:
+    """Lines to print beside a resolved run, where a user of the recipe's anchor
+    would read an option otherwise."""
+    out = []
+    if recipe in CLIP_NORM_RECIPES and "clip" in typed:
+        out.append(
+            "note: --clip is the notebook's elementwise clip to [-C, C]; "
+            f"{recipe}'s --clip is a norm, pytrnn's --clip-norm"
+        )
+    return out
 
 
 def build(options: dict, origins: dict) -> tuple[RNNConfig, TrainConfig]:

@@ -46,8 +46,8 @@ def test_names_as_on_the_command_line_or_as_fields():
     """clip_norm or clip-norm; --vocab-size is TrainConfig.max_words."""
     assert pytrnn.configure(clip_norm=0.5).model.clip_norm == 0.5
     assert pytrnn.configure(**{"clip-norm": 0.5}).model.clip_norm == 0.5
-    assert pytrnn.configure(vocab_size=100).train.max_words == 100
-    assert pytrnn.configure(max_words=100).train.max_words == 100
+    assert pytrnn.configure(level="word", vocab_size=100).train.max_words == 100
+    assert pytrnn.configure(level="word", max_words=100).train.max_words == 100
 
 
 @pytest.mark.parametrize(
