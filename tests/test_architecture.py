@@ -190,3 +190,41 @@ def test_every_train_option_is_a_config_field_and_back():
     assert known - options == set()
     assert set(WLM_ALIASES.values()) <= known  # each alias names a field
     assert set(NEGATIONS.values()) <= known  # each --no-X turns a field off
+
+
+def names_compared(path: Path, names: set) -> list[str]:
+    """Each line of ``path`` that compares a value with one of ``names`` (==, !=,
+    in, not in), as "file:line name"."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Compare):
+            continue
+        for side in [node.left, *node.comparators]:
+            items = (
+                side.elts
+                if isinstance(side, (ast.Tuple, ast.List, ast.Set))
+                else [side]
+            )
+            for c in items:
+                if isinstance(c, ast.Constant) and c.value in names:
+                    found.append(f"{path.name}:{node.lineno} {c.value}")
+    return found
+
+
+def test_the_loop_never_asks_what_it_drives(tmp_path):
+    """training/loop.py trains chunks and never compares a cell, optimizer,
+    softmax, layout or backend name: those choices are made below it (and the
+    check finds one when it is written)."""
+    from pytrnn.choices import BACKEND_NAMES, CELL_NAMES, LAYOUTS, OPTIMIZERS, SOFTMAXES
+
+    names = {*BACKEND_NAMES, *CELL_NAMES, *LAYOUTS, *OPTIMIZERS, *SOFTMAXES}
+    assert names_compared(PKG / "training" / "loop.py", names) == []
+    bad = tmp_path / "loop.py"
+    bad.write_text(
+        'if cfg.cell == "lstm" or cfg.optimizer in ("adam", "sgd"):\n    pass\n'
+    )
+    assert names_compared(bad, names) == [
+        "loop.py:1 lstm",
+        "loop.py:1 adam",
+        "loop.py:1 sgd",
+    ]

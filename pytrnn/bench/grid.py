@@ -30,7 +30,7 @@ from pytrnn.data.corpora import (
 from pytrnn.graphs.params import init_params
 from pytrnn.runtime.backends import fuses_windows
 from pytrnn.runtime.model import RNN
-from pytrnn.training.loop import ASYNC_STEPS, settle
+from pytrnn.training.loop import ASYNC_STEPS
 
 L = 25
 FUSE = FUSE_CHUNK  # windows per call in the fused rows: the CLI's default chunk
@@ -76,6 +76,11 @@ def xla_matmul_gflops(m: int, k: int, steps: int = 2000) -> float:
     loop(a, b).block_until_ready()
     best = min(_timed(lambda: loop(a, b).block_until_ready()) for _ in range(3))
     return 2 * m * k * k * steps / best / 1e9
+
+
+def settle(steps, units):
+    """Read back (loss, data_loss) pairs left on the device: [(loss, data, units)]."""
+    return [(float(loss), float(data), units) for loss, data in steps]
 
 
 def _timed(fn) -> float:

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from pytrnn.config import MODES, RNNConfig
+from pytrnn.data.batches import Chunk, one
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.params import init_params
@@ -120,39 +121,24 @@ class RNN:
         t0 = time.perf_counter()
         n = length or self.cfg.window
         shape = (n,) if batch is None else (n, batch)
-        zeros = np.zeros(shape, dtype=np.int32)
-        y = (
-            zeros
-            if targets is None
-            else np.resize(np.asarray(targets, np.int32), shape)
-        )
-        args = [zeros, y] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
+        x = np.zeros(shape, dtype=np.int32)
+        y = x if targets is None else np.resize(np.asarray(targets, np.int32), shape)
+        args = [x, y] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
         for kind in kinds:
-            fn = self.programs.sequence(
-                kind,
-                n,
-                masked,
-                batch,
-                self.programs.capacity(y) if kind == "train" else None,
-            )
+            if kind != "train":
+                fn = self.programs.sequence(kind, n, masked, batch)
+                fn(*args) if kind != "prob" else fn(*args[:1], *args[2:])
+                continue
             # Backends like JAX compile on the first call: make that call here, on a
             # throw-away step whose update is undone.
-            saved = (
-                (self.get_params(), self.get_state(), self.get_carry())
-                if kind == "train"
-                else None
-            )
-            drop = (
-                as_args(self.cfg, None, lambda: self.draw_drop(n, batch))
-                if kind == "train"
-                else []
-            )
-            fn(*args, *drop) if kind != "prob" else fn(*args[:1], *args[2:])
-            if saved is not None:
-                self.set_params(saved[0])
-                self.set_state(saved[1])
-                if saved[2] is not None:
-                    self.set_carry(saved[2])
+            cap = self.programs.capacity(y)
+            fn = self.programs.sequence(kind, n, masked, batch, cap)
+            saved = self.get_params(), self.get_state(), self.get_carry()
+            fn(*args, *as_args(self.cfg, None, lambda: self.draw_drop(n, batch)))
+            self.set_params(saved[0])
+            self.set_state(saved[1])
+            if saved[2] is not None:
+                self.set_carry(saved[2])
         return time.perf_counter() - t0
 
     # -- the notebook's functions ----------------------------------------------
@@ -167,20 +153,58 @@ class RNN:
         from ``rng`` or the model's own generator (pytrnn.runtime.noise.draw)."""
         return draw(self.cfg, rng or self.drop_rng, length, batch, windows)
 
-    def train_step(self, x, y, pad_to: int | None = None, sync: bool = True, drop=None):
-        """One SGD step; returns (loss, data_loss) before the update, as the notebook.
+    # -- training: one entry -----------------------------------------------------
+    def train(self, chunk: Chunk, sync: bool = True, drop=None, rng=None, lr=None):
+        """Train one chunk (pytrnn.data.batches): the entry every training step goes
+        through. A fused chunk is one compiled call over its K windows (weight 0 skips
+        a padding copy); any other is one window through the window's own program,
+        the notebook's for its one unbatched window, at ``lr`` times ``chunk.rate``
+        where it has one. ``drop``: the chunk's masks, else drawn from ``rng`` (the
+        loop's), else from the model's own generator. Returns (losses, data losses),
+        one per window, a window's data loss the mean over its streams; ``sync=False``
+        leaves a window's on the device (reading them blocks until the step is done,
+        so a loop that reads a few dozen at once lets JAX run ahead of Python)."""
+        X, Y = np.asarray(chunk.X), np.asarray(chunk.Y)
+        if X.ndim not in (2, 3) or X.shape != Y.shape:
+            raise ConfigError(
+                f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}"
+            )
+        M = None if chunk.M is None else np.asarray(chunk.M, self.cfg.dtype)
+        K, T = X.shape[:2]
+        B = X.shape[2] if X.ndim == 3 else None
+        if drop is None and rng is not None:
+            drop = self.draw_drop(T, B, K if chunk.fused else None, rng=rng)
+        if chunk.fused and not chunk.each:
+            fn, args = self.stepper.chunk(self, X, Y, chunk.weights, drop, M)
+            losses, data_losses = fn(*args)
+            return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
+        X, Y = X.astype(np.int32), Y.astype(np.int32)
+        check_ids(self.cfg, X, Y)
+        if chunk.rate is not None:
+            self.set_lr(lr * chunk.rate)
+        steps = []
+        for k in range(chunk.n if chunk.each else 1):
+            args = [X[k], Y[k]] + ([] if M is None else [M[k]])
+            d = drop[k] if chunk.each and drop is not None else drop
+            steps.append(self._train(args, T, M is not None, B, d, sync))
+        return tuple(zip(*steps))
 
-        ``sync=False`` returns them as the backend's arrays without waiting: turning a
-        JAX result into a float blocks until the step is done, so a loop that collects
-        a few dozen steps before reading them lets JAX run ahead of Python. ``drop``:
-        the dropout masks (``draw_drop``); None draws them from the model's generator.
-        """
-        args, length, masked = self._args(x, y, pad_to)
-        return self._train(args, length, masked, None, drop, sync)
+    def warm(self, chunk: Chunk) -> float:
+        """Compile ``train``'s program for chunks shaped like this one, ahead of the
+        first (seconds taken); the adaptive softmax's for its targets' rows."""
+        if chunk.fused and not chunk.each:
+            return self.warm_windows(chunk.X, chunk.Y, masks=chunk.M)
+        X = np.asarray(chunk.X[0])
+        return self.compile(
+            length=X.shape[0],
+            masked=chunk.M is not None,
+            batch=X.shape[1] if X.ndim == 2 else None,
+            targets=chunk.Y[0] if self.cfg.softmax == "adaptive" else None,
+        )
 
     def _train(self, args, length, masked, batch, drop, sync):
-        """Run the compiled training step on ``args`` (x, y[, mask]), adding the
-        dropout masks (drawn unless given) where the model has dropout."""
+        """Run the window's compiled training step on ``args`` (x, y[, mask]), adding
+        the dropout masks (drawn unless given) where the model has dropout."""
         args.extend(
             as_args(self.cfg, drop, lambda: self.draw_drop(len(args[0]), batch))
         )
@@ -192,6 +216,20 @@ class RNN:
         if sync:
             return float(loss), float(data_loss)
         return loss, data_loss
+
+    def _one(self, chunk: Chunk, sync: bool, drop):
+        losses, data_losses = self.train(chunk, sync=sync, drop=drop)
+        return losses[0], data_losses[0]
+
+    def train_step(self, x, y, pad_to: int | None = None, sync: bool = True, drop=None):
+        """One SGD step; returns (loss, data_loss) before the update, as the notebook.
+        ``sync=False`` leaves them on the device; ``drop``: the dropout masks
+        (``draw_drop``), None draws them from the model's generator."""
+        args, length, masked = self._args(x, y, pad_to)
+        mask = args[2] if masked else None
+        return self._one(
+            one(args[0], args[1], mask, length, 1, self.cfg.dtype), sync, drop
+        )
 
     def pad_batch(self, seqs, pad_to: int | None = None, columns: int | None = None):
         """B (x, y) sentences left-padded to one length: X, Y (T, B) and the mask
@@ -206,17 +244,14 @@ class RNN:
         loss, so one sentence is exactly ``train_step``'s step. Returns (loss,
         data_loss) before the update, data_loss being that mean too."""
         X, Y, M = self.pad_batch(seqs, pad_to)
-        return self._train([X, Y, M], X.shape[0], True, X.shape[1], drop, sync)
+        return self._one(one(X, Y, M, 0, X.shape[1], self.cfg.dtype), sync, drop)
 
     def train_masked(self, X, Y, M, sync: bool = True, drop=None):
         """One step on a window right-padded under its 0/1 mask M, X, Y, M (T,) or
         (T, B) (``--variable-bptt``'s windows, padded to few lengths): the carried
         state continues from each stream's last real step. Returns (loss, data_loss)."""
         X, Y = np.asarray(X, np.int32), np.asarray(Y, np.int32)
-        check_ids(self.cfg, X, Y)
-        M = np.asarray(M, self.cfg.dtype)
-        batch = X.shape[1] if X.ndim == 2 else None
-        return self._train([X, Y, M], X.shape[0], True, batch, drop, sync)
+        return self._one(one(X, Y, np.asarray(M), 0, 1, self.cfg.dtype), sync, drop)
 
     def train_on_seq(self, x, y, pad_to: int | None = None) -> float:
         """One SGD step on int arrays x, y; returns the loss (data + reg) as a float."""
@@ -303,9 +338,11 @@ class RNN:
         sentences (JAX), the same steps as K calls of ``train_sentences``. Returns
         (losses, data_losses), each (K,).
         """
-        fn, args = self._fused(X, Y, wmask, drops, masks)
-        losses, data_losses = fn(*args)
-        return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
+        K = np.shape(X)[0]
+        w = np.ones(K, self.cfg.dtype) if wmask is None else wmask
+        return self.train(
+            Chunk(X, Y, masks, np.asarray(w, self.cfg.dtype), [0] * K, 0), drop=drops
+        )
 
     def warm_windows(self, X, Y, masks=None) -> float:
         """Compile ``train_windows`` for chunks shaped like X without training: on JAX
@@ -313,13 +350,9 @@ class RNN:
         whose windows all have weight 0. Seconds taken."""
         t0 = time.perf_counter()
         K = np.shape(X)[0]
-        fn, args = self._fused(X, Y, np.zeros(K), None, masks)
+        fn, args = self.stepper.chunk(self, X, Y, np.zeros(K), None, masks)
         (fn.warm if hasattr(fn, "warm") else fn)(*args)
         return time.perf_counter() - t0
-
-    def _fused(self, X, Y, wmask, drops, masks=None):
-        """The stepper's compiled chunk function for X's shape, and its arguments."""
-        return self.stepper.chunk(self, X, Y, wmask, drops, masks)
 
     # -- the state: parameters, optimizer state, rate, carried state -------------
     def get_params(self) -> dict[str, np.ndarray]:

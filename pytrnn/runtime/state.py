@@ -9,6 +9,7 @@ notebook's API (pytrnn.runtime.model.RNN, which holds one).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -133,6 +134,21 @@ class TrainState:
         self.parallel.replicate(self.opt_state)
 
     # -- ASGD's average (AWD-LSTM's NT-ASGD) --------------------------------------
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Held-out scoring and sampling with what evaluation uses: ASGD's average
+        of the parameters once it averages (AWD-LSTM's evaluate), the parameters
+        themselves otherwise; training's own are back afterwards."""
+        if not self.averaging:
+            yield
+            return
+        raw = self.get_params()
+        self.set_params(self.averaged_params())
+        try:
+            yield
+        finally:
+            self.set_params(raw)
+
     def averaged_params(self) -> dict[str, np.ndarray]:
         """What evaluation uses: ASGD's average of the parameters once it averages,
         else the parameters themselves."""

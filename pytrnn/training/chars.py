@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytrnn.config import VARIABLE_BPTT_BUCKET
+from pytrnn.data.batches import variable_chunks, window_chunks
 from pytrnn.data.corpora import (
     ENCODE_CHUNK,
     Vocab,
     refuse_empty_shares,
     split_streams,
-    stack_variable,
-    stack_windows,
     variable_windows,
     window_starts,
 )
@@ -26,7 +24,7 @@ from pytrnn.errors import CorpusError
 from pytrnn.runtime.backends import resolve_backend
 from pytrnn.runtime.sampling import sample_chars
 from pytrnn.runtime.scoring import held_out
-from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop, settle
+from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop
 
 
 class CharLoop(Loop):
@@ -117,36 +115,21 @@ class CharLoop(Loop):
             )
         return f"{len(self.starts)} windows of {self.window}"
 
-    def padded(self, n: int) -> int:
-        """--variable-bptt: a window of n steps is padded to a multiple of the bucket."""
-        return -(-n // VARIABLE_BPTT_BUCKET) * VARIABLE_BPTT_BUCKET
-
-    def compile(self):
-        # the adaptive softmax's clusters compile for the rows the targets need:
-        # give it the text's first window (or chunk); any other model compiles the
-        # same program whatever the ids
-        adaptive = self.model_cfg.softmax == "adaptive"
-        if self.variable:  # the bucket of --window; the others compile when met
-            T = self.padded(self.window)
-            if self.per_window:
-                first = self.local_streams()[:, 1 : T + 1].T if adaptive else None
-                return self.model.compile(
-                    length=T, masked=True, batch=self.batch, targets=first
-                )
-            X = np.zeros((self.chunk, T, self.batch), np.int32)
-            return self.model.warm_windows(X, X, masks=np.ones(X.shape))
-        if self.per_window:
-            first = self.train_data[1 : self.window + 1] if adaptive else None
-            return self.model.compile(length=self.window, targets=first)
-        X = np.zeros(self._shape(self.chunk), np.int32)
-        if self.cfg.num_processes > 1:
-            X = X[..., : self.batch // self.cfg.num_processes]
-        Y = X
-        if adaptive:
-            Y = stack_windows(
-                self.local_streams(), np.resize(self.starts, self.chunk), self.window
-            )[1]
-        return self.model.warm_windows(X, Y)
+    def warm_chunks(self) -> list:
+        """A chunk of each shape training starts with: the text's first (the
+        adaptive softmax compiles for the rows its targets need; any other model
+        the same program whatever the ids). Variable windows: --window's bucket (the
+        others compile when met)."""
+        streams, K, dt = self.local_streams(), self.chunk, self.model.cfg.dtype
+        if self.variable:
+            n = min(self.window, streams.shape[1] - 1)
+            first = [(0, n)] * (1 if self.per_window else K)
+            return variable_chunks(streams, np.array(first), self.window, K,
+                                   not self.per_window, dt)[:1]  # fmt: skip
+        starts = self.starts[: 1 if self.per_window else K]
+        return window_chunks(streams, starts, self.window, K, not self.per_window, dt)[
+            :1
+        ]
 
     def local_streams(self):
         """All B streams, or across hosts this process's contiguous share of them."""
@@ -156,83 +139,16 @@ class CharLoop(Loop):
         i = self.model.parallel.process_index
         return self.streams[i * share : (i + 1) * share]
 
-    def _shape(self, K):
-        return (K, self.window) if self.batch == 1 else (K, self.window, self.batch)
-
     def order(self, p):
         if self.variable:  # AWD's lengths, drawn from (seed, pass)
             rng = np.random.default_rng([self.cfg.seed, p, 0xB77])
             return variable_windows(self.streams.shape[1], self.window, rng, self.unit)
         return self.starts
 
-    def train_variable(self, order, j, n):
-        """--variable-bptt: windows of their own lengths, right-padded to a bucket,
-        the rate scaled by length / --window (AWD's ``lr * seq_len / bptt``): set
-        per call, or in a fused chunk as each window's weight."""
-        L, B, m = self.window, self.batch, self.model
-        rng = self.drop_rng(j)
-        wins = order[j : j + n]
-        streams = self.local_streams()
-        if self.per_window:
-            steps = []
-            for i, k in wins:
-                T = self.padded(k)
-                X, Y, M = stack_variable(streams, [(i, k)], T)
-                m.set_lr(self.lr_now * k / L)
-                steps.append(
-                    m.train_masked(
-                        X[0],
-                        Y[0],
-                        M[0],
-                        sync=False,
-                        drop=rng and m.draw_drop(T, B, rng=rng),
-                    )
-                )
-            return [
-                (float(a), float(b) * B, int(k) * B)
-                for (a, b), (_, k) in zip(steps, wins)
-            ]
-        K, T = self.chunk, self.padded(int(wins[:, 1].max()))
-        full = np.concatenate([wins, np.resize(wins, (K - n, 2))]) if K > n else wins
-        X, Y, M = stack_variable(streams, full, T)
-        w = np.where(np.arange(K) < n, full[:, 1] / L, 0.0).astype(m.cfg.dtype)
-        drops = rng and m.draw_drop(T, B, K, rng=rng)
-        losses, data_losses = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
-        return [
-            (float(a), float(b) * B, int(k) * B)
-            for a, b, k in zip(losses[:n], data_losses[:n], wins[:, 1])
-        ]
-
-    def train_chunk(self, order, j, n):
-        if self.variable:
-            return self.train_variable(order, j, n)
-        L, B = self.window, self.batch
-        rng, m = self.drop_rng(j), self.model
-        if self.per_window:
-            d = self.train_data
-            return settle(
-                [
-                    m.train_step(
-                        d[i : i + L],
-                        d[i + 1 : i + 1 + L],
-                        sync=False,
-                        drop=rng and m.draw_drop(L, rng=rng),
-                    )
-                    for i in order[j : j + n]
-                ],
-                L,
-            )
-        K = self.chunk
-        starts = np.resize(order[j : j + n], K)  # pad the last chunk; weight 0 below
-        X, Y = stack_windows(self.local_streams(), starts, L)
-        w = (np.arange(K) < n).astype(m.cfg.dtype)
-        drops = rng and m.draw_drop(L, B if B > 1 else None, K, rng=rng)
-        losses, data_losses = m.train_windows(X, Y, wmask=w, drops=drops)
-        # the loss stays the mean over streams (the notebook's scale); the data loss
-        # is summed over streams so bits/char = data sum / chars
-        return [
-            (float(a), float(b) * B, L * B) for a, b in zip(losses[:n], data_losses[:n])
-        ]
+    def chunks(self, order, j, n) -> list:
+        cut = variable_chunks if self.variable else window_chunks
+        return cut(self.local_streams(), order[j : j + n], self.window, self.chunk,
+                   not self.per_window, self.model.cfg.dtype)  # fmt: skip
 
     def held_out_mean(self, d, starts) -> float:
         """Data loss per token over the notebook's windows of d, each from h = 0

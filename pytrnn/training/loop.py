@@ -10,7 +10,6 @@ once at the end, with the best pass's parameters when there is one.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import replace
@@ -44,11 +43,6 @@ ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the
 ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
 
 
-def settle(steps, units):
-    """Read back (loss, data_loss) pairs left on the device: [(loss, data, units)]."""
-    return [(float(loss), float(data), units) for loss, data in steps]
-
-
 class Loop:
     """Shared pass/checkpoint machinery; subclasses say what a unit of training is,
     how a pass is ordered and trained, and how held-out text is scored."""
@@ -73,10 +67,10 @@ class Loop:
         reporter,
         path: Path,
         signals: Signals | None = None,
-        lr_given: bool | None = None,
+        lr_now: float | None = None,
     ):
-        """``lr_given``: the user set the rate of this resumed run (None: it did
-        if the rate differs from the checkpoint's)."""
+        """``lr_now``: the rate of the next pass (a resumed run's, decided by
+        training.run.resolve_resumed); None: the configured rate."""
         self.cfg, self.reporter = cfg, reporter
         self.signals = signals or Signals()
         self.corpus_name = texts.name
@@ -103,11 +97,7 @@ class Loop:
             variable_lr=cfg.has_schedule or model_cfg.variable_bptt,
             carry_state=cfg.carry_state,
         )
-        # the rate of the next pass: a schedule's, unless the resumed run set --lr
-        saved_now = resumed.run.lr_now if resumed else None
-        if lr_given is None:
-            lr_given = resumed is not None and resumed.cfg.lr != model_cfg.lr
-        self.lr_now = saved_now if (saved_now and not lr_given) else model_cfg.lr
+        self.lr_now = model_cfg.lr if lr_now is None else lr_now
         if resumed is not None and resumed.opt_state:
             self.model.set_state(resumed.opt_state)  # Adam's moments, etc.
         if resumed is not None and resumed.carry is not None and cfg.carry_state:
@@ -178,6 +168,22 @@ class Loop:
                 )
             self.replaced = True
 
+    def compile(self) -> float:
+        """Compile what training starts with: a program per chunk shape."""
+        return sum(self.model.warm(c) for c in self.warm_chunks())
+
+    def train_chunk(self, order, j, n):
+        """Train the steps order[j : j + n], in the chunks the layout cuts them into:
+        [(loss, data loss summed over the streams, units)] per step."""
+        rng, m = self.drop_rng(j), self.model
+        done = [(c, m.train(c, sync=False, rng=rng, lr=self.lr_now))
+                for c in self.chunks(order, j, n)]  # fmt: skip
+        return [
+            (float(loss), float(data) * c.streams, units)
+            for c, (losses, datas) in done
+            for loss, data, units in zip(losses, datas, c.units)
+        ]
+
     def drop_rng(self, j: int):
         """Dropout masks for the chunk at window (or sentence) j of this pass: drawn
         from (seed, pass, j), so a resumed run draws the same ones."""
@@ -246,7 +252,7 @@ class Loop:
             f"checkpoint: {self.path}"
             + (f" (best pass: {self.best_path})" if has_best else "")
         )
-        with self.evaluating():
+        with self.model.state.evaluating():
             text = self.sample() if self.cfg.sample_length > 0 else ""
         if text:
             rep.line(text)
@@ -266,7 +272,7 @@ class Loop:
         """The test text's figures, with the best pass's parameters where there is
         one (as PyTorch's word_language_model reloads its best model for test)."""
         if not (use_best and self.best_path.exists()):
-            with self.evaluating():
+            with self.model.state.evaluating():
                 return {"pass": self.state["passes_done"], **self.test_metrics()}
         best = ckpt_io.load(self.best_path)
         current = self.model.get_params()
@@ -331,7 +337,7 @@ class Loop:
                 f"{self.unit}_per_s": pass_units / dt if dt else 0.0,
             }
             t_score = time.perf_counter()
-            with self.evaluating():
+            with self.model.state.evaluating():
                 record.update(self.pass_metrics())
             if self.val_key in record:
                 record["score_seconds"] = time.perf_counter() - t_score
@@ -359,21 +365,6 @@ class Loop:
             self.outputs.log(record)
             last_save = time.monotonic()
         return trained_units, train_s
-
-    @contextlib.contextmanager
-    def evaluating(self):
-        """Held-out scoring and sampling with what evaluation uses: ASGD's average
-        of the parameters once it averages (AWD-LSTM's evaluate), the parameters
-        themselves otherwise; training's own are back afterwards."""
-        if not self.model.averaging:
-            yield
-            return
-        raw = self.model.get_params()
-        self.model.set_params(self.model.averaged_params())
-        try:
-            yield
-        finally:
-            self.model.set_params(raw)
 
     def stalled(self, record: dict) -> bool:
         """--nt-asgd: still SGD, and validation stalled (schedule.stalls)."""

@@ -152,7 +152,7 @@ def check_outputs(cfg: TrainConfig, path: Path) -> None:
 def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     """The configs of a resumed run: what fixes its data and model comes from the
     checkpoint (a conflicting value given is an error); the schedule and the rate
-    may change. Returns (model_cfg, cfg, lr_given)."""
+    may change. Returns (model_cfg, cfg, the rate of the next pass)."""
     saved_train = {
         "level": resumed.level,
         "corpus": resumed.corpus,
@@ -192,16 +192,18 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
             f"--resume: the checkpoint has done {resumed.passes_done} "
             f"passes already; ask for more with --passes"
         )
-    lr_given = _was_given("lr", model_cfg, resumed.cfg, given)
-    if lr_given:
-        was = resumed.run.lr_now or resumed.cfg.lr
-        now = model_cfg.lr
-        reporter.line(
-            f"resuming with lr {now:g} (was {was:g})"
-            if now != was
-            else f"resuming with lr {now:g} (as it was)"
-        )
-    return model_cfg, cfg, lr_given
+    # the rate of the next pass, decided here only: a typed --lr, else where the
+    # run's schedule had taken it (else the checkpoint's own)
+    was = resumed.run.lr_now or resumed.cfg.lr
+    if not _was_given("lr", model_cfg, resumed.cfg, given):
+        return model_cfg, cfg, was
+    now = model_cfg.lr
+    reporter.line(
+        f"resuming with lr {now:g} (was {was:g})"
+        if now != was
+        else f"resuming with lr {now:g} (as it was)"
+    )
+    return model_cfg, cfg, now
 
 
 def settle_word_run(cfg: TrainConfig, given) -> TrainConfig:
@@ -271,9 +273,9 @@ def train(
 
             init_distributed(cfg.coordinator, cfg.num_processes, cfg.process_id)
         resumed = ckpt_io.load(cfg.resume) if cfg.resume else None
-        lr_given = None
+        lr_now = None  # a new run starts at its configured rate
         if resumed is not None:
-            model_cfg, cfg, lr_given = resolve_resumed(
+            model_cfg, cfg, lr_now = resolve_resumed(
                 model_cfg, cfg, resumed, given, reporter
             )
         elif cfg.level == "word":
@@ -281,14 +283,14 @@ def train(
         path = checkpoint_path(cfg, corpus_name(cfg.corpus))
         lead = cfg.process_id == 0  # only process 0 writes
         if not lead:
-            return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
+            return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now)
         refuse_best_in_place(cfg, path)
         check_outputs(cfg, path)
         outputs = [path, best_path(path)] + ([cfg.log] if cfg.log else [])
         try:
             with claim_all(outputs):
                 refuse_taken(cfg, path)
-                return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given)
+                return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now)
         except PathBusy as e:
             what = "--log" if cfg.log and e.path == Path(cfg.log) else "--checkpoint"
             raise OutputError(
@@ -297,7 +299,7 @@ def train(
             )
 
 
-def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainResult:
+def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now) -> TrainResult:
     texts = load_texts(cfg.corpus, cfg.valid, cfg.test, limit=cfg.limit_chars)
     if texts.valid is not None and cfg.val_frac:
         raise ConfigError(
@@ -320,7 +322,7 @@ def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_given) -> TrainRes
         reporter,
         path,
         signals=signals,
-        lr_given=lr_given,
+        lr_now=lr_now,
     )
     signals.check("before training")
     return loop.run()

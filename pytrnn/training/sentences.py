@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pytrnn.data.batches import Chunk, sentence_chunks, sentence_steps
 from pytrnn.data.corpora import refuse_empty_shares
 from pytrnn.data.words import (
     WordVocab,
@@ -34,8 +35,8 @@ from pytrnn.data.words import (
 from pytrnn.errors import CorpusError
 from pytrnn.runtime.backends import fuses_windows, resolve_backend
 from pytrnn.runtime.sampling import sentences_until
-from pytrnn.runtime.scoring import mean_word_loss, pad_length, perplexity
-from pytrnn.training.loop import ASYNC_STEPS, Loop, settle
+from pytrnn.runtime.scoring import mean_word_loss, perplexity
+from pytrnn.training.loop import ASYNC_STEPS, Loop
 
 POOL = 100  # sentences sorted by length together: POOL * B
 
@@ -226,32 +227,37 @@ class WordLoop(WordFigures, Loop):
             f"({n_words} words), {held}, {skipped}{batch}"
         )
 
-    def _pad(self, n):
-        return pad_length(self.model, n)
-
-    def compile(self):
-        """What training needs before its first step: a step per bucket. The
-        held-out loss graphs compile when a pass first scores them, so training
-        starts sooner and the total is the same."""
-        if self.batch > 1 or self.fuse > 1:
-            return sum(self._compile_groups(n) for n in self._group_lengths())
-        lengths = sorted(
-            {self._pad(len(x)) for x, _ in self.train_seqs}, key=lambda v: v or 0
-        )
-        return sum(self.model.compile(length=n, masked=n is not None) for n in lengths)
-
-    def _compile_groups(self, n: int) -> float:
-        """The step of B sentences padded to n, or K of them fused in one call."""
-        if self.fuse == 1 or not self.fused_calls:
-            return self.model.compile(length=n, masked=True, batch=self.batch)
-        X = np.zeros((self.fuse, n, self.batch), np.int32)
-        return self.model.warm_windows(X, X, masks=np.ones(X.shape))
-
-    def _group_lengths(self):
-        """The padded lengths batched steps will meet (JAX / unroll: one program each)."""
-        if not self.model.static_shapes:
-            return [int(self.lengths.max())]  # one free-length graph serves them all
-        return sorted({bucket(int(n)) for n in self.lengths})
+    def warm_chunks(self) -> list:
+        """A chunk of each shape training will meet: a step per bucket (or one of
+        free length). The held-out loss graphs compile when a pass first scores
+        them, so training starts sooner and the total is the same."""
+        B, K, dt = self.batch, self.fuse, self.model.cfg.dtype
+        static = self.model.static_shapes
+        if B == 1 and K == 1:
+            sizes = (
+                sorted({bucket(len(x)) for x, _ in self.train_seqs})
+                if static
+                else [None]
+            )
+            shapes = [(1, n or self.model.cfg.window) for n in sizes]
+            masks = [n is not None for n in sizes]
+        else:
+            lengths = sorted({bucket(int(n)) for n in self.lengths})
+            lengths = lengths if static else [int(self.lengths.max())]
+            k = K if K > 1 and self.fused_calls else 1
+            shapes, masks = [(k, n, B) for n in lengths], [True] * len(lengths)
+        return [
+            Chunk(
+                np.zeros(sh, np.int32),
+                np.zeros(sh, np.int32),
+                np.ones(sh, dt) if m else None,
+                np.ones(sh[0], dt),
+                [],
+                B,
+                fused=sh[0] > 1,
+            )  # fmt: skip
+            for sh, m in zip(shapes, masks)
+        ]
 
     def order(self, p):
         rng = np.random.default_rng([self.cfg.seed, p])
@@ -266,70 +272,20 @@ class WordLoop(WordFigures, Loop):
     def optimizer_steps(self, order) -> int:
         return sum(len(c) for c in order) if self.fuse > 1 else len(order)
 
-    def train_chunk(self, order, j, n):
-        rng, m = self.drop_rng(j), self.model
+    def chunks(self, order, j, n) -> list:
+        seqs, static, dt = (
+            self.train_seqs,
+            self.model.static_shapes,
+            self.model.cfg.dtype,
+        )
         if self.fuse > 1:
-            return self._train_fused(order[j], rng)
+            groups = [[seqs[k] for k in g] for g in order[j]]
+            each = not self.fused_calls  # the same steps, one group per call
+            return sentence_chunks(groups, static, dt, K=self.fuse, each=each)
         if self.batch > 1:
-            return self._train_groups(order[j : j + n], rng)
-        seqs = [self.train_seqs[k] for k in order[j : j + n]]
-        steps = [
-            m.train_step(
-                x,
-                y,
-                pad_to=self._pad(len(x)),
-                sync=False,
-                drop=rng and m.draw_drop(self._pad(len(x)) or len(x), rng=rng),
-            )
-            for x, y in seqs
-        ]
-        return [
-            (loss, data, len(y))
-            for (loss, data, _), (_, y) in zip(settle(steps, 0), seqs)
-        ]
-
-    def _train_groups(self, groups, rng):
-        m, B, steps, words = self.model, self.batch, [], []
-        for g in groups:
-            seqs = [self.train_seqs[k] for k in g]
-            T = max(len(x) for x, _ in seqs)
-            T = bucket(T) if m.static_shapes else T
-            steps.append(
-                m.train_sentences(
-                    seqs, pad_to=T, sync=False, drop=rng and m.draw_drop(T, B, rng=rng)
-                )
-            )
-            words.append(sum(len(y) for _, y in seqs))
-        # data_loss is the mean over the group's sentences: the pass sums words' losses
-        return [
-            (loss, data * B, w) for (loss, data, _), w in zip(settle(steps, 0), words)
-        ]
-
-    def _train_fused(self, chunk, rng):
-        """Up to K groups of one bucket in one call; the last chunk of a bucket is
-        padded with weight-0 copies of its first group."""
-        m, K, B = self.model, self.fuse, self.batch
-        groups = [[self.train_seqs[k] for k in g] for g in chunk]
-        T = bucket(max(len(x) for seqs in groups for x, _ in seqs))
-        drops = rng and m.draw_drop(T, B, K, rng=rng)
-        words = [sum(len(y) for _, y in seqs) for seqs in groups]
-        if not self.fused_calls:  # the same steps, one group per call
-            steps = [
-                m.train_sentences(
-                    seqs, pad_to=T, sync=False, drop=None if drops is None else drops[k]
-                )
-                for k, seqs in enumerate(groups)
-            ]
-            return [
-                (loss, data * B, n)
-                for (loss, data, _), n in zip(settle(steps, 0), words)
-            ]
-        padded = [m.pad_batch(seqs, T) for seqs in groups]
-        padded += padded[:1] * (K - len(groups))
-        X, Y, M = (np.stack(a) for a in zip(*padded))
-        w = (np.arange(K) < len(groups)).astype(m.cfg.dtype)
-        losses, data = m.train_windows(X, Y, wmask=w, drops=drops, masks=M)
-        return [(float(a), float(b) * B, n) for a, b, n in zip(losses, data, words)]
+            groups = [[seqs[k] for k in g] for g in order[j : j + n]]
+            return sentence_chunks(groups, static, dt)
+        return sentence_steps([seqs[k] for k in order[j : j + n]], static, dt)
 
     def validates(self) -> bool:
         return bool(self.val)

@@ -44,8 +44,7 @@ class WordStreamLoop(WordFigures, CharLoop):
         return (
             f"corpus {self.corpus_name}: {self.vocab_line()}; {self.n_sentences} "
             f"train {what} as one stream of {len(self.train_data)} tokens{held}; "
-            f"{len(self.starts)} "
-            f"windows of {self.window}{streams} per pass, {self.fuse} per call"
+            f"{self.windows_line()}{streams} per pass, {self.fuse} per call"
         )
 
     @property

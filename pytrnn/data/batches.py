@@ -1,0 +1,150 @@
+"""Every layout's training steps in one shape, the ``Chunk``, cut in one room.
+
+A chunk is K windows of T steps of B streams: ids X, Y (K, T, B), or (K, T) for the
+notebook's one unbatched stream; a 0/1 mask like X where windows are padded (groups
+of left-padded sentences, ``--variable-bptt``'s right-padded windows); a weight per
+window (0 for the copies that pad a pass's last chunk to the compiled K; AWD's rate
+scale, length / --window, for variable windows); and the tokens each real window
+scores. A fused chunk trains in one compiled call; any other is one window (K = 1)
+that trains through the window's own program, as the notebook's loop did, with
+``rate`` its rate scale where it has one. ``RNN.train`` takes every chunk.
+
+The layouts: the notebook's windows of a stream (char level, word stream), AWD's
+variable windows, and groups of sentences (one sentence, B of one length, or K
+such groups of one bucket).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pytrnn.choices import VARIABLE_BPTT_BUCKET
+from pytrnn.data.corpora import stack_variable, stack_windows
+from pytrnn.data.words import bucket
+
+
+@dataclass
+class Chunk:
+    X: np.ndarray
+    Y: np.ndarray
+    M: np.ndarray | None  # 0/1 like X, or None
+    weights: np.ndarray  # (K,)
+    units: list  # tokens each real window scores, over its streams
+    streams: int  # B: a window's data loss is the mean over its streams
+    fused: bool = True  # one call for all K; else K = 1 through the window's program
+    rate: float | None = None  # one window of --variable-bptt: its rate scale
+    # a fused chunk of masked groups that a backend without fused groups trains one
+    # group a call (the same steps, the masks of the chunk's one draw)
+    each: bool = False
+
+    @property
+    def n(self) -> int:
+        """The real windows; the rest (weight 0) pad the chunk to its K."""
+        return len(self.units)
+
+
+def padded(rows, K: int):
+    """The real rows of a pass's last chunk, then weight-0 copies of them up to K
+    (the compiled shape): np.resize's cycle, one rule for every layout."""
+    return np.resize(np.asarray(rows), (K, *np.shape(rows)[1:]))
+
+
+def real(n: int, K: int, dtype) -> np.ndarray:
+    return (np.arange(K) < n).astype(dtype)
+
+
+def one(X, Y, M, units: int, streams: int, dtype, rate=None) -> Chunk:
+    """A window through its own program (K = 1)."""
+    return Chunk(X[None], Y[None], None if M is None else M[None], np.ones(1, dtype),
+                 [units], streams, fused=False, rate=rate)  # fmt: skip
+
+
+def window_chunks(streams, starts, L: int, K: int, fused: bool, dtype) -> list:
+    """The notebook's windows at ``starts`` of the B streams (B, S): one chunk of
+    K, or each its own (unbatched for one stream, as the notebook's loop)."""
+    B = streams.shape[0]
+    if not fused:
+        d = streams[0]
+        return [
+            one(d[i : i + L], d[i + 1 : i + 1 + L], None, L, 1, dtype) for i in starts
+        ]
+    X, Y = stack_windows(streams, padded(starts, K), L)
+    return [Chunk(X, Y, None, real(len(starts), K, dtype), [L * B] * len(starts), B)]
+
+
+def variable_length(n: int) -> int:
+    """--variable-bptt: a window of n steps is padded to a multiple of the bucket."""
+    return -(-n // VARIABLE_BPTT_BUCKET) * VARIABLE_BPTT_BUCKET
+
+
+def variable_chunks(streams, wins, L: int, K: int, fused: bool, dtype) -> list:
+    """AWD's (start, length) windows, right-padded to a bucket under their mask, the
+    rate scaled by length / --window (AWD's ``lr * seq_len / bptt``): per window,
+    or in a chunk as each window's weight."""
+    B = streams.shape[0]
+    if not fused:
+        out = []
+        for i, k in wins:
+            X, Y, M = stack_variable(streams, [(i, k)], variable_length(k))
+            out.append(one(X[0], Y[0], M[0], int(k) * B, B, dtype, rate=k / L))
+        return out
+    full = padded(wins, K)
+    X, Y, M = stack_variable(streams, full, variable_length(int(wins[:, 1].max())))
+    w = np.where(np.arange(K) < len(wins), full[:, 1] / L, 0.0).astype(dtype)
+    return [Chunk(X, Y, M, w, [int(k) * B for k in wins[:, 1]], B)]
+
+
+def left_pad(x, y, length: int, dtype: str):
+    """Pad (x, y) on the left to ``length`` with id 0 and return them with the 0/1 mask."""
+    n = len(x)
+    xp = np.zeros(length, dtype=np.int32)
+    yp = np.zeros(length, dtype=np.int32)
+    mask = np.zeros(length, dtype=dtype)
+    xp[length - n :], yp[length - n :], mask[length - n :] = x, y, 1
+    return xp, yp, mask
+
+
+def pad_sentences(seqs, T: int, dtype, columns: int | None = None):
+    """B (x, y) sentences left-padded to T: X, Y and the mask (T, B); ``columns``:
+    that many, the ones past the sentences empty (mask 0)."""
+    cols = [left_pad(x, y, T, dtype) for x, y in seqs]
+    X, Y, M = (np.stack(a, axis=1) for a in zip(*cols))
+    extra = (columns or len(seqs)) - len(seqs)
+    if extra > 0:
+        X, Y, M = (np.pad(a, ((0, 0), (0, extra))) for a in (X, Y, M))
+    return X, Y, M
+
+
+def sentence_chunks(groups, static: bool, dtype, K=None, each=False) -> list:
+    """Groups of (x, y) sentences: each group one step of its B sentences, left-
+    padded to their bucket (to the longest where one graph serves any length).
+    ``K``: the groups (all of one bucket) in one chunk of K, trained ``each`` a call
+    where the backend cannot fuse them."""
+    words = [sum(len(y) for _, y in g) for g in groups]
+    if K is not None:
+        T = bucket(max(len(x) for g in groups for x, _ in g))
+        stacked = [pad_sentences(g, T, dtype) for g in groups]
+        X, Y, M = (padded(np.stack(a), K) for a in zip(*stacked))
+        w = real(len(groups), K, dtype)
+        return [Chunk(X, Y, M, w, words, X.shape[2], each=each)]
+    out = []
+    for g, n in zip(groups, words):
+        T = max(len(x) for x, _ in g)
+        X, Y, M = pad_sentences(g, bucket(T) if static else T, dtype)
+        out.append(one(X, Y, M, n, len(g), dtype))
+    return out
+
+
+def sentence_steps(seqs, static: bool, dtype) -> list:
+    """One unbatched sentence a step (the notebook's view, (T,)), left-padded to its
+    bucket only where the backend needs one."""
+    out = []
+    for x, y in seqs:
+        if static:
+            out.append(one(*left_pad(x, y, bucket(len(x)), dtype), len(y), 1, dtype))
+        else:
+            xx, yy = np.asarray(x, np.int32), np.asarray(y, np.int32)
+            out.append(one(xx, yy, None, len(y), 1, dtype))
+    return out

@@ -1,0 +1,76 @@
+"""``RNN.train(chunk)`` is the one way a model trains: the notebook's names
+(``train_on_seq``, ``train_step``) and the others (``train_sentences``,
+``train_masked``, ``train_windows``) are calls into it, and so is every layout's
+loop (pytrnn.data.batches cuts their chunks)."""
+
+import numpy as np
+import pytest
+
+import pytrnn
+from pytrnn.runtime.model import RNN
+
+
+@pytest.fixture
+def entries(monkeypatch):
+    """Count the calls of RNN.train, and fail any compiled training step reached
+    without it."""
+    calls, inside = [], []
+    train, step = RNN.train, RNN._train
+
+    def counted(self, chunk, *a, **kw):
+        calls.append(chunk)
+        inside.append(True)
+        try:
+            return train(self, chunk, *a, **kw)
+        finally:
+            inside.pop()
+
+    def guarded(self, *a, **kw):
+        assert inside, "a training step outside RNN.train"
+        return step(self, *a, **kw)
+
+    monkeypatch.setattr(RNN, "train", counted)
+    monkeypatch.setattr(RNN, "_train", guarded)
+    return calls
+
+
+def test_the_notebooks_names_are_calls_into_train(entries):
+    m = RNN(
+        pytrnn.RNNConfig(vocab_size=7, hidden=4, window=5), mode="scan", backend="c"
+    )
+    x, y = np.arange(5) % 7, (np.arange(5) + 1) % 7
+    m.train_on_seq(x, y)
+    m.train_step(x, y, pad_to=8)
+    m.train_sentences([(x, y), (x[:3], y[:3])])
+    m.train_masked(np.stack([x, x], 1), np.stack([y, y], 1), np.ones((5, 2)))
+    m.train_windows(np.stack([x, x]), np.stack([y, y]))
+    assert [c.X.shape for c in entries] == [
+        (1, 5),
+        (1, 8),
+        (1, 5, 2),
+        (1, 5, 2),
+        (2, 5),
+    ]
+    assert [c.fused for c in entries] == [False] * 4 + [True]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"level": "char", "fuse": 1},  # the notebook's loop: one window a call
+        {"level": "char", "batch": 2},  # a fused chunk of two streams
+        {"level": "word", "layout": "sentences", "batch": 2, "fuse": 1},
+        {"level": "word", "layout": "stream", "batch": 2},
+    ],
+)
+def test_every_layout_trains_through_it(entries, kw, tmp_path):
+    cfg = pytrnn.TrainConfig(
+        limit_chars=4000 if kw["level"] == "word" else 600,
+        passes=1,
+        sample_length=0,
+        backend="jax",
+        checkpoint=str(tmp_path / "r.npz"),
+        **kw,
+    )
+    pytrnn.train(pytrnn.RNNConfig(hidden=4, window=10), cfg)
+    assert len(entries) > 0
