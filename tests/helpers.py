@@ -283,9 +283,9 @@ def stopped_during(monkeypatch, run, pass_index: int, chunks: int = 2):
     import pytest
 
     from pytrnn.training import TrainingInterrupted
-    from pytrnn.training.chars import CharLoop
+    from pytrnn.training.windows import WindowLoop
 
-    real, calls = CharLoop.train_chunk, []
+    real, calls = WindowLoop.train_chunk, []
 
     def stop(self, order, j, n):
         out = real(self, order, j, n)
@@ -294,7 +294,7 @@ def stopped_during(monkeypatch, run, pass_index: int, chunks: int = 2):
             self.stop_requested = True
         return out
 
-    monkeypatch.setattr(CharLoop, "train_chunk", stop)
+    monkeypatch.setattr(WindowLoop, "train_chunk", stop)
     with pytest.raises(TrainingInterrupted):
         run()
-    monkeypatch.setattr(CharLoop, "train_chunk", real)
+    monkeypatch.setattr(WindowLoop, "train_chunk", real)

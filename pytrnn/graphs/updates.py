@@ -37,7 +37,7 @@ def sgd_updates(params: dict, grads: list, cfg: RNNConfig) -> list:
     return list(zip(P, optim.apply(replace(cfg, optimizer="sgd"), P, grads, [])[0]))
 
 
-def sgd_window(
+def window_update(
     cfg: RNNConfig,
     mode: str,
     P: list,
@@ -92,7 +92,8 @@ def build_window_step(
     traced_length: bool = False,
     capacity=None,
 ):
-    """One window's SGD step as a pure graph: no shared variables, no updates.
+    """One window's training step (any optimizer) as a pure graph: no shared
+    variables, no updates.
 
     Inputs x, y (T,) or (T, B) int32 (with ``masked``, then the (T, B) mask of a
     group of left-padded sentences), w () and the parameters (then the optimizer's
@@ -114,7 +115,7 @@ def build_window_step(
     drop = drop_input(cfg, T, batch, cfg.drops or None)
     noise = noise_input(cfg, True)
     h0 = carry_input(cfg, batch, carry or None)
-    new, loss, data_loss = sgd_window(
+    new, loss, data_loss = window_update(
         cfg,
         mode,
         P,
@@ -190,7 +191,7 @@ def build_fused(
         drop = masks[0] if cfg.drops else None
         noise = dict(zip(names, masks[1 if cfg.drops else 0 :]))
         h0 = PS[n_p + n_s] if carry is not None else None
-        new, loss, data_loss = sgd_window(
+        new, loss, data_loss = window_update(
             cfg,
             mode,
             PS[:n_p],

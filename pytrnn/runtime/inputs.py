@@ -6,17 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pytrnn.data.batches import left_pad, pad_sentences
 from pytrnn.errors import ConfigError
-
-
-def left_pad(x, y, length: int, dtype: str):
-    """Pad (x, y) on the left to ``length`` with id 0 and return them with the 0/1 mask."""
-    n = len(x)
-    xp = np.zeros(length, dtype=np.int32)
-    yp = np.zeros(length, dtype=np.int32)
-    mask = np.zeros(length, dtype=dtype)
-    xp[length - n :], yp[length - n :], mask[length - n :] = x, y, 1
-    return xp, yp, mask
 
 
 def check_ids(cfg, *arrays) -> None:
@@ -80,9 +71,5 @@ def pad_batch(
     if not seqs:
         raise ConfigError("a batch needs at least one sequence")
     T = pad_to if pad_to is not None else max(len(x) for x, _ in seqs)
-    cols = [left_pad(*check_seq(cfg, mode, x, y, T)[:2], T, cfg.dtype) for x, y in seqs]
-    X, Y, M = (np.stack(a, axis=1) for a in zip(*cols))
-    extra = (columns or len(seqs)) - len(seqs)
-    if extra > 0:
-        X, Y, M = (np.pad(a, ((0, 0), (0, extra))) for a in (X, Y, M))
-    return X, Y, M
+    checked = [check_seq(cfg, mode, x, y, T)[:2] for x, y in seqs]
+    return pad_sentences(checked, T, cfg.dtype, columns)

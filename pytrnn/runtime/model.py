@@ -133,10 +133,10 @@ class RNN:
             # throw-away step whose update is undone.
             cap = self.programs.capacity(y)
             fn = self.programs.sequence(kind, n, masked, batch, cap)
-            saved = self.get_params(), self.get_state(), self.get_carry()
+            saved = self.get_params(), self.get_opt_state(), self.get_carry()
             fn(*args, *as_args(self.cfg, None, lambda: self.draw_drop(n, batch)))
             self.set_params(saved[0])
-            self.set_state(saved[1])
+            self.set_opt_state(saved[1])
             if saved[2] is not None:
                 self.set_carry(saved[2])
         return time.perf_counter() - t0
@@ -371,11 +371,11 @@ class RNN:
     def current_lr(self) -> float:
         return self.state.current_lr
 
-    def get_state(self) -> dict[str, np.ndarray]:
+    def get_opt_state(self) -> dict[str, np.ndarray]:
         """Numpy copies of the optimizer's state (empty for SGD)."""
         return self.state.get_opt_state()
 
-    def set_state(self, state: dict) -> None:
+    def set_opt_state(self, state: dict) -> None:
         self.state.set_opt_state(state)
 
     # ASGD's average (AWD-LSTM's NT-ASGD): what evaluation uses once it averages

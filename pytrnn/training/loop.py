@@ -99,7 +99,7 @@ class Loop:
         )
         self.lr_now = model_cfg.lr if lr_now is None else lr_now
         if resumed is not None and resumed.opt_state:
-            self.model.set_state(resumed.opt_state)  # Adam's moments, etc.
+            self.model.set_opt_state(resumed.opt_state)  # Adam's moments, etc.
         if resumed is not None and resumed.carry is not None and cfg.carry_state:
             self.model.set_carry(resumed.carry)  # the streams' states mid-pass
         self.lead = self.model.parallel.process_index == 0  # only it saves and prints
@@ -145,7 +145,7 @@ class Loop:
             seed=self.cfg.seed,
             history=self.history,
             run=run,
-            opt_state=self.model.get_state(),
+            opt_state=self.model.get_opt_state(),
             carry=self.model.get_carry(),
             **self.state,
         )

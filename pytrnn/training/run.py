@@ -1,7 +1,7 @@
 """``train``: what ``pytrnn train`` runs. It settles the run's configuration (a
 resumed run keeps what fixes its data and model), decides where the checkpoint goes
 without ever overwriting another run, loads the texts and hands them to the loop of
-the level (pytrnn.training.chars, pytrnn.training.sentences).
+the level (pytrnn.training.windows, pytrnn.training.sentences).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pytrnn.files import PathBusy, check_writable, claim_all
 from pytrnn.recipes import flag
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.runtime.backends import resolve_backend
-from pytrnn.training.chars import CharLoop
 from pytrnn.training.loop import (
     DATA_FIELDS,
     SCHEDULE_FIELDS,
@@ -31,6 +30,7 @@ from pytrnn.training.loop import (
 from pytrnn.training.progress import PrintReporter
 from pytrnn.training.sentences import WordLoop
 from pytrnn.training.stream import WordStreamLoop
+from pytrnn.training.windows import WindowLoop
 
 __all__ = ["train", "TrainResult", "TrainingInterrupted", "default_checkpoint"]
 
@@ -311,7 +311,7 @@ def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now) -> TrainResul
         )
     check_run_options(model_cfg, cfg, texts)
     if cfg.level == "char":
-        loop = CharLoop
+        loop = WindowLoop
     else:
         loop = WordStreamLoop if cfg.resolved_layout == "stream" else WordLoop
     loop = loop(

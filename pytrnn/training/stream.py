@@ -2,7 +2,7 @@
 word_language_model trains: every sentence followed by ``</s>``, the stream cut into
 B contiguous streams and windows of ``--window`` tokens.
 
-It is the char level's loop (pytrnn.training.chars) over word ids: the same windows,
+It is the char level's loop (pytrnn.training.windows) over word ids: the same windows,
 batches, fused passes and ``--devices``; only the text, the figures (loss per word,
 perplexity) and the samples are the word level's. Held-out text is scored with the
 same windows from h = 0, the last ``val_frac`` (and ``test_frac``) of the sentences
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from pytrnn.data.corpora import window_starts
 from pytrnn.data.words import stream_ids, stream_unknown_rate
-from pytrnn.training.chars import CharLoop
 from pytrnn.training.sentences import WordFigures
+from pytrnn.training.windows import WindowLoop
 
 
-class WordStreamLoop(WordFigures, CharLoop):
+class WordStreamLoop(WordFigures, WindowLoop):
     def prepare(self, texts, resumed):
         train, val, test = self.held_out_sentences(texts)
         self.vocab = self.word_vocab(train, [*val, *(test or [])], resumed)

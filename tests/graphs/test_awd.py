@@ -121,7 +121,7 @@ def test_awd_step_matches_numpy(mode, backend, optimizer, switch):
     rng = np.random.default_rng(1)
     P = init("lstm", 2, D, H, rng, emsize=H, tied=True)
     m.set_params(P)
-    m.set_state(pytrnn.graphs.optim.init_state(m.cfg))
+    m.set_opt_state(pytrnn.graphs.optim.init_state(m.cfg))
     state = {}
     for i in range(4):
         if optimizer == "sgd" and i == switch:
@@ -157,7 +157,7 @@ def test_fused_batched_carried_windows_match_numpy():
     P = init("lstm", 2, D, H, rng, emsize=H, tied=True)
     m = model("scan", "jax", carry=True, optimizer="asgd", **AWD)
     m.set_params(P)
-    m.set_state(pytrnn.graphs.optim.init_state(m.cfg))
+    m.set_opt_state(pytrnn.graphs.optim.init_state(m.cfg))
     m.reset_carry(B)
     X, Y = rng.integers(0, D, (K, L, B)), rng.integers(0, D, (K, L, B))
     masks = m.draw_drop(L, B, K, rng=np.random.default_rng(5))
@@ -231,7 +231,7 @@ def test_right_padded_windows_carry_from_their_last_real_step(backend):
     masks = m.draw_drop(T, B, 3, rng=np.random.default_rng(9))
     P, h, state = P0, [None] * B, {}
     m.set_params(P0)
-    m.set_state(pytrnn.graphs.optim.init_state(cfg))
+    m.set_opt_state(pytrnn.graphs.optim.init_state(cfg))
     m.reset_carry(B)
     for k, n in enumerate(lengths):
         m.set_lr(LR * n / L)
@@ -263,7 +263,7 @@ def test_right_padded_windows_carry_from_their_last_real_step(backend):
         return
     fused = model("scan", "jax", carry=True, **kw)
     fused.set_params(P0)
-    fused.set_state(pytrnn.graphs.optim.init_state(cfg))
+    fused.set_opt_state(pytrnn.graphs.optim.init_state(cfg))
     fused.reset_carry(B)
     fused.train_windows(X, Y, wmask=np.array(lengths) / L, drops=masks, masks=M)
     check_params(fused, P, state)

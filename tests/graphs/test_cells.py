@@ -58,7 +58,7 @@ def run_against_numpy(
     P = init(cell, layers, D, H, rng)
     assert list(m.get_params()) == names(cell, layers)  # the contract's layout
     m.set_params(P)
-    m.set_state({k: np.zeros_like(v) for k, v in m.get_state().items()})
+    m.set_opt_state({k: np.zeros_like(v) for k, v in m.get_opt_state().items()})
     state = opt_init(optimizer, P)
     for x, y in seqs:
         loss, data = m.train_step(x, y, pad_to=pad)
@@ -147,7 +147,7 @@ def test_optimizers_match_torch_rules(optimizer, cell):
     seqs = [(rng.integers(0, D, L), rng.integers(0, D, L)) for _ in range(4)]
     m = model("scan", cell=cell, optimizer=optimizer)
     run_against_numpy(m, cell, 1, optimizer, seqs, rng)
-    assert m.get_state()  # the state the checkpoint keeps
+    assert m.get_opt_state()  # the state the checkpoint keeps
 
 
 @pytest.mark.parametrize("backend, cell", [("c", "gru"), ("numba", "lstm")])
@@ -183,7 +183,7 @@ def test_fused_batched_windows_match_numpy(cell, backend):
     X, Y = rng.integers(0, D, (3, L, B)), rng.integers(0, D, (3, L, B))
     m = model("scan", backend, cell=cell, layers=2, optimizer="adam")
     m.set_params(P)
-    m.set_state({k: np.zeros_like(v) for k, v in m.get_state().items()})
+    m.set_opt_state({k: np.zeros_like(v) for k, v in m.get_opt_state().items()})
     losses, data = m.train_windows(X, Y, wmask=[1, 1, 0])
     state = opt_init("adam", P)
     for k in range(2):
@@ -202,7 +202,7 @@ def test_fused_batched_windows_match_numpy(cell, backend):
     got = m.get_params()
     for n in P:
         np.testing.assert_allclose(got[n], P[n], rtol=1e-9, atol=1e-12, err_msg=n)
-    assert m.get_state()["t"] == 2  # the padded window took no step
+    assert m.get_opt_state()["t"] == 2  # the padded window took no step
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])

@@ -1,4 +1,5 @@
-"""The notebook's loop (char level): windows of L chars, optionally in B streams.
+"""The notebook's loop: windows of L ids of one text cut into B streams, the char
+level's (``WindowLoop``), and the word stream's over word ids (training.stream).
 
 Held-out text is a validation file, or the last ``val_frac`` of the text as
 before; a test file is scored once at the end. Held-out texts are scored with the
@@ -27,7 +28,7 @@ from pytrnn.runtime.scoring import held_out
 from pytrnn.training.loop import ASYNC_STEPS, LN2, Loop
 
 
-class CharLoop(Loop):
+class WindowLoop(Loop):
     unit = "chars"
     val_key = "val_bpc"
 
@@ -158,7 +159,7 @@ class CharLoop(Loop):
         )
         return total / count
 
-    def held_out(self, d, starts):
+    def held_out_figures(self, d, starts):
         """(data loss per window, bits per char) over the notebook's windows of d."""
         mean = self.held_out_mean(d, starts)
         return mean * self.window, mean / LN2
@@ -166,7 +167,9 @@ class CharLoop(Loop):
     def pass_metrics(self):
         m = {"train_bpc": self.state["pass_data_sum"] / self.state["pass_units"] / LN2}
         if self.val_starts is not None:
-            m["val_loss"], m["val_bpc"] = self.held_out(self.val_data, self.val_starts)
+            m["val_loss"], m["val_bpc"] = self.held_out_figures(
+                self.val_data, self.val_starts
+            )
         return m
 
     def pass_line(self, r):
@@ -181,7 +184,7 @@ class CharLoop(Loop):
 
     def test_metrics(self):
         starts = window_starts(len(self.test_data), self.window)
-        loss, bpc = self.held_out(self.test_data, starts)
+        loss, bpc = self.held_out_figures(self.test_data, starts)
         return {
             "loss_per_char": bpc * LN2,
             "bpc": bpc,
