@@ -62,6 +62,11 @@ def from_options(cls, options: dict):
     )
 
 
+def default_lr(optimizer: str) -> float:
+    """torch.optim's learning rate for an optimizer when none is given."""
+    return DEFAULT_LR.get(optimizer, DEFAULT_LR["sgd"])
+
+
 def fields_by_rule(cls, rule: str) -> tuple[str, ...]:
     """The names of ``cls``'s fields under one resume rule, in declaration order."""
     return tuple(f.name for f in fields(cls) if f.metadata.get("resume", FREE) == rule)
@@ -77,7 +82,8 @@ class RNNConfig:
     vocab_size: int = option(98, DERIVED)
     hidden: int = option(100, LOCKED)
     window: int = option(25, LOCKED)
-    lr: float = option(0.01, CHANGEABLE)
+    # None: torch.optim's default for the optimizer (default_lr: 0.01, Adam's 0.001)
+    lr: float | None = option(None, CHANGEABLE)
     reg: float = option(0.01, LOCKED)
     clip: float = option(5.0, LOCKED)  # elementwise, the notebook's; 0: off
     # torch's clip_grad_norm_ over every gradient; 0: off
@@ -131,6 +137,10 @@ class RNNConfig:
     # cluster i projects to H // div_value ** (i + 1)
     div_value: float = option(4.0, LOCKED)
     head_bias: bool = option(False, LOCKED)  # the head's bias (torch's head_bias)
+
+    def __post_init__(self):
+        if self.lr is None:  # the one place a rate left unset is decided
+            object.__setattr__(self, "lr", default_lr(self.optimizer))
 
     @property
     def resolved_eps(self) -> float:

@@ -20,7 +20,6 @@ from pytrnn import recipes
 from pytrnn.choices import (
     BACKEND_NAMES,
     CELL_NAMES,
-    DEFAULT_LR,
     DEVICES,
     DTYPES,
     INITS,
@@ -32,7 +31,7 @@ from pytrnn.choices import (
     SOFTMAXES,
     TOKENIZERS,
 )
-from pytrnn.config import DERIVED, RNNConfig, TrainConfig, from_options
+from pytrnn.config import DERIVED, RNNConfig, TrainConfig, default_lr, from_options
 from pytrnn.errors import ConfigError, PytrnnError
 
 # a field whose CLI name is not its own (TrainConfig.max_words is --vocab-size)
@@ -190,7 +189,7 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
         raise ConfigError(unused)
     refuse_inert(options, given_by_name)
     if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
-        options["lr"] = DEFAULT_LR.get(options["optimizer"], RNNConfig.lr)
+        options["lr"] = default_lr(options["optimizer"])
     return options, set(given_by_name) | set(chosen), origins
 
 
@@ -224,9 +223,7 @@ def notes(recipe: str | None, typed) -> list[str]:
 def build(options: dict, origins: dict) -> tuple[RNNConfig, TrainConfig]:
     """The two configs of resolved options, checked; an error about a value nobody
     typed names the recipe or file it came from."""
-    values = dict(options)
-    if values["lr"] is None:  # resumed without a rate: the checkpoint's is kept
-        values["lr"] = RNNConfig.lr
+    values = dict(options)  # a resumed run's rate left unset: the checkpoint's is kept
     try:
         train = from_options(TrainConfig, values).validate()
         return from_options(RNNConfig, values).validate(vocab_known=False), train

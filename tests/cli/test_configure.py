@@ -19,6 +19,8 @@ def test_the_optimizers_rate_is_decided_in_the_library():
     """torch.optim's defaults: adam 0.001, the others (and the notebook) 0.01; a
     typed rate wins; a resumed run leaves its rate to the checkpoint."""
     assert pytrnn.configure(optimizer="adam").model.lr == 0.001
+    assert pytrnn.RNNConfig(optimizer="adam").lr == 0.001  # decided in one place
+    assert pytrnn.RNNConfig().lr == 0.01 and pytrnn.RNNConfig(lr=0.5).lr == 0.5
     assert pytrnn.configure().model.lr == 0.01
     assert pytrnn.configure(optimizer="adam", lr=0.5).model.lr == 0.5
     assert pytrnn.configure(recipe="wlm").model.lr == 20.0
