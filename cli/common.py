@@ -8,20 +8,7 @@ from enum import Enum
 
 import typer
 
-from pytrnn.config import (
-    BACKEND_NAMES,
-    CELL_NAMES,
-    DEVICES,
-    DTYPES,
-    INITS,
-    LAYOUTS,
-    LEVELS,
-    LOSS_SCALES,
-    MODES,
-    OPTIMIZERS,
-    SOFTMAXES,
-    TOKENIZERS,
-)
+from pytrnn.choices import CHOICES
 
 app = typer.Typer(
     add_completion=False,
@@ -55,18 +42,18 @@ def choices(name: str, values) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)
 
 
-Level = choices("Level", LEVELS)
-Layout = choices("Layout", LAYOUTS)
-Cell = choices("Cell", CELL_NAMES)
-Optimizer = choices("Optimizer", OPTIMIZERS)
-Softmax = choices("Softmax", SOFTMAXES)
-Dtype = choices("Dtype", DTYPES)
-Mode = choices("Mode", MODES)
-Backend = choices("Backend", BACKEND_NAMES)
-Device = choices("Device", DEVICES)
-LossScale = choices("LossScale", LOSS_SCALES)
-Tokenizer = choices("Tokenizer", TOKENIZERS)
-Init = choices("Init", INITS)
+Level = choices("Level", CHOICES["level"])
+Layout = choices("Layout", CHOICES["layout"])
+Cell = choices("Cell", CHOICES["cell"])
+Optimizer = choices("Optimizer", CHOICES["optimizer"])
+Softmax = choices("Softmax", CHOICES["softmax"])
+Dtype = choices("Dtype", CHOICES["dtype"])
+Mode = choices("Mode", CHOICES["mode"])
+Backend = choices("Backend", CHOICES["backend"])
+Device = choices("Device", CHOICES["device"])
+LossScale = choices("LossScale", CHOICES["loss_scale"])
+Tokenizer = choices("Tokenizer", CHOICES["tokenizer"])
+Init = choices("Init", CHOICES["init"])
 
 
 def value(v):

@@ -8,9 +8,8 @@ LAYOUTS = ("sentences", "stream")
 # The backends, named once here so that the CLI lists them without importing PyTensor
 # (pytrnn.runtime.backends maps each to its PyTensor mode), and what each can do:
 BACKEND_NAMES = ("jax", "numba", "c")
-FUSES_WINDOWS = frozenset(
-    {"jax"}
-)  # one lax.scan per chunk of windows (runtime/fused.py)
+# one lax.scan per chunk of windows (runtime/fused.py)
+FUSES_WINDOWS = frozenset({"jax"})
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float64", "float32")
 CELL_NAMES = ("rnn", "gru", "lstm")
@@ -18,10 +17,25 @@ OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "asgd")
 LOSS_SCALES = ("window", "token")  # the notebook's window sum, or wlm's mean per token
 INITS = ("notebook", "wlm")
 TOKENIZERS = ("regex", "whitespace")
-SOFTMAXES = (
-    "full",
-    "adaptive",
-)  # the output layer: one V-wide softmax, or torch's adaptive one
+# the output layer: one V-wide softmax, or torch's adaptive one
+SOFTMAXES = ("full", "adaptive")
+# every option with a fixed set of values, by its field: the CLI's Enums, configure's
+# checks and the configs' own read this one table
+CHOICES = {
+    "level": LEVELS,
+    "layout": LAYOUTS,
+    "tokenizer": TOKENIZERS,
+    "cell": CELL_NAMES,
+    "optimizer": OPTIMIZERS,
+    "softmax": SOFTMAXES,
+    "dtype": DTYPES,
+    "mode": MODES,
+    "backend": BACKEND_NAMES,
+    "device": DEVICES,
+    "loss_scale": LOSS_SCALES,
+    "init": INITS,
+}
+MODEL_CHOICES = ("dtype", "cell", "optimizer", "loss_scale", "init", "softmax")
 # the field's standard word-level corpora (pytrnn.data.standard fetches them)
 STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
 # torch.optim's documented defaults: the learning rate when none is given, and eps

@@ -17,39 +17,12 @@ from dataclasses import fields
 from typing import NamedTuple
 
 from pytrnn import recipes
-from pytrnn.choices import (
-    BACKEND_NAMES,
-    CELL_NAMES,
-    DEVICES,
-    DTYPES,
-    INITS,
-    LAYOUTS,
-    LEVELS,
-    LOSS_SCALES,
-    MODES,
-    OPTIMIZERS,
-    SOFTMAXES,
-    TOKENIZERS,
-)
+from pytrnn.choices import CHOICES
 from pytrnn.config import DERIVED, RNNConfig, TrainConfig, default_lr, from_options
 from pytrnn.errors import ConfigError, PytrnnError
 
 # a field whose CLI name is not its own (TrainConfig.max_words is --vocab-size)
 CLI_NAMES = {"max_words": "vocab-size"}
-CHOICES = {
-    "level": LEVELS,
-    "layout": LAYOUTS,
-    "tokenizer": TOKENIZERS,
-    "cell": CELL_NAMES,
-    "optimizer": OPTIMIZERS,
-    "softmax": SOFTMAXES,
-    "dtype": DTYPES,
-    "mode": MODES,
-    "backend": BACKEND_NAMES,
-    "device": DEVICES,
-    "loss_scale": LOSS_SCALES,
-    "init": INITS,
-}
 KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
 # (options, when they would change nothing, why and what to type instead): a typed
 # option is refused there, never ignored (a recipe's or a file's value is left alone)

@@ -8,15 +8,11 @@ from __future__ import annotations
 import math
 
 from pytrnn.choices import (
-    CELL_NAMES,
-    DTYPES,
-    INITS,
+    CHOICES,
     LAYOUTS,
     LEVELS,
-    LOSS_SCALES,
+    MODEL_CHOICES,
     MODES,
-    OPTIMIZERS,
-    SOFTMAXES,
     TOKENIZERS,
 )
 from pytrnn.errors import ConfigError
@@ -46,22 +42,17 @@ def check_model(cfg, vocab_known: bool = True) -> None:
         raise ConfigError(
             f"--clip-norm must be positive (or 0: off), got {cfg.clip_norm}"
         )
-    if cfg.dtype not in DTYPES:
-        raise ConfigError(
-            f"--dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}"
-        )
-    if cfg.cell not in CELL_NAMES:
-        raise ConfigError(
-            f"--cell must be one of {', '.join(CELL_NAMES)}, got {cfg.cell!r}"
-        )
+    for name in MODEL_CHOICES:
+        value, values = getattr(cfg, name), CHOICES[name]
+        if value not in values:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag} must be one of {', '.join(values)}, got {value!r}"
+            )
     if not 0 <= cfg.dropout < 1:
         raise ConfigError(f"--dropout must be in [0, 1), got {cfg.dropout}")
     if cfg.layers < 1:
         raise ConfigError(f"--layers must be at least 1, got {cfg.layers}")
-    if cfg.optimizer not in OPTIMIZERS:
-        raise ConfigError(
-            f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}"
-        )
     if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1 and 0 <= cfg.alpha < 1):
         raise ConfigError("--beta1, --beta2 and --alpha must be in [0, 1)")
     if cfg.emsize is not None and cfg.emsize < 1:
@@ -74,13 +65,6 @@ def check_model(cfg, vocab_known: bool = True) -> None:
             f"emsize; with several, the top layer is --emsize wide, "
             f"AWD-LSTM's rule); got {got} and --hidden {cfg.hidden}"
         )
-    if cfg.loss_scale not in LOSS_SCALES:
-        raise ConfigError(
-            f"--loss-scale must be one of {', '.join(LOSS_SCALES)}, "
-            f"got {cfg.loss_scale!r}"
-        )
-    if cfg.init not in INITS:
-        raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {cfg.init!r}")
     for name in ("dropouti", "dropouth", "dropouto", "dropoute", "wdrop"):
         r = getattr(cfg, name)
         if r is not None and not 0 <= r < 1:
@@ -101,10 +85,6 @@ def check_model(cfg, vocab_known: bool = True) -> None:
     if cfg.nt_asgd > 0 and cfg.optimizer != "sgd":
         raise ConfigError(
             "--nt-asgd switches SGD to averaged SGD: it needs --optimizer sgd"
-        )
-    if cfg.softmax not in SOFTMAXES:
-        raise ConfigError(
-            f"--softmax must be one of {', '.join(SOFTMAXES)}, got {cfg.softmax!r}"
         )
     if cfg.softmax == "adaptive":
         if not cfg.cutoffs:
