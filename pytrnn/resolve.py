@@ -12,6 +12,7 @@ parses and prints, so a notebook can run any recipe:
 
 from __future__ import annotations
 
+import functools
 import typing
 from dataclasses import fields
 from typing import NamedTuple
@@ -113,6 +114,7 @@ def cli_name(name: str) -> str:
     return CLI_NAMES.get(name, name.replace("_", "-"))
 
 
+@functools.cache
 def schema() -> dict:
     """{CLI name: recipes.Option} of every option a recipe, a file or a caller may
     set: the configs' fields, their types and their choices."""

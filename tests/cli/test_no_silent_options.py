@@ -176,7 +176,6 @@ def fingerprint(cfg) -> str:
     [
         (None, LAYOUTS["char"]),
         ("wlm", LAYOUTS["stream"]),
-        ("char-rnn", LAYOUTS["char"]),
     ],
 )
 def test_every_accepted_model_option_changes_the_step(recipe, ctx):
