@@ -36,7 +36,7 @@ def entries(monkeypatch):
 
 def test_the_notebooks_names_are_calls_into_train(entries):
     m = RNN(
-        pytrnn.RNNConfig(vocab_size=7, hidden=4, window=5), mode="scan", backend="c"
+        pytrnn.RNNConfig(vocab_size=7, hidden=4, window=5), mode="scan", backend="jax"
     )
     x, y = np.arange(5) % 7, (np.arange(5) + 1) % 7
     m.train_on_seq(x, y)
