@@ -20,6 +20,14 @@ def check_ids(cfg, *arrays) -> None:
             )
 
 
+def check_chunk(X, Y) -> None:
+    """K windows of ids: X and Y (K, T) or (K, T, B) alike."""
+    if np.ndim(X) not in (2, 3) or np.shape(X) != np.shape(Y):
+        raise ConfigError(
+            f"X and Y must be (K, T) or (K, T, B) alike, got {np.shape(X)}, {np.shape(Y)}"
+        )
+
+
 def check_seq(cfg, mode: str, x, y=None, pad_to=None):
     """Validate ids and lengths here: the JAX backend does no bounds checks."""
     x = np.asarray(x)

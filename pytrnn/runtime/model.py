@@ -21,7 +21,7 @@ from pytrnn.errors import ConfigError
 from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.params import init_params
 from pytrnn.runtime.backends import compile_mode, resolve_backend
-from pytrnn.runtime.inputs import check_ids, pad_batch, seq_args
+from pytrnn.runtime.inputs import check_chunk, check_ids, pad_batch, seq_args
 from pytrnn.runtime.noise import as_args, draw
 from pytrnn.runtime.parallel import DataParallel
 from pytrnn.runtime.programs import Programs
@@ -96,7 +96,7 @@ class RNN:
     def static_shapes(self) -> bool:
         """True where every sequence length needs its own compiled program (JAX
         traces one per shape; unroll builds one graph per length): pad to buckets."""
-        return self.mode == "unroll" or self.stepper.static_shapes
+        return self.programs.static_shapes
 
     def _args(self, x, y, pad_to):
         return seq_args(self.cfg, self.mode, x, y, pad_to)
@@ -165,10 +165,7 @@ class RNN:
         leaves a window's on the device (reading them blocks until the step is done,
         so a loop that reads a few dozen at once lets JAX run ahead of Python)."""
         X, Y = np.asarray(chunk.X), np.asarray(chunk.Y)
-        if X.ndim not in (2, 3) or X.shape != Y.shape:
-            raise ConfigError(
-                f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}"
-            )
+        check_chunk(X, Y)
         M = None if chunk.M is None else np.asarray(chunk.M, self.cfg.dtype)
         K, T = X.shape[:2]
         B = X.shape[2] if X.ndim == 3 else None
@@ -349,6 +346,7 @@ class RNN:
         (one device) ahead of time, so start-up costs no compute; elsewhere one call
         whose windows all have weight 0. Seconds taken."""
         t0 = time.perf_counter()
+        check_chunk(X, Y)
         K = np.shape(X)[0]
         fn, args = self.stepper.chunk(self, X, Y, np.zeros(K), None, masks)
         (fn.warm if hasattr(fn, "warm") else fn)(*args)

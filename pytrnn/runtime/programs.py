@@ -43,14 +43,19 @@ class Programs:
             return None
         return adaptive.capacities(self.cfg, Y, windows)
 
+    @property
+    def static_shapes(self) -> bool:
+        """Every sequence length needs its own program (JAX traces one per shape;
+        unroll builds one graph per length)."""
+        return self.mode == "unroll" or self.stepper.static_shapes
+
     def traces_lengths(self, masked: bool) -> bool:
         return self.stepper.traces_lengths(self.cfg, self.mode, masked)
 
     def sequence(self, kind, length, masked, batch=None, capacity=None):
         """A sequence function: "train", "loss", "carried_loss", "states" or
         "prob", for ``length`` steps (None where one graph serves every length)."""
-        static = self.mode == "unroll" or self.stepper.static_shapes
-        per_length = static and not self.traces_lengths(masked)
+        per_length = self.static_shapes and not self.traces_lengths(masked)
         key = (kind, length if per_length else None, masked, batch)
         if capacity is not None:  # the adaptive softmax's rows per cluster
             key += (capacity,)

@@ -52,12 +52,9 @@ class GraphStepper:
 
     def chunk(self, model, X, Y, wmask, drops, masks=None):
         """The compiled chunk function for X's shape (compiled once per shape, kept
-        in the model's cache), and its arguments: K windows of a model in one call."""
-        X, Y = np.asarray(X), np.asarray(Y)
-        if X.ndim not in (2, 3) or X.shape != Y.shape:
-            raise ConfigError(
-                f"X and Y must be (K, T) or (K, T, B) alike, got {X.shape}, {Y.shape}"
-            )
+        in the model's cache), and its arguments: K windows of a model in one call,
+        each with its weight in ``wmask`` (K,)."""
+        X, Y = np.asarray(X), np.asarray(Y)  # checked by the model (check_chunk)
         K, T = X.shape[:2]
         # across hosts each process passes its share of the streams
         B = X.shape[2] * model.parallel.processes if X.ndim == 3 else None
@@ -66,11 +63,7 @@ class GraphStepper:
                 f"mode 'unroll' takes windows of exactly {model.cfg.window}, got {T}"
             )
         check_ids(model.cfg, X, Y)
-        w = (
-            np.ones(K, model.cfg.dtype)
-            if wmask is None
-            else np.asarray(wmask, model.cfg.dtype)
-        )
+        w = np.asarray(wmask, model.cfg.dtype)
         masked = masks is not None
         if masked and np.shape(masks) != X.shape:
             raise ConfigError(MASKED_GROUPS)

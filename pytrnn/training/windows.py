@@ -126,11 +126,9 @@ class WindowLoop(Loop):
             n = min(self.window, streams.shape[1] - 1)
             first = [(0, n)] * (1 if self.per_window else K)
             return variable_chunks(streams, np.array(first), self.window, K,
-                                   not self.per_window, dt)[:1]  # fmt: skip
+                                   not self.per_window, dt)  # fmt: skip
         starts = self.starts[: 1 if self.per_window else K]
-        return window_chunks(streams, starts, self.window, K, not self.per_window, dt)[
-            :1
-        ]
+        return window_chunks(streams, starts, self.window, K, not self.per_window, dt)
 
     def local_streams(self):
         """All B streams, or across hosts this process's contiguous share of them."""
