@@ -215,7 +215,7 @@ def train(
     ask_for_host_devices(devices // max(num_processes, 1))  # before JAX starts
     from pytrnn.errors import PytrnnError
     from pytrnn.recipes import attribute
-    from pytrnn.resolve import build
+    from pytrnn.resolve import build, notes
     from pytrnn.training import TrainingInterrupted
     from pytrnn.training import train as run
     from pytrnn.training.progress import RichReporter
@@ -224,8 +224,6 @@ def train(
         ctx, {k: value(v) for k, v in ctx.params.items() if k not in SOURCE_OPTIONS}
     )
     options, given, origins = with_sources(ctx, options, recipe, config)
-    from pytrnn.resolve import notes
-
     for line in notes(recipe, given_options(ctx)):
         typer.echo(line, err=True)
     if print_config:  # a resumed run's rate stays unset: the file resumes with its own

@@ -152,7 +152,7 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
     if config is not None:
         sources.append((f"--config {config}", recipes.read_config(config)))
     chosen, origins = recipes.resolve(sources, table, set(given_by_name))
-    options = {**defaults(), "lr": None, **chosen, **given_by_name}
+    options = {**defaults(), **chosen, **given_by_name}
     level = recipes.RECIPES.get(recipe, {}).get("level")
     if "level" in given_by_name and level and options["level"] != level:
         raise ConfigError(
@@ -170,7 +170,7 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
 
 def refuse_inert(options: dict, typed) -> None:
     """A typed option that would change nothing here is one ConfigError (INERT)."""
-    model = from_options(RNNConfig, {**options, "lr": 1.0})  # unchecked: conditions
+    model = from_options(RNNConfig, options)  # unchecked: the rules' conditions
     run = from_options(TrainConfig, options)
     for names, idle, why in INERT:
         for name in names:
@@ -198,12 +198,11 @@ def notes(recipe: str | None, typed) -> list[str]:
 def build(options: dict, origins: dict) -> tuple[RNNConfig, TrainConfig]:
     """The two configs of resolved options, checked; an error about a value nobody
     typed names the recipe or file it came from."""
-    values = dict(options)  # a resumed run's rate left unset: the checkpoint's is kept
-    try:
-        train = from_options(TrainConfig, values).validate()
-        return from_options(RNNConfig, values).validate(vocab_known=False), train
+    try:  # a resumed run's rate left unset: RNNConfig's default, the checkpoint's kept
+        train = from_options(TrainConfig, options).validate()
+        return from_options(RNNConfig, options).validate(vocab_known=False), train
     except PytrnnError as e:
-        raise type(e)(recipes.attribute(str(e), origins, values)) from None
+        raise type(e)(recipes.attribute(str(e), origins, options)) from None
 
 
 def configure(recipe: str | None = None, config=None, **options) -> Configured:
