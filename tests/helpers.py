@@ -283,9 +283,9 @@ def stopped_during(monkeypatch, run, pass_index: int, chunks: int = 2):
     import pytest
 
     from pytrnn.training import TrainingInterrupted
-    from pytrnn.training.windows import WindowLoop
+    from pytrnn.training.loop import Loop
 
-    real, calls = WindowLoop.train_chunk, []
+    real, calls = Loop.train_chunk, []
 
     def stop(self, order, j, n):
         out = real(self, order, j, n)
@@ -294,7 +294,7 @@ def stopped_during(monkeypatch, run, pass_index: int, chunks: int = 2):
             self.stop_requested = True
         return out
 
-    monkeypatch.setattr(WindowLoop, "train_chunk", stop)
+    monkeypatch.setattr(Loop, "train_chunk", stop)
     with pytest.raises(TrainingInterrupted):
         run()
-    monkeypatch.setattr(WindowLoop, "train_chunk", real)
+    monkeypatch.setattr(Loop, "train_chunk", real)

@@ -1,6 +1,9 @@
-"""The pass loop shared by both levels: steps, checkpoints, signals, best-so-far.
+"""The pass loop: steps, checkpoints, signals, best-so-far.
 
-The loop calls a compiled step and knows nothing of how it was built. After each
+One loop, given a batcher (which cuts a pass into chunks: pytrnn.training.windows,
+pytrnn.training.sentences) and a scorer (the level's figures and held-out scoring:
+pytrnn.training.figures). It trains each chunk through the model's one entry and
+knows nothing of how the step was built. After each
 pass it prints a line, evaluates the held-out split when there is one, writes the
 checkpoint, and keeps a copy of the best pass by validation loss beside it
 (``X.best.npz``, as PyTorch's word_language_model keeps its best model). It also
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,7 @@ from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.runtime.model import RNN
 from pytrnn.runtime.state import check_fits
+from pytrnn.training import schedule
 from pytrnn.training.outputs import (  # noqa: F401 (the run's names, as before)
     Outputs,
     TrainResult,
@@ -32,10 +36,8 @@ from pytrnn.training.outputs import (  # noqa: F401 (the run's names, as before)
     resumes_into,
 )
 from pytrnn.training.progress import PrintReporter
-from pytrnn.training.schedule import next_lr, stalls
 from pytrnn.training.signals import Signals, TrainingInterrupted, owned_signals  # noqa: F401
 
-LN2 = math.log(2.0)
 # the resume rules, as config.py declares them on the fields
 SCHEDULE_FIELDS = fields_by_rule(TrainConfig, CHANGEABLE)  # kept unless given again
 DATA_FIELDS = fields_by_rule(TrainConfig, LOCKED)  # fix the data a run sees
@@ -43,12 +45,22 @@ ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the
 ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
 
 
-class Loop:
-    """Shared pass/checkpoint machinery; subclasses say what a unit of training is,
-    how a pass is ordered and trained, and how held-out text is scored."""
+@dataclass
+class Data:
+    """A run's data, prepared for the loop: the vocabulary, the batcher that cuts
+    its passes, the scorer of its figures, and the line that describes them."""
 
-    unit = "chars"
-    val_key = "val_bpc"  # the history entry the best pass is chosen by
+    name: str
+    vocab: object
+    batcher: object
+    figures: object
+    line: str
+
+
+class Loop:
+    """Trains ``data``'s batcher's chunks pass after pass; saves, scores and
+    reports."""
+
     STATE = dict(
         passes_done=0,
         window=0,
@@ -62,7 +74,7 @@ class Loop:
         self,
         model_cfg,
         cfg,
-        texts,
+        data: Data,
         resumed,
         reporter,
         path: Path,
@@ -73,10 +85,12 @@ class Loop:
         training.run.resolve_resumed); None: the configured rate."""
         self.cfg, self.reporter = cfg, reporter
         self.signals = signals or Signals()
-        self.corpus_name = texts.name
-        self.model_cfg = model_cfg
-        self.prepare(texts, resumed)
-        if model_cfg.nt_asgd and not self.validates():  # a share that held out nothing
+        self.corpus_name, self.vocab = data.name, data.vocab
+        self.batcher, self.figures, self.line = data.batcher, data.figures, data.line
+        self.unit, self.val_key = self.figures.unit, self.figures.val_key
+        if (
+            model_cfg.nt_asgd and not self.figures.validates()
+        ):  # a share that held out nothing
             raise ConfigError(
                 "--nt-asgd switches to averaged SGD when validation "
                 "stalls, and this text holds no validation out: give "
@@ -170,14 +184,14 @@ class Loop:
 
     def compile(self) -> float:
         """Compile what training starts with: a program per chunk shape."""
-        return sum(self.model.warm(c) for c in self.warm_chunks())
+        return sum(self.model.warm(c) for c in self.batcher.warm_chunks(self.model))
 
     def train_chunk(self, order, j, n):
         """Train the steps order[j : j + n], in the chunks the layout cuts them into:
         [(loss, data loss summed over the streams, units)] per step."""
         rng, m = self.drop_rng(j), self.model
         done = [(c, m.train(c, sync=False, rng=rng, lr=self.lr_now))
-                for c in self.chunks(order, j, n)]  # fmt: skip
+                for c in self.batcher.chunks(m, order, j, n)]  # fmt: skip
         return [
             (float(loss), float(data) * c.streams, units)
             for c, (losses, datas) in done
@@ -198,15 +212,10 @@ class Loop:
         earlier = [r[self.val_key] for r in self.history[:-1] if self.val_key in r]
         return not earlier or record[self.val_key] < min(earlier)
 
-    def optimizer_steps(self, order) -> int:
-        """Optimizer steps in a pass of this order (one per entry, unless an entry
-        is a chunk of several)."""
-        return len(order)
-
     # -- the loop ---------------------------------------------------------------
     def run(self) -> TrainResult:
         rep = self.reporter
-        rep.line(self.describe())
+        rep.line(self.line)
         if self.lead:
             check_free_space(
                 self.path, 2 * self.model.state.nbytes() + (1 << 16), "the checkpoint"
@@ -240,11 +249,11 @@ class Loop:
             f"{speed:,.0f} {self.unit}/s (compile {compile_s:.1f} s{scoring})"
         )
         has_best = any(self.val_key in r for r in self.history)
-        if self.has_test():
+        if self.figures.has_test():
             t0 = time.perf_counter()
             self.test_result = self.score_test(has_best)
             rep.line(
-                self.test_line(self.test_result)
+                self.figures.test_line(self.test_result)
                 + f" in {time.perf_counter() - t0:.1f} s"
             )
             self.save()
@@ -253,7 +262,8 @@ class Loop:
             + (f" (best pass: {self.best_path})" if has_best else "")
         )
         with self.model.state.evaluating():
-            text = self.sample() if self.cfg.sample_length > 0 else ""
+            n, seed = self.cfg.sample_length, self.cfg.seed
+            text = self.figures.sample(self.model, n, seed) if n > 0 else ""
         if text:
             rep.line(text)
         return TrainResult(
@@ -273,12 +283,13 @@ class Loop:
         one (as PyTorch's word_language_model reloads its best model for test)."""
         if not (use_best and self.best_path.exists()):
             with self.model.state.evaluating():
-                return {"pass": self.state["passes_done"], **self.test_metrics()}
+                figures = self.figures.test_metrics(self.model)
+                return {"pass": self.state["passes_done"], **figures}
         best = ckpt_io.load(self.best_path)
         current = self.model.get_params()
         self.model.set_params(optim.averaged(best.cfg, best.params, best.opt_state))
         try:
-            return {"pass": best.passes_done, **self.test_metrics()}
+            return {"pass": best.passes_done, **self.figures.test_metrics(self.model)}
         finally:
             self.model.set_params(current)
 
@@ -289,17 +300,17 @@ class Loop:
         for p in range(st["passes_done"], cfg.passes):
             if self.model.variable_lr:
                 self.model.set_lr(self.lr_now)
-            order = self.order(p)
+            order = self.batcher.order(p)
             self.pass_index = p
             if st["window"] == 0:  # every stream starts a pass from zero
-                self.model.reset_carry(self.batch)
+                self.model.reset_carry(self.batcher.batch)
             rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
             rep.advance(st["window"])
             t0 = time.perf_counter()
             units_before, pending = st["pass_units"], 0
             j = st["window"]
             while j < len(order):
-                n = min(self.chunk, len(order) - j)
+                n = min(self.batcher.chunk, len(order) - j)
                 for k, (loss, data_loss, units) in enumerate(
                     self.train_chunk(order, j, n)
                 ):
@@ -332,13 +343,14 @@ class Loop:
                 "pass": p + 1,
                 "iseq": st["iseq"] - 1,
                 "lr": self.lr_now,
-                "loss": st["pass_loss_sum"] / max(self.optimizer_steps(order), 1),
+                "loss": st["pass_loss_sum"] / max(self.batcher.steps(order), 1),
                 "seconds": dt,
                 f"{self.unit}_per_s": pass_units / dt if dt else 0.0,
             }
             t_score = time.perf_counter()
             with self.model.state.evaluating():
-                record.update(self.pass_metrics())
+                record.update(self.figures.pass_metrics(
+                    self.model, st["pass_data_sum"], st["pass_units"]))  # fmt: skip
             if self.val_key in record:
                 record["score_seconds"] = time.perf_counter() - t_score
                 self.score_s += record["score_seconds"]
@@ -352,8 +364,8 @@ class Loop:
             )
             best = self.is_best(record)
             self.lr_now = self.next_lr(p + 1, record, best)
-            rep.line(self.pass_line(record) + ("  *best*" if best else ""))
-            if self.stalled(record):
+            rep.line(self.figures.pass_line(record) + ("  *best*" if best else ""))
+            if schedule.stalled(self.model, self.history, record, self.val_key):
                 self.model.start_averaging()
                 record["asgd_from"] = p + 2
                 rep.line(
@@ -366,19 +378,9 @@ class Loop:
             last_save = time.monotonic()
         return trained_units, train_s
 
-    def stalled(self, record: dict) -> bool:
-        """--nt-asgd: still SGD, and validation stalled (schedule.stalls)."""
-        N = self.model.cfg.nt_asgd
-        return (
-            bool(N)
-            and not self.model.switched_on
-            and stalls(N, self.history, record, self.val_key)
-        )
-
     def next_lr(self, passes_done: int, record: dict, best: bool) -> float:
-        return next_lr(
-            self.cfg, self.lr_now, passes_done, record.get(self.val_key), best
-        )
+        val = record.get(self.val_key)
+        return schedule.next_lr(self.cfg, self.lr_now, passes_done, val, best)
 
     def interrupt(self, p, done):
         """Save where we are and stop: the checkpoint resumes at the next window."""

@@ -1,7 +1,6 @@
 """``train``: what ``pytrnn train`` runs. It settles the run's configuration (a
 resumed run keeps what fixes its data and model), decides where the checkpoint goes
-without ever overwriting another run, loads the texts and hands them to the loop of
-the level (pytrnn.training.windows, pytrnn.training.sentences).
+without ever overwriting another run, loads the texts and hands the level's data (pytrnn.training.windows, .stream, .sentences) to the one loop.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from pytrnn.runtime.backends import resolve_backend
 from pytrnn.training.loop import (
     DATA_FIELDS,
     SCHEDULE_FIELDS,
+    Loop,
     TrainingInterrupted,
     TrainResult,
     best_file,
@@ -28,9 +28,9 @@ from pytrnn.training.loop import (
     resumes_into,
 )
 from pytrnn.training.progress import PrintReporter
-from pytrnn.training.sentences import WordLoop
-from pytrnn.training.stream import WordStreamLoop
-from pytrnn.training.windows import WindowLoop
+from pytrnn.training.sentences import prepare_sentences
+from pytrnn.training.stream import prepare_stream
+from pytrnn.training.windows import prepare_chars
 
 __all__ = ["train", "TrainResult", "TrainingInterrupted", "default_checkpoint"]
 
@@ -299,6 +299,14 @@ def train(
             )
 
 
+# each level and layout's data: a batcher and a scorer for the one loop
+PREPARE = {
+    ("char", "stream"): prepare_chars,
+    ("word", "stream"): prepare_stream,
+    ("word", "sentences"): prepare_sentences,
+}
+
+
 def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now) -> TrainResult:
     texts = load_texts(cfg.corpus, cfg.valid, cfg.test, limit=cfg.limit_chars)
     if texts.valid is not None and cfg.val_frac:
@@ -310,19 +318,8 @@ def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now) -> TrainResul
             "the test text is a file (--test or test.txt): leave out --test-frac"
         )
     check_run_options(model_cfg, cfg, texts)
-    if cfg.level == "char":
-        loop = WindowLoop
-    else:
-        loop = WordStreamLoop if cfg.resolved_layout == "stream" else WordLoop
-    loop = loop(
-        model_cfg,
-        cfg,
-        texts,
-        resumed,
-        reporter,
-        path,
-        signals=signals,
-        lr_now=lr_now,
-    )
+    prepare = PREPARE[cfg.level, cfg.resolved_layout]
+    data = prepare(cfg, model_cfg, texts, resumed, reporter)
+    loop = Loop(model_cfg, cfg, data, resumed, reporter, path, signals, lr_now)
     signals.check("before training")
     return loop.run()

@@ -26,3 +26,10 @@ def stalls(N: int, history: list, record: dict, key: str) -> bool:
         return False
     earlier = [r[key] for r in history[:-1] if key in r]
     return len(earlier) > N and record[key] > min(earlier[:-N])
+
+
+def stalled(model, history: list, record: dict, key: str) -> bool:
+    """--nt-asgd N: the model still trains by SGD and validation stalled (``stalls``):
+    time to switch to the average. False without --nt-asgd."""
+    N = model.cfg.nt_asgd
+    return bool(N) and not model.switched_on and stalls(N, history, record, key)

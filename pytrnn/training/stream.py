@@ -2,65 +2,41 @@
 word_language_model trains: every sentence followed by ``</s>``, the stream cut into
 B contiguous streams and windows of ``--window`` tokens.
 
-It is the char level's loop (pytrnn.training.windows) over word ids: the same windows,
-batches, fused passes and ``--devices``; only the text, the figures (loss per word,
-perplexity) and the samples are the word level's. Held-out text is scored with the
-same windows from h = 0, the last ``val_frac`` (and ``test_frac``) of the sentences
-unless files are given.
+It is the char level's batcher (pytrnn.training.windows) over word ids: the same
+windows, batches, fused passes and ``--devices``; only the text, the figures (loss
+per word, perplexity) and the samples are the word level's. Held-out text is scored
+with the same windows from h = 0, the last ``val_frac`` (and ``test_frac``) of the
+sentences unless files are given.
 """
 
 from __future__ import annotations
 
-from pytrnn.data.corpora import window_starts
 from pytrnn.data.words import stream_ids, stream_unknown_rate
-from pytrnn.training.sentences import WordFigures
-from pytrnn.training.windows import WindowLoop
+from pytrnn.training.figures import WindowsHeldOut, WordFigures
+from pytrnn.training.loop import Data
+from pytrnn.training.sentences import held_out_sentences, vocab_line, word_vocab
+from pytrnn.training.windows import Windows
 
 
-class WordStreamLoop(WordFigures, WindowLoop):
-    def prepare(self, texts, resumed):
-        train, val, test = self.held_out_sentences(texts)
-        self.vocab = self.word_vocab(train, [*val, *(test or [])], resumed)
-        self.n_sentences = len(train)
-        self.train_data = stream_ids(self.vocab, train)
-        self.val_data = stream_ids(self.vocab, val)
-        self.test_data = stream_ids(self.vocab, test) if test else None
-        self.cut_windows()
-
-    def describe(self):
-        held = ""
-        if self.val_starts is not None:
-            held = (
-                f", {len(self.val_data)} held out "
-                f"({stream_unknown_rate(self.val_data, self.vocab):.1%} <unk>)"
-            )
-        if self.test_data is not None:
-            held += (
-                f", {len(self.test_data)} for test "
-                f"({stream_unknown_rate(self.test_data, self.vocab):.1%} <unk>)"
-            )
-        streams = f" in {self.batch} streams" if self.batch > 1 else ""
-        what = "lines" if self.vocab.whitespace else "sentences"
-        return (
-            f"corpus {self.corpus_name}: {self.vocab_line()}; {self.n_sentences} "
-            f"train {what} as one stream of {len(self.train_data)} tokens{held}; "
-            f"{self.windows_line()}{streams} per pass, {self.fuse} per call"
-        )
-
-    @property
-    def sentence_start(self) -> int:  # a sentence follows the last one's end
-        return self.vocab.end_id
-
-    def _word_loss(self, d):
-        """Data loss per token over the notebook's windows of d, each from h = 0."""
-        starts = window_starts(len(d), self.window, self.unit)
-        return self.held_out_mean(d, starts)
-
-    def val_loss(self):
-        return self._word_loss(self.val_data) if self.val_starts is not None else None
-
-    def test_loss(self):
-        return self._word_loss(self.test_data)
-
-    def test_unknown_rate(self):
-        return stream_unknown_rate(self.test_data, self.vocab)
+def prepare_stream(cfg, model_cfg, texts, resumed, reporter) -> Data:
+    train, val, test, _ = held_out_sentences(cfg, texts)
+    vocab = word_vocab(cfg, model_cfg, train, [*val, *(test or [])], resumed)
+    ids = stream_ids(vocab, train)
+    val_ids = stream_ids(vocab, val)
+    test_ids = stream_ids(vocab, test) if test else None
+    batcher = Windows(cfg, model_cfg, ids, "words")
+    held = WindowsHeldOut(model_cfg.window, cfg.carry_state, val_ids, test_ids, "words")
+    line, extra = "", {}
+    if held.val is not None:
+        line = f", {len(val_ids)} held out ({stream_unknown_rate(val_ids, vocab):.1%} <unk>)"
+    if test_ids is not None:
+        extra["unk_rate"] = stream_unknown_rate(test_ids, vocab)
+        line += f", {len(test_ids)} for test ({extra['unk_rate']:.1%} <unk>)"
+    what = "lines" if vocab.whitespace else "sentences"
+    line = (
+        f"corpus {texts.name}: {vocab_line(vocab)}; {len(train)} train {what} as one "
+        f"stream of {len(ids)} tokens{line}; {batcher.line()}"
+    )
+    # a sampled sentence follows the last one's end
+    figures = WordFigures(held, vocab, extra, start=vocab.end_id)
+    return Data(texts.name, vocab, batcher, figures, line)

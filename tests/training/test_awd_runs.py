@@ -13,8 +13,7 @@ import pytrnn
 from pytrnn.data.corpora import variable_windows
 from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ck
-from pytrnn.training import train
-from pytrnn.training.loop import Loop
+from pytrnn.training import schedule, train
 from pytrnn.training.progress import PrintReporter
 
 QUIET = PrintReporter(quiet=True)
@@ -71,9 +70,11 @@ def switch_after_first_pass(monkeypatch):
     """NT-ASGD switches after pass 1 whatever validation did (its rule has its
     own test), so both runs average from pass 2 on."""
     monkeypatch.setattr(
-        Loop,
+        schedule,
         "stalled",
-        lambda self, record: record["pass"] == 1 and not self.model.switched_on,
+        lambda model, history, record, key: (
+            record["pass"] == 1 and not model.switched_on
+        ),
     )
 
 
@@ -92,18 +93,15 @@ def test_variable_windows_follow_awds_loop():
 def test_nt_asgd_switches_by_awds_rule(tmp_path):
     """len(earlier) > N and val > min(earlier[:-N]) (AWD's nonmono check)."""
 
-    class Fake:
-        model = type(
-            "M",
-            (),
-            {"cfg": replace(pytrnn.RNNConfig(), nt_asgd=2), "switched_on": False},
-        )()
-        val_key = "v"
+    model = type(
+        "M",
+        (),
+        {"cfg": replace(pytrnn.RNNConfig(), nt_asgd=2), "switched_on": False},
+    )()
 
     def stalls(vals):
-        f = Fake()
-        f.history = [{"v": v} for v in vals]
-        return Loop.stalled(f, f.history[-1])
+        history = [{"v": v} for v in vals]
+        return schedule.stalled(model, history, history[-1], "v")
 
     assert not stalls([5, 4, 9])  # two earlier: needs more than N = 2
     assert not stalls([5, 4, 3, 2, 3.9])  # 3.9 < min(5, 4), the best before the last 2

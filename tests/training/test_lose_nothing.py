@@ -293,7 +293,7 @@ def test_ctrl_c_swallowed_by_a_callback_while_compiling_still_stops(
     """The KeyboardInterrupt raised for a Ctrl-C can land in a callback that ignores
     exceptions (JAX's gc callback): the run must stop all the same, exit 130 and
     write nothing."""
-    from pytrnn.training.windows import WindowLoop
+    from pytrnn.training.loop import Loop
 
     def compile_hit_by_a_swallowed_ctrl_c(self):
         try:
@@ -304,7 +304,7 @@ def test_ctrl_c_swallowed_by_a_callback_while_compiling_still_stops(
             pass  # what "Exception ignored in: <function _xla_gc_callback>" does
         return 0.0
 
-    monkeypatch.setattr(WindowLoop, "compile", compile_hit_by_a_swallowed_ctrl_c)
+    monkeypatch.setattr(Loop, "compile", compile_hit_by_a_swallowed_ctrl_c)
     path = tmp_path / "m.npz"
     r = invoke("train", *TINY, "--passes", 1, "--checkpoint", path)
     assert r.exit_code == 130, r.output

@@ -23,8 +23,6 @@ from pytrnn.training import TrainingInterrupted, train
 from pytrnn.training import loop as loop_module
 from pytrnn.training.loop import Loop
 from pytrnn.training.progress import PrintReporter
-from pytrnn.training.sentences import WordLoop
-from pytrnn.training.windows import WindowLoop
 
 QUIET = PrintReporter(quiet=True)
 WORD = dict(level="word", max_words=40, limit_chars=12_000)
@@ -99,8 +97,7 @@ def stopped_by(monkeypatch, sig, start):
 
     monkeypatch.setattr(Loop, "save", save)
     monkeypatch.setattr(loop_module, "ADVANCE_EVERY", 1)  # the timer looks every chunk
-    for cls in (WindowLoop, WordLoop):
-        monkeypatch.setattr(cls, "train_chunk", wrap(cls.train_chunk))
+    monkeypatch.setattr(Loop, "train_chunk", wrap(Loop.train_chunk))
     with pytest.raises(TrainingInterrupted, match="interrupted at pass 2"):
         start()
     monkeypatch.undo()

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -479,13 +478,12 @@ def test_long_sentences_report_their_share_of_words_and_zero_lifts_the_limit(tmp
 
 
 def test_word_shuffle_is_seeded_and_new_each_pass():
-    from pytrnn.training.sentences import WordLoop
+    from pytrnn.config import TrainConfig
+    from pytrnn.training.sentences import Sentences
 
     def order(seed, p):
-        loop = SimpleNamespace(
-            cfg=SimpleNamespace(seed=seed), train_seqs=[None] * 50, batch=1, fuse=1
-        )
-        return WordLoop.order(loop, p)
+        cfg = TrainConfig(level="word", seed=seed, backend="c")
+        return Sentences(cfg, [(np.zeros(3), np.zeros(3))] * 50).order(p)
 
     np.testing.assert_array_equal(order(3, 0), order(3, 0))
     assert sorted(order(3, 0)) == list(range(50))

@@ -16,7 +16,12 @@ from pytrnn.data.words import WordVocab, bucket
 from pytrnn.graphs.params import init_params
 from pytrnn.training import train
 from pytrnn.training.progress import PrintReporter
-from pytrnn.training.sentences import WordLoop, batch_groups, fused_chunks
+from pytrnn.training.sentences import (
+    Sentences,
+    batch_groups,
+    fused_chunks,
+    held_out_sentences,
+)
 
 D, H, REG = 9, 5, 0.01
 QUIET = PrintReporter(quiet=True)
@@ -90,7 +95,7 @@ def test_fused_chunks_hold_one_bucket_and_cover_the_pass():
 @pytest.mark.parametrize("backend", ["jax", "c"])
 def test_fused_word_run_trains_the_chunks_it_reports(small_text, tmp_path, backend):
     """--batch 3 --fuse 4: the pass trains numpy's mean-over-sentences steps over
-    the chunks ``WordLoop.order`` gives, in that order; iseq counts steps, not
+    the chunks ``Sentences.order`` gives, in that order; iseq counts steps, not
     calls, and the pass loss is the mean over steps. C, which does not fuse, trains
     the same chunks group by group: the same steps."""
     cfg = pytrnn.TrainConfig(
@@ -107,14 +112,11 @@ def test_fused_word_run_trains_the_chunks_it_reports(small_text, tmp_path, backe
         sample_length=0,
     )
     r = train(pytrnn.RNNConfig(hidden=H), cfg, reporter=QUIET)
-    loop = WordLoop.__new__(WordLoop)
-    loop.cfg, loop.fuse, loop.batch = cfg, 4, 3
     texts = pytrnn.data.corpora.load_texts(str(small_text), None, None)
-    tr, _, _ = loop.held_out_sentences(texts)
+    tr = held_out_sentences(cfg, texts)[0]
     vocab = WordVocab(tuple(r.checkpoint.vocab))
     seqs = [vocab.encode_sentence(s) for s in tr]
-    loop.lengths = np.array([len(x) for x, _ in seqs])
-    chunks = loop.order(0)
+    chunks = Sentences(cfg, seqs).order(0)
     assert any(len(c) < 4 for c in chunks) and any(len(c) == 4 for c in chunks)
     P = init_params(r.model.cfg, np.random.default_rng(5))
     losses = []

@@ -120,12 +120,10 @@ def test_batched_word_run_trains_the_groups_it_reports(small_text, tmp_path):
         sample_length=0,
     )
     r = train(pytrnn.RNNConfig(hidden=H), cfg, reporter=QUIET)
-    from pytrnn.training.sentences import WordLoop
+    from pytrnn.training.sentences import held_out_sentences
 
-    loop = WordLoop.__new__(WordLoop)
-    loop.cfg = cfg
     texts = pytrnn.data.corpora.load_texts(str(small_text), None, None)
-    tr, _, _ = loop.held_out_sentences(texts)
+    tr = held_out_sentences(cfg, texts)[0]
     vocab = WordVocab(tuple(r.checkpoint.vocab))
     seqs = [vocab.encode_sentence(s) for s in tr]
     groups = batch_groups(
