@@ -148,3 +148,11 @@ def sentence_steps(seqs, static: bool, dtype) -> list:
             xx, yy = np.asarray(x, np.int32), np.asarray(y, np.int32)
             out.append(one(xx, yy, None, len(y), 1, dtype))
     return out
+
+
+def held_out_chunk(seqs, T: int, columns: int, dtype) -> Chunk:
+    """Held-out (x, y) sequences left-padded to T in ``columns`` streams (the ones
+    past the sequences empty, so a last, smaller call keeps the compiled shape): one
+    scoring call's chunk."""
+    X, Y, M = pad_sentences(seqs, T, dtype, columns)
+    return one(X, Y, M, sum(len(y) for _, y in seqs), X.shape[1], dtype)

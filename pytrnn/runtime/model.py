@@ -260,21 +260,26 @@ class RNN:
         loss, data_loss = self.programs.sequence("loss", length, masked)(*args)
         return float(loss), float(data_loss)
 
-    def batch_loss(self, X, Y, M, h0=None):
-        """Summed data loss of B streams X, Y (T, B) under the 0/1 mask M (T, B),
-        without updating: held-out text scored B windows (or sentences) per call.
-        With ``h0`` (S, B, H) each stream starts from its carried state, and the
-        states after the last step come back too: (loss, states)."""
-        X, Y = np.asarray(X, np.int32), np.asarray(Y, np.int32)
+    def score(self, chunk: Chunk, h0=None):
+        """Summed data loss of a chunk's one window of B streams (T, B) under its
+        mask, without updating: held-out text, B windows (or sentences) a call. With
+        ``h0`` (S, B, H) each stream starts from its carried state, and the states
+        after the last step come back too: (loss, states)."""
+        X, Y = np.asarray(chunk.X[0], np.int32), np.asarray(chunk.Y[0], np.int32)
         check_ids(self.cfg, X, Y)
         T, B = X.shape
-        M = np.asarray(M, self.cfg.dtype)
+        M = np.asarray(chunk.M[0], self.cfg.dtype)
         if h0 is None:
             _, data_loss = self.programs.sequence("loss", T, True, B)(X, Y, M)
-            return float(data_loss) * B
+            return float(data_loss) * chunk.streams
         h0 = np.asarray(h0, self.cfg.dtype)
         data_loss, h = self.programs.sequence("carried_loss", T, True, B)(X, Y, M, h0)
-        return float(data_loss) * B, np.asarray(h)
+        return float(data_loss) * chunk.streams, np.asarray(h)
+
+    def batch_loss(self, X, Y, M, h0=None):
+        """``score`` of B streams X, Y (T, B) under the 0/1 mask M (T, B)."""
+        B = np.shape(X)[1]
+        return self.score(one(X, Y, M, 0, B, self.cfg.dtype), h0)
 
     def batch_states(self, X, Y, M, h0):
         """B streams X, Y (T, B) under the mask M from their carried states h0

@@ -1,4 +1,5 @@
-"""Scoring held-out ids with a model: summed data loss over windows (each from
+"""Scoring held-out ids with a model, in the chunks training uses
+(pytrnn.data.batches, ``RNN.score``): summed data loss over windows (each from
 zero, or carrying the state from window to window) and the mean loss per word over
 sentences. Training's validation and test figures and ``pytrnn eval`` share these.
 
@@ -20,6 +21,7 @@ import math
 
 import numpy as np
 
+from pytrnn.data.batches import held_out_chunk, one
 from pytrnn.data.words import bucket
 from pytrnn.graphs.forward import state_shape
 
@@ -52,7 +54,8 @@ def mean_word_loss(model, seqs) -> float:
     for k in range(0, len(order), B):
         group = [seqs[i] for i in order[k : k + B]]
         n = max(len(x) for x, _ in group)
-        total += model.batch_loss(*model.pad_batch(group, pad_length(model, n) or n, B))
+        T = pad_length(model, n) or n
+        total += model.score(held_out_chunk(group, T, B, model.cfg.dtype))
     return total / sum(len(y) for _, y in seqs)
 
 
@@ -81,7 +84,7 @@ def held_out(
     B, total = _columns(L, model.cfg.vocab_size, len(windows)), 0.0
     for k in range(0, len(windows), B):  # a short window: left-padded
         seqs = [(ids[i : i + n], ids[i + 1 : i + 1 + n]) for i, n in windows[k : k + B]]
-        total += model.batch_loss(*model.pad_batch(seqs, L, B))
+        total += model.score(held_out_chunk(seqs, L, B, model.cfg.dtype))
     return total, sum(n for _, n in windows)
 
 
@@ -112,6 +115,6 @@ def _carried(model, ids, L, streams):
         X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
         M = np.zeros((T, E), model.cfg.dtype)
         X[:m], Y[:m], M[:m] = S[:, i : i + m].T, S[:, i + 1 : i + 1 + m].T, 1
-        loss, h = model.batch_loss(X, Y, M, h)
+        loss, h = model.score(one(X, Y, M, E * m, E, model.cfg.dtype), h)
         total += loss
     return total, E * (n - 1)

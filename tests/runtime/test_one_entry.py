@@ -1,13 +1,15 @@
 """``RNN.train(chunk)`` is the one way a model trains: the notebook's names
 (``train_on_seq``, ``train_step``) and the others (``train_sentences``,
 ``train_masked``, ``train_windows``) are calls into it, and so is every layout's
-loop (pytrnn.data.batches cuts their chunks)."""
+loop (pytrnn.data.batches cuts their chunks). Held-out scoring goes through
+``RNN.score(chunk)`` the same way."""
 
 import numpy as np
 import pytest
 
 import pytrnn
 from pytrnn.runtime.model import RNN
+from pytrnn.runtime.programs import Programs
 
 
 @pytest.fixture
@@ -31,6 +33,31 @@ def entries(monkeypatch):
 
     monkeypatch.setattr(RNN, "train", counted)
     monkeypatch.setattr(RNN, "_train", guarded)
+    return calls
+
+
+@pytest.fixture
+def scores(monkeypatch):
+    """Count the calls of RNN.score, and fail any held-out loss program reached
+    without it."""
+    calls, inside = [], []
+    score, sequence = RNN.score, Programs.sequence
+
+    def counted(self, chunk, *a, **kw):
+        calls.append(chunk)
+        inside.append(True)
+        try:
+            return score(self, chunk, *a, **kw)
+        finally:
+            inside.pop()
+
+    def guarded(self, kind, *a, **kw):
+        if kind in ("loss", "carried_loss"):
+            assert inside, "held-out scoring outside RNN.score"
+        return sequence(self, kind, *a, **kw)
+
+    monkeypatch.setattr(RNN, "score", counted)
+    monkeypatch.setattr(Programs, "sequence", guarded)
     return calls
 
 
@@ -63,8 +90,10 @@ def test_the_notebooks_names_are_calls_into_train(entries):
         {"level": "word", "layout": "stream", "batch": 2},
     ],
 )
-def test_every_layout_trains_through_it(entries, kw, tmp_path):
+def test_every_layout_trains_and_scores_through_it(entries, scores, kw, tmp_path):
     cfg = pytrnn.TrainConfig(
+        val_frac=0.2,
+        test_frac=0.1,
         limit_chars=4000 if kw["level"] == "word" else 600,
         passes=1,
         sample_length=0,
@@ -72,5 +101,7 @@ def test_every_layout_trains_through_it(entries, kw, tmp_path):
         checkpoint=str(tmp_path / "r.npz"),
         **kw,
     )
-    pytrnn.train(pytrnn.RNNConfig(hidden=4, window=10), cfg)
-    assert len(entries) > 0
+    r = pytrnn.train(pytrnn.RNNConfig(hidden=4, window=10), cfg)
+    assert len(entries) > 0 and len(scores) > 0
+    assert [c.X.ndim for c in scores] == [3] * len(scores)  # (1, T, B) each
+    assert r.test is not None and r.best_path is not None  # test and validation
