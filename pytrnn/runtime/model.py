@@ -111,35 +111,19 @@ class RNN:
         self,
         length: int | None = None,
         masked: bool = False,
-        kinds=("train",),
         batch: int | None = None,
         targets=None,
     ) -> float:
-        """Compile ahead of the first call (for sequences of ``length``, or ``batch``
-        padded sentences of it); seconds taken. ``targets``: ids like the training
-        text's (the adaptive softmax compiles for the rows its clusters will need)."""
-        t0 = time.perf_counter()
+        """Compile the training step ahead of its first call, for sequences of
+        ``length`` (or ``batch`` padded sentences of it); seconds taken. ``targets``:
+        ids like the training text's (the adaptive softmax compiles for the rows its
+        clusters will need)."""
         n = length or self.cfg.window
         shape = (n,) if batch is None else (n, batch)
         x = np.zeros(shape, dtype=np.int32)
         y = x if targets is None else np.resize(np.asarray(targets, np.int32), shape)
-        args = [x, y] + ([np.ones(shape, dtype=self.cfg.dtype)] if masked else [])
-        for kind in kinds:
-            if kind != "train":
-                fn = self.programs.sequence(kind, n, masked, batch)
-                fn(*args) if kind != "prob" else fn(*args[:1], *args[2:])
-                continue
-            # Backends like JAX compile on the first call: make that call here, on a
-            # throw-away step whose update is undone.
-            cap = self.programs.capacity(y)
-            fn = self.programs.sequence(kind, n, masked, batch, cap)
-            saved = self.get_params(), self.get_opt_state(), self.get_carry()
-            fn(*args, *as_args(self.cfg, None, lambda: self.draw_drop(n, batch)))
-            self.set_params(saved[0])
-            self.set_opt_state(saved[1])
-            if saved[2] is not None:
-                self.set_carry(saved[2])
-        return time.perf_counter() - t0
+        mask = np.ones(shape, dtype=self.cfg.dtype) if masked else None
+        return self.warm(one(x, y, mask, 0, batch or 1, self.cfg.dtype))
 
     # -- the notebook's functions ----------------------------------------------
     def draw_drop(
@@ -188,16 +172,34 @@ class RNN:
 
     def warm(self, chunk: Chunk) -> float:
         """Compile ``train``'s program for chunks shaped like this one, ahead of the
-        first (seconds taken); the adaptive softmax's for its targets' rows."""
+        first (seconds taken); the adaptive softmax's for its targets' rows. A fused
+        chunk's on JAX (one device) ahead of time, elsewhere by one call whose
+        windows all have weight 0; a window's by a throw-away step whose update is
+        undone (backends like JAX compile on the first call)."""
+        t0 = time.perf_counter()
         if chunk.fused and not chunk.each:
-            return self.warm_windows(chunk.X, chunk.Y, masks=chunk.M)
-        X = np.asarray(chunk.X[0])
-        return self.compile(
-            length=X.shape[0],
-            masked=chunk.M is not None,
-            batch=X.shape[1] if X.ndim == 2 else None,
-            targets=chunk.Y[0] if self.cfg.softmax == "adaptive" else None,
+            check_chunk(chunk.X, chunk.Y)
+            K = np.shape(chunk.X)[0]
+            fn, args = self.stepper.chunk(
+                self, chunk.X, chunk.Y, np.zeros(K), None, chunk.M
+            )
+            (fn.warm if hasattr(fn, "warm") else fn)(*args)
+            return time.perf_counter() - t0
+        x = np.zeros(np.shape(chunk.X[0]), dtype=np.int32)
+        adaptive = self.cfg.softmax == "adaptive"
+        y = np.asarray(chunk.Y[0], np.int32) if adaptive else x
+        n, batch = x.shape[0], (x.shape[1] if x.ndim == 2 else None)
+        args = [x, y] + ([] if chunk.M is None else [np.ones(x.shape, self.cfg.dtype)])
+        fn = self.programs.sequence(
+            "train", n, chunk.M is not None, batch, self.programs.capacity(y)
         )
+        saved = self.get_params(), self.get_opt_state(), self.get_carry()
+        fn(*args, *as_args(self.cfg, None, lambda: self.draw_drop(n, batch)))
+        self.set_params(saved[0])
+        self.set_opt_state(saved[1])
+        if saved[2] is not None:
+            self.set_carry(saved[2])
+        return time.perf_counter() - t0
 
     def _train(self, args, length, masked, batch, drop, sync):
         """Run the window's compiled training step on ``args`` (x, y[, mask]), adding
@@ -345,17 +347,6 @@ class RNN:
         return self.train(
             Chunk(X, Y, masks, np.asarray(w, self.cfg.dtype), [0] * K, 0), drop=drops
         )
-
-    def warm_windows(self, X, Y, masks=None) -> float:
-        """Compile ``train_windows`` for chunks shaped like X without training: on JAX
-        (one device) ahead of time, so start-up costs no compute; elsewhere one call
-        whose windows all have weight 0. Seconds taken."""
-        t0 = time.perf_counter()
-        check_chunk(X, Y)
-        K = np.shape(X)[0]
-        fn, args = self.stepper.chunk(self, X, Y, np.zeros(K), None, masks)
-        (fn.warm if hasattr(fn, "warm") else fn)(*args)
-        return time.perf_counter() - t0
 
     # -- the state: parameters, optimizer state, rate, carried state -------------
     def get_params(self) -> dict[str, np.ndarray]:
