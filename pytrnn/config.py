@@ -256,7 +256,7 @@ class TrainConfig:
     sample_length: int = option(200, FREE)
     # B streams (or sentences) per step (1 = the notebook)
     batch: int = option(1, LOCKED)
-    # windows per compiled call (streams); None: see resolved_fuse
+    # windows per compiled call (streams); None: see runtime.backends.windows_per_call
     fuse: int | None = option(None, LOCKED)
     # JAX devices the batch's streams are split over (data parallel)
     devices: int = option(1, FREE)
@@ -278,23 +278,6 @@ class TrainConfig:
     @property
     def resolved_mode(self) -> str:
         return self.mode or "scan"
-
-    def resolved_fuse(self, backend: str, windows: int) -> int:
-        """Windows per compiled call. Default: on JAX the pass in even chunks of about
-        FUSE_CHUNK windows (each one ``lax.scan``, pytrnn.runtime.fused), so the last chunk
-        needs almost no padding; elsewhere one call per window, as the notebook (the
-        other backends compile PyTensor's scan-over-windows slowly). Sentences: on
-        JAX (scan) FUSE_SENTENCES groups of one bucket per call, elsewhere one group
-        per call; a new run keeps what this resolved to (it orders the pass)."""
-        if self.fuse is not None:
-            return self.fuse
-        if self.resolved_layout == "sentences":
-            fuses = backend in FUSES_WINDOWS and self.resolved_mode == "scan"
-            return FUSE_SENTENCES if fuses else 1
-        if backend not in FUSES_WINDOWS:
-            return 1
-        chunks = -(-windows // FUSE_CHUNK)
-        return -(-windows // chunks)
 
     @property
     def resolved_tokenizer(self) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytensor
 from pytensor.compile.mode import Mode, get_mode
 
-from pytrnn.config import BACKEND_NAMES, FUSES_WINDOWS
+from pytrnn.config import BACKEND_NAMES, FUSE_CHUNK, FUSE_SENTENCES, FUSES_WINDOWS
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.patches import (
     patch_c_symbolic_ops,
@@ -159,6 +159,29 @@ def fuses_windows(name: str) -> bool:
     ``lax.scan`` (pytrnn.runtime.fused); the others build PyTensor's outer scan,
     slow to compile, and train one window a call unless asked."""
     return name in FUSES_WINDOWS
+
+
+def windows_per_call(cfg, backend: str, windows: int) -> int:
+    """Windows (or sentence groups) per compiled call: ``cfg.fuse``, else on JAX
+    the pass in even chunks of about FUSE_CHUNK windows (each one ``lax.scan``,
+    pytrnn.runtime.fused), so the last chunk needs almost no padding; elsewhere one
+    call per window, as the notebook (the other backends compile PyTensor's
+    scan-over-windows slowly). Sentences: on JAX (scan) FUSE_SENTENCES groups of one
+    bucket per call, elsewhere one group per call; a new run keeps what this
+    resolved to (it orders the pass)."""
+    if cfg.fuse is not None:
+        return cfg.fuse
+    if cfg.resolved_layout == "sentences":
+        return FUSE_SENTENCES if fuses_sentences(backend, cfg.resolved_mode) else 1
+    if not fuses_windows(backend):
+        return 1
+    chunks = -(-windows // FUSE_CHUNK)
+    return -(-windows // chunks)
+
+
+def fuses_sentences(backend: str, mode: str) -> bool:
+    """Groups of padded sentences train K to a call: JAX's scan only."""
+    return fuses_windows(backend) and mode == "scan"
 
 
 @functools.cache

@@ -156,7 +156,9 @@ class RNN:
         if drop is None and rng is not None:
             drop = self.draw_drop(T, B, K if chunk.fused else None, rng=rng)
         if chunk.fused and not chunk.each:
-            fn, args = self.stepper.chunk(self, X, Y, chunk.weights, drop, M)
+            if drop is None and self.cfg.noisy:
+                drop = self.draw_drop(T, B, K)
+            fn, args = self.stepper.chunk(self.programs, X, Y, chunk.weights, drop, M)
             losses, data_losses = fn(*args)
             return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
         X, Y = X.astype(np.int32), Y.astype(np.int32)
@@ -179,9 +181,11 @@ class RNN:
         t0 = time.perf_counter()
         if chunk.fused and not chunk.each:
             check_chunk(chunk.X, chunk.Y)
-            K = np.shape(chunk.X)[0]
+            K, T = np.shape(chunk.X)[:2]
+            B = np.shape(chunk.X)[2] if np.ndim(chunk.X) == 3 else None
+            drop = self.draw_drop(T, B, K) if self.cfg.noisy else None
             fn, args = self.stepper.chunk(
-                self, chunk.X, chunk.Y, np.zeros(K), None, chunk.M
+                self.programs, chunk.X, chunk.Y, np.zeros(K), drop, chunk.M
             )
             (fn.warm if hasattr(fn, "warm") else fn)(*args)
             return time.perf_counter() - t0

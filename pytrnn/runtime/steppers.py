@@ -3,7 +3,8 @@
 A stepper answers what differs between backends and nothing else: whether every
 sequence length needs its own program, whether padded sentences of every bucket can
 share one graph, which device the graphs run on, and how K windows train in one
-call. ``JaxStepper`` threads the ``TrainState`` through one ``jax.lax.scan`` of
+call. It is given the model's programs (their config, mode and state), never the
+model. ``JaxStepper`` threads the ``TrainState`` through one ``jax.lax.scan`` of
 PyTensor's window step (pytrnn.runtime.fused); ``GraphStepper`` (C, Numba) compiles
 PyTensor's own outer scan over the windows (pytrnn.graphs.updates.build_fused). This
 is the one place that asks whether it runs JAX; the model and the loops call the
@@ -50,50 +51,47 @@ class GraphStepper:
             raise ConfigError(MASKED_GROUPS)
         return ("fused", K, T, B)
 
-    def chunk(self, model, X, Y, wmask, drops, masks=None):
+    def chunk(self, programs, X, Y, wmask, drops, masks=None):
         """The compiled chunk function for X's shape (compiled once per shape, kept
-        in the model's cache), and its arguments: K windows of a model in one call,
-        each with its weight in ``wmask`` (K,)."""
+        in ``programs``), and its arguments: K windows in one call, each with its
+        weight in ``wmask`` (K,), under the dropout masks ``drops`` (drawn by the
+        model)."""
         X, Y = np.asarray(X), np.asarray(Y)  # checked by the model (check_chunk)
+        cfg, state = programs.cfg, programs.state
+        parallel = state.parallel
         K, T = X.shape[:2]
         # across hosts each process passes its share of the streams
-        B = X.shape[2] * model.parallel.processes if X.ndim == 3 else None
-        if model.mode == "unroll" and T != model.cfg.window:
+        B = X.shape[2] * parallel.processes if X.ndim == 3 else None
+        if programs.mode == "unroll" and T != cfg.window:
             raise ConfigError(
-                f"mode 'unroll' takes windows of exactly {model.cfg.window}, got {T}"
+                f"mode 'unroll' takes windows of exactly {cfg.window}, got {T}"
             )
-        check_ids(model.cfg, X, Y)
-        w = np.asarray(wmask, model.cfg.dtype)
+        check_ids(cfg, X, Y)
+        w = np.asarray(wmask, cfg.dtype)
         masked = masks is not None
         if masked and np.shape(masks) != X.shape:
             raise ConfigError(MASKED_GROUPS)
-        cap = model.programs.capacity(Y, windows=True)
-        key = self.fused_key(K, T, B, masked, model.traces_lengths(masked)) + (
+        cap = programs.capacity(Y, windows=True)
+        key = self.fused_key(K, T, B, masked, programs.traces_lengths(masked)) + (
             (cap,) if cap else ()
         )
-        fn = model.programs.get(
-            key, lambda: self.compile_fused(model, K, key[2], B, masked, cap)
+        fn = programs.get(
+            key, lambda: self.compile_fused(programs, K, key[2], B, masked, cap)
         )
-        model.state.carrying(B)
-        args = list(
-            model.parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w)
-        )
+        state.carrying(B)
+        args = list(parallel.shard_batch(X.astype(np.int32), Y.astype(np.int32), w))
         if masked:
-            args.append(np.asarray(masks, model.cfg.dtype))
-        noise = as_args(
-            model.cfg,
-            drops,
-            lambda: model.draw_drop(T, X.shape[2] if X.ndim == 3 else None, K),
-        )
-        if noise and model.cfg.drops:  # (K, layers, T, [B,] H)
+            args.append(np.asarray(masks, cfg.dtype))
+        noise = as_args(cfg, drops, None)
+        if noise and cfg.drops:  # (K, layers, T, [B,] H)
             # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
-            noise[0] = model.parallel.shard_streams(noise[0], 3)
+            noise[0] = parallel.shard_streams(noise[0], 3)
         args.extend(noise)
         return fn, args
 
     def compile_fused(
         self,
-        model,
+        programs,
         K: int,
         T: int | None,
         B: int | None,
@@ -101,14 +99,14 @@ class GraphStepper:
         capacity=None,
     ):
         """PyTensor's own outer scan over K windows, updating the state in place."""
-        state = model.state
+        state = programs.state
         carried = (
-            state.carry_var(state_shape(model.cfg, B)) if state.carry_state else None
+            state.carry_var(state_shape(programs.cfg, B)) if state.carry_state else None
         )
         inputs, outputs, updates = build_fused(
-            model.cfg,
+            programs.cfg,
             state.params,
-            model.mode,
+            programs.mode,
             K,
             length=T,
             batch=B,
@@ -145,14 +143,14 @@ class JaxStepper(GraphStepper):
             ("masked",) if masked else ()
         )
 
-    def compile_fused(self, model, K, T, B, masked=False, capacity=None):
-        state = model.state
+    def compile_fused(self, programs, K, T, B, masked=False, capacity=None):
+        state = programs.state
         carried = (
-            [state.carry_var(state_shape(model.cfg, B))] if state.carry_state else []
+            [state.carry_var(state_shape(programs.cfg, B))] if state.carry_state else []
         )
         train = compile_windows(
-            model.cfg,
-            model.mode,
+            programs.cfg,
+            programs.mode,
             T,
             B,
             carry=bool(carried),
@@ -171,7 +169,7 @@ class JaxStepper(GraphStepper):
             return losses, data_losses
 
         def warm(X, Y, w, *more):
-            if model.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
+            if state.parallel.n > 1:  # sharded inputs: compile by a weight-0 call
                 return run(X, Y, w, *more)
             P = [p.get_value(borrow=True) for p in shared]
             ahead[np.shape(X)] = train.lower(

@@ -80,8 +80,9 @@ class Loop:
         path: Path,
         signals: Signals | None = None,
         lr_now: float | None = None,
+        backend: str | None = None,
     ):
-        """``lr_now``: the rate of the next pass (a resumed run's, decided by
+        """``backend``: the run's, resolved (training.run); ``lr_now``: the rate of the next pass (a resumed run's, decided by
         training.run.resolve_resumed); None: the configured rate."""
         self.cfg, self.reporter = cfg, reporter
         self.signals = signals or Signals()
@@ -104,7 +105,7 @@ class Loop:
             model_cfg,
             params=params,
             mode=cfg.resolved_mode,
-            backend=cfg.backend,
+            backend=backend or cfg.backend,
             seed=cfg.seed,
             device=cfg.device,
             devices=cfg.devices,

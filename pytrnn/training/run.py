@@ -15,7 +15,7 @@ from pytrnn.errors import CheckpointError, ConfigError, OutputError
 from pytrnn.files import PathBusy, check_writable, claim_all
 from pytrnn.recipes import flag
 from pytrnn.runtime import checkpoint as ckpt_io
-from pytrnn.runtime.backends import resolve_backend
+from pytrnn.runtime.backends import resolve_backend, windows_per_call
 from pytrnn.training.loop import (
     DATA_FIELDS,
     SCHEDULE_FIELDS,
@@ -206,14 +206,14 @@ def resolve_resumed(model_cfg, cfg, resumed, given, reporter):
     return model_cfg, cfg, now
 
 
-def settle_word_run(cfg: TrainConfig, given) -> TrainConfig:
+def settle_word_run(cfg: TrainConfig, given, backend: str) -> TrainConfig:
     """A new word-level run's tokenizer (and, with sentences, its groups per call),
     fixed in its config and so in its checkpoint. A standard-format corpus keeps
     its own vocabulary and case: the regex tokenizer's --vocab-size and --lower
     are refused with it, never ignored."""
     cfg = replace(cfg, tokenizer=cfg.resolved_tokenizer)
     if cfg.resolved_layout == "sentences":  # the groups per call order the pass: kept
-        cfg = replace(cfg, fuse=cfg.resolved_fuse(resolve_backend(cfg.backend), 0))
+        cfg = replace(cfg, fuse=windows_per_call(cfg, backend, 0))
     if cfg.tokenizer == "whitespace":
         for name, flag in (("max_words", "--vocab-size"), ("lower", "--lower")):
             if _was_given(name, cfg, TrainConfig(), given):
@@ -278,19 +278,24 @@ def train(
             model_cfg, cfg, lr_now = resolve_resumed(
                 model_cfg, cfg, resumed, given, reporter
             )
-        elif cfg.level == "word":
-            cfg = settle_word_run(cfg, given)
+        backend = resolve_backend(cfg.backend)  # here only: the rest are given it
+        if resumed is None and cfg.level == "word":
+            cfg = settle_word_run(cfg, given, backend)
         path = checkpoint_path(cfg, corpus_name(cfg.corpus))
         lead = cfg.process_id == 0  # only process 0 writes
         if not lead:
-            return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now)
+            return _run(
+                model_cfg, cfg, resumed, reporter, path, signals, lr_now, backend
+            )
         refuse_best_in_place(cfg, path)
         check_outputs(cfg, path)
         outputs = [path, best_path(path)] + ([cfg.log] if cfg.log else [])
         try:
             with claim_all(outputs):
                 refuse_taken(cfg, path)
-                return _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now)
+                return _run(
+                    model_cfg, cfg, resumed, reporter, path, signals, lr_now, backend
+                )
         except PathBusy as e:
             what = "--log" if cfg.log and e.path == Path(cfg.log) else "--checkpoint"
             raise OutputError(
@@ -307,7 +312,9 @@ PREPARE = {
 }
 
 
-def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now) -> TrainResult:
+def _run(
+    model_cfg, cfg, resumed, reporter, path, signals, lr_now, backend
+) -> TrainResult:
     texts = load_texts(cfg.corpus, cfg.valid, cfg.test, limit=cfg.limit_chars)
     if texts.valid is not None and cfg.val_frac:
         raise ConfigError(
@@ -319,7 +326,7 @@ def _run(model_cfg, cfg, resumed, reporter, path, signals, lr_now) -> TrainResul
         )
     check_run_options(model_cfg, cfg, texts)
     prepare = PREPARE[cfg.level, cfg.resolved_layout]
-    data = prepare(cfg, model_cfg, texts, resumed, reporter)
-    loop = Loop(model_cfg, cfg, data, resumed, reporter, path, signals, lr_now)
+    data = prepare(cfg, model_cfg, texts, resumed, reporter, backend)
+    loop = Loop(model_cfg, cfg, data, resumed, reporter, path, signals, lr_now, backend)
     signals.check("before training")
     return loop.run()

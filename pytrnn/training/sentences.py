@@ -33,7 +33,7 @@ from pytrnn.data.words import (
     unknown_rate,
 )
 from pytrnn.errors import CorpusError
-from pytrnn.runtime.backends import fuses_windows, resolve_backend
+from pytrnn.runtime.backends import fuses_sentences, windows_per_call
 from pytrnn.training.figures import SentencesHeldOut, WordFigures
 from pytrnn.training.loop import ASYNC_STEPS, Data
 
@@ -116,7 +116,7 @@ class Sentences:
     """The batcher of sentences: one a step, B of similar length a step, or K such
     groups of one bucket a chunk, in an order drawn from the seed and the pass."""
 
-    def __init__(self, cfg, seqs):
+    def __init__(self, cfg, seqs, backend: str):
         self.seqs, self.seed, self.batch = seqs, cfg.seed, cfg.batch
         self.lengths = np.array([len(x) for x, _ in seqs])
         if self.batch > len(seqs):
@@ -124,10 +124,9 @@ class Sentences:
                 f"--batch {self.batch} is more than the "
                 f"{len(seqs)} training sentences: lower --batch"
             )
-        backend = resolve_backend(cfg.backend)
-        self.fuse = cfg.resolved_fuse(backend, 0)
+        self.fuse = windows_per_call(cfg, backend, 0)
         # one call per chunk where the backend fuses; else its groups one by one
-        self.fused_calls = fuses_windows(backend) and cfg.resolved_mode == "scan"
+        self.fused_calls = fuses_sentences(backend, cfg.resolved_mode)
         # one chunk of up to K groups per call; else steps read back in groups
         self.chunk = 1 if self.fuse > 1 else ASYNC_STEPS
 
@@ -185,7 +184,7 @@ class Sentences:
                       [], B, fused=len(z) > 1) for z, m in zip(zeros, masks)]  # fmt: skip
 
 
-def prepare_sentences(cfg, model_cfg, texts, resumed, reporter) -> Data:
+def prepare_sentences(cfg, model_cfg, texts, resumed, reporter, backend) -> Data:
     """The word level's sentences: the vocabulary from the training sentences
     alone, held-out words outside it ``<unk>``."""
     train, val, test, (skipped, frac) = held_out_sentences(cfg, texts)
@@ -193,7 +192,7 @@ def prepare_sentences(cfg, model_cfg, texts, resumed, reporter) -> Data:
     enc = vocab.encode_sentence
     seqs = [enc(s) for s in train]
     held = SentencesHeldOut([enc(s) for s in val], [enc(s) for s in test or []])
-    batcher = Sentences(cfg, seqs)
+    batcher = Sentences(cfg, seqs, backend)
     line, extra = f"{len(val)} held out", {}
     if held.val is not None:
         line += f" ({unknown_rate(held.val, vocab):.1%} <unk>)"

@@ -18,13 +18,13 @@ from pytrnn.training.sentences import held_out_sentences, vocab_line, word_vocab
 from pytrnn.training.windows import Windows
 
 
-def prepare_stream(cfg, model_cfg, texts, resumed, reporter) -> Data:
+def prepare_stream(cfg, model_cfg, texts, resumed, reporter, backend) -> Data:
     train, val, test, _ = held_out_sentences(cfg, texts)
     vocab = word_vocab(cfg, model_cfg, train, [*val, *(test or [])], resumed)
     ids = stream_ids(vocab, train)
     val_ids = stream_ids(vocab, val)
     test_ids = stream_ids(vocab, test) if test else None
-    batcher = Windows(cfg, model_cfg, ids, "words")
+    batcher = Windows(cfg, model_cfg, ids, "words", backend)
     held = WindowsHeldOut(model_cfg.window, cfg.carry_state, val_ids, test_ids, "words")
     line, extra = "", {}
     if held.val is not None:

@@ -21,7 +21,7 @@ from pytrnn.data.corpora import (
     window_starts,
 )
 from pytrnn.errors import CorpusError
-from pytrnn.runtime.backends import resolve_backend
+from pytrnn.runtime.backends import windows_per_call
 from pytrnn.training.figures import CharFigures, WindowsHeldOut
 from pytrnn.training.loop import ASYNC_STEPS, Data
 
@@ -30,7 +30,7 @@ class Windows:
     """The batcher of a stream: the notebook's windows (or AWD's variable ones,
     drawn from the seed and the pass), one per call or ``fuse`` to a call."""
 
-    def __init__(self, cfg, model_cfg, ids, unit: str):
+    def __init__(self, cfg, model_cfg, ids, unit: str, backend: str):
         L = self.window = model_cfg.window
         B = self.batch = cfg.batch
         self.seed, self.processes = cfg.seed, cfg.num_processes
@@ -43,7 +43,7 @@ class Windows:
             )
         self.unit = unit
         self.starts = window_starts(self.streams.shape[1], L, unit)
-        self.fuse = cfg.resolved_fuse(resolve_backend(cfg.backend), len(self.starts))
+        self.fuse = windows_per_call(cfg, backend, len(self.starts))
         # one compiled call per window (the notebook's loop) unless fused or batched
         self.variable = model_cfg.variable_bptt
         self.per_window = self.fuse == 1 and (B == 1 or self.variable)
@@ -97,7 +97,7 @@ class Windows:
                    model.cfg.dtype)  # fmt: skip
 
 
-def prepare_chars(cfg, model_cfg, texts, resumed, reporter) -> Data:
+def prepare_chars(cfg, model_cfg, texts, resumed, reporter, backend) -> Data:
     """The char level: the text's vocabulary (or the checkpoint's), its ids split
     into train, validation and test, in the text's order."""
     text = texts.train
@@ -125,7 +125,7 @@ def prepare_chars(cfg, model_cfg, texts, resumed, reporter) -> Data:
         val, skipped["valid"] = vocab.encode_known(texts.valid)
     if texts.test is not None:
         test, skipped["test"] = vocab.encode_known(texts.test)
-    batcher = Windows(cfg, model_cfg, train, "chars")
+    batcher = Windows(cfg, model_cfg, train, "chars", backend)
     held = WindowsHeldOut(model_cfg.window, cfg.carry_state, val, test, "chars")
     line = f", {len(val)} held out" if held.val is not None else ""
     if test is not None:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import pytrnn
 from pytrnn.cli.main import app
 from pytrnn.graphs.params import init_params
+from pytrnn.runtime.backends import windows_per_call
 from pytrnn.training import train
 from pytrnn.training.progress import PrintReporter
 
@@ -98,13 +99,15 @@ def test_trainer_fused_pass_equals_per_window_pass(tmp_path, fuse):
 
 def test_default_fuse_covers_a_pass_in_even_chunks():
     cfg = pytrnn.TrainConfig()
-    assert cfg.resolved_fuse("jax", 119) == 119  # one call
-    assert cfg.resolved_fuse("jax", 18612) == 255  # 73 calls, 3 padding windows
-    assert cfg.resolved_fuse("numba", 18612) == 1  # the notebook's one call per window
-    assert pytrnn.TrainConfig(fuse=16).resolved_fuse("jax", 18612) == 16
+    assert windows_per_call(cfg, "jax", 119) == 119  # one call
+    assert windows_per_call(cfg, "jax", 18612) == 255  # 73 calls, 3 padding windows
+    assert (
+        windows_per_call(cfg, "numba", 18612) == 1
+    )  # the notebook's one call per window
+    assert windows_per_call(pytrnn.TrainConfig(fuse=16), "jax", 18612) == 16
     # sentences: groups of one bucket per call on JAX (tests/training/test_word_fused.py)
-    assert pytrnn.TrainConfig(level="word").resolved_fuse("jax", 100) == 16
-    assert pytrnn.TrainConfig(level="word").resolved_fuse("c", 100) == 1
+    assert windows_per_call(pytrnn.TrainConfig(level="word"), "jax", 100) == 16
+    assert windows_per_call(pytrnn.TrainConfig(level="word"), "c", 100) == 1
 
 
 def test_trainer_batch_matches_numpy_over_the_same_streams(tmp_path):

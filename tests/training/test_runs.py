@@ -483,7 +483,7 @@ def test_word_shuffle_is_seeded_and_new_each_pass():
 
     def order(seed, p):
         cfg = TrainConfig(level="word", seed=seed, backend="c")
-        return Sentences(cfg, [(np.zeros(3), np.zeros(3))] * 50).order(p)
+        return Sentences(cfg, [(np.zeros(3), np.zeros(3))] * 50, "c").order(p)
 
     np.testing.assert_array_equal(order(3, 0), order(3, 0))
     assert sorted(order(3, 0)) == list(range(50))

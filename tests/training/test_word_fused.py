@@ -14,6 +14,7 @@ import pytrnn
 from pytrnn.cli.main import app
 from pytrnn.data.words import WordVocab, bucket
 from pytrnn.graphs.params import init_params
+from pytrnn.runtime.backends import windows_per_call
 from pytrnn.training import train
 from pytrnn.training.progress import PrintReporter
 from pytrnn.training.sentences import (
@@ -116,7 +117,7 @@ def test_fused_word_run_trains_the_chunks_it_reports(small_text, tmp_path, backe
     tr = held_out_sentences(cfg, texts)[0]
     vocab = WordVocab(tuple(r.checkpoint.vocab))
     seqs = [vocab.encode_sentence(s) for s in tr]
-    chunks = Sentences(cfg, seqs).order(0)
+    chunks = Sentences(cfg, seqs, backend).order(0)
     assert any(len(c) < 4 for c in chunks) and any(len(c) == 4 for c in chunks)
     P = init_params(r.model.cfg, np.random.default_rng(5))
     losses = []
@@ -142,9 +143,11 @@ def test_sentences_fuse_by_default_on_jax_and_the_run_keeps_it(small_text, tmp_p
     from pytrnn.runtime import checkpoint as ck
 
     word = pytrnn.TrainConfig(level="word")
-    assert word.resolved_fuse("jax", 0) == FUSE_SENTENCES == 16
-    assert word.resolved_fuse("c", 0) == 1
-    assert pytrnn.TrainConfig(level="word", mode="unroll").resolved_fuse("jax", 0) == 1
+    assert windows_per_call(word, "jax", 0) == FUSE_SENTENCES == 16
+    assert windows_per_call(word, "c", 0) == 1
+    assert (
+        windows_per_call(pytrnn.TrainConfig(level="word", mode="unroll"), "jax", 0) == 1
+    )
     r = CliRunner().invoke(
         app,
         [
