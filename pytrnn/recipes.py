@@ -236,22 +236,6 @@ def attribute(message: str, origins: dict, values: dict) -> str:
     return message + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def unused_options(values: dict, typed: set, origins: dict) -> str | None:
-    """What a typed option would silently leave unchanged, as an error line, or
-    None. ``--dropout`` is each place's rate only where that place has none of its
-    own: with --dropouti, --dropouth and --dropouto all set it changes nothing."""
-    places = ("dropouti", "dropouth", "dropouto")
-    if "dropout" in typed and all(values.get(p) is not None for p in places):
-        set_by = sorted({origins.get(p, "the command line") for p in places})
-        shown = ", ".join(f"{flag(p)} {values[p]}" for p in places)
-        return (
-            f"--dropout {values['dropout']} would change nothing: {shown} (from "
-            f"{' and '.join(set_by)}) set every place's rate; type those instead "
-            f"(AWD-LSTM's --dropout is --dropouto)"
-        )
-    return None
-
-
 def toml_string(value: str) -> str:
     """A TOML basic string: backslash and quote escaped, and every control
     character (a newline in a path, say) as its \\uXXXX escape, which TOML needs."""

@@ -26,8 +26,17 @@ from pytrnn.errors import ConfigError, PytrnnError
 CLI_NAMES = {"max_words": "vocab-size"}
 KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
 # (options, when they would change nothing, why and what to type instead): a typed
-# option is refused there, never ignored (a recipe's or a file's value is left alone)
+# option is refused there, never ignored (a recipe's or a file's value is left alone).
+# ``why`` may name {m} and {t} (the configs), and {places} and {set_by} (the three
+# place rates and where they came from)
 INERT = [
+    (
+        ("dropout",),
+        lambda m, t: None not in (m.dropouti, m.dropouth, m.dropouto),
+        "is each place's rate where it has none of its own, and {places} (from "
+        "{set_by}) set every place's rate; type those instead (AWD-LSTM's --dropout "
+        "is --dropouto)",
+    ),
     (
         ("max_sentence_len",),
         lambda m, t: t.resolved_layout != "sentences",
@@ -159,19 +168,25 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
             f"--recipe {recipe} trains at the {level} level: --level "
             f"{options['level']} cannot be combined with it"
         )
-    unused = recipes.unused_options(options, set(given_by_name), origins)
-    if unused:
-        raise ConfigError(unused)
-    refuse_inert(options, given_by_name)
+    refuse_inert(options, given_by_name, origins)
     if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
         options["lr"] = default_lr(options["optimizer"])
     return options, set(given_by_name) | set(chosen), origins
 
 
-def refuse_inert(options: dict, typed) -> None:
-    """A typed option that would change nothing here is one ConfigError (INERT)."""
+def refuse_inert(options: dict, typed, origins: dict | None = None) -> None:
+    """A typed option that would change nothing here is one ConfigError (INERT),
+    naming where the values that make it so came from (``origins``)."""
     model = from_options(RNNConfig, options)  # unchecked: the rules' conditions
     run = from_options(TrainConfig, options)
+    places = ("dropouti", "dropouth", "dropouto")
+    set_by = sorted({(origins or {}).get(p, "the command line") for p in places})
+    facts = dict(
+        m=model,
+        t=run,
+        places=", ".join(f"{recipes.flag(p)} {options.get(p)}" for p in places),
+        set_by=" and ".join(set_by),
+    )
     for names, idle, why in INERT:
         for name in names:
             if name in typed and idle(model, run):
@@ -179,7 +194,7 @@ def refuse_inert(options: dict, typed) -> None:
                 shown = recipes.flag(cli_name(name)) + (
                     "" if isinstance(v, bool) else f" {v}"
                 )
-                why = why.format(m=model, t=run)
+                why = why.format(**facts)
                 raise ConfigError(f"{shown} would change nothing: it {why}")
 
 

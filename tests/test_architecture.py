@@ -228,3 +228,29 @@ def test_the_loop_never_asks_what_it_drives(tmp_path):
         "loop.py:1 adam",
         "loop.py:1 sgd",
     ]
+
+
+def test_one_loop_given_a_batcher_and_a_scorer():
+    """Every level and layout trains through the one concrete Loop: no subclass of
+    it anywhere in the package, and each of training.run's PREPARE entries hands it
+    a batcher and a scorer with the methods it calls."""
+    import inspect
+
+    from pytrnn.training import loop, run
+
+    assert loop.Loop.__subclasses__() == []
+    for prepare in run.PREPARE.values():
+        params = list(inspect.signature(prepare).parameters)
+        assert params == ["cfg", "model_cfg", "texts", "resumed", "reporter", "backend"]
+    from pytrnn.training.figures import CharFigures, WordFigures
+    from pytrnn.training.sentences import Sentences
+    from pytrnn.training.windows import Windows
+
+    for batcher in (Windows, Sentences):
+        for name in ("order", "chunks", "warm_chunks", "steps", "line"):
+            assert callable(getattr(batcher, name)), (batcher, name)
+    for figures in (CharFigures, WordFigures):
+        for name in ("pass_metrics", "test_metrics", "pass_line", "test_line",
+                     "sample", "validates", "has_test"):  # fmt: skip
+            assert callable(getattr(figures, name)), (figures, name)
+        assert figures.unit and figures.val_key

@@ -98,15 +98,6 @@ class RNN:
         traces one per shape; unroll builds one graph per length): pad to buckets."""
         return self.programs.static_shapes
 
-    def _args(self, x, y, pad_to):
-        return seq_args(self.cfg, self.mode, x, y, pad_to)
-
-    def traces_lengths(self, masked: bool) -> bool:
-        """True where padded sentences of every bucket share one graph of free
-        length that JAX traces per bucket, so PyTensor rewrites it only once
-        (patches.patch_jax_free_lengths). Truncated BPTT keeps a graph per length."""
-        return self.programs.traces_lengths(masked)
-
     def compile(
         self,
         length: int | None = None,
@@ -228,7 +219,7 @@ class RNN:
         """One SGD step; returns (loss, data_loss) before the update, as the notebook.
         ``sync=False`` leaves them on the device; ``drop``: the dropout masks
         (``draw_drop``), None draws them from the model's generator."""
-        args, length, masked = self._args(x, y, pad_to)
+        args, length, masked = seq_args(self.cfg, self.mode, x, y, pad_to)
         mask = args[2] if masked else None
         return self._one(
             one(args[0], args[1], mask, length, 1, self.cfg.dtype), sync, drop
@@ -262,7 +253,7 @@ class RNN:
 
     def seq_loss(self, x, y, pad_to: int | None = None) -> tuple[float, float]:
         """(loss, data_loss) of a sequence without updating: validation."""
-        args, length, masked = self._args(x, y, pad_to)
+        args, length, masked = seq_args(self.cfg, self.mode, x, y, pad_to)
         loss, data_loss = self.programs.sequence("loss", length, masked)(*args)
         return float(loss), float(data_loss)
 
@@ -303,7 +294,7 @@ class RNN:
 
     def predict_prob(self, x, pad_to: int | None = None) -> np.ndarray:
         """(vocab,) probabilities of the next id after the last step of x."""
-        args, length, masked = self._args(x, None, pad_to)
+        args, length, masked = seq_args(self.cfg, self.mode, x, None, pad_to)
         return np.asarray(self.programs.sequence("prob", length, masked)(*args))
 
     def predict(self, x, pad_to: int | None = None) -> int:
