@@ -156,3 +156,25 @@ def held_out_chunk(seqs, T: int, columns: int, dtype) -> Chunk:
     scoring call's chunk."""
     X, Y, M = pad_sentences(seqs, T, dtype, columns)
     return one(X, Y, M, sum(len(y) for _, y in seqs), X.shape[1], dtype)
+
+
+def eval_streams(ids, L: int, streams: int):
+    """Held-out ids as E contiguous streams (wlm's ``batchify``: E = ``streams``,
+    fewer for a short text; the remainder of fewer than E tokens left out): E and
+    the stream (E, n)."""
+    E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
+    n = len(ids) // E
+    return E, np.asarray(ids)[: n * E].reshape(E, n)
+
+
+def carried_chunks(S, T: int, dtype):
+    """The streams S (E, n) from their first position in chunks of T steps, each
+    one window of E streams, the last right-padded under its mask: (real steps,
+    chunk) pairs."""
+    E, n = S.shape
+    for i in range(0, n - 1, T):
+        m = min(T, n - 1 - i)
+        X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
+        M = np.zeros((T, E), dtype)
+        X[:m], Y[:m], M[:m] = S[:, i : i + m].T, S[:, i + 1 : i + 1 + m].T, 1
+        yield m, one(X, Y, M, E * m, E, dtype)

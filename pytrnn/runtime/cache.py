@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pytrnn.data.batches import carried_chunks, eval_streams
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.forward import state_shape
 
@@ -92,11 +93,10 @@ def cache_loss(
     ``streams`` contiguous streams (wlm's batchify, as held-out scoring cuts it),
     windows of L, each from its stream's carried state or, without ``carry``,
     from zero."""
-    from pytrnn.runtime.scoring import LOGITS_PER_CALL, MAX_WINDOWS_IN_A_ROW
+    from pytrnn.runtime.scoring import windows_in_a_row
 
-    ids = np.asarray(ids)
-    E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
-    n = len(ids) // E
+    E, S = eval_streams(ids, L, streams)
+    n = S.shape[1]
     if cache.window >= n - 1:  # no position would have W positions behind it
         raise ConfigError(
             f"--cache-window {cache.window} is not shorter than the "
@@ -104,30 +104,16 @@ def cache_loss(
             f"cache would never be used; pick a smaller window (or a "
             f"smaller --batch: longer streams)"
         )
-    S = ids[: n * E].reshape(E, n)
-    k = 1
-    if carry and model.mode != "unroll":
-        k = max(
-            1,
-            min(
-                LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
-                -(-(n - 1) // L),
-                MAX_WINDOWS_IN_A_ROW,
-            ),
-        )
+    k = windows_in_a_row(model, L, E, n) if carry else 1
     T, W = k * L, cache.window
     zeros = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
     h = zeros
     hist_h = np.zeros((W, E, model.cfg.widths[-1]))
     hist_y = np.full((W, E), -1, np.int64)  # no token: never a hit
     total, seen = 0.0, 0
-    for i in range(0, n - 1, T):
-        m = min(T, n - 1 - i)
-        X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
-        M = np.zeros((T, E), model.cfg.dtype)
-        X[:m], Y[:m], M[:m] = S[:, i : i + m].T, S[:, i + 1 : i + 1 + m].T, 1
-        errors, top, h = model.batch_states(X, Y, M, h if carry else zeros)
-        y = Y[:m].astype(np.int64)
+    for m, chunk in carried_chunks(S, T, model.cfg.dtype):
+        errors, top, h = model.states(chunk, h if carry else zeros)
+        y = chunk.Y[0, :m].astype(np.int64)
         total += mixed_errors(
             errors[:m], top[:m].astype(np.float64), hist_h, hist_y, y, seen, cache
         ).sum()

@@ -278,18 +278,17 @@ class RNN:
         B = np.shape(X)[1]
         return self.score(one(X, Y, M, 0, B, self.cfg.dtype), h0)
 
-    def batch_states(self, X, Y, M, h0):
-        """B streams X, Y (T, B) under the mask M from their carried states h0
-        (S, B, H), without updating: every position's -log p[y] (T, B), the top
-        layer's states (T, B, H) and the states after the last real step (the
-        neural cache's inputs, pytrnn.runtime.cache)."""
-        X, Y = np.asarray(X, np.int32), np.asarray(Y, np.int32)
+    def states(self, chunk: Chunk, h0):
+        """A chunk's one window of B streams (T, B) under its mask from their carried
+        states h0 (S, B, H), without updating: every position's -log p[y] (T, B),
+        the top layer's states (T, B, H) and the states after the last real step
+        (the neural cache's inputs, pytrnn.runtime.cache)."""
+        X, Y = np.asarray(chunk.X[0], np.int32), np.asarray(chunk.Y[0], np.int32)
         check_ids(self.cfg, X, Y)
         T, B = X.shape
         fn = self.programs.sequence("states", T, True, B)
-        errors, top, h = fn(
-            X, Y, np.asarray(M, self.cfg.dtype), np.asarray(h0, self.cfg.dtype)
-        )
+        M = np.asarray(chunk.M[0], self.cfg.dtype)
+        errors, top, h = fn(X, Y, M, np.asarray(h0, self.cfg.dtype))
         return np.asarray(errors), np.asarray(top), np.asarray(h)
 
     def predict_prob(self, x, pad_to: int | None = None) -> np.ndarray:

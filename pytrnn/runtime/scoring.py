@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from pytrnn.data.batches import held_out_chunk, one
+from pytrnn.data.batches import carried_chunks, eval_streams, held_out_chunk
 from pytrnn.data.words import bucket
 from pytrnn.graphs.forward import state_shape
 
@@ -88,33 +88,29 @@ def held_out(
     return total, sum(n for _, n in windows)
 
 
+def windows_in_a_row(model, L: int, E: int, n: int) -> int:
+    """A carrying model's windows scored as one sequence (one call): as many as the
+    logits budget allows; one for the unrolled mode, whose graph unrolls every
+    step."""
+    if model.mode == "unroll":
+        return 1
+    V = model.cfg.vocab_size
+    return max(1, min(LOGITS_PER_CALL // (L * E * V), -(-(n - 1) // L),
+                      MAX_WINDOWS_IN_A_ROW))  # fmt: skip
+
+
 def _carried(model, ids, L, streams):
     """wlm's evaluate: the text cut into E contiguous streams (batchify), windows
     of L, each stream's state carried from window to window; k windows per call
     (one sequence of kL steps: without a gradient the windows' edges change
     nothing), the last call right-padded under the mask (its final state is never
     used)."""
-    E = max(1, min(streams, (len(ids) - 1) // max(L, 1)))
-    n = len(ids) // E
-    S = ids[: n * E].reshape(E, n)
-    k = max(
-        1,
-        min(
-            LOGITS_PER_CALL // (L * E * model.cfg.vocab_size),
-            -(-(n - 1) // L),
-            MAX_WINDOWS_IN_A_ROW,
-        ),
-    )
-    if model.mode == "unroll":  # its graph unrolls every step: keep it a window long
-        k = 1
-    T = k * L
+    E, S = eval_streams(ids, L, streams)
+    n = S.shape[1]
+    T = windows_in_a_row(model, L, E, n) * L
     h = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
     total = 0.0
-    for i in range(0, n - 1, T):
-        m = min(T, n - 1 - i)
-        X, Y = np.zeros((T, E), np.int32), np.zeros((T, E), np.int32)
-        M = np.zeros((T, E), model.cfg.dtype)
-        X[:m], Y[:m], M[:m] = S[:, i : i + m].T, S[:, i + 1 : i + 1 + m].T, 1
-        loss, h = model.score(one(X, Y, M, E * m, E, model.cfg.dtype), h)
+    for _, chunk in carried_chunks(S, T, model.cfg.dtype):
+        loss, h = model.score(chunk, h)
         total += loss
     return total, E * (n - 1)

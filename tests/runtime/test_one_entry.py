@@ -38,25 +38,30 @@ def entries(monkeypatch):
 
 @pytest.fixture
 def scores(monkeypatch):
-    """Count the calls of RNN.score, and fail any held-out loss program reached
-    without it."""
+    """Count the calls of RNN.score (and of RNN.states, the cache's), and fail any
+    held-out loss program reached without them."""
     calls, inside = [], []
-    score, sequence = RNN.score, Programs.sequence
 
-    def counted(self, chunk, *a, **kw):
-        calls.append(chunk)
-        inside.append(True)
-        try:
-            return score(self, chunk, *a, **kw)
-        finally:
-            inside.pop()
+    def counting(entry):
+        def counted(self, chunk, *a, **kw):
+            calls.append(chunk)
+            inside.append(True)
+            try:
+                return entry(self, chunk, *a, **kw)
+            finally:
+                inside.pop()
+
+        return counted
+
+    sequence = Programs.sequence
 
     def guarded(self, kind, *a, **kw):
-        if kind in ("loss", "carried_loss"):
+        if kind in ("loss", "carried_loss", "states"):
             assert inside, "held-out scoring outside RNN.score"
         return sequence(self, kind, *a, **kw)
 
-    monkeypatch.setattr(RNN, "score", counted)
+    monkeypatch.setattr(RNN, "score", counting(RNN.score))
+    monkeypatch.setattr(RNN, "states", counting(RNN.states))
     monkeypatch.setattr(Programs, "sequence", guarded)
     return calls
 
@@ -105,3 +110,20 @@ def test_every_layout_trains_and_scores_through_it(entries, scores, kw, tmp_path
     assert len(entries) > 0 and len(scores) > 0
     assert [c.X.ndim for c in scores] == [3] * len(scores)  # (1, T, B) each
     assert r.test is not None and r.best_path is not None  # test and validation
+
+
+def test_carried_and_cached_scoring_go_through_chunks(scores):
+    """wlm's evaluate (streams carrying their states) and the neural cache score
+    through RNN.score and RNN.states, chunk by chunk."""
+    from pytrnn.runtime.cache import Cache, cache_loss
+    from pytrnn.runtime.scoring import windows_loss
+
+    m = RNN(
+        pytrnn.RNNConfig(vocab_size=7, hidden=4, window=5), mode="scan", backend="jax"
+    )
+    ids = np.arange(60) % 7
+    windows_loss(m, ids, 5, carry=True, streams=3)
+    n = len(scores)
+    assert n > 0
+    cache_loss(m, ids, 5, Cache(window=4, theta=0.5, lam=0.1), True, 3)
+    assert len(scores) > n
