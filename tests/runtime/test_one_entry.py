@@ -12,26 +12,32 @@ from pytrnn.runtime.model import RNN
 from pytrnn.runtime.programs import Programs
 
 
-@pytest.fixture
-def entries(monkeypatch):
-    """Count the calls of RNN.train, and fail any compiled training step reached
-    without it."""
-    calls, inside = [], []
-    train, step = RNN.train, RNN._train
+def counting(entry, calls: list, inside: list):
+    """``entry``, recording each chunk it is given and whether a call is inside it."""
 
     def counted(self, chunk, *a, **kw):
         calls.append(chunk)
         inside.append(True)
         try:
-            return train(self, chunk, *a, **kw)
+            return entry(self, chunk, *a, **kw)
         finally:
             inside.pop()
+
+    return counted
+
+
+@pytest.fixture
+def entries(monkeypatch):
+    """Count the calls of RNN.train, and fail any compiled training step reached
+    without it."""
+    calls, inside = [], []
+    step = RNN._train
 
     def guarded(self, *a, **kw):
         assert inside, "a training step outside RNN.train"
         return step(self, *a, **kw)
 
-    monkeypatch.setattr(RNN, "train", counted)
+    monkeypatch.setattr(RNN, "train", counting(RNN.train, calls, inside))
     monkeypatch.setattr(RNN, "_train", guarded)
     return calls
 
@@ -41,18 +47,6 @@ def scores(monkeypatch):
     """Count the calls of RNN.score (and of RNN.states, the cache's), and fail any
     held-out loss program reached without them."""
     calls, inside = [], []
-
-    def counting(entry):
-        def counted(self, chunk, *a, **kw):
-            calls.append(chunk)
-            inside.append(True)
-            try:
-                return entry(self, chunk, *a, **kw)
-            finally:
-                inside.pop()
-
-        return counted
-
     sequence = Programs.sequence
 
     def guarded(self, kind, *a, **kw):
@@ -60,8 +54,8 @@ def scores(monkeypatch):
             assert inside, "held-out scoring outside RNN.score"
         return sequence(self, kind, *a, **kw)
 
-    monkeypatch.setattr(RNN, "score", counting(RNN.score))
-    monkeypatch.setattr(RNN, "states", counting(RNN.states))
+    monkeypatch.setattr(RNN, "score", counting(RNN.score, calls, inside))
+    monkeypatch.setattr(RNN, "states", counting(RNN.states, calls, inside))
     monkeypatch.setattr(Programs, "sequence", guarded)
     return calls
 
