@@ -84,7 +84,7 @@ def resolve_aliases(ctx: typer.Context, options: dict) -> dict:
     }
 
 
-def with_sources(ctx: typer.Context, options: dict, recipe, config):
+def with_sources(options: dict, typed_names: set, recipe, config):
     """The options after --recipe, then --config, then what was typed, resolved by
     the library (pytrnn.resolve); the names set by any of them (a resumed run
     compares those with its checkpoint); and where each value not typed came from
@@ -97,9 +97,7 @@ def with_sources(ctx: typer.Context, options: dict, recipe, config):
             f"--config takes one file, got {len(config)} "
             f"({', '.join(config)}): merge them into one"
         )
-    typed = {
-        name: options[name] for name in given_options(ctx) if name not in SOURCE_OPTIONS
-    }
+    typed = {name: options[name] for name in typed_names if name not in SOURCE_OPTIONS}
     resolved, given, origins = resolve_options(
         recipe, config[0] if config else None, typed
     )
@@ -223,8 +221,9 @@ def train(
     options = resolve_aliases(
         ctx, {k: value(v) for k, v in ctx.params.items() if k not in SOURCE_OPTIONS}
     )
-    options, given, origins = with_sources(ctx, options, recipe, config)
-    for line in notes(recipe, given_options(ctx)):
+    typed = given_options(ctx)
+    options, given, origins = with_sources(options, typed, recipe, config)
+    for line in notes(recipe, typed):
         typer.echo(line, err=True)
     if print_config:  # a resumed run's rate stays unset: the file resumes with its own
         from pytrnn.recipes import to_toml

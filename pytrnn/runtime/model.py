@@ -144,11 +144,12 @@ class RNN:
         M = None if chunk.M is None else np.asarray(chunk.M, self.cfg.dtype)
         K, T = X.shape[:2]
         B = X.shape[2] if X.ndim == 3 else None
-        if drop is None and rng is not None:
+        fused = chunk.fused and not chunk.each
+        # a fused chunk's masks from rng or the model's generator; a window's from
+        # rng, else drawn when it trains (_train)
+        if drop is None and self.cfg.noisy and (rng is not None or fused):
             drop = self.draw_drop(T, B, K if chunk.fused else None, rng=rng)
-        if chunk.fused and not chunk.each:
-            if drop is None and self.cfg.noisy:
-                drop = self.draw_drop(T, B, K)
+        if fused:
             fn, args = self.stepper.chunk(self.programs, X, Y, chunk.weights, drop, M)
             losses, data_losses = fn(*args)
             return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
@@ -257,15 +258,20 @@ class RNN:
         loss, data_loss = self.programs.sequence("loss", length, masked)(*args)
         return float(loss), float(data_loss)
 
+    def _held_out(self, chunk: Chunk):
+        """A scoring chunk's one window of B streams: X, Y (T, B), checked, and the
+        mask."""
+        X, Y = np.asarray(chunk.X[0], np.int32), np.asarray(chunk.Y[0], np.int32)
+        check_ids(self.cfg, X, Y)
+        return X, Y, np.asarray(chunk.M[0], self.cfg.dtype)
+
     def score(self, chunk: Chunk, h0=None):
         """Summed data loss of a chunk's one window of B streams (T, B) under its
         mask, without updating: held-out text, B windows (or sentences) a call. With
         ``h0`` (S, B, H) each stream starts from its carried state, and the states
         after the last step come back too: (loss, states)."""
-        X, Y = np.asarray(chunk.X[0], np.int32), np.asarray(chunk.Y[0], np.int32)
-        check_ids(self.cfg, X, Y)
+        X, Y, M = self._held_out(chunk)
         T, B = X.shape
-        M = np.asarray(chunk.M[0], self.cfg.dtype)
         if h0 is None:
             _, data_loss = self.programs.sequence("loss", T, True, B)(X, Y, M)
             return float(data_loss) * chunk.streams
@@ -283,11 +289,9 @@ class RNN:
         states h0 (S, B, H), without updating: every position's -log p[y] (T, B),
         the top layer's states (T, B, H) and the states after the last real step
         (the neural cache's inputs, pytrnn.runtime.cache)."""
-        X, Y = np.asarray(chunk.X[0], np.int32), np.asarray(chunk.Y[0], np.int32)
-        check_ids(self.cfg, X, Y)
+        X, Y, M = self._held_out(chunk)
         T, B = X.shape
         fn = self.programs.sequence("states", T, True, B)
-        M = np.asarray(chunk.M[0], self.cfg.dtype)
         errors, top, h = fn(X, Y, M, np.asarray(h0, self.cfg.dtype))
         return np.asarray(errors), np.asarray(top), np.asarray(h)
 

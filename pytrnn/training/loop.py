@@ -82,16 +82,16 @@ class Loop:
         lr_now: float | None = None,
         backend: str | None = None,
     ):
-        """``backend``: the run's, resolved (training.run); ``lr_now``: the rate of the next pass (a resumed run's, decided by
-        training.run.resolve_resumed); None: the configured rate."""
+        """``lr_now``: the rate of the next pass (a resumed run's, decided by
+        training.run.resolve_resumed); None: the configured rate. ``backend``: the
+        run's, resolved once by training.run."""
         self.cfg, self.reporter = cfg, reporter
         self.signals = signals or Signals()
         self.corpus_name, self.vocab = data.name, data.vocab
         self.batcher, self.figures, self.line = data.batcher, data.figures, data.line
         self.unit, self.val_key = self.figures.unit, self.figures.val_key
-        if (
-            model_cfg.nt_asgd and not self.figures.validates()
-        ):  # a share that held out nothing
+        # a share that held out nothing
+        if model_cfg.nt_asgd and not self.figures.validates():
             raise ConfigError(
                 "--nt-asgd switches to averaged SGD when validation "
                 "stalls, and this text holds no validation out: give "

@@ -1,6 +1,7 @@
 """``train``: what ``pytrnn train`` runs. It settles the run's configuration (a
 resumed run keeps what fixes its data and model), decides where the checkpoint goes
-without ever overwriting another run, loads the texts and hands the level's data (pytrnn.training.windows, .stream, .sentences) to the one loop.
+without ever overwriting another run, loads the texts and hands the level's data
+(pytrnn.training.windows, .stream, .sentences) to the one loop.
 """
 
 from __future__ import annotations

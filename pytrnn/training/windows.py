@@ -77,24 +77,24 @@ class Windows:
         return len(order)
 
     def chunks(self, model, order, j, n) -> list:
+        return self._cut(model, order[j : j + n])
+
+    def _cut(self, model, wins) -> list:
+        """The chunks of these windows (starts, or (start, length) rows)."""
         cut = variable_chunks if self.variable else window_chunks
-        return cut(self.local_streams(model), order[j : j + n], self.window,
-                   self.chunk, not self.per_window, model.cfg.dtype)  # fmt: skip
+        return cut(self.local_streams(model), wins, self.window, self.chunk,
+                   not self.per_window, model.cfg.dtype)  # fmt: skip
 
     def warm_chunks(self, model) -> list:
         """A chunk of each shape training starts with: the text's first (the
         adaptive softmax compiles for the rows its targets need; any other model
         the same program whatever the ids). Variable windows: --window's bucket (the
         others compile when met)."""
-        streams, K = self.local_streams(model), self.chunk
+        k = 1 if self.per_window else self.chunk
         if self.variable:
-            n = min(self.window, streams.shape[1] - 1)
-            first = np.array([(0, n)] * (1 if self.per_window else K))
-        else:
-            first = self.starts[: 1 if self.per_window else K]
-        cut = variable_chunks if self.variable else window_chunks
-        return cut(streams, first, self.window, K, not self.per_window,
-                   model.cfg.dtype)  # fmt: skip
+            n = min(self.window, self.local_streams(model).shape[1] - 1)
+            return self._cut(model, np.array([(0, n)] * k))
+        return self._cut(model, self.starts[:k])
 
 
 def prepare_chars(cfg, model_cfg, texts, resumed, reporter, backend) -> Data:
