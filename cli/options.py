@@ -142,6 +142,14 @@ init = Annotated[
         rich_help_panel=MODEL,
     ),
 ]
+two_biases = Annotated[
+    bool,
+    typer.Option(
+        "--two-biases",
+        help="torch's two biases per layer, bh and bhh, each trained (default: with --init wlm; the GRU has both always).",
+        rich_help_panel=MODEL,
+    ),
+]
 locked_dropout = Annotated[
     bool,
     typer.Option(
@@ -281,3 +289,5 @@ no_anneal_on_plateau = Annotated[
     bool, typer.Option("--no-anneal-on-plateau", hidden=True)
 ]
 no_head_bias = Annotated[bool, typer.Option("--no-head-bias", hidden=True)]
+no_two_biases = Annotated[bool, typer.Option("--no-two-biases", hidden=True)]
+no_every_window = Annotated[bool, typer.Option("--no-every-window", hidden=True)]

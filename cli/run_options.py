@@ -106,6 +106,14 @@ carry_state = Annotated[
         rich_help_panel=TRAINING,
     ),
 ]
+every_window = Annotated[
+    bool,
+    typer.Option(
+        "--every-window",
+        help="Train a stream's every window as wlm's get_batch cuts it, the last one shorter (default: the notebook's rule, which drops it).",
+        rich_help_panel=TRAINING,
+    ),
+]
 passes = Annotated[
     int, typer.Option(help="Passes over the text.", rich_help_panel=TRAINING)
 ]

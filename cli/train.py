@@ -30,6 +30,8 @@ NEGATIONS = {
         "locked_dropout",
         "anneal_on_plateau",
         "head_bias",
+        "two_biases",
+        "every_window",
     )
 }
 
@@ -145,6 +147,7 @@ def train(
     tied: o.tied = D["tied"],
     dropout: o.dropout = D["dropout"],
     init: o.init = D["init"],
+    two_biases: o.two_biases = D["two_biases"],
     locked_dropout: o.locked_dropout = D["locked_dropout"],
     dropouti: o.dropouti = D["dropouti"],
     dropouth: o.dropouth = D["dropouth"],
@@ -176,6 +179,7 @@ def train(
     clip_norm: r.clip_norm = D["clip_norm"],
     bptt_truncate: r.bptt_truncate = D["bptt_truncate"],
     carry_state: r.carry_state = D["carry_state"],
+    every_window: r.every_window = D["every_window"],
     passes: r.passes = D["passes"],
     seed: r.seed = D["seed"],
     batch: r.batch = D["batch"],
@@ -206,6 +210,8 @@ def train(
     no_locked_dropout: o.no_locked_dropout = False,
     no_anneal_on_plateau: o.no_anneal_on_plateau = False,
     no_head_bias: o.no_head_bias = False,
+    no_two_biases: o.no_two_biases = False,
+    no_every_window: o.no_every_window = False,
 ):
     """Train the RNN, printing the notebook's line per pass, then sample."""
     from pytrnn.runtime.parallel import ask_for_host_devices

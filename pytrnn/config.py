@@ -110,6 +110,10 @@ class RNNConfig:
     loss_scale: str = option("window", LOCKED)
     # "notebook": randn / sqrt(fan_in); "wlm": its init_weights
     init: str = option("notebook", LOCKED)
+    # torch's two biases per layer (b_ih, b_hh: ``bh``, ``bhh``) for the tanh cell and
+    # the LSTM, each trained as a parameter of its own; None: with --init wlm (the GRU
+    # has both always)
+    two_biases: bool | None = option(None, LOCKED)
     # AWD-LSTM's regularizers (docs/awd-lstm.md); every one at 0 / None / False is off
     # one mask per stream and window, shared by its steps
     locked_dropout: bool = option(False, LOCKED)
@@ -141,6 +145,8 @@ class RNNConfig:
     def __post_init__(self):
         if self.lr is None:  # the one place a rate left unset is decided
             object.__setattr__(self, "lr", default_lr(self.optimizer))
+        if self.two_biases is None:  # torch's layout with torch's init
+            object.__setattr__(self, "two_biases", self.init == "wlm")
 
     @property
     def resolved_eps(self) -> float:
@@ -210,6 +216,7 @@ class RNNConfig:
     @classmethod
     def from_dict(cls, d: dict) -> RNNConfig:
         known = {f.name for f in fields(cls)}
+        d = {"two_biases": False, **d}  # written before two biases: one bias
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
@@ -247,6 +254,9 @@ class TrainConfig:
     tokenizer: str | None = option(None, LOCKED)
     # each window starts from its stream's last state (streams)
     carry_state: bool = option(False, LOCKED)
+    # a stream's every window as wlm's get_batch cuts it, the last one partial (the
+    # notebook's rule, i + 1 + L >= n ends a pass, drops it)
+    every_window: bool = option(False, LOCKED)
     # word level: most frequent words kept (--vocab-size)
     max_words: int = option(8000, LOCKED)
     # word level: longer sentences are skipped; 0: no limit

@@ -44,6 +44,12 @@ INERT = [
         "has none",
     ),
     (
+        ("every_window",),
+        lambda m, t: t.resolved_layout == "sentences" or m.variable_bptt,
+        "is for the fixed windows of a stream (--layout stream); --variable-bptt's "
+        "windows and sentences reach the end already",
+    ),
+    (
         ("max_words", "lower"),
         lambda m, t: t.level == "char",
         "is a word-level option (add --level word)",
@@ -68,6 +74,12 @@ INERT = [
         ("div_value",),
         lambda m, t: m.softmax != "adaptive",
         "is for --softmax adaptive, not --softmax {m.softmax}",
+    ),
+    (
+        ("two_biases",),
+        lambda m, t: m.cell == "gru",
+        "is the tanh cell's and the LSTM's choice: the GRU keeps torch's two biases "
+        "always",
     ),
     (
         ("lr_decay_after",),
@@ -169,9 +181,14 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
             f"{options['level']} cannot be combined with it"
         )
     refuse_inert(options, given_by_name, origins)
+    given = set(given_by_name) | set(chosen)
+    if options["two_biases"] is None and "init" in given:  # --init wlm's layout:
+        options["two_biases"] = options["init"] == "wlm"  # a resume compares it
+        given.add("two_biases")
+        origins["two_biases"] = origins.get("init", f"--init {options['init']}")
     if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
         options["lr"] = default_lr(options["optimizer"])
-    return options, set(given_by_name) | set(chosen), origins
+    return options, given, origins
 
 
 def refuse_inert(options: dict, typed, origins: dict | None = None) -> None:

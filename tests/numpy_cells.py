@@ -8,7 +8,8 @@ layers and optimizers"), not from pytrnn's code:
   z = s(xe_z + hid_z), n = tanh(xe_n + r * hid_n), h = (1 - z) * n + z * h_prev
 - lstm (torch.nn.LSTM, gates i, f, g, o): a = xe + h_prev @ Whh,
   c = s(a_f) * c_prev + s(a_i) * tanh(a_g), h = s(a_o) * tanh(c)
-with xe = Wxh[x_t] + bh in layer 0 and h_below @ Wxh_l + bh_l above, p = softmax(h_top
+with xe = Wxh[x_t] + bh in layer 0 and h_below @ Wxh_l + bh_l above (+ bhh for the
+tanh cell and the LSTM where P has it: torch's two biases), p = softmax(h_top
 @ Why + by), loss = sum -log p[y] + reg * (sum of squares of every Wxh*, Whh*, Why).
 
 With an embedding (``Wemb`` in P, wlm's nn.Embedding): layer 0 reads
@@ -27,17 +28,27 @@ def sig(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
-def names(cell, layers, emsize=None, tied=False):
+def names(cell, layers, emsize=None, tied=False, two=False):
     out = ["Wemb"] if emsize else []
     for l in range(layers):
         s = "" if l == 0 else f"_{l}"
-        out += [f"Wxh{s}", f"Whh{s}", f"bh{s}"] + ([f"bhh{s}"] if cell == "gru" else [])
+        bhh = cell == "gru" or two
+        out += [f"Wxh{s}", f"Whh{s}", f"bh{s}"] + ([f"bhh{s}"] if bhh else [])
     return out + (["by"] if tied else ["Why", "by"])
 
 
-def init(cell, layers, D, H, rng, scale=0.5, emsize=None, tied=False):
+def input_bias(cell, P, s):
+    """torch's b_ih + b_hh where the tanh cell or the LSTM has both (``bhh`` in P:
+    nn.RNN's and nn.LSTM's two biases); the GRU's bhh is the hidden side's."""
+    if cell != "gru" and f"bhh{s}" in P:
+        return P[f"bh{s}"] + P[f"bhh{s}"]
+    return P[f"bh{s}"]
+
+
+def init(cell, layers, D, H, rng, scale=0.5, emsize=None, tied=False, two=False):
     """Random parameters, biases included (non-zero, so their gradients are tested).
-    Tied with several layers, the top layer is emsize wide (AWD-LSTM's rule)."""
+    Tied with several layers, the top layer is emsize wide (AWD-LSTM's rule).
+    ``two``: torch's two biases for the tanh cell and the LSTM too."""
     widths = [H] * (layers - 1) + [emsize if tied and layers > 1 else H]
     P = {}
     if emsize:
@@ -50,7 +61,7 @@ def init(cell, layers, D, H, rng, scale=0.5, emsize=None, tied=False):
         )
         P[f"Whh{s}"] = rng.standard_normal((Hl, k)) * scale
         P[f"bh{s}"] = rng.standard_normal(k) * 0.1
-        if cell == "gru":
+        if cell == "gru" or two:
             P[f"bhh{s}"] = rng.standard_normal(k) * 0.1
     if not tied:
         P["Why"] = rng.standard_normal((H, D)) * scale
@@ -117,9 +128,11 @@ def forward(cell, layers, P, x, drop=None, init=None, erows=None):
         if l == 0 and "Wemb" in P:
             rows = 1.0 if erows is None else erows[x][:, None]
             inp = P["Wemb"][x] * rows * (1.0 if emb_mask is None else emb_mask)
-            xe = inp @ P["Wxh"] + P["bh"]
+            xe = inp @ P["Wxh"] + input_bias(cell, P, s)
         else:
-            xe = P["Wxh"][x] + P["bh"] if l == 0 else inp @ P[f"Wxh{s}"] + P[f"bh{s}"]
+            xe = (P["Wxh"][x] if l == 0 else inp @ P[f"Wxh{s}"]) + input_bias(
+                cell, P, s
+            )
         hs, cache = _layer_forward(cell, P, s, xe, None if init is None else init[l])
         caches.append((inp, cache))
         inp = hs
@@ -244,6 +257,8 @@ def loss_and_grads(
                 dh_next, dc_next = Whh @ da, dc * f
                 dxe[t] = da
         g[f"bh{s}"] += dxe.sum(0)
+        if cell != "gru" and f"bhh{s}" in P:  # torch's second bias: the same gradient
+            g[f"bhh{s}"] += dxe.sum(0)
         if l == 0 and "Wemb" in P:  # the input use of Wemb
             g["Wxh"] += below.T @ dxe
             de = dxe @ P["Wxh"].T * (1.0 if emb_mask is None else emb_mask)

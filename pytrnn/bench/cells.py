@@ -15,7 +15,7 @@ import numpy as np
 
 from pytrnn.bench.grid import L, Row, _timed, best_of
 from pytrnn.config import RNNConfig
-from pytrnn.data.corpora import split_streams, stack_windows, window_starts
+from pytrnn.data.batches import split_streams, stack_windows, window_starts
 from pytrnn.graphs.params import init_params, weight_names
 from pytrnn.runtime.model import RNN
 

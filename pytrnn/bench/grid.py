@@ -20,13 +20,8 @@ import numpy as np
 
 from pytrnn.bench.baselines import jax_trainer, numpy_train
 from pytrnn.config import FUSE_CHUNK, RNNConfig
-from pytrnn.data.corpora import (
-    Vocab,
-    load_corpus,
-    split_streams,
-    stack_windows,
-    window_starts,
-)
+from pytrnn.data.batches import split_streams, stack_windows, window_starts
+from pytrnn.data.corpora import Vocab, load_corpus
 from pytrnn.graphs.params import init_params
 from pytrnn.runtime.backends import fuses_windows
 from pytrnn.runtime.model import RNN

@@ -25,7 +25,7 @@ from pytrnn.bench.baselines import numpy_train
 from pytrnn.bench.cells import blocked, jax_cell_trainer
 from pytrnn.bench.grid import Row, _timed, best_of, matmul_peak_gflops
 from pytrnn.config import RNNConfig, TrainConfig
-from pytrnn.data.corpora import split_streams, stack_windows, window_starts
+from pytrnn.data.batches import split_streams, stack_windows, window_starts
 from pytrnn.data.words import WordVocab, split_sentences, stream_ids
 from pytrnn.graphs.params import init_params
 from pytrnn.training.progress import PrintReporter

@@ -20,9 +20,77 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytrnn.choices import VARIABLE_BPTT_BUCKET
-from pytrnn.data.corpora import stack_variable, stack_windows
+from pytrnn.choices import VARIABLE_BPTT_BUCKET, VARIABLE_BPTT_MIN, VARIABLE_BPTT_SD
 from pytrnn.data.words import bucket
+from pytrnn.errors import CorpusError
+
+
+def window_starts(
+    n: int, window: int, unit: str = "chars", every: bool = False
+) -> np.ndarray:
+    """The notebook's windows: x = data[i:i+L], y = data[i+1:i+1+L], stride L.
+
+    The first window is always trained; a pass ends when ``i + 1 + L >= n``.
+    ``every``: every window word_language_model's ``get_batch`` cuts, ``i < n - 1``,
+    the last of ``min(L, n - 1 - i)`` steps (``window_length``).
+    """
+    if n < window + 1:
+        raise CorpusError(
+            f"the text has {n} {unit}, fewer than window+1 = {window + 1}: "
+            f"use a longer corpus or a smaller --window"
+        )
+    if every:
+        return np.arange(0, n - 1, window, dtype=np.int64)
+    last = (n - window - 2) // window  # largest k >= 1 with k*L + 1 + L < n
+    return np.arange(0, max(last, 0) + 1, dtype=np.int64) * window
+
+
+def variable_windows(n: int, bptt: int, rng, unit: str = "tokens") -> np.ndarray:
+    """AWD-LSTM's training windows over a stream of n: from i = 0 while
+    i < n - 2, a length of bptt with probability 0.95 (else bptt / 2), then
+    ``max(VARIABLE_BPTT_MIN, int(N(that, VARIABLE_BPTT_SD)))``, cut to what is left
+    (n - 1 - i); i moves on by the drawn length. (start, length) rows, drawn from
+    ``rng`` (the seed and the pass: a resumed run draws the same)."""
+    window_starts(n, bptt, unit)  # too short a text: the same one error
+    out, i = [], 0
+    while i < n - 1 - 1:
+        base = bptt if rng.random() < 0.95 else bptt / 2.0
+        seq_len = max(VARIABLE_BPTT_MIN, int(rng.normal(base, VARIABLE_BPTT_SD)))
+        out.append((i, min(seq_len, n - 1 - i)))
+        i += seq_len
+    return np.asarray(out, dtype=np.int64)
+
+
+def stack_variable(streams: np.ndarray, windows, pad_to: int):
+    """X, Y, M (K, T, B) for (start, length) windows of every stream, each
+    right-padded to T = ``pad_to`` under the 0/1 mask M."""
+    K, B = len(windows), streams.shape[0]
+    X = np.zeros((K, pad_to, B), np.int32)
+    Y = np.zeros((K, pad_to, B), np.int32)
+    M = np.zeros((K, pad_to, B))
+    for k, (i, n) in enumerate(windows):
+        X[k, :n], Y[k, :n], M[k, :n] = (
+            streams[:, i : i + n].T,
+            streams[:, i + 1 : i + 1 + n].T,
+            1,
+        )
+    return X, Y, M
+
+
+def split_streams(data: np.ndarray, batch: int) -> np.ndarray:
+    """B contiguous streams (B, S), as karpathy's char-rnn; B = 1 is the whole text."""
+    S = len(data) // batch
+    return data[: S * batch].reshape(batch, S)
+
+
+def stack_windows(streams: np.ndarray, starts, window: int):
+    """X, Y for windows at ``starts`` of every stream: (K, L, B), or (K, L) for B = 1."""
+    offs = np.asarray(starts)[:, None] + np.arange(window)[None, :]  # (K, L)
+    X = streams[:, offs].transpose(1, 2, 0)
+    Y = streams[:, offs + 1].transpose(1, 2, 0)
+    if streams.shape[0] == 1:
+        return X[..., 0], Y[..., 0]
+    return X, Y
 
 
 @dataclass
@@ -63,8 +131,14 @@ def one(X, Y, M, units: int, streams: int, dtype, rate=None) -> Chunk:
 
 def window_chunks(streams, starts, L: int, K: int, fused: bool, dtype) -> list:
     """The notebook's windows at ``starts`` of the B streams (B, S): one chunk of
-    K, or each its own (unbatched for one stream, as the notebook's loop)."""
-    B = streams.shape[0]
+    K, or each its own (unbatched for one stream, as the notebook's loop). A last
+    window shorter than L (wlm's, ``window_starts(every=True)``) is a chunk of its
+    own, of that length."""
+    B, S = streams.shape
+    if len(starts) and starts[-1] + L > S - 1:
+        r, head = S - 1 - int(starts[-1]), starts[:-1]
+        full = window_chunks(streams, head, L, K, fused, dtype) if len(head) else []
+        return full + window_chunks(streams, starts[-1:], r, 1, fused, dtype)
     if not fused:
         d = streams[0]
         return [

@@ -26,7 +26,7 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
 from pytrnn.graphs.cells import CELLS
-from pytrnn.graphs.params import suffix
+from pytrnn.graphs.params import input_bias, suffix
 
 
 def _recurrent(cfg, params, layer):
@@ -88,17 +88,15 @@ def _projection(cfg, params, layer, x_t, below_t, emb_mask=None):
     """A layer's input projection and bias, kept apart for the step. Layer 0 reads
     the row of Wxh for x_t (one-hot), or with an embedding ``Wemb[x_t]`` (times its
     dropout mask) through Wxh."""
+    b = input_bias(cfg, params, layer)
     if layer == 0:
         if not cfg.emsize:
-            return params["Wxh"][x_t], params["bh"]
+            return params["Wxh"][x_t], b
         e = params["Wemb"][x_t]
         if "edrop" in params:  # embedding dropout: the rows of the words dropped
             e = e * params["edrop"][x_t][..., None]
-        return (e if emb_mask is None else e * emb_mask).dot(params["Wxh"]), params[
-            "bh"
-        ]
-    s = suffix(layer)
-    return below_t.dot(params["Wxh" + s]), params["bh" + s]
+        return (e if emb_mask is None else e * emb_mask).dot(params["Wxh"]), b
+    return below_t.dot(params["Wxh" + suffix(layer)]), b
 
 
 def _last(o, last, batch):
@@ -136,7 +134,7 @@ def scan_layers(
     for layer in range(cfg.layers):
         rec = _recurrent(cfg, params, layer)
         if layer == 0 and free and not cfg.emsize:
-            sequences, extra = [x], [params["Wxh"], params["bh"]]
+            sequences, extra = [x], [params["Wxh"], input_bias(cfg, params, 0)]
         else:
             if layer > 0 and drop is not None:
                 below = below * layer_drop(cfg, drop, layer - 1)
@@ -169,7 +167,7 @@ def scan_layers(
         ):
             if own_bptt:
                 m = seqs[1] if n_seq > 1 else None
-                bhh = params.get("bhh" + suffix(layer))
+                bhh = rec[1] if len(rec) > 1 else None  # the GRU's
                 return cell.bptt(
                     cfg.cell,
                     fn,

@@ -2,7 +2,8 @@
 
 Layout (the contract checkpoints, ``get_params`` and ``set_params`` keep): layer 0 has
 ``Wxh`` (D, kH), ``Whh`` (H, kH) (the tanh cell: (H, H)), ``bh`` (kH,) and, for the GRU,
-``bhh`` (kH,); layer l >= 1 the same names with the suffix ``_l`` and ``Wxh_l``
+``bhh`` (kH,) (and the tanh cell's and the LSTM's with ``two_biases``: torch's
+``bias_hh``); layer l >= 1 the same names with the suffix ``_l`` and ``Wxh_l``
 (H, kH); then ``Why`` (H, D) and ``by`` (D,). k is the cell's gate count (1, 3, 4).
 Each layer is ``cfg.widths`` wide: H, except that with ``tied`` and several layers
 the top one is E (AWD-LSTM's rule), so layer l's Wxh_l is (H_{l-1}, kH_l).
@@ -20,9 +21,9 @@ Initialisation ``notebook`` (the default): randn / sqrt(fan_in) for every weight
 matrix, drawn in parameter order with Why last, zero biases. For the one-layer tanh
 cell this is In[113]'s draw exactly. ``wlm``: word_language_model's init_weights,
 Wemb and Why uniform(-0.1, 0.1), by zero, and torch's own default for the recurrent
-layers, uniform(-1/sqrt(H), 1/sqrt(H)) for every weight and bias; where torch has two
-biases that pytrnn keeps as one (``bh`` of the tanh cell and the LSTM: b_ih + b_hh),
-the one is the sum of two such draws, as torch's sum is.
+layers, uniform(-1/sqrt(H), 1/sqrt(H)) for every weight and bias; where a model keeps
+torch's two biases as one (``bh`` of the tanh cell and the LSTM without
+``two_biases``: b_ih + b_hh), the one is the sum of two such draws, as torch's sum is.
 """
 
 from __future__ import annotations
@@ -41,9 +42,24 @@ def suffix(layer: int) -> str:
     return "" if layer == 0 else f"_{layer}"
 
 
+def has_bhh(cfg: RNNConfig) -> bool:
+    """A second bias per layer, torch's ``bias_hh``: the GRU's always (it sits
+    inside the reset gate), the tanh cell's and the LSTM's with ``two_biases``."""
+    return cfg.cell == "gru" or bool(cfg.two_biases)
+
+
+def input_bias(cfg: RNNConfig, params: dict, layer: int):
+    """The bias added to a layer's input projection: ``bh``, or with two biases
+    outside the GRU torch's sum ``bh + bhh`` (so each gets the sum's gradient)."""
+    s = suffix(layer)
+    if cfg.cell != "gru" and cfg.two_biases:
+        return params["bh" + s] + params["bhh" + s]
+    return params["bh" + s]
+
+
 def layer_names(cfg: RNNConfig, layer: int) -> tuple[str, ...]:
     s = suffix(layer)
-    names = ("Wxh", "Whh", "bh") + (("bhh",) if cfg.cell == "gru" else ())
+    names = ("Wxh", "Whh", "bh") + (("bhh",) if has_bhh(cfg) else ())
     return tuple(n + s for n in names)
 
 
@@ -79,7 +95,7 @@ def param_shapes(cfg: RNNConfig) -> dict[str, tuple[int, ...]]:
         shapes["Wxh" + s] = ((cfg.emsize or D) if layer == 0 else widths[layer - 1], kH)
         shapes["Whh" + s] = (H, kH)
         shapes["bh" + s] = (kH,)
-        if cfg.cell == "gru":
+        if has_bhh(cfg):
             shapes["bhh" + s] = (kH,)
     if cfg.softmax == "adaptive":
         return {**shapes, **adaptive.shapes(cfg)}
@@ -92,11 +108,11 @@ def param_shapes(cfg: RNNConfig) -> dict[str, tuple[int, ...]]:
 def param_count(cfg: RNNConfig) -> int:
     """How many numbers ``param_shapes`` holds, by arithmetic alone (no array, no
     loop over the layers), so that a model too large to make is refused first."""
-    k, gru = CELLS[cfg.cell].gates, int(cfg.cell == "gru")
+    k, gru = CELLS[cfg.cell].gates, int(has_bhh(cfg))
     D, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
     top = cfg.top_width
 
-    def layer(n_in, h):  # Wxh, Whh, bh (and the GRU's bhh)
+    def layer(n_in, h):  # Wxh, Whh, bh (and bhh)
         return k * h * (n_in + h + 1 + gru)
 
     n_in = cfg.emsize or D
@@ -136,7 +152,8 @@ def init_params(cfg: RNNConfig, rng: np.random.Generator) -> dict[str, np.ndarra
 
 def _wlm_init(cfg, shapes, rng) -> dict:
     """word_language_model's init_weights over torch's defaults (see the module)."""
-    two_biases = cfg.cell in ("rnn", "lstm")  # torch's b_ih + b_hh, kept as one bh
+    # torch's b_ih + b_hh kept as one bh: the sum of two draws
+    summed = cfg.cell in ("rnn", "lstm") and not cfg.two_biases
     out = {}
     for name in param_names(cfg):
         shape = shapes[name]
@@ -150,7 +167,7 @@ def _wlm_init(cfg, shapes, rng) -> dict:
             out[name] = rng.uniform(-1, 1, shape) / np.sqrt(fan_in)
         elif name == "by":
             out[name] = np.zeros(shape)
-        elif name.startswith("bh") and not name.startswith("bhh") and two_biases:
+        elif name.startswith("bh") and not name.startswith("bhh") and summed:
             out[name] = rng.uniform(-k, k, shape) + rng.uniform(-k, k, shape)
         else:
             out[name] = rng.uniform(-k, k, shape)

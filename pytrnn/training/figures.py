@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from pytrnn.data.corpora import window_starts
+from pytrnn.data.batches import window_starts
 from pytrnn.runtime.sampling import sample_chars, sentences_until
 from pytrnn.runtime.scoring import held_out, mean_word_loss, perplexity
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytrnn.data.batches import variable_chunks, window_chunks
-from pytrnn.data.corpora import (
-    ENCODE_CHUNK,
-    Vocab,
-    refuse_empty_shares,
+from pytrnn.data.batches import (
     split_streams,
+    variable_chunks,
     variable_windows,
+    window_chunks,
     window_starts,
 )
+from pytrnn.data.corpora import ENCODE_CHUNK, Vocab, refuse_empty_shares
 from pytrnn.errors import CorpusError
 from pytrnn.runtime.backends import windows_per_call
 from pytrnn.training.figures import CharFigures, WindowsHeldOut
@@ -42,8 +41,11 @@ class Windows:
                 f"lower --batch or --window"
             )
         self.unit = unit
-        self.starts = window_starts(self.streams.shape[1], L, unit)
-        self.fuse = windows_per_call(cfg, backend, len(self.starts))
+        self.every = cfg.every_window and not model_cfg.variable_bptt
+        self.starts = window_starts(self.streams.shape[1], L, unit, self.every)
+        # wlm's last, shorter window is a chunk of its own: the full ones fuse
+        self.short = bool(self.streams.shape[1] - 1 - self.starts[-1] < L)
+        self.fuse = windows_per_call(cfg, backend, len(self.starts) - self.short)
         # one compiled call per window (the notebook's loop) unless fused or batched
         self.variable = model_cfg.variable_bptt
         self.per_window = self.fuse == 1 and (B == 1 or self.variable)
@@ -51,9 +53,12 @@ class Windows:
 
     def line(self) -> str:
         n, L = len(self.starts), self.window
+        r = self.streams.shape[1] - 1 - self.starts[-1]
         what = (
             f"about {n} windows of variable length around {L} (--variable-bptt)"
             if self.variable
+            else f"{n - 1} windows of {L} and one of {r}"
+            if self.short
             else f"{n} windows of {L}"
         )
         streams = f" in {self.batch} streams" if self.batch > 1 else ""
@@ -94,7 +99,10 @@ class Windows:
         if self.variable:
             n = min(self.window, self.local_streams(model).shape[1] - 1)
             return self._cut(model, np.array([(0, n)] * k))
-        return self._cut(model, self.starts[:k])
+        chunks = self._cut(model, self.starts[:k])
+        if self.short and len(self.starts) > k:  # wlm's last, shorter window
+            chunks += self._cut(model, self.starts[-1:])
+        return chunks
 
 
 def prepare_chars(cfg, model_cfg, texts, resumed, reporter, backend) -> Data:

@@ -200,10 +200,12 @@ def test_fused_batched_carried_windows_match_numpy():
 
 def test_wlm_init_is_its_init_weights():
     """--init wlm: Wemb and Why uniform(-0.1, 0.1), by 0, the recurrent layers'
-    weights uniform(+-1/sqrt(H)) and the LSTM's one bias the sum of torch's two."""
+    weights uniform(+-1/sqrt(H)) and, kept as one (--no-two-biases), the LSTM's bias
+    the sum of torch's two (tests/graphs/test_two_biases.py: each of two)."""
     cfg = pytrnn.RNNConfig(
-        vocab_size=50, hidden=16, emsize=8, cell="lstm", layers=2, init="wlm"
-    )
+        vocab_size=50, hidden=16, emsize=8, cell="lstm", layers=2, init="wlm",
+        two_biases=False,
+    )  # fmt: skip
     from pytrnn.graphs.params import init_params
 
     P = init_params(cfg, np.random.default_rng(0))

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 import pytrnn
 from pytrnn.cli.main import app
-from pytrnn.data.corpora import Vocab, load_corpus, window_starts
+from pytrnn.data.batches import window_starts
+from pytrnn.data.corpora import Vocab, load_corpus
 from pytrnn.graphs.params import init_params
 from pytrnn.runtime import checkpoint as ck
 from pytrnn.training import train

@@ -235,7 +235,7 @@ def test_encoding_in_chunks_equals_one_chunk(monkeypatch):
 def test_batch_streams_are_contiguous_slices():
     """--batch B cuts the text into B contiguous streams, as char-rnn: stream b is
     chars [b*S, (b+1)*S) with S = N // B; the tail that does not fill a row is left."""
-    from pytrnn.data.corpora import split_streams, stack_windows
+    from pytrnn.data.batches import split_streams, stack_windows
 
     data = np.arange(23)
     s = split_streams(data, 4)

@@ -186,7 +186,7 @@ def test_bench_smoke(tmp_path):
 def test_bench_baselines_train_the_same_model(rng):
     """The baselines must compute the notebook's SGD, or their speed means nothing."""
     from pytrnn.bench.baselines import jax_trainer, numpy_train
-    from pytrnn.data.corpora import window_starts
+    from pytrnn.data.batches import window_starts
 
     cfg = pytrnn.RNNConfig(vocab_size=D, hidden=H, window=25)
     P = init(D, H, rng)

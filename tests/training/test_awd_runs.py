@@ -10,7 +10,7 @@ import pytest
 from helpers import invoke, one_line_error, stopped_during
 
 import pytrnn
-from pytrnn.data.corpora import variable_windows
+from pytrnn.data.batches import variable_windows
 from pytrnn.graphs import optim
 from pytrnn.runtime import checkpoint as ck
 from pytrnn.training import schedule, train

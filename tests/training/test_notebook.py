@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pytrnn
-from pytrnn.data.corpora import window_starts
+from pytrnn.data.batches import window_starts
 from pytrnn.training import train
 from pytrnn.training.progress import PrintReporter
 
