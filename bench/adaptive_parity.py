@@ -132,6 +132,7 @@ def run(folder, epochs, adaptive, cutoffs, work, name, stop_after=0.0) -> dict:
     if not log.exists():
         sys.exit(f"pytrnn failed:\n{p.stdout[-3000:]}")
     recs = [json.loads(line) for line in log.read_text().splitlines()]
+    recs = [r for r in recs if "pass" in r]  # the run's own line first
     test = re.search(r"test \(pass \d+\): loss/word=([\d.]+)", p.stdout)
     out.update(
         epochs=[

@@ -59,6 +59,7 @@ def train(data, recipe, extra, epochs, work, name) -> dict:
     if p.returncode:
         sys.exit(f"pytrnn failed ({p.returncode}):\n{p.stderr[-3000:]}")
     recs = [json.loads(line) for line in log.read_text().splitlines()]
+    recs = [r for r in recs if "pass" in r]  # the run's own line first
     test = re.search(r"test \(pass (\d+)\): loss/word=([\d.]+)", p.stdout)
     switched = [
         line for line in p.stdout.splitlines() if "switching to averaged" in line

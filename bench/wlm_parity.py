@@ -133,6 +133,7 @@ def run_pytrnn(data, epochs, seed, tied, work) -> dict:
     if p.returncode:
         sys.exit(f"pytrnn failed ({p.returncode}):\n{p.stderr[-2000:]}")
     recs = [json.loads(line) for line in log.read_text().splitlines()]
+    recs = [r for r in recs if "pass" in r]  # the run's own line first
     test = re.search(r"test \(pass \d+\): loss/word=([\d.]+)", p.stdout)
     compile_s = re.search(r"compile ([\d.]+) s", p.stdout)
     return {

@@ -4,13 +4,61 @@ values as Enums (Typer lists and checks them), and the help's panels."""
 from __future__ import annotations
 
 import functools
+import sys
 from enum import Enum
 
 import typer
+import typer.core
 
 from pytrnn.choices import CHOICES
 
+
+def _click_exceptions():
+    """click's exceptions: typer's own copy of click (0.2x), else click."""
+    import typer.core
+
+    return (getattr(typer.core, "_click", None) or typer.core.click).exceptions
+
+
+def usage_line(e) -> str:
+    """A usage error as one line: a peer's flag names pytrnn's option."""
+    from pytrnn.cli.peers import refusal
+
+    line = refusal(getattr(e, "option_name", None) or "")
+    if line is None:
+        line = " ".join(e.format_message().split())
+        line = line[:1].lower() + line[1:]
+    return line
+
+
+class OneLineErrors(typer.core.TyperGroup):
+    """Typer's usage errors (an unknown option, a bad value, a missing argument) as
+    the library's are: one line on stderr and exit code 2, never a box."""
+
+    def main(self, args=None, prog_name=None, complete_var=None,
+             standalone_mode=True, **extra):  # fmt: skip
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        ex = _click_exceptions()
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except ex.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare command: its help
+                typer.echo(e.ctx.get_help())
+                sys.exit(e.exit_code)
+            typer.echo(f"error: {usage_line(e)}", err=True)
+            sys.exit(2)
+        except ex.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     help="The classic Theano char-RNN notebook on PyTensor, and a word-level RNN.",

@@ -72,6 +72,13 @@ def sample(
     backend: Annotated[
         Backend | None, typer.Option(help="Default: the fastest here.")
     ] = None,
+    no_unk: Annotated[
+        bool,
+        typer.Option(
+            "--no-unk",
+            help="Word level: never draw <unk> (a standard corpus's own token, drawn by default as wlm's generate.py draws it).",
+        ),
+    ] = False,
 ):
     """Generate text from a checkpoint."""
     from pytrnn.tools.generate import generate
@@ -87,6 +94,7 @@ def sample(
             sentences=sentences,
             min_words=min_words,
             backend=value(backend),
+            no_unk=no_unk,
         )
     )
 
@@ -141,13 +149,15 @@ def eval_(
         ).validate()
     elif cache_theta is not None or cache_lambda is not None:
         raise ConfigError("--cache-theta and --cache-lambda need --cache-window")
-    typer.echo(
-        eval_line(
-            evaluate(
-                checkpoint, corpus, backend=value(backend), batch=batch, cache=cache
-            )
-        )
+    line = eval_line(
+        evaluate(checkpoint, corpus, backend=value(backend), batch=batch, cache=cache)
     )
+    if cache is not None:  # the figure is the cache's mix, not the model's alone
+        line += (
+            f"  with the neural cache (window {cache.window}, theta {cache.theta:g}, "
+            f"lambda {cache.lam:g})"
+        )
+    typer.echo(line)
 
 
 @app.command()

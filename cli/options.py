@@ -23,7 +23,7 @@ from pytrnn.cli.common import (
 corpus = Annotated[
     str | None,
     typer.Option(
-        help="Text file, a folder with train.txt (and valid.txt, test.txt), 'pydoc' (default, embedded) or 'four-million'.",
+        help="Text file, a folder with train.txt (and valid.txt, test.txt), 'pydoc' (default, embedded), or a name 'pytrnn data fetch' got: four-million, wikitext-2, wikitext-103, ptb.",
         rich_help_panel=DATA,
     ),
 ]
@@ -243,7 +243,7 @@ softmax = Annotated[
 cutoffs = Annotated[
     str | None,
     typer.Option(
-        help="Adaptive: increasing ids, e.g. 2000,10000: the head holds ids below the first, cluster i ids from cutoff i to the next (word ids by falling frequency).",
+        help="Adaptive: increasing ids, e.g. 2000,10000: the head holds ids below the first, cluster i ids from cutoff i to the next (word ids by falling frequency); auto: the head 80% of the training tokens, the first cluster to 95%.",
         rich_help_panel=MODEL,
     ),
 ]
@@ -281,6 +281,8 @@ data = Annotated[str | None, typer.Option(hidden=True)]
 epochs = Annotated[int | None, typer.Option(hidden=True)]
 bptt = Annotated[int | None, typer.Option(hidden=True)]
 nhid = Annotated[int | None, typer.Option(hidden=True)]
+nlayers = Annotated[int | None, typer.Option(hidden=True)]
+batch_size = Annotated[int | None, typer.Option("--batch_size", hidden=True)]
 no_tied = Annotated[bool, typer.Option("--no-tied", hidden=True)]
 no_carry_state = Annotated[bool, typer.Option("--no-carry-state", hidden=True)]
 no_variable_bptt = Annotated[bool, typer.Option("--no-variable-bptt", hidden=True)]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from pytrnn.tools.compare import shown
+
 
 def wide(at_least: int) -> Console:
     """A console at least this wide, so no column is cut in a pipe or a CI log."""
@@ -39,8 +41,8 @@ def compare_table(out: dict) -> None:
     for r in out["rows"]:
         speed = "-" if r["speed"] is None else f"{r['speed']:,.0f}"
         table.add_row(
-            r["run"],
-            *(fmt(r[k]) for k in out["differ"]),
+            r["name"],
+            *(shown(r[k]) for k in out["differ"]),
             f"{r['parameters']:,}",
             str(r["passes"]),
             fmt(r["best_val"]),
@@ -48,7 +50,11 @@ def compare_table(out: dict) -> None:
             fmt(r["test"]),
             speed,
         )
-    wide(120).print(table)
+    console = wide(120)
+    console.print(table)
+    if any(r["name"] != r["run"] for r in out["rows"]):  # the names in full
+        for r in out["rows"]:
+            console.print(f"{r['name']}: {r['run']}", markup=False, highlight=False)
 
 
 def reproduce_table(out: dict, console: Console) -> None:

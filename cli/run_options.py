@@ -205,10 +205,17 @@ log = Annotated[
         help="Append one JSON line per pass to this file.", rich_help_panel=OUTPUT
     ),
 ]
+log_interval = Annotated[
+    int,
+    typer.Option(
+        help="Print a line every N steps: steps done, lr, ms/step, loss and ppl (or bits) since the last (wlm's --log-interval; 0: none).",
+        rich_help_panel=OUTPUT,
+    ),
+]
 sample_length = Annotated[
     int,
     typer.Option(
-        help="Sampled at the end: chars (char level) or words in whole sentences (word level); 0: none.",
+        help="Sampled at the end: chars (char level) or words in sentences, the last cut there (word level); 0: none.",
         rich_help_panel=OUTPUT,
     ),
 ]

@@ -16,7 +16,14 @@ from pytrnn.resolve import defaults
 
 # word_language_model's option names that mean exactly pytrnn's (wlm's --data is a
 # folder in the standard layout, as --corpus takes; --bptt is its window)
-WLM_ALIASES = {"data": "corpus", "epochs": "passes", "bptt": "window", "nhid": "hidden"}
+WLM_ALIASES = {
+    "data": "corpus",
+    "epochs": "passes",
+    "bptt": "window",
+    "nhid": "hidden",
+    "nlayers": "layers",
+    "batch_size": "batch",
+}
 
 
 # --no-X sets flag X off, over a recipe or a file that set it (hidden: the help names
@@ -116,8 +123,10 @@ def as_cli_options(ctx: typer.Context, options: dict, given: set) -> dict:
     return {
         names[p.name]: options[p.name]
         for p in ctx.command.params
-        if p.name in names and (p.name in given or options[p.name] != value(p.default))
-    }
+        if p.name in names
+        and (p.name == "passes" or p.name in given
+             or options[p.name] != value(p.default))
+    }  # fmt: skip
 
 
 D = defaults()  # every option's default is its config field's, decided there once
@@ -196,6 +205,7 @@ def train(
     overwrite: r.overwrite = D["overwrite"],
     save_every: r.save_every = D["save_every"],
     log: r.log = D["log"],
+    log_interval: r.log_interval = D["log_interval"],
     sample_length: r.sample_length = D["sample_length"],
     recipe: o.recipe = None,
     config: o.config = None,
@@ -204,6 +214,8 @@ def train(
     epochs: o.epochs = None,
     bptt: o.bptt = None,
     nhid: o.nhid = None,
+    nlayers: o.nlayers = None,
+    batch_size: o.batch_size = None,
     no_tied: o.no_tied = False,
     no_carry_state: o.no_carry_state = False,
     no_variable_bptt: o.no_variable_bptt = False,
@@ -231,12 +243,17 @@ def train(
     options, given, origins = with_sources(options, typed, recipe, config)
     for line in notes(recipe, typed):
         typer.echo(line, err=True)
+    model_cfg, train_cfg = build(options, origins)  # a run that cannot start stops here
     if print_config:  # a resumed run's rate stays unset: the file resumes with its own
         from pytrnn.recipes import to_toml
+        from pytrnn.training.run import check_run_options
 
+        try:
+            check_run_options(model_cfg, train_cfg)  # what needs no text read
+        except PytrnnError as e:
+            raise type(e)(attribute(str(e), origins, options)) from None
         typer.echo(to_toml(as_cli_options(ctx, options, given)), nl=False)
         return
-    model_cfg, train_cfg = build(options, origins)
     try:
         run(model_cfg, train_cfg, given, reporter=RichReporter())
     except PytrnnError as e:  # name the recipe or file behind a value nobody typed

@@ -274,6 +274,8 @@ class TrainConfig:
     num_processes: int = option(1, FREE)
     process_id: int = option(0, FREE)
     log: str | None = option(None, FREE)  # a JSON-lines file: one line per pass
+    # a line every N steps, as wlm's --log-interval (0: none)
+    log_interval: int = option(0, FREE)
     # char-rnn: after each pass >= lr_decay_after, lr *= lr_decay
     lr_decay: float = option(1.0, CHANGEABLE)
     lr_decay_after: int = option(10, CHANGEABLE)

@@ -90,9 +90,11 @@ def check_model(cfg, vocab_known: bool = True) -> None:
         if not cfg.cutoffs:
             raise ConfigError(
                 "--softmax adaptive needs --cutoffs (e.g. 2000,10000: "
-                "the head holds ids below 2000)"
+                "the head holds ids below 2000; or auto)"
             )
-        cuts = cfg.cutoff_list[:-1]
+        if cfg.cutoffs == "auto" and vocab_known:
+            raise ConfigError("--cutoffs auto is decided from the training text")
+        cuts = (1,) if cfg.cutoffs == "auto" else cfg.cutoff_list[:-1]
         if not cuts:
             raise ConfigError(
                 f"--cutoffs needs at least one integer (e.g. "
@@ -142,6 +144,10 @@ def check_run(cfg) -> None:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
     if cfg.passes < 1:
         raise ConfigError(f"--passes must be at least 1, got {cfg.passes}")
+    if cfg.log_interval < 0:
+        raise ConfigError(
+            f"--log-interval must be 0 (off) or more, got {cfg.log_interval}"
+        )
     check_seed(cfg.seed)
     if cfg.limit_chars is not None and cfg.limit_chars < 2:
         raise ConfigError(f"--limit-chars must be at least 2, got {cfg.limit_chars}")

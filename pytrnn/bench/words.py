@@ -26,7 +26,7 @@ from pytrnn.bench.cells import blocked, jax_cell_trainer
 from pytrnn.bench.grid import Row, _timed, best_of, matmul_peak_gflops
 from pytrnn.config import RNNConfig, TrainConfig
 from pytrnn.data.batches import split_streams, stack_windows, window_starts
-from pytrnn.data.words import WordVocab, split_sentences, stream_ids
+from pytrnn.data.words import WordVocab, auto_cutoffs, split_sentences, stream_ids
 from pytrnn.graphs.params import init_params
 from pytrnn.training.progress import PrintReporter
 
@@ -70,15 +70,9 @@ ADAPTIVE_GRID = [
 
 
 def coverage_cutoffs(counts, shares=(0.8, 0.95)) -> str:
-    """Cutoffs by the paper's rule of thumb, for a vocabulary's token ``counts`` (ids
-    in falling frequency): the head holds the most frequent ids up to ``shares[0]``
-    of the tokens (about 20% of them fall outside it), the first cluster up to
-    ``shares[1]``, the second the rest."""
-    counts = np.asarray(counts)
-    V = len(counts)
-    covered = np.cumsum(np.sort(counts)[::-1]) / counts.sum()
-    cuts = sorted({int(np.searchsorted(covered, s)) + 1 for s in shares})
-    return ",".join(str(min(max(c, 1), V - 1)) for c in cuts)
+    """``--cutoffs auto``'s rule (pytrnn.data.words.auto_cutoffs) for a vocabulary's
+    token ``counts`` in any order: the ids taken in falling frequency."""
+    return auto_cutoffs(np.sort(np.asarray(counts))[::-1], shares)
 
 
 def lexicon(n: int) -> list[str]:

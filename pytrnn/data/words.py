@@ -277,3 +277,27 @@ def detokenize(words: list[str]) -> str:
             out += " "
         out += w
     return out[:1].upper() + out[1:]
+
+
+def auto_cutoffs(counts, shares=(0.8, 0.95)) -> str:
+    """``--cutoffs auto``: the adaptive softmax's head holds the lowest ids up to
+    ``shares[0]`` of the training tokens, the first cluster up to ``shares[1]``, the
+    second the rest (the rule of thumb of Grave et al.'s paper). ``counts``: the
+    training tokens per id (ids of a vocabulary kept by frequency)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    V = len(counts)
+    covered = np.cumsum(counts) / counts.sum()
+    cuts = {min(max(int(np.searchsorted(covered, s)) + 1, 1), V - 1) for s in shares}
+    return ",".join(str(c) for c in sorted(cuts))
+
+
+def coverage_line(counts, cutoffs: str) -> str:
+    """What share of the training tokens each part of the adaptive softmax holds."""
+    counts = np.asarray(counts, dtype=np.float64)
+    edges = [0, *(int(c) for c in cutoffs.split(",")), len(counts)]
+    shares = [counts[a:b].sum() / counts.sum() for a, b in zip(edges, edges[1:])]
+    parts = ", ".join(
+        f"{'head' if k == 0 else f'cluster {k}'} ids {a}-{b - 1}: {share:.1%}"
+        for k, (a, b, share) in enumerate(zip(edges, edges[1:], shares))
+    )
+    return f"adaptive softmax, cutoffs {cutoffs}: of the training tokens, {parts}"

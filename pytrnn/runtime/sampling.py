@@ -85,6 +85,7 @@ def sample_sentence(
     prime: list[str] = (),
     argmax: bool = False,
     start: int | None = None,
+    no_unk: bool = False,
 ) -> list[str]:
     """Words from START until END, after the ``prime`` words (fed first, and part of
     the result). UNKNOWN and START are never drawn (their probability is set to zero
@@ -93,10 +94,13 @@ def sample_sentence(
     ``start``: the id a sentence follows (END for a model trained on a stream, where
     each sentence comes after the previous one's END; None: the vocabulary's START).
     A standard corpus's ``<unk>`` is one of its tokens and is drawn (as wlm's
-    generate.py draws it); its sentences are lines, ended by ``<eos>``."""
+    generate.py draws it) unless ``no_unk``; its sentences are lines, ended by
+    ``<eos>``."""
     ids = encode_prime_words(vocab, list(prime))
     start = vocab.start_id if start is None else start
     end, never = vocab.end_id, list(vocab.never_sampled)
+    if no_unk and vocab.unk_id is not None:
+        never.append(vocab.unk_id)
     h, last, words = model.initial_state(), start, [vocab.symbols[i] for i in ids]
     for i in ids:
         h, _ = model.step(last, h)
@@ -128,6 +132,7 @@ def sample_sentences(
     prime: list[str] = (),
     argmax: bool = False,
     start: int | None = None,
+    no_unk: bool = False,
 ) -> list[str]:
     """``n`` generated sentences as text, each starting with the ``prime`` words."""
     _check_temperature(temperature)
@@ -150,6 +155,7 @@ def sample_sentences(
                 prime,
                 argmax,
                 start,
+                no_unk,
             )
         )
         for _ in range(n)
@@ -164,13 +170,13 @@ def sentences_until(
     start: int | None = None,
     max_words: int = 100,
 ) -> list[list[str]]:
-    """Whole sentences (as words) until they hold ``words`` words in all, the last one
-    finished: what ``--sample-length`` prints at the word level. The same draws as
+    """Sentences (as words) until they hold ``words`` words in all, the last one cut
+    there: what ``--sample-length`` prints at the word level. The same draws as
     ``sample_sentences`` with the same seed, so its sentences come first."""
     rng = np.random.default_rng(seed)
     out, count = [], 0
     while count < words:
         sentence = sample_sentence(model, vocab, rng, max_words=max_words, start=start)
-        out.append(sentence)
+        out.append(sentence[: words - count])
         count += max(1, len(sentence))  # an empty sentence still counts: the loop ends
     return out

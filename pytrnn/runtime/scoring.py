@@ -60,7 +60,12 @@ def mean_word_loss(model, seqs) -> float:
 
 
 def perplexity(word_loss: float) -> float:
-    return math.exp(word_loss)
+    return math.exp(word_loss) if word_loss < 709 else math.inf
+
+
+def ppl_text(ppl: float) -> str:
+    """A perplexity as it reads: two decimals, or past 1e6 in e-notation (6.62e+20)."""
+    return f"{ppl:.2f}" if ppl < 1e6 else f"{ppl:.3g}"
 
 
 def windows_loss(

@@ -25,8 +25,22 @@ from pytrnn.data.words import (
 )
 from pytrnn.errors import ConfigError, CorpusError
 from pytrnn.runtime.cache import Cache, cache_loss
-from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, windows_loss
+from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, ppl_text, windows_loss
 from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
+
+
+def scored_file(corpus) -> Path:
+    """The file ``eval`` scores: ``corpus``, or a standard-layout folder's test.txt
+    (the folder ``train`` takes)."""
+    path = Path(corpus)
+    if not path.is_dir():
+        return path
+    if (path / "test.txt").is_file():
+        return path / "test.txt"
+    raise CorpusError(
+        f"{corpus} is a folder without test.txt: name the file to score "
+        f"(e.g. --corpus {path / 'valid.txt'})"
+    )
 
 
 def evaluate(
@@ -44,7 +58,7 @@ def evaluate(
     always cut into ``batch`` streams); its lambda 0 is the model alone."""
     if batch < 1:
         raise CorpusError(f"--batch must be at least 1, got {batch}")
-    text = read_text(Path(corpus), str(corpus))
+    text = read_text(scored_file(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
     if cache is not None:
         if ck.level == "word" and layout(ck) != "stream":
@@ -110,7 +124,7 @@ def eval_line(r: dict) -> str:
             else ""
         )
         return (
-            f"loss/word={r['loss_per_word']:.4f} ppl={r['ppl']:.2f}  "
+            f"loss/word={r['loss_per_word']:.4f} ppl={ppl_text(r['ppl'])}  "
             f"({r['words']} words, {r['unk_rate']:.1%} <unk>{skipped})"
         )
     skipped = (

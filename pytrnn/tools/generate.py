@@ -54,6 +54,7 @@ def generate(
     sentences=None,
     min_words=None,
     backend=None,
+    no_unk=False,
 ) -> str:
     """Characters after ``prime`` (char level), or sentences that start with the
     ``prime`` words, at most ``length`` words each (word level). An option the
@@ -80,11 +81,16 @@ def generate(
                 prime=words,
                 argmax=argmax,
                 start=sentence_start(ck),
+                no_unk=no_unk,
             )
         )
     given = [
         o
-        for o, v in (("--sentences", sentences), ("--min-words", min_words))
+        for o, v in (
+            ("--sentences", sentences),
+            ("--min-words", min_words),
+            ("--no-unk", no_unk or None),
+        )
         if v is not None
     ]
     if given:

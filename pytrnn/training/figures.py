@@ -13,7 +13,7 @@ import math
 
 from pytrnn.data.batches import window_starts
 from pytrnn.runtime.sampling import sample_chars, sentences_until
-from pytrnn.runtime.scoring import held_out, mean_word_loss, perplexity
+from pytrnn.runtime.scoring import held_out, mean_word_loss, perplexity, ppl_text
 
 LN2 = math.log(2.0)
 
@@ -82,7 +82,17 @@ class CharFigures(Figures):
         extra = f"  (train {r['train_bpc']:.3f} bits/char"
         if "val_bpc" in r:
             extra += f", val {r['val_bpc']:.3f} bits/char"
-        return line + extra + f", lr {r['lr']:g}, {r['chars_per_s']:,.0f} chars/s)"
+        return (
+            line
+            + extra
+            + (
+                f", lr {r['lr']:g}, {r['chars_per_s']:,.0f} chars/s, {r['seconds']:.1f} s)"
+            )
+        )
+
+    def running(self, per_unit: float) -> str:
+        """A --log-interval line's figures: the interval's data loss per char."""
+        return f"loss/char {per_unit:.3f} | bits/char {per_unit / LN2:.3f}"
 
     def test_line(self, t) -> str:
         return (
@@ -113,16 +123,24 @@ class WordFigures(Figures):
     def pass_line(self, r) -> str:
         line = (
             f"pass={r['pass']}, iseq={r['iseq']}, train loss/word={r['train_word_loss']:.4f}"
-            f" ppl={r['train_ppl']:.2f}"
+            f" ppl={ppl_text(r['train_ppl'])}"
         )
         if "val_ppl" in r:
-            line += f", val loss/word={r['val_word_loss']:.4f} ppl={r['val_ppl']:.2f}"
-        return line + f"  (lr {r['lr']:g}, {r['words_per_s']:,.0f} words/s)"
+            line += (
+                f", val loss/word={r['val_word_loss']:.4f} ppl={ppl_text(r['val_ppl'])}"
+            )
+        return line + (
+            f"  (lr {r['lr']:g}, {r['words_per_s']:,.0f} words/s, {r['seconds']:.1f} s)"
+        )
+
+    def running(self, per_unit: float) -> str:
+        """A --log-interval line's figures, as wlm's: loss per word and perplexity."""
+        return f"loss/word {per_unit:.2f} | ppl {ppl_text(perplexity(per_unit))}"
 
     def test_line(self, t) -> str:
         return (
             f"test (pass {t['pass']}): loss/word={t['loss_per_word']:.4f} "
-            f"ppl={t['ppl']:.2f} ({t['unk_rate']:.1%} <unk>)"
+            f"ppl={ppl_text(t['ppl'])} ({t['unk_rate']:.1%} <unk>)"
         )
 
     def sample(self, model, length: int, seed: int) -> str:

@@ -35,13 +35,12 @@ from pytrnn.training.outputs import (  # noqa: F401 (the run's names, as before)
     best_path,
     resumes_into,
 )
-from pytrnn.training.progress import PrintReporter
+from pytrnn.training.progress import Interval, PrintReporter
 from pytrnn.training.signals import Signals, TrainingInterrupted, owned_signals  # noqa: F401
 
 # the resume rules, as config.py declares them on the fields
 SCHEDULE_FIELDS = fields_by_rule(TrainConfig, CHANGEABLE)  # kept unless given again
 DATA_FIELDS = fields_by_rule(TrainConfig, LOCKED)  # fix the data a run sees
-ADVANCE_EVERY = 64  # windows per progress-bar update: the bar must not slow the loop
 ASYNC_STEPS = 32  # one-call-per-step loops read their losses this many steps at a time
 
 
@@ -55,6 +54,7 @@ class Data:
     batcher: object
     figures: object
     line: str
+    counts: object = None  # the training tokens per id (the adaptive softmax's cutoffs)
 
 
 class Loop:
@@ -237,6 +237,7 @@ class Loop:
             f"{self.model.mode}) in {compile_s:.1f} s"
         )
         self.score_s = 0.0
+        self.outputs.log_run(self.model, self.corpus_name, self.state["passes_done"])
         trained_units, train_s = self.passes()
         self.signals.at_once = True
         speed = trained_units / train_s if train_s else 0.0
@@ -266,6 +267,7 @@ class Loop:
             n, seed = self.cfg.sample_length, self.cfg.seed
             text = self.figures.sample(self.model, n, seed) if n > 0 else ""
         if text:
+            rep.line(f"sample ({n} {self.unit}, seed {seed}):")
             rep.line(text)
         return TrainResult(
             self.model,
@@ -308,8 +310,9 @@ class Loop:
             rep.start(len(order), f"pass {p + 1}/{cfg.passes}")
             rep.advance(st["window"])
             t0 = time.perf_counter()
-            units_before, pending = st["pass_units"], 0
+            units_before = st["pass_units"]
             j = st["window"]
+            self.interval = Interval(cfg.log_interval, t0, self.figures.running)
             while j < len(order):
                 n = min(self.batcher.chunk, len(order) - j)
                 for k, (loss, data_loss, units) in enumerate(
@@ -325,16 +328,15 @@ class Loop:
                     st["pass_data_sum"] += data_loss
                     st["pass_units"] += units
                     st["iseq"] += 1
+                    if self.interval.add(data_loss, units, j + k + 1):
+                        rep.line(self.interval.line(p, len(order), self.lr_now))
                 st["window"] = j = j + n
-                pending += n
                 if self.stop_requested:
                     self.interrupt(p, trained_units + st["pass_units"] - units_before)
-                if pending >= ADVANCE_EVERY:
-                    rep.advance(pending)
-                    pending = 0
-                    if time.monotonic() - last_save > cfg.save_every:
-                        self.save()
-                        last_save = time.monotonic()
+                rep.advance(n)  # every chunk: its steps are done
+                if j < len(order) and time.monotonic() - last_save > cfg.save_every:
+                    self.save()
+                    last_save = time.monotonic()
             dt = time.perf_counter() - t0
             rep.stop()
             pass_units = st["pass_units"] - units_before

@@ -7,7 +7,7 @@ resumes it.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pytrnn.errors import OutputError
@@ -69,6 +69,13 @@ class Outputs:
         if self.path.exists():
             return f"this run wrote no checkpoint; {self.path} is as it was"
         return "no checkpoint was written yet"
+
+    def log_run(self, model, corpus: str, passes_done: int) -> None:
+        """The --log's line before a run's (or a resumed run's) passes: its resolved
+        configs, corpus and where it starts; pass lines follow, each with "pass"."""
+        run = {"model": model.cfg.to_dict(), "train": asdict(self.cfg), "corpus": corpus,
+               "mode": model.mode, "backend": model.backend, "passes_done": passes_done}  # fmt: skip
+        self.log({"run": run})
 
     def log(self, record: dict) -> None:
         if self.cfg.log and self.lead:

@@ -8,6 +8,7 @@ bar during each pass. The loop calls ``start(total, desc)``, ``advance(n)``,
 from __future__ import annotations
 
 import sys
+import time
 
 
 class PrintReporter:
@@ -29,6 +30,38 @@ class PrintReporter:
     def line(self, text: str) -> None:
         if not self.quiet:
             print(text, file=self.file or sys.stdout, flush=True)
+
+
+class Interval:
+    """wlm's ``--log-interval``: the steps since the last line (their count, data
+    loss and units, from a start time), and the line every ``every`` steps
+    (0: none), its figures by ``running(data loss per unit)``."""
+
+    def __init__(self, every: int, t0: float, running):
+        self.every, self.running = every, running
+        self.t0, self.steps, self.data, self.units, self.done = t0, 0, 0.0, 0, 0
+
+    def add(self, data: float, units: int, done: int) -> bool:
+        """Count step ``done`` (of the pass); whether a line is due."""
+        self.steps, self.data, self.units = (
+            self.steps + 1,
+            self.data + data,
+            self.units + units,
+        )
+        self.done = done
+        return bool(self.every) and done % self.every == 0
+
+    def line(self, p: int, total: int, lr: float) -> str:
+        """The interval's line (pass, steps, lr, ms per step, figures); the next
+        interval starts now."""
+        now = time.perf_counter()
+        ms = 1000 * (now - self.t0) / max(self.steps, 1)
+        per = self.data / max(self.units, 1)
+        self.t0, self.steps, self.data, self.units = now, 0, 0.0, 0
+        return (
+            f"| pass {p + 1:3d} | {self.done:5d}/{total:5d} steps | lr {lr:.4g} | "
+            f"ms/step {ms:7.1f} | {self.running(per)}"
+        )
 
 
 class RichReporter(PrintReporter):
@@ -75,3 +108,4 @@ class RichReporter(PrintReporter):
 
     def line(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.console.file.flush()  # a file or a pipe reads each line as it comes

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pytrnn.config import CHANGEABLE, LOCKED, RNNConfig, TrainConfig, fields_by_rule
 from pytrnn.data.corpora import DEFAULT_CORPUS, corpus_name, load_texts
+from pytrnn.data.words import auto_cutoffs, coverage_line
 from pytrnn.errors import CheckpointError, ConfigError, OutputError
 from pytrnn.files import PathBusy, check_writable, claim_all
 from pytrnn.recipes import flag
@@ -226,10 +227,12 @@ def settle_word_run(cfg: TrainConfig, given, backend: str) -> TrainConfig:
     return cfg
 
 
-def check_run_options(model_cfg: RNNConfig, cfg: TrainConfig, texts) -> None:
+def check_run_options(model_cfg: RNNConfig, cfg: TrainConfig, texts=None) -> None:
     """Model options that need something of the run (AWD-LSTM's, the adaptive
-    softmax's), checked before training."""
-    if model_cfg.nt_asgd and texts.valid is None and cfg.resolved_val_frac == 0:
+    softmax's), checked before training; ``texts`` None (--print-config): those
+    that need no text read."""
+    has_valid = texts is None or texts.valid is not None
+    if model_cfg.nt_asgd and not has_valid and cfg.resolved_val_frac == 0:
         raise ConfigError(
             "--nt-asgd switches to averaged SGD when validation stalls: "
             "it needs a validation text (--valid, a folder's valid.txt, "
@@ -305,6 +308,17 @@ def train(
             )
 
 
+def settle_cutoffs(model_cfg: RNNConfig, data, reporter) -> RNNConfig:
+    """The adaptive softmax's cutoffs, ``auto`` decided from the training tokens
+    (kept in the checkpoint as numbers), and the line saying what each part holds."""
+    if model_cfg.softmax != "adaptive" or data.counts is None:
+        return model_cfg
+    if model_cfg.cutoffs == "auto":
+        model_cfg = replace(model_cfg, cutoffs=auto_cutoffs(data.counts))
+    reporter.line(coverage_line(data.counts, model_cfg.cutoffs))
+    return model_cfg
+
+
 # each level and layout's data: a batcher and a scorer for the one loop
 PREPARE = {
     ("char", "stream"): prepare_chars,
@@ -328,6 +342,7 @@ def _run(
     check_run_options(model_cfg, cfg, texts)
     prepare = PREPARE[cfg.level, cfg.resolved_layout]
     data = prepare(cfg, model_cfg, texts, resumed, reporter, backend)
+    model_cfg = settle_cutoffs(model_cfg, data, reporter)
     loop = Loop(model_cfg, cfg, data, resumed, reporter, path, signals, lr_now, backend)
     signals.check("before training")
     return loop.run()

@@ -210,4 +210,5 @@ def prepare_sentences(cfg, model_cfg, texts, resumed, reporter, backend) -> Data
         f"({sum(len(y) for _, y in seqs)} words), {line}{batcher.line()}"
     )
     figures = WordFigures(held, vocab, extra, start=vocab.start_id)
-    return Data(texts.name, vocab, batcher, figures, line)
+    counts = np.bincount(np.concatenate([y for _, y in seqs]), minlength=vocab.size)
+    return Data(texts.name, vocab, batcher, figures, line, counts)

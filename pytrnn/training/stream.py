@@ -11,6 +11,8 @@ sentences unless files are given.
 
 from __future__ import annotations
 
+import numpy as np
+
 from pytrnn.data.words import stream_ids, stream_unknown_rate
 from pytrnn.training.figures import WindowsHeldOut, WordFigures
 from pytrnn.training.loop import Data
@@ -39,4 +41,5 @@ def prepare_stream(cfg, model_cfg, texts, resumed, reporter, backend) -> Data:
     )
     # a sampled sentence follows the last one's end
     figures = WordFigures(held, vocab, extra, start=vocab.end_id)
-    return Data(texts.name, vocab, batcher, figures, line)
+    counts = np.bincount(ids, minlength=vocab.size)
+    return Data(texts.name, vocab, batcher, figures, line, counts)

@@ -426,6 +426,10 @@ def test_cache_settings_that_cannot_work_are_one_line(runs, tmp_path):
         invoke("eval", src, "--corpus", text, "--cache-window", 5, "--cache-lambda", 1),
         "--cache-lambda must be in [0, 1)",
     )  # 16
+    r = invoke("eval", src, "--corpus", text, "--cache-window", 5)
+    assert r.exit_code == 0, r.output  # a cached figure says so
+    assert "with the neural cache (window 5, theta 1, lambda 0.1)" in r.stdout
+    assert "neural cache" not in invoke("eval", src, "--corpus", text).stdout
 
 
 def test_the_cache_is_refused_for_sentence_models_whatever_its_lambda(tmp_path):

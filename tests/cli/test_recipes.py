@@ -130,7 +130,7 @@ def test_awd_recipes_are_its_readme_commands(name):
         0.0,
         "wlm",
     )
-    assert "passes" not in c  # the epochs are the user's (AWD's 750 are a GPU's)
+    assert c["passes"] == 10  # pytrnn's default, printed: AWD's 750 are a GPU's
 
 
 def test_typed_over_file_over_recipe_and_the_print_reads_back(tmp_path):

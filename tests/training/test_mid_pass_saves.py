@@ -20,7 +20,6 @@ import pytest
 import pytrnn
 from pytrnn.runtime import checkpoint as ck
 from pytrnn.training import TrainingInterrupted, train
-from pytrnn.training import loop as loop_module
 from pytrnn.training.loop import Loop
 from pytrnn.training.progress import PrintReporter
 
@@ -96,7 +95,6 @@ def stopped_by(monkeypatch, sig, start):
         return train_chunk
 
     monkeypatch.setattr(Loop, "save", save)
-    monkeypatch.setattr(loop_module, "ADVANCE_EVERY", 1)  # the timer looks every chunk
     monkeypatch.setattr(Loop, "train_chunk", wrap(Loop.train_chunk))
     with pytest.raises(TrainingInterrupted, match="interrupted at pass 2"):
         start()

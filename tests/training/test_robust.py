@@ -119,7 +119,10 @@ def test_log_writes_one_json_line_per_pass_and_plot_draws_it(tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[0]["run"]["model"]["hidden"] == ck.load(path).cfg.hidden  # the run
+    assert lines[0]["run"]["train"]["passes"] == 3
+    records = lines[1:]
     assert [x["pass"] for x in records] == [1, 2, 3]
     assert records == ck.load(path).history
     assert {"loss", "train_bpc", "val_bpc", "val_loss", "chars_per_s"} <= set(

@@ -1,6 +1,7 @@
 """Runs that lose nothing: resume writes back, no run overwrites another, the best
 pass is kept, train/valid/test texts, word sampling options, interrupts anywhere."""
 
+import json
 import math
 import os
 import re
@@ -75,11 +76,11 @@ def test_sigterm_saves_and_the_printed_command_continues_the_run(tmp_path):
     assert done.passes_done == 12
     windows = done.iseq  # windows trained over all passes, the interrupted one too
     assert windows % 12 == 0 and done.history[-1]["iseq"] == windows - 1
-    logged = [
-        int(line.split('"pass": ')[1].split(",")[0])
-        for line in log.read_text().splitlines()
-    ]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    logged = [r["pass"] for r in lines if "pass" in r]
     assert logged == list(range(1, 13))
+    starts = [r["run"]["passes_done"] for r in lines if "run" in r]
+    assert starts[0] == 0 and len(starts) == 2  # the run, then where it resumed
 
 
 def test_word_run_stopped_by_sigint_then_sigterm_resumes_bitwise(small_text, tmp_path):
@@ -421,9 +422,10 @@ def test_word_sample_prime_argmax_and_length(split_run):
 
 
 @pytest.mark.parametrize("words", [1, 25, 60])
-def test_word_sample_length_counts_words_in_whole_sentences(split_run, words):
-    """--sample-length at the word level: whole sentences until they hold that many
-    words (the last one finished), the same draws as ``sample_sentences``."""
+def test_word_sample_length_counts_words_in_sentences(split_run, words):
+    """--sample-length at the word level: sentences until they hold that many words,
+    the last one cut there (never more words than asked), the same draws as
+    ``sample_sentences``."""
     from pytrnn.data.words import WordVocab, detokenize
     from pytrnn.runtime.sampling import sample_sentences, sentences_until
     from pytrnn.tools.generate import load_model, sentence_start
@@ -434,8 +436,10 @@ def test_word_sample_length_counts_words_in_whole_sentences(split_run, words):
     got = sentences_until(model, vocab, words, seed=3, start=sentence_start(ck))
     counts = [max(1, len(s)) for s in got]
     assert sum(counts) >= words > sum(counts[:-1])
+    assert sum(len(s) for s in got) <= words
     same = sample_sentences(model, vocab, n=len(got), seed=3, start=sentence_start(ck))
-    assert [detokenize(s) for s in got] == same
+    assert [detokenize(s) for s in got[:-1]] == same[:-1]
+    assert same[-1].startswith(detokenize(got[-1]))  # the last, cut
 
 
 def test_char_checkpoint_rejects_word_options(tmp_path):
@@ -622,6 +626,12 @@ def test_eval_word_level_against_numpy(split_run, tmp_path):
     want = numpy_word_loss(c.params, c.vocab, TEST)
     assert out.stdout.startswith(f"loss/word={want:.4f} ppl={math.exp(want):.2f}")
     assert "10.0% <unk>" in out.stdout
+    (tmp_path / "folder").mkdir()  # the standard layout train takes: its test.txt
+    (tmp_path / "folder" / "test.txt").write_text(TEST)
+    again = invoke("eval", path, "--corpus", tmp_path / "folder")
+    assert again.exit_code == 0 and again.stdout == out.stdout, again.output
+    (tmp_path / "folder" / "test.txt").unlink()
+    one_line_error(invoke("eval", path, "--corpus", tmp_path / "folder"), "valid.txt")
 
 
 def test_eval_bad_input_is_one_line(tmp_path, split_run):
