@@ -280,6 +280,23 @@ def loss_and_grads(
     return scale * data + reg * reg_sum + penalty, data, g
 
 
+def check_finite_differences(cell, layers, P, x, y, reg, keys, samples=6, eps=1e-6):
+    """``loss_and_grads``' gradient of each array in ``keys`` against central
+    differences of its loss, at about ``samples`` entries an array."""
+    import pytest
+
+    g = loss_and_grads(cell, layers, P, x, y, reg)[2]
+    for k in keys:
+        for idx in list(np.ndindex(P[k].shape))[:: max(P[k].size // samples, 1)]:
+            Q = {n: v.copy() for n, v in P.items()}
+            Q[k][idx] += eps
+            lp = loss_and_grads(cell, layers, Q, x, y, reg)[0]
+            Q[k][idx] -= 2 * eps
+            lm = loss_and_grads(cell, layers, Q, x, y, reg)[0]
+            want = (lp - lm) / (2 * eps)
+            assert g[k][idx] == pytest.approx(want, rel=1e-5, abs=1e-8), (k, idx)
+
+
 # -- torch.optim's update rules, transcribed from its documentation ---------------
 
 

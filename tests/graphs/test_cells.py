@@ -5,7 +5,14 @@ check in turn."""
 import numpy as np
 import pytest
 from helpers import assert_model_linkers, train_in_both_modes
-from numpy_cells import init, loss_and_grads, names, opt_init, opt_step
+from numpy_cells import (
+    check_finite_differences,
+    init,
+    loss_and_grads,
+    names,
+    opt_init,
+    opt_step,
+)
 
 import pytrnn
 
@@ -37,18 +44,7 @@ def test_numpy_reference_matches_finite_differences(cell, layers):
     rng = np.random.default_rng(0)
     P = init(cell, layers, D, H, rng)
     x, y = rng.integers(0, D, L), rng.integers(0, D, L)
-    _, _, g = loss_and_grads(cell, layers, P, x, y, REG)
-    eps = 1e-6
-    for k in names(cell, layers):
-        for idx in list(np.ndindex(P[k].shape))[:: max(P[k].size // 6, 1)]:
-            Q = {n: v.copy() for n, v in P.items()}
-            Q[k][idx] += eps
-            lp = loss_and_grads(cell, layers, Q, x, y, REG)[0]
-            Q[k][idx] -= 2 * eps
-            lm = loss_and_grads(cell, layers, Q, x, y, REG)[0]
-            assert g[k][idx] == pytest.approx(
-                (lp - lm) / (2 * eps), rel=1e-5, abs=1e-8
-            ), (k, idx)
+    check_finite_differences(cell, layers, P, x, y, REG, names(cell, layers))
 
 
 def run_against_numpy(
