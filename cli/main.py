@@ -105,7 +105,10 @@ def eval_(
     checkpoint: Annotated[
         str, typer.Argument(help="A checkpoint written by train (or its .best.npz).")
     ],
-    corpus: Annotated[str, typer.Option(help="The UTF-8 text file to score.")],
+    corpus: Annotated[
+        str,
+        typer.Option(help="The UTF-8 text file to score (a folder: its test.txt)."),
+    ],
     backend: Annotated[
         Backend | None, typer.Option(help="Default: the fastest here.")
     ] = None,
