@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from helpers import cached_model
 from numpy_cells import (
     check_finite_differences,
     init,
@@ -25,13 +26,6 @@ from pytrnn.training.loop import DATA_FIELDS, SCHEDULE_FIELDS
 
 D, H, L = 6, 4, 5
 LR, REG = 0.05, 0.01
-
-
-def model(backend, mode="scan", **kw):
-    cfg = pytrnn.RNNConfig(
-        vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.0, **kw
-    )
-    return pytrnn.RNN(cfg, mode=mode, backend=backend)
 
 
 @pytest.mark.parametrize("cell, layers", [("lstm", 2), ("rnn", 1)])
@@ -58,9 +52,10 @@ CASES = [
 def test_two_biases_train_as_torch_does(backend, mode, cell, layers, optimizer, wdecay):
     """Three steps, torch's norm clip at 0.5 (it bites), against numpy: loss,
     parameters, the optimizer's state per bias (ASGD's average included)."""
-    m = model(
-        backend, mode, cell=cell, layers=layers, two_biases=True, optimizer=optimizer,
-        clip_norm=0.5, wdecay=wdecay,
+    m = cached_model(
+        mode, backend, vocab_size=D, hidden=H, window=L, lr=LR, reg=REG, clip=0.0,
+        cell=cell, layers=layers, two_biases=True, optimizer=optimizer, clip_norm=0.5,
+        wdecay=wdecay,
     )  # fmt: skip
     assert list(m.get_params()) == names(cell, layers, two=True)  # the contract's
     rng = np.random.default_rng(5)
