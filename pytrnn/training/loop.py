@@ -54,7 +54,9 @@ class Data:
     batcher: object
     figures: object
     line: str
-    counts: object = None  # the training tokens per id (the adaptive softmax's cutoffs)
+    # () -> the training tokens per id (the adaptive softmax's cutoffs), counted
+    # only where they are needed
+    counts: object = None
 
 
 class Loop:

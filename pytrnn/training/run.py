@@ -313,9 +313,10 @@ def settle_cutoffs(model_cfg: RNNConfig, data, reporter) -> RNNConfig:
     (kept in the checkpoint as numbers), and the line saying what each part holds."""
     if model_cfg.softmax != "adaptive" or data.counts is None:
         return model_cfg
+    counts = data.counts()
     if model_cfg.cutoffs == "auto":
-        model_cfg = replace(model_cfg, cutoffs=auto_cutoffs(data.counts))
-    reporter.line(coverage_line(data.counts, model_cfg.cutoffs))
+        model_cfg = replace(model_cfg, cutoffs=auto_cutoffs(counts))
+    reporter.line(coverage_line(counts, model_cfg.cutoffs))
     return model_cfg
 
 

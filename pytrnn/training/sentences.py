@@ -210,5 +210,8 @@ def prepare_sentences(cfg, model_cfg, texts, resumed, reporter, backend) -> Data
         f"({sum(len(y) for _, y in seqs)} words), {line}{batcher.line()}"
     )
     figures = WordFigures(held, vocab, extra, start=vocab.start_id)
-    counts = np.bincount(np.concatenate([y for _, y in seqs]), minlength=vocab.size)
+
+    def counts():
+        return np.bincount(np.concatenate([y for _, y in seqs]), minlength=vocab.size)
+
     return Data(texts.name, vocab, batcher, figures, line, counts)

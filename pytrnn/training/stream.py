@@ -41,5 +41,8 @@ def prepare_stream(cfg, model_cfg, texts, resumed, reporter, backend) -> Data:
     )
     # a sampled sentence follows the last one's end
     figures = WordFigures(held, vocab, extra, start=vocab.end_id)
-    counts = np.bincount(ids, minlength=vocab.size)
+
+    def counts():
+        return np.bincount(ids, minlength=vocab.size)
+
     return Data(texts.name, vocab, batcher, figures, line, counts)

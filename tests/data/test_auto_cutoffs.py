@@ -32,7 +32,7 @@ def test_settle_cutoffs_decides_auto_and_says_the_coverage():
         vocab_known=False
     )
     counts = np.array([50, 20, 10, 5, 5, 4, 3, 2, 1])
-    data = Data("c", None, None, None, "", counts)
+    data = Data("c", None, None, None, "", lambda: counts)
     got = settle_cutoffs(cfg, data, Rep)
     assert got.cutoffs == "3,7"
     assert replace_vocab(got).cutoff_list == (3, 7, 9)
