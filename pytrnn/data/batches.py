@@ -32,7 +32,7 @@ def window_starts(
 
     The first window is always trained; a pass ends when ``i + 1 + L >= n``.
     ``every``: every window word_language_model's ``get_batch`` cuts, ``i < n - 1``,
-    the last of ``min(L, n - 1 - i)`` steps (``window_length``).
+    the last of ``min(L, n - 1 - i)`` steps (``window_chunks`` cuts it so).
     """
     if n < window + 1:
         raise CorpusError(

@@ -42,7 +42,10 @@ def folded(paths) -> list:
         p
         for p in paths
         if isinstance(p, tuple)
-        or not (str(p).endswith(".best.npz") and str(p)[:-9] + ".npz" in named)
+        or not (
+            str(p).endswith(".best.npz")
+            and str(p).removesuffix(".best.npz") + ".npz" in named
+        )
     ]
 
 
@@ -50,8 +53,10 @@ def short_names(paths) -> list[str]:
     """Each run's file name less what every one shares at its start and its end
     (``runs/sweep-lr0.5.npz``, ``runs/sweep-lr1.npz``: ``lr0.5``, ``lr1``)."""
     stems = [Path(p).name.removesuffix(".npz") for p in paths]
-    if len(stems) < 2 or len(set(stems)) < len(stems):
-        return stems if len(set(stems)) == len(stems) else [str(p) for p in paths]
+    if len(set(stems)) < len(stems):  # one name in several folders: the paths
+        return [str(p) for p in paths]
+    if len(stems) < 2:
+        return stems
     seps = "-_.="  # cut at a separator, never inside a word (sweep-lr0.5: lr0.5)
     pre = os.path.commonprefix(stems)
     head = max((pre.rfind(c) + 1 for c in seps), default=0)

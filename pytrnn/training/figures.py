@@ -82,13 +82,10 @@ class CharFigures(Figures):
         extra = f"  (train {r['train_bpc']:.3f} bits/char"
         if "val_bpc" in r:
             extra += f", val {r['val_bpc']:.3f} bits/char"
-        return (
-            line
-            + extra
-            + (
-                f", lr {r['lr']:g}, {r['chars_per_s']:,.0f} chars/s, {r['seconds']:.1f} s)"
-            )
+        tail = (
+            f", lr {r['lr']:g}, {r['chars_per_s']:,.0f} chars/s, {r['seconds']:.1f} s)"
         )
+        return line + extra + tail
 
     def running(self, per_unit: float) -> str:
         """A --log-interval line's figures: the interval's data loss per char."""

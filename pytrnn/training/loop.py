@@ -314,7 +314,7 @@ class Loop:
             t0 = time.perf_counter()
             units_before = st["pass_units"]
             j = st["window"]
-            self.interval = Interval(cfg.log_interval, t0, self.figures.running)
+            interval = Interval(cfg.log_interval, t0, self.figures.running)
             while j < len(order):
                 n = min(self.batcher.chunk, len(order) - j)
                 for k, (loss, data_loss, units) in enumerate(
@@ -330,8 +330,8 @@ class Loop:
                     st["pass_data_sum"] += data_loss
                     st["pass_units"] += units
                     st["iseq"] += 1
-                    if self.interval.add(data_loss, units, j + k + 1):
-                        rep.line(self.interval.line(p, len(order), self.lr_now))
+                    if interval.add(data_loss, units, j + k + 1):
+                        rep.line(interval.line(p, j + k + 1, len(order), self.lr_now))
                 st["window"] = j = j + n
                 if self.stop_requested:
                     self.interrupt(p, trained_units + st["pass_units"] - units_before)

@@ -39,19 +39,16 @@ class Interval:
 
     def __init__(self, every: int, t0: float, running):
         self.every, self.running = every, running
-        self.t0, self.steps, self.data, self.units, self.done = t0, 0, 0.0, 0, 0
+        self.t0, self.steps, self.data, self.units = t0, 0, 0.0, 0
 
     def add(self, data: float, units: int, done: int) -> bool:
-        """Count step ``done`` (of the pass); whether a line is due."""
-        self.steps, self.data, self.units = (
-            self.steps + 1,
-            self.data + data,
-            self.units + units,
-        )
-        self.done = done
+        """Count a step, the pass's ``done``-th; whether a line is due."""
+        self.steps += 1
+        self.data += data
+        self.units += units
         return bool(self.every) and done % self.every == 0
 
-    def line(self, p: int, total: int, lr: float) -> str:
+    def line(self, p: int, done: int, total: int, lr: float) -> str:
         """The interval's line (pass, steps, lr, ms per step, figures); the next
         interval starts now."""
         now = time.perf_counter()
@@ -59,7 +56,7 @@ class Interval:
         per = self.data / max(self.units, 1)
         self.t0, self.steps, self.data, self.units = now, 0, 0.0, 0
         return (
-            f"| pass {p + 1:3d} | {self.done:5d}/{total:5d} steps | lr {lr:.4g} | "
+            f"| pass {p + 1:3d} | {done:5d}/{total:5d} steps | lr {lr:.4g} | "
             f"ms/step {ms:7.1f} | {self.running(per)}"
         )
 

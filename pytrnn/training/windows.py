@@ -44,7 +44,8 @@ class Windows:
         self.every = cfg.every_window and not model_cfg.variable_bptt
         self.starts = window_starts(self.streams.shape[1], L, unit, self.every)
         # wlm's last, shorter window is a chunk of its own: the full ones fuse
-        self.short = bool(self.streams.shape[1] - 1 - self.starts[-1] < L)
+        self.last = int(self.streams.shape[1] - 1 - self.starts[-1])  # its steps
+        self.short = self.last < L
         self.fuse = windows_per_call(cfg, backend, len(self.starts) - self.short)
         # one compiled call per window (the notebook's loop) unless fused or batched
         self.variable = model_cfg.variable_bptt
@@ -53,11 +54,10 @@ class Windows:
 
     def line(self) -> str:
         n, L = len(self.starts), self.window
-        r = self.streams.shape[1] - 1 - self.starts[-1]
         what = (
             f"about {n} windows of variable length around {L} (--variable-bptt)"
             if self.variable
-            else f"{n - 1} windows of {L} and one of {r}"
+            else f"{n - 1} windows of {L} and one of {self.last}"
             if self.short
             else f"{n} windows of {L}"
         )
