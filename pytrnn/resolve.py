@@ -182,9 +182,8 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
         )
     refuse_inert(options, given_by_name, origins)
     given = set(given_by_name) | set(chosen)
-    if options["two_biases"] is None and "init" in given:  # --init wlm's layout:
-        options["two_biases"] = options["init"] == "wlm"  # a resume compares it
-        given.add("two_biases")
+    if options["two_biases"] is None and "init" in given:  # follows --init (decided
+        given.add("two_biases")  # by RNNConfig): a resume compares it too
         origins["two_biases"] = origins.get("init", f"--init {options['init']}")
     if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
         options["lr"] = default_lr(options["optimizer"])

@@ -125,3 +125,5 @@ def test_a_one_bias_checkpoint_loads_and_is_refused_under_two(tmp_path):
         pytrnn.train(*pytrnn.configure(recipe="wlm", resume=str(path), passes=2))
     msg = str(e.value)
     assert "--two-biases" in msg and "\n" not in msg, msg
+    with pytest.raises(ConfigError, match="--two-biases"):  # a typed --init wlm too
+        pytrnn.train(*pytrnn.configure(init="wlm", resume=str(path), passes=2))
