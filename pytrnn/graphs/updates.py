@@ -165,12 +165,9 @@ def build_fused(
     Y = pt.tensor("Y", shape=shape, dtype="int32")
     W = pt.tensor("wmask", shape=(windows,), dtype=cfg.dtype)
     seqs = [X, Y, W]
-    if cfg.drops:  # one set of dropout masks per window
-        seqs.append(
-            pt.tensor(
-                "drops", shape=(windows, *drop_shape(cfg, T, batch)), dtype=cfg.dtype
-            )
-        )
+    if cfg.drops:  # one set of dropout masks per window; locked: one step of each
+        once = drop_shape(cfg, 1 if cfg.locked_dropout else T, batch)
+        seqs.append(pt.tensor("drops", shape=(windows, *once), dtype=cfg.dtype))
     names = list(noise_shapes(cfg))  # and of the other masks
     seqs += [
         pt.tensor(k, shape=(windows, *s), dtype=cfg.dtype)
@@ -189,6 +186,8 @@ def build_fused(
     def window(x, y, w, *rest):
         masks, PS = rest[: n_in - 3], rest[n_in - 3 :]
         drop = masks[0] if cfg.drops else None
+        if cfg.drops and cfg.locked_dropout:  # every step under the same masks
+            drop = pt.broadcast_to(drop, drop_shape(cfg, T, batch))
         noise = dict(zip(names, masks[1 if cfg.drops else 0 :]))
         h0 = PS[n_p + n_s] if carry is not None else None
         new, loss, data_loss = window_update(

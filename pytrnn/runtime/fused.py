@@ -34,8 +34,8 @@ def compile_windows(
     or (K, T, B) int32; W (K,) window weights (0 = leave everything alone); lr () the
     current learning rate; then, with ``masked`` (groups of padded sentences), their
     masks (K, T, B); then, with dropout, the dropout masks of every window
-    (K, layers, T, [B,] H). ``length`` None: one graph for windows of any length,
-    which JAX traces per length (groups of padded sentences).
+    (K, layers, T, [B,] H), with locked dropout T = 1. ``length`` None: one graph
+    for windows of any length, which JAX traces per length (padded sentences).
     """
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
@@ -54,12 +54,19 @@ def compile_windows(
     # never used, only the rewritten graph.
     fn = pytensor.function(inputs, outputs, mode=compile_mode("jax"))
     window = jax_funcify(fn.maker.fgraph)
+    locked = cfg.drops and cfg.locked_dropout
 
     @jax.jit
     def train(P, X, Y, W, lr, *more):
         def body(P, xyw):
             # xy: (x, y) or (x, y, mask); rest: this window's dropout masks, if any
             xy, (w, *drop) = xyw[: 2 + masked], xyw[2 + masked :]
+            if locked:  # one step of each locked mask (noise.locked_time), every step's
+                d, T = drop[0], xy[0].shape[0]
+                d = jax.numpy.broadcast_to(d, (d.shape[0], T, *d.shape[2:]))
+                # as an array, as a window's step takes it: a broadcast XLA could fuse
+                # into its consumers changes float32's bits
+                drop[0] = jax.lax.optimization_barrier(d)
             *new, loss, data_loss = window(*xy, w, lr, *drop, *P)
             return tuple(new), (loss, data_loss)
 

@@ -30,12 +30,20 @@ def draw(cfg, rng, length: int, batch: int | None = None, windows: int | None = 
             p = rates[0]
         else:
             p = np.asarray(rates).reshape((-1,) + (1,) * (len(shape) - t))
-        masks = (rng.random(shown) >= p) / (1.0 - p)
-        out["drop"] = np.broadcast_to(masks, shape).astype(cfg.dtype)
+        masks = ((rng.random(shown) >= p) / (1.0 - p)).astype(cfg.dtype)
+        # locked: a read-only view over the T steps, so a chunk's masks take 1/T of
+        # the memory (a fused step takes them unbroadcast: locked_time)
+        out["drop"] = np.broadcast_to(masks, shape)
     for k, s in noise_shapes(cfg).items():
         p = cfg.dropoute if k == "edrop" else cfg.wdrop
         out[k] = ((rng.random(lead + s) >= p) / (1.0 - p)).astype(cfg.dtype)
     return out["drop"] if list(out) == ["drop"] else out
+
+
+def locked_time(cfg, drops):
+    """A fused chunk's dropout masks (K, layers, T, [B,] H) as its step takes them:
+    with locked dropout one step of each (T = 1), since every step repeats it."""
+    return drops[:, :, :1] if cfg.locked_dropout else drops
 
 
 def as_args(cfg, drop, redraw) -> list:

@@ -22,7 +22,7 @@ from pytrnn.graphs.updates import build_fused
 from pytrnn.runtime.backends import compile_mode, select_device
 from pytrnn.runtime.fused import compile_windows
 from pytrnn.runtime.inputs import check_ids
-from pytrnn.runtime.noise import as_args
+from pytrnn.runtime.noise import as_args, locked_time
 
 MASKED_GROUPS = (
     "fused groups of sentences need --backend jax and masks shaped like X (K, T, B)"
@@ -83,9 +83,9 @@ class GraphStepper:
         if masked:
             args.append(np.asarray(masks, cfg.dtype))
         noise = as_args(cfg, drops, None)
-        if noise and cfg.drops:  # (K, layers, T, [B,] H)
+        if noise and cfg.drops:  # (K, layers, T, [B,] H); locked: T = 1
             # with devices, shard_batch has checked that X is (K, T, B): B is axis 3 here
-            noise[0] = parallel.shard_streams(noise[0], 3)
+            noise[0] = parallel.shard_streams(locked_time(cfg, noise[0]), 3)
         args.extend(noise)
         return fn, args
 

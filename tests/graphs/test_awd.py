@@ -161,6 +161,10 @@ def test_fused_batched_carried_windows_match_numpy():
     m.reset_carry(B)
     X, Y = rng.integers(0, D, (K, L, B)), rng.integers(0, D, (K, L, B))
     masks = m.draw_drop(L, B, K, rng=np.random.default_rng(5))
+    assert masks["drop"].strides[2] == 0  # locked: one draw seen at every step
+    # the fused call takes one step of each locked mask (#36: a T-th of the memory)
+    _, args = m.stepper.chunk(m.programs, X, Y, np.zeros(K), masks)
+    assert [a.shape for a in args if np.ndim(a) == 5] == [(K, 3, 1, B, H)]
     losses, data = m.train_windows(X, Y, drops=masks)
     h, state = [None] * B, {}
     for k in range(K):
