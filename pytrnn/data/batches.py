@@ -106,11 +106,21 @@ class Chunk:
     # a fused chunk of masked groups that a backend without fused groups trains one
     # group a call (the same steps, the masks of the chunk's one draw)
     each: bool = False
+    # windows per compiled call of a fused chunk (None: all K in one): the same steps
+    # under the chunk's one draw of masks, so a bar or --log-interval can follow them
+    calls: int | None = None
 
     @property
     def n(self) -> int:
         """The real windows; the rest (weight 0) pad the chunk to its K."""
         return len(self.units)
+
+    def pieces(self) -> list[slice]:
+        """The windows of each call: ``calls`` or fewer, near-even (two lengths at
+        most, so two compiled shapes)."""
+        K = len(self.weights)
+        n = 1 if not self.calls or self.calls >= K else -(-K // self.calls)
+        return [slice(K * i // n, K * (i + 1) // n) for i in range(n)]
 
 
 def padded(rows, K: int):

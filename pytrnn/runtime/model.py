@@ -132,7 +132,7 @@ class RNN:
     def train(self, chunk: Chunk, sync: bool = True, drop=None, rng=None, lr=None):
         """Train one chunk (pytrnn.data.batches): the entry every training step goes
         through. A fused chunk is one compiled call over its K windows (weight 0 skips
-        a padding copy); any other is one window through the window's own program,
+        a padding copy), or ``chunk.calls`` windows a call; any other is one window through the window's own program,
         the notebook's for its one unbatched window, at ``lr`` times ``chunk.rate``
         where it has one. ``drop``: the chunk's masks, else drawn from ``rng`` (the
         loop's), else from the model's own generator. Returns (losses, data losses),
@@ -150,9 +150,9 @@ class RNN:
         if drop is None and self.cfg.noisy and (rng is not None or fused):
             drop = self.draw_drop(T, B, K if chunk.fused else None, rng=rng)
         if fused:
-            fn, args = self.stepper.chunk(self.programs, X, Y, chunk.weights, drop, M)
-            losses, data_losses = fn(*args)
-            return self.parallel.fetch(losses), self.parallel.fetch(data_losses)
+            return self.stepper.train_chunk(
+                self.programs, chunk, drop, self.parallel.fetch, sync
+            )
         X, Y = X.astype(np.int32), Y.astype(np.int32)
         check_ids(self.cfg, X, Y)
         if chunk.rate is not None:
@@ -173,13 +173,17 @@ class RNN:
         t0 = time.perf_counter()
         if chunk.fused and not chunk.each:
             check_chunk(chunk.X, chunk.Y)
-            K, T = np.shape(chunk.X)[:2]
-            B = np.shape(chunk.X)[2] if np.ndim(chunk.X) == 3 else None
-            drop = self.draw_drop(T, B, K) if self.cfg.noisy else None
-            fn, args = self.stepper.chunk(
-                self.programs, chunk.X, chunk.Y, np.zeros(K), drop, chunk.M
-            )
-            (fn.warm if hasattr(fn, "warm") else fn)(*args)
+            for s in {s.stop - s.start: s for s in chunk.pieces()}.values():
+                X, Y, M = (
+                    chunk.X[s],
+                    chunk.Y[s],
+                    None if chunk.M is None else chunk.M[s],
+                )
+                K, T = np.shape(X)[:2]
+                B = np.shape(X)[2] if np.ndim(X) == 3 else None
+                drop = self.draw_drop(T, B, K) if self.cfg.noisy else None
+                fn, args = self.stepper.chunk(self.programs, X, Y, np.zeros(K), drop, M)
+                (fn.warm if hasattr(fn, "warm") else fn)(*args)
             return time.perf_counter() - t0
         x = np.zeros(np.shape(chunk.X[0]), dtype=np.int32)
         adaptive = self.cfg.softmax == "adaptive"

@@ -40,6 +40,13 @@ def draw(cfg, rng, length: int, batch: int | None = None, windows: int | None = 
     return out["drop"] if list(out) == ["drop"] else out
 
 
+def noise_of(drop, windows: slice):
+    """Those windows' masks of a chunk's draw (an array, or draw's dict)."""
+    if isinstance(drop, dict):
+        return {k: v[windows] for k, v in drop.items()}
+    return drop[windows]
+
+
 def locked_time(cfg, drops):
     """A fused chunk's dropout masks (K, layers, T, [B,] H) as its step takes them:
     with locked dropout one step of each (T = 1), since every step repeats it."""

@@ -13,6 +13,8 @@ stepper and never ask.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytensor
 
@@ -22,7 +24,7 @@ from pytrnn.graphs.updates import build_fused
 from pytrnn.runtime.backends import compile_mode, select_device
 from pytrnn.runtime.fused import compile_windows
 from pytrnn.runtime.inputs import check_ids
-from pytrnn.runtime.noise import as_args, locked_time
+from pytrnn.runtime.noise import as_args, locked_time, noise_of
 
 MASKED_GROUPS = (
     "fused groups of sentences need --backend jax and masks shaped like X (K, T, B)"
@@ -50,6 +52,26 @@ class GraphStepper:
         if masked:
             raise ConfigError(MASKED_GROUPS)
         return ("fused", K, T, B)
+
+    def train_chunk(self, programs, chunk, drop, fetch, sync: bool):
+        """A fused chunk trained in its calls (``chunk.pieces()``, each under its
+        windows' share of ``drop``), every call dispatched before any is read (JAX
+        runs ahead). (losses, data losses): arrays, or with ``sync=False`` and
+        several calls, iterators that wait for a call only when they reach its
+        windows, so a loop can report each call as it finishes."""
+        done = []
+        for s in chunk.pieces():
+            M = None if chunk.M is None else chunk.M[s]
+            d = None if drop is None else noise_of(drop, s)
+            w = chunk.weights[s]
+            fn, args = self.chunk(programs, chunk.X[s], chunk.Y[s], w, d, M)
+            done.append(fn(*args))
+        if len(done) == 1:
+            return fetch(done[0][0]), fetch(done[0][1])
+        if sync:
+            return tuple(np.concatenate([fetch(o[i]) for o in done]) for i in (0, 1))
+        return tuple(itertools.chain.from_iterable(fetch(o[i]) for o in done)
+                     for i in (0, 1))  # fmt: skip
 
     def chunk(self, programs, X, Y, wmask, drops, masks=None):
         """The compiled chunk function for X's shape (compiled once per shape, kept

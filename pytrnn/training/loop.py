@@ -3,8 +3,8 @@
 One loop, given a batcher (which cuts a pass into chunks: pytrnn.training.windows,
 pytrnn.training.sentences) and a scorer (the level's figures and held-out scoring:
 pytrnn.training.figures). It trains each chunk through the model's one entry and
-knows nothing of how the step was built. After each
-pass it prints a line, evaluates the held-out split when there is one, writes the
+knows nothing of how the step was built. After each pass it prints a line,
+evaluates the held-out split when there is one, writes the
 checkpoint, and keeps a copy of the best pass by validation loss beside it
 (``X.best.npz``, as PyTorch's word_language_model keeps its best model). It also
 saves every ``save_every`` seconds inside a pass. A held-out test text is scored
@@ -35,7 +35,7 @@ from pytrnn.training.outputs import (  # noqa: F401 (the run's names, as before)
     best_path,
     resumes_into,
 )
-from pytrnn.training.progress import Interval, PrintReporter
+from pytrnn.training.progress import Interval, PrintReporter, shown
 from pytrnn.training.signals import Signals, TrainingInterrupted, owned_signals  # noqa: F401
 
 # the resume rules, as config.py declares them on the fields
@@ -54,9 +54,7 @@ class Data:
     batcher: object
     figures: object
     line: str
-    # () -> the training tokens per id (the adaptive softmax's cutoffs), counted
-    # only where they are needed
-    counts: object = None
+    counts: object = None  # () -> the tokens per id, counted where needed
 
 
 class Loop:
@@ -187,19 +185,24 @@ class Loop:
 
     def compile(self) -> float:
         """Compile what training starts with: a program per chunk shape."""
-        return sum(self.model.warm(c) for c in self.batcher.warm_chunks(self.model))
+        warm = self.batcher.warm_chunks(self.model)
+        return sum(self.model.warm(self.shown(c)) for c in warm)
+
+    def shown(self, chunk):
+        return shown(chunk, self.cfg.log_interval, self.reporter.bar, self.model.cfg)
 
     def train_chunk(self, order, j, n):
         """Train the steps order[j : j + n], in the chunks the layout cuts them into:
-        [(loss, data loss summed over the streams, units)] per step."""
+        (loss, data loss summed over the streams, units) per step, each read when
+        its call is done."""
         rng, m = self.drop_rng(j), self.model
-        done = [(c, m.train(c, sync=False, rng=rng, lr=self.lr_now))
+        done = [(c, m.train(self.shown(c), sync=False, rng=rng, lr=self.lr_now))
                 for c in self.batcher.chunks(m, order, j, n)]  # fmt: skip
-        return [
+        return (
             (float(loss), float(data) * c.streams, units)
             for c, (losses, datas) in done
             for loss, data, units in zip(losses, datas, c.units)
-        ]
+        )
 
     def drop_rng(self, j: int):
         """Dropout masks for the chunk at window (or sentence) j of this pass: drawn
@@ -330,12 +333,12 @@ class Loop:
                     st["pass_data_sum"] += data_loss
                     st["pass_units"] += units
                     st["iseq"] += 1
+                    rep.advance(1)
                     if interval.add(data_loss, units, j + k + 1):
                         rep.line(interval.line(p, j + k + 1, len(order), self.lr_now))
                 st["window"] = j = j + n
                 if self.stop_requested:
                     self.interrupt(p, trained_units + st["pass_units"] - units_before)
-                rep.advance(n)  # every chunk: its steps are done
                 if j < len(order) and time.monotonic() - last_save > cfg.save_every:
                     self.save()
                     last_save = time.monotonic()

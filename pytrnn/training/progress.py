@@ -9,10 +9,30 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
+
+import numpy as np
+
+BAR_MOVES = 16  # a bar moves at least this often through a chunk of heavy windows
+HEAVY = 1e11  # a chunk of about this many multiply-adds runs for seconds here
+
+
+def shown(chunk, every: int, bar: bool, cfg):
+    """A fused chunk in calls a person can follow as they finish (its masks are one
+    draw, so no step's numbers change): of ``every`` windows at most
+    (--log-interval), and where a ``bar`` is shown and the chunk is heavy (the
+    output layer's multiply-adds, forward and back, over HEAVY), a BAR_MOVES-th."""
+    K = len(chunk.weights)
+    calls = [every] if 0 < every < K else []
+    if bar and 3.0 * np.size(chunk.X) * cfg.vocab_size * cfg.state_width > HEAVY:
+        calls.append(-(-K // BAR_MOVES))
+    return replace(chunk, calls=min(calls)) if chunk.fused and calls else chunk
 
 
 class PrintReporter:
     """Lines only; no bar. ``quiet`` drops everything."""
+
+    bar = False  # whether a bar follows the steps
 
     def __init__(self, quiet: bool = False, file=None):
         self.quiet = quiet
@@ -72,8 +92,12 @@ class RichReporter(PrintReporter):
         self._progress = None
         self._task = None
 
+    @property
+    def bar(self) -> bool:
+        return self.console.is_terminal
+
     def start(self, total: int, desc: str) -> None:
-        if not self.console.is_terminal:
+        if not self.bar:
             return
         from rich.progress import (
             BarColumn,

@@ -43,7 +43,7 @@ MODEL = dict(
 )
 
 
-def run(tmp_path, name, **kw):
+def run(tmp_path, name, reporter=QUIET, **kw):
     cfg = pytrnn.TrainConfig(
         **{
             **dict(
@@ -62,7 +62,7 @@ def run(tmp_path, name, **kw):
             **kw,
         }
     )
-    return train(pytrnn.RNNConfig(**MODEL), cfg, reporter=QUIET)
+    return train(pytrnn.RNNConfig(**MODEL), cfg, reporter=reporter)
 
 
 @pytest.fixture
