@@ -23,6 +23,7 @@ from pytrnn.cli.common import (  # noqa: F401 (the commands' shared names, as be
     user_errors,
     value,
 )
+from pytrnn.cli.sample import sample  # noqa: F401 (registers sample)
 from pytrnn.cli.train import (  # noqa: F401 (registers train first; tests' names)
     NEGATIONS,
     SOURCE_OPTIONS,
@@ -38,65 +39,6 @@ def recipes_():
 
     for name, line in describe():
         typer.echo(f"{name}: {line}")
-
-
-@app.command()
-@user_errors
-def sample(
-    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
-    length: Annotated[
-        int | None,
-        typer.Option(
-            help="Chars to generate (default 200), or at most this many words a sentence (default 100)."
-        ),
-    ] = None,
-    temperature: Annotated[
-        float, typer.Option(help="Below 1: safer; above 1: wilder.")
-    ] = 1.0,
-    prime: Annotated[
-        str,
-        typer.Option(
-            help="Text to start from: chars, or the words every sentence starts with."
-        ),
-    ] = "",
-    seed: Annotated[int, typer.Option(help="The same seed gives the same text.")] = 0,
-    argmax: Annotated[
-        bool, typer.Option(help="Always take the most likely char or word.")
-    ] = False,
-    sentences: Annotated[
-        int | None, typer.Option(help="Word level: sentences to generate (default 5).")
-    ] = None,
-    min_words: Annotated[
-        int | None, typer.Option(help="Word level: shortest sentence.")
-    ] = None,
-    backend: Annotated[
-        Backend | None, typer.Option(help="Default: the fastest here.")
-    ] = None,
-    no_unk: Annotated[
-        bool,
-        typer.Option(
-            "--no-unk",
-            help="Word level: never draw <unk> (a standard corpus's own token, drawn by default as wlm's generate.py draws it).",
-        ),
-    ] = False,
-):
-    """Generate text from a checkpoint."""
-    from pytrnn.tools.generate import generate
-
-    typer.echo(
-        generate(
-            checkpoint,
-            length=length,
-            temperature=temperature,
-            prime=prime,
-            seed=seed,
-            argmax=argmax,
-            sentences=sentences,
-            min_words=min_words,
-            backend=value(backend),
-            no_unk=no_unk,
-        )
-    )
 
 
 @app.command("eval")

@@ -247,15 +247,17 @@ def unrolled_layers(
     return below, finals
 
 
-def step_layers(cfg, params, x_t, state):
-    """One sampling step: x_t () int, state (layers * states, H) -> (new state, h_top)."""
+def step_layers(cfg, params, x_t, state, batched=False):
+    """One sampling step: x_t () int, state (layers * states, H) -> (new state, h_top);
+    ``batched``: x_t (B,), state (layers * states, B, H), B sequences at once."""
     n = CELLS[cfg.cell].states
     new, inp = [], None
     for layer in range(cfg.layers):
         xp_t, b = _projection(cfg, params, layer, x_t, inp)
         H = cfg.widths[layer]
-        states = tuple(state[layer * n + k][:H] for k in range(n))
-        out = _call(cfg, xp_t, b, states, _recurrent(cfg, params, layer), False, layer)
+        states = tuple(state[layer * n + k][..., :H] for k in range(n))
+        rec = _recurrent(cfg, params, layer)
+        out = _call(cfg, xp_t, b, states, rec, batched, layer)
         new.extend(padded(cfg, v, layer) for v in out)
         inp = out[0]
     return pt.stack(new), inp

@@ -61,14 +61,15 @@ class Programs:
             key += (capacity,)
         return self.get(key, lambda: self._build(kind, key[1], masked, batch, capacity))
 
-    def step_function(self):
-        """The sampling step: one id and the carried state in, (h, logits) out."""
+    def step_function(self, batched: bool = False):
+        """The sampling step: one id and the carried state in, (h, logits) out; or
+        ``batched``, B of each (pytrnn.graphs.forward.build_step)."""
 
         def build():
-            inputs, outputs = build_step(self.cfg, self.state.params)
+            inputs, outputs = build_step(self.cfg, self.state.params, batched)
             return pytensor.function(inputs, outputs, mode=compile_mode(self.backend))
 
-        return self.get("step", build)
+        return self.get("steps" if batched else "step", build)
 
     def _build(self, kind, length, masked, batch, capacity):
         cfg, state = self.cfg, self.state
