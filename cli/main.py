@@ -24,6 +24,7 @@ from pytrnn.cli.common import (  # noqa: F401 (the commands' shared names, as be
     value,
 )
 from pytrnn.cli.sample import sample  # noqa: F401 (registers sample)
+from pytrnn.cli.scores import eval_, score  # noqa: F401 (registers eval and score)
 from pytrnn.cli.train import (  # noqa: F401 (registers train first; tests' names)
     NEGATIONS,
     SOURCE_OPTIONS,
@@ -39,70 +40,6 @@ def recipes_():
 
     for name, line in describe():
         typer.echo(f"{name}: {line}")
-
-
-@app.command("eval")
-@user_errors
-def eval_(
-    checkpoint: Annotated[
-        str, typer.Argument(help="A checkpoint written by train (or its .best.npz).")
-    ],
-    corpus: Annotated[
-        str,
-        typer.Option(help="The UTF-8 text file to score (a folder: its test.txt)."),
-    ],
-    backend: Annotated[
-        Backend | None, typer.Option(help="Default: the fastest here.")
-    ] = None,
-    batch: Annotated[
-        int,
-        typer.Option(
-            help="Windows per call; a --carry-state model (or with the cache): contiguous streams, as wlm's eval batch."
-        ),
-    ] = 10,
-    cache_window: Annotated[
-        int | None,
-        typer.Option(
-            help="The neural cache (AWD-LSTM's pointer.py): mix in the words after the last W positions (default: no cache)."
-        ),
-    ] = None,
-    cache_theta: Annotated[
-        float | None,
-        typer.Option(
-            help="The cache's attention sharpness theta (default 1.0, AWD's PTB)."
-        ),
-    ] = None,
-    cache_lambda: Annotated[
-        float | None,
-        typer.Option(
-            help="The cache's weight lambda in [0, 1] (default 0.1, AWD's PTB; 0: the model alone)."
-        ),
-    ] = None,
-):
-    """Score a checkpoint on a text: loss per char and bits/char, or per word and
-    perplexity (data loss only, the checkpoint's own vocabulary)."""
-    from pytrnn.errors import ConfigError
-    from pytrnn.runtime.cache import Cache
-    from pytrnn.tools.evaluate import eval_line, evaluate
-
-    cache = None
-    if cache_window is not None:
-        cache = Cache(
-            cache_window,
-            1.0 if cache_theta is None else cache_theta,
-            0.1 if cache_lambda is None else cache_lambda,
-        ).validate()
-    elif cache_theta is not None or cache_lambda is not None:
-        raise ConfigError("--cache-theta and --cache-lambda need --cache-window")
-    line = eval_line(
-        evaluate(checkpoint, corpus, backend=value(backend), batch=batch, cache=cache)
-    )
-    if cache is not None:  # the figure is the cache's mix, not the model's alone
-        line += (
-            f"  with the neural cache (window {cache.window}, theta {cache.theta:g}, "
-            f"lambda {cache.lam:g})"
-        )
-    typer.echo(line)
 
 
 @app.command()

@@ -50,7 +50,6 @@ from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.layers import (
     layer_drop,
     scan_layers,
-    step_layers,
     unrolled_layers,
 )
 from pytrnn.graphs.params import output_weight, weight_names
@@ -374,18 +373,3 @@ def build_scan(
 
 
 BUILDERS = {"unroll": build_unrolled, "scan": build_scan}
-
-
-def build_step(cfg: RNNConfig, params: dict, batched: bool = False):
-    """One sampling step with the state carried by the caller: every layer's h (and
-    the LSTM's c) stacked, (S, H). Returns (x_t, state) inputs and (new state,
-    logits) outputs: x_t () int32, logits (D,); ``batched``: B sequences at once,
-    x_t (B,), state (S, B, H), logits (B, D)."""
-    x_t = pt.tensor("x_t", shape=(None,) if batched else (), dtype="int32")
-    S = cfg.layers * CELLS[cfg.cell].states
-    rows = (None,) if batched else ()
-    state = pt.tensor("state", shape=(S, *rows, cfg.state_width), dtype=cfg.dtype)
-    new, h_top = step_layers(cfg, params, x_t, state, batched)
-    if cfg.softmax == "adaptive":  # log-probabilities serve as logits
-        return [x_t, state], [new, adaptive.log_prob(cfg, params, h_top)]
-    return [x_t, state], [new, h_top.dot(output_weight(params)) + params["by"]]

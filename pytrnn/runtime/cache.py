@@ -121,3 +121,27 @@ def cache_loss(
         hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
         seen += m
     return total, E * (n - 1)
+
+
+def mixed_rows(logp, top, hist_h, hist_y, chunk_h, chunk_y, seen, a, cache: Cache):
+    """Every id's log p under the cache for positions a .. a + len(logp) of one
+    stream's chunk (the distribution ``mixed_errors`` takes p(y) of): ``logp``
+    (m, V) the model's, ``top`` (m, H) their states, ``hist_h`` (W, H) and
+    ``hist_y`` (W,) the W positions before the chunk, ``chunk_h`` / ``chunk_y`` the
+    chunk's, ``seen`` the stream's positions before it."""
+    W, V = cache.window, logp.shape[1]
+    H = np.concatenate([hist_h, chunk_h], axis=0)
+    N = np.concatenate([hist_y, chunk_y], axis=0)
+    out = logp.copy()
+    for r in range(len(logp)):
+        t = a + r
+        if seen + t < W:
+            continue
+        logits = cache.theta * (H[t : t + W] @ top[r])
+        attn = np.exp(logits - logits.max())
+        attn /= attn.sum()
+        p_cache = np.zeros(V)
+        np.add.at(p_cache, N[t : t + W], attn)
+        with np.errstate(divide="ignore"):
+            out[r] = np.log((1 - cache.lam) * np.exp(logp[r]) + cache.lam * p_cache)
+    return out

@@ -14,8 +14,9 @@ import pytensor
 import pytensor.tensor as pt
 
 from pytrnn.graphs import adaptive
-from pytrnn.graphs.forward import BUILDERS, build_step, state_shape
+from pytrnn.graphs.forward import BUILDERS, state_shape
 from pytrnn.graphs.params import param_shapes
+from pytrnn.graphs.readout import build_rows, build_step
 from pytrnn.graphs.updates import train_updates
 from pytrnn.runtime.backends import compile_mode
 
@@ -63,13 +64,22 @@ class Programs:
 
     def step_function(self, batched: bool = False):
         """The sampling step: one id and the carried state in, (h, logits) out; or
-        ``batched``, B of each (pytrnn.graphs.forward.build_step)."""
+        ``batched``, B of each (pytrnn.graphs.readout.build_step)."""
 
         def build():
             inputs, outputs = build_step(self.cfg, self.state.params, batched)
             return pytensor.function(inputs, outputs, mode=compile_mode(self.backend))
 
         return self.get("steps" if batched else "step", build)
+
+    def rows_function(self):
+        """Top-layer states (N, H) in, every id's log-probability (N, V) out."""
+
+        def build():
+            inputs, output = build_rows(self.cfg, self.state.params)
+            return pytensor.function(inputs, output, mode=compile_mode(self.backend))
+
+        return self.get("rows", build)
 
     def _build(self, kind, length, masked, batch, capacity):
         cfg, state = self.cfg, self.state

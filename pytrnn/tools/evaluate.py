@@ -24,9 +24,11 @@ from pytrnn.data.words import (
     unknown_rate,
 )
 from pytrnn.errors import ConfigError, CorpusError
+from pytrnn.files import atomic_write, check_writable
 from pytrnn.runtime.cache import Cache, cache_loss
 from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, ppl_text, windows_loss
 from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
+from pytrnn.tools.surprisal import scored_rows, sentence_rows, tsv
 
 
 def scored_file(corpus) -> Path:
@@ -49,15 +51,29 @@ def evaluate(
     backend: str | None = None,
     batch: int = EVAL_STREAMS,
     cache: Cache | None = None,
+    per_token=None,
+    guesses: int = 0,
 ) -> dict:
     """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
     chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate).
     ``batch``: windows per call, or for a model that carries its state the
     contiguous streams the text is cut into (wlm's eval_batch_size). ``cache``:
     the neural cache mixed in (pytrnn.runtime.cache; a stream model's text is then
-    always cut into ``batch`` streams); its lambda 0 is the model alone."""
+    always cut into ``batch`` streams); its lambda 0 is the model alone.
+    ``per_token``: a path the scored tokens' rows go to (pytrnn.tools.surprisal,
+    ``guesses`` top guesses each), the cache's distribution where it is on."""
     if batch < 1:
         raise CorpusError(f"--batch must be at least 1, got {batch}")
+    if guesses < 0:
+        raise ConfigError(f"--guesses must be 0 or more, got {guesses}")
+    if guesses and per_token is None:
+        raise ConfigError("--guesses fills --per-token's rows: give --per-token OUT")
+    if per_token is not None:
+        check_writable(per_token, "--per-token", "tokens.tsv")
+        if Path(per_token).resolve() in {
+            Path(p).resolve() for p in (checkpoint, corpus)
+        }:
+            raise ConfigError(f"--per-token {per_token} is an input of this eval")
     text = read_text(scored_file(corpus), str(corpus))
     model, ck = load_model(checkpoint, backend)
     if cache is not None:
@@ -69,9 +85,13 @@ def evaluate(
         cache = cache.validate() if cache.lam > 0 else None
 
     def scored(ids):
+        L, carry = ck.cfg.window, carries_state(ck)
+        if per_token is not None:
+            rows = scored_rows(model, ck, ids, L, carry, batch, guesses, cache)
+            write_rows(per_token, tsv(rows, ck.vocab, guesses, ("position",)))
         if cache is None:
-            return windows_loss(model, ids, ck.cfg.window, carries_state(ck), batch)
-        return cache_loss(model, ids, ck.cfg.window, cache, carries_state(ck), batch)
+            return windows_loss(model, ids, L, carry, batch)
+        return cache_loss(model, ids, L, cache, carry, batch)
 
     if ck.level == "word":
         vocab = word_vocab(ck)
@@ -92,6 +112,11 @@ def evaluate(
                 "skipped_words": skipped,
             }
         seqs = [vocab.encode_sentence(s) for s in sentences]
+        if per_token is not None:
+            rows = sentence_rows(model, seqs, guesses)
+            write_rows(
+                per_token, tsv(rows, ck.vocab, guesses, ("sentence", "position"))
+            )
         loss = mean_word_loss(model, seqs)
         return {
             "level": "word",
@@ -136,3 +161,7 @@ def eval_line(r: dict) -> str:
         f"loss/char={r['loss_per_char']:.4f} bits/char={r['bpc']:.4f}  "
         f"({r['chars']} chars{skipped})"
     )
+
+
+def write_rows(path, lines: list[str]) -> None:
+    atomic_write(path, lambda f: f.write(("\n".join(lines) + "\n").encode("utf-8")))

@@ -1,0 +1,131 @@
+"""``pytrnn eval`` and ``pytrnn score``: a checkpoint's figure on a text, and its
+scores token by token (pytrnn.tools.evaluate, pytrnn.tools.surprisal)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pytrnn.cli.common import Backend, app, user_errors, value
+
+
+@app.command("eval")
+@user_errors
+def eval_(
+    checkpoint: Annotated[
+        str, typer.Argument(help="A checkpoint written by train (or its .best.npz).")
+    ],
+    corpus: Annotated[
+        str,
+        typer.Option(help="The UTF-8 text file to score (a folder: its test.txt)."),
+    ],
+    backend: Annotated[
+        Backend | None, typer.Option(help="Default: the fastest here.")
+    ] = None,
+    batch: Annotated[
+        int,
+        typer.Option(
+            help="Windows per call; a --carry-state model (or with the cache): contiguous streams, as wlm's eval batch."
+        ),
+    ] = 10,
+    cache_window: Annotated[
+        int | None,
+        typer.Option(
+            help="The neural cache (AWD-LSTM's pointer.py): mix in the words after the last W positions (default: no cache)."
+        ),
+    ] = None,
+    cache_theta: Annotated[
+        float | None,
+        typer.Option(
+            help="The cache's attention sharpness theta (default 1.0, AWD's PTB)."
+        ),
+    ] = None,
+    cache_lambda: Annotated[
+        float | None,
+        typer.Option(
+            help="The cache's weight lambda in [0, 1] (default 0.1, AWD's PTB; 0: the model alone)."
+        ),
+    ] = None,
+    per_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write one row per scored token to this TSV: surprisal and entropy in bits, rank, guesses."
+        ),
+    ] = None,
+    guesses: Annotated[
+        int, typer.Option(help="With --per-token: the N most probable tokens and p.")
+    ] = 0,
+):
+    """Score a checkpoint on a text: loss per char and bits/char, or per word and
+    perplexity (data loss only, the checkpoint's own vocabulary)."""
+    from pytrnn.errors import ConfigError
+    from pytrnn.runtime.cache import Cache
+    from pytrnn.tools.evaluate import eval_line, evaluate
+
+    cache = None
+    if cache_window is not None:
+        cache = Cache(
+            cache_window,
+            1.0 if cache_theta is None else cache_theta,
+            0.1 if cache_lambda is None else cache_lambda,
+        ).validate()
+    elif cache_theta is not None or cache_lambda is not None:
+        raise ConfigError("--cache-theta and --cache-lambda need --cache-window")
+    line = eval_line(
+        evaluate(
+            checkpoint,
+            corpus,
+            backend=value(backend),
+            batch=batch,
+            cache=cache,
+            per_token=per_token,
+            guesses=guesses,
+        )  # fmt: skip
+    )
+    if cache is not None:  # the figure is the cache's mix, not the model's alone
+        line += (
+            f"  with the neural cache (window {cache.window}, theta {cache.theta:g}, "
+            f"lambda {cache.lam:g})"
+        )
+    typer.echo(line)
+    if per_token is not None:
+        typer.echo(f"per-token rows: {per_token}")
+
+
+@app.command()
+@user_errors
+def score(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
+    input: Annotated[
+        str | None,
+        typer.Option(help="Sentences one per line (default: standard input)."),
+    ] = None,
+    carry: Annotated[
+        bool,
+        typer.Option(
+            help="Each sentence from where the one before ended, not from zero."
+        ),
+    ] = False,
+    guesses: Annotated[
+        int, typer.Option(help="The N most probable tokens before each, with p.")
+    ] = 0,
+    backend: Annotated[
+        Backend | None, typer.Option(help="Default: the fastest here.")
+    ] = None,
+):
+    """Surprisal, entropy and rank of every token of each sentence (a line), as
+    TSV rows with the sentence's index: stimuli in, one row per token out."""
+    from pytrnn.tools.surprisal import score_lines
+
+    if input is None:
+        text = sys.stdin.read()
+    else:
+        from pytrnn.data.corpora import read_text
+
+        text = read_text(Path(input), input)
+    for line in score_lines(checkpoint, text.splitlines(), carry, guesses,
+                            value(backend)):  # fmt: skip
+        typer.echo(line)
