@@ -129,3 +129,43 @@ def score(
     for line in score_lines(checkpoint, text.splitlines(), carry, guesses,
                             value(backend)):  # fmt: skip
         typer.echo(line)
+
+
+@app.command("export")
+@user_errors
+def export_(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by train.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="The .safetensors file to write.")
+    ],
+):
+    """Write a checkpoint's parameters under PyTorch's names (word_language_model's
+    RNNModel) as safetensors, its configuration and vocabulary as metadata."""
+    from pytrnn.tools.interchange import export
+
+    typer.echo(f"wrote {export(checkpoint, output)}")
+
+
+@app.command("import")
+@user_errors
+def import_(
+    model: Annotated[
+        str, typer.Argument(help="A .safetensors file: pytrnn export's or wlm's.")
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="The checkpoint to write (new).")
+    ],
+    corpus: Annotated[
+        str | None,
+        typer.Option(
+            help="A wlm model's corpus folder: its vocabulary, as data.Corpus."
+        ),
+    ] = None,
+    bptt: Annotated[
+        int, typer.Option(help="A wlm model's window for eval (wlm's --bptt).")
+    ] = 35,
+):
+    """Build a checkpoint from a safetensors model, for eval, sample and score."""
+    from pytrnn.tools.interchange import import_model
+
+    typer.echo(f"wrote {import_model(model, output, corpus, bptt)}")

@@ -8,7 +8,9 @@ Layout (the contract checkpoints, ``get_params`` and ``set_params`` keep): layer
 Each layer is ``cfg.widths`` wide: H, except that with ``tied`` and several layers
 the top one is E (AWD-LSTM's rule), so layer l's Wxh_l is (H_{l-1}, kH_l).
 With this contract a checkpoint's arrays map one-to-one onto PyTorch's
-``nn.RNN/GRU/LSTM`` (transposed: ``weight_ih_l{k}`` is ``Wxh_k.T``).
+``nn.RNN/GRU/LSTM`` (transposed: ``weight_ih_l{k}`` is ``Wxh_k.T``; the tanh cell's
+``Whh`` is ``weight_hh_l{k}`` as it is, the notebook's ``Whh.dot(h)``, the gated
+cells' ``Whh_k.T``: pytrnn.tools.interchange).
 
 With ``softmax`` "adaptive" the output layer is the adaptive softmax's head and
 clusters instead of ``Why``, ``by`` (pytrnn.graphs.adaptive names them).
