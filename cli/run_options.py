@@ -187,6 +187,13 @@ resume = Annotated[
         rich_help_panel=OUTPUT,
     ),
 ]
+init_from = Annotated[
+    str | None,
+    typer.Option(
+        help="A new run from this checkpoint's weights: fine-tuning (its shape and vocabulary).",
+        rich_help_panel=OUTPUT,
+    ),
+]
 overwrite = Annotated[
     bool,
     typer.Option(

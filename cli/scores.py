@@ -58,6 +58,29 @@ def eval_(
     guesses: Annotated[
         int, typer.Option(help="With --per-token: the N most probable tokens and p.")
     ] = 0,
+    dynamic_lr: Annotated[
+        float | None,
+        typer.Option(
+            help="Dynamic evaluation: adapt while scoring, at this eta (dynamiceval.py's 5e-5)."
+        ),
+    ] = None,
+    dynamic_decay: Annotated[
+        float | None,
+        typer.Option(help="Its decay lambda toward the trained weights (0.002)."),
+    ] = None,
+    dynamic_eps: Annotated[
+        float | None, typer.Option(help="Its epsilon (2e-5).")
+    ] = None,
+    dynamic_window: Annotated[
+        int | None, typer.Option(help="Tokens a segment (5).")
+    ] = None,
+    dynamic_rule: Annotated[
+        str | None, typer.Option(help="rms (dynamiceval.py's) or sgd.")
+    ] = None,
+    dynamic_stats_batches: Annotated[
+        int | None,
+        typer.Option(help="Training windows for the gradient statistics (all)."),
+    ] = None,
 ):
     """Score a checkpoint on a text: loss per char and bits/char, or per word and
     perplexity (data loss only, the checkpoint's own vocabulary)."""
@@ -74,6 +97,22 @@ def eval_(
         ).validate()
     elif cache_theta is not None or cache_lambda is not None:
         raise ConfigError("--cache-theta and --cache-lambda need --cache-window")
+    dynamic = None
+    extra = [dynamic_decay, dynamic_eps, dynamic_window, dynamic_rule,
+             dynamic_stats_batches]  # fmt: skip
+    if dynamic_lr is not None:
+        from pytrnn.runtime.dynamic import Dynamic
+
+        dynamic = Dynamic(
+            dynamic_lr,
+            0.002 if dynamic_decay is None else dynamic_decay,
+            2e-5 if dynamic_eps is None else dynamic_eps,
+            5 if dynamic_window is None else dynamic_window,
+            dynamic_rule or "rms",
+            dynamic_stats_batches,
+        )
+    elif any(v is not None for v in extra):
+        raise ConfigError("the --dynamic-* options need --dynamic-lr")
     line = eval_line(
         evaluate(
             checkpoint,
@@ -83,6 +122,7 @@ def eval_(
             cache=cache,
             per_token=per_token,
             guesses=guesses,
+            dynamic=dynamic,
         )  # fmt: skip
     )
     if cache is not None:  # the figure is the cache's mix, not the model's alone
@@ -90,6 +130,9 @@ def eval_(
             f"  with the neural cache (window {cache.window}, theta {cache.theta:g}, "
             f"lambda {cache.lam:g})"
         )
+    if dynamic is not None:
+        line += (f"  with dynamic evaluation ({dynamic.rule}, eta {dynamic.lr:g}, "
+                 f"lambda {dynamic.decay:g}, segments of {dynamic.window})")  # fmt: skip
     typer.echo(line)
     if per_token is not None:
         typer.echo(f"per-token rows: {per_token}")

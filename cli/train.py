@@ -202,6 +202,7 @@ def train(
     process_id: r.process_id = D["process_id"],
     checkpoint: r.checkpoint = D["checkpoint"],
     resume: r.resume = D["resume"],
+    init_from: r.init_from = D["init_from"],
     overwrite: r.overwrite = D["overwrite"],
     save_every: r.save_every = D["save_every"],
     log: r.log = D["log"],

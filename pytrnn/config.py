@@ -239,6 +239,8 @@ class TrainConfig:
     # None: the resumed checkpoint, or runs/<corpus>-<level>.npz
     checkpoint: str | None = option(None, FREE)
     resume: str | None = option(None, FREE)
+    # a new run from another checkpoint's weights (pytrnn.training.init_from)
+    init_from: str | None = option(None, LOCKED)
     # a new run may replace the checkpoint at its path
     overwrite: bool = option(False, FREE)
     # a validation text file (else val_frac of the corpus)

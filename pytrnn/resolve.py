@@ -185,6 +185,8 @@ def resolve_options(recipe=None, config=None, typed: dict | None = None):
     if options["two_biases"] is None and "init" in given:  # follows --init (decided
         given.add("two_biases")  # by RNNConfig): a resume compares it too
         origins["two_biases"] = origins.get("init", f"--init {options['init']}")
+    if options["init_from"]:  # the checkpoint's shape beats a recipe's, not a typed one
+        given -= {n for n, o in origins.items() if o.startswith("--recipe")}
     if options["lr"] is None and not options["resume"]:  # a new run: the optimizer's
         options["lr"] = default_lr(options["optimizer"])
     return options, given, origins

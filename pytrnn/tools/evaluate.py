@@ -53,6 +53,7 @@ def evaluate(
     cache: Cache | None = None,
     per_token=None,
     guesses: int = 0,
+    dynamic=None,
 ) -> dict:
     """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
     chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate).
@@ -68,6 +69,13 @@ def evaluate(
         raise ConfigError(f"--guesses must be 0 or more, got {guesses}")
     if guesses and per_token is None:
         raise ConfigError("--guesses fills --per-token's rows: give --per-token OUT")
+    if dynamic is not None:
+        dynamic = dynamic.validate()
+        if cache is not None or per_token is not None:
+            raise ConfigError(
+                "dynamic evaluation with --cache-* or --per-token is not built "
+                "yet: score with one of them at a time"
+            )
     if per_token is not None:
         check_writable(per_token, "--per-token", "tokens.tsv")
         if Path(per_token).resolve() in {
@@ -86,6 +94,10 @@ def evaluate(
 
     def scored(ids):
         L, carry = ck.cfg.window, carries_state(ck)
+        if dynamic is not None:
+            from pytrnn.tools.dynamic_stats import adapted_loss
+
+            return adapted_loss(model, ck, checkpoint, ids, dynamic)
         if per_token is not None:
             rows = scored_rows(model, ck, ids, L, carry, batch, guesses, cache)
             write_rows(per_token, tsv(rows, ck.vocab, guesses, ("position",)))
@@ -111,6 +123,11 @@ def evaluate(
                 "unk_rate": stream_unknown_rate(ids, vocab),
                 "skipped_words": skipped,
             }
+        if dynamic is not None:
+            raise ConfigError(
+                "dynamic evaluation reads a stream: this checkpoint's model was "
+                "trained on sentences (--layout sentences)"
+            )
         seqs = [vocab.encode_sentence(s) for s in sentences]
         if per_token is not None:
             rows = sentence_rows(model, seqs, guesses)

@@ -18,6 +18,7 @@ from pytrnn.files import PathBusy, check_writable, claim_all
 from pytrnn.recipes import flag
 from pytrnn.runtime import checkpoint as ckpt_io
 from pytrnn.runtime.backends import resolve_backend, windows_per_call
+from pytrnn.training import init_from
 from pytrnn.training.loop import (
     DATA_FIELDS,
     SCHEDULE_FIELDS,
@@ -282,6 +283,9 @@ def train(
             model_cfg, cfg, lr_now = resolve_resumed(
                 model_cfg, cfg, resumed, given, reporter
             )
+        origin = None  # a new run from another's weights
+        if resumed is None and cfg.init_from:
+            model_cfg, cfg, origin = init_from.settle(model_cfg, cfg, given)
         backend = resolve_backend(cfg.backend)  # here only: the rest are given it
         if resumed is None and cfg.level == "word":
             cfg = settle_word_run(cfg, given, backend)
@@ -289,7 +293,15 @@ def train(
         lead = cfg.process_id == 0  # only process 0 writes
         if not lead:
             return _run(
-                model_cfg, cfg, resumed, reporter, path, signals, lr_now, backend
+                model_cfg,
+                cfg,
+                resumed,
+                reporter,
+                path,
+                signals,
+                lr_now,
+                backend,
+                origin,
             )
         refuse_best_in_place(cfg, path)
         check_outputs(cfg, path)
@@ -297,9 +309,8 @@ def train(
         try:
             with claim_all(outputs):
                 refuse_taken(cfg, path)
-                return _run(
-                    model_cfg, cfg, resumed, reporter, path, signals, lr_now, backend
-                )
+                return _run(model_cfg, cfg, resumed, reporter, path, signals,
+                            lr_now, backend, origin)  # fmt: skip
         except PathBusy as e:
             what = "--log" if cfg.log and e.path == Path(cfg.log) else "--checkpoint"
             raise OutputError(
@@ -329,9 +340,13 @@ PREPARE = {
 
 
 def _run(
-    model_cfg, cfg, resumed, reporter, path, signals, lr_now, backend
+    model_cfg, cfg, resumed, reporter, path, signals, lr_now, backend, origin=None
 ) -> TrainResult:
     texts = load_texts(cfg.corpus, cfg.valid, cfg.test, limit=cfg.limit_chars)
+    if origin is not None:  # the text as the checkpoint's vocabulary reads it
+        vocab = init_from.vocabulary(origin)
+        texts, line = init_from.outside(texts, vocab, cfg)
+        reporter.line(line)
     if texts.valid is not None and cfg.val_frac:
         raise ConfigError(
             "the validation text is a file (--valid or valid.txt): leave out --val-frac"
@@ -342,8 +357,10 @@ def _run(
         )
     check_run_options(model_cfg, cfg, texts)
     prepare = PREPARE[cfg.level, cfg.resolved_layout]
-    data = prepare(cfg, model_cfg, texts, resumed, reporter, backend)
+    data = prepare(cfg, model_cfg, texts, resumed or origin, reporter, backend)
     model_cfg = settle_cutoffs(model_cfg, data, reporter)
     loop = Loop(model_cfg, cfg, data, resumed, reporter, path, signals, lr_now, backend)
+    if origin is not None:
+        loop.model.set_params(init_from.start_params(origin, model_cfg))
     signals.check("before training")
     return loop.run()

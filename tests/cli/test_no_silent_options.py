@@ -23,6 +23,7 @@ TEXT = {
     "cutoffs": "2,3",
     "checkpoint": "runs/other.npz",
     "resume": "runs/other.npz",
+    "init_from": "runs/other.npz",
     "log": "runs/other.jsonl",
     "coordinator": "localhost:1234",
 }

@@ -1,0 +1,70 @@
+"""Dynamic evaluation from a checkpoint file: the gradient statistics of its
+training text, computed once and kept beside it in a side file keyed by its
+parameters' digest (``X.npz.dynstats-<digest>-w<N>-b<batches>.npz``), then the
+adapted score (pytrnn.runtime.dynamic)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pytrnn.errors import ConfigError
+from pytrnn.files import atomic_write
+from pytrnn.runtime.checkpoint import params_digest
+from pytrnn.runtime.dynamic import dynamic_loss, gradient_stats
+
+
+def training_ids(ck) -> np.ndarray:
+    """The checkpoint's training text as its run read it, as ids (its held-out
+    share of a single file left out)."""
+    from pytrnn.data.corpora import Vocab, load_texts
+    from pytrnn.data.words import read_units, stream_ids
+    from pytrnn.tools.generate import word_vocab
+
+    train = ck.run.train
+    try:
+        texts = load_texts(train.get("corpus"), train.get("valid"), train.get("test"),
+                           limit=train.get("limit_chars"))  # fmt: skip
+    except Exception as e:
+        raise ConfigError(
+            f"dynamic evaluation needs the model's training text for its gradient "
+            f"statistics, and it cannot be read ({e})"
+        )
+    if ck.level == "word":
+        vocab = word_vocab(ck)
+        units = read_units(texts.train, ck.run.tokenizer, ck.run.lower)
+        ids = stream_ids(vocab, units)
+    else:
+        ids, _ = Vocab(tuple(ck.vocab)).encode_known(texts.train)
+    held = 0.0
+    if texts.valid is None:
+        held += train.get("val_frac") or (0.0 if ck.level == "char" else 0.05)
+    if texts.test is None:
+        held += train.get("test_frac") or 0.0
+    return np.asarray(ids)[: len(ids) - int(len(ids) * held)]
+
+
+def stats_for(model, ck, checkpoint, window: int, batches) -> dict:
+    """MS of every parameter, from the side file when it was computed before."""
+    key = f"{params_digest(ck.params)[:16]}-w{window}-b{batches or 'all'}"
+    side = Path(f"{checkpoint}.dynstats-{key}.npz")
+    if side.is_file():
+        with np.load(side, allow_pickle=False) as z:
+            return {k: np.array(z[k]) for k in z.files}
+
+    def progress(n, total):
+        if n == total or n % 200 == 0:
+            print(f"\rgradient statistics: {n}/{total} windows", end="",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    ms = gradient_stats(model, training_ids(ck), window, batches, progress)
+    print(file=sys.stderr)
+    atomic_write(side, lambda f: np.savez(f, **ms))
+    return ms
+
+
+def adapted_loss(model, ck, checkpoint, ids, dyn) -> tuple[float, int]:
+    ms = stats_for(model, ck, checkpoint, dyn.window, dyn.stats_batches)
+    return dynamic_loss(model, ids, dyn, ms)
