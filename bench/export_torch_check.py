@@ -38,7 +38,7 @@ from pytrnn.tools.evaluate import evaluate
 from pytrnn.tools.interchange import corpus_vocab, export, import_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from wlm_torch_check import make_cut  # noqa: E402
+from wlm_torch_check import make_cut, torch_ppl  # noqa: E402
 
 E = H = 32
 CASES = [  # (cell, tied, dtype)
@@ -68,33 +68,20 @@ class RNNModel(torch.nn.Module):
             self.decoder.weight = self.encoder.weight
         self.cell, self.layers = cell, layers
 
-    def forward(self, x, hidden):
+    def forward(self, x, hidden):  # as wlm_torch_check.Net: (T * B, V) log-probs
         out, hidden = self.rnn(self.encoder(x), hidden)
-        return torch.log_softmax(self.decoder(out), dim=-1), hidden
+        logits = self.decoder(out).view(-1, self.decoder.out_features)
+        return torch.log_softmax(logits, dim=-1), hidden
 
     def init_hidden(self, B):
         z = torch.zeros(self.layers, B, H, dtype=self.encoder.weight.dtype)
         return (z, z.clone()) if self.cell == "lstm" else z
 
 
-def detach(h):
-    return tuple(v.detach() for v in h) if isinstance(h, tuple) else h.detach()
-
-
-def torch_loss(net, ids, bptt=35, B=10):
-    """main.py's evaluate: batchify(ids, 10), windows of bptt, carried state."""
-    S = len(ids) // B
-    data = torch.tensor(ids[: S * B].reshape(B, S).T.astype(np.int64))
-    hidden, total = net.init_hidden(B), 0.0
-    with torch.no_grad():
-        for i in range(0, S - 1, bptt):
-            n = min(bptt, S - 1 - i)
-            out, hidden = net(data[i : i + n], hidden)
-            y = data[i + 1 : i + 1 + n].reshape(-1)
-            lp = out.reshape(-1, out.shape[-1]).double()
-            total += -lp[torch.arange(len(y)), y].sum().item()
-            hidden = detach(hidden)
-    return total / ((S - 1) * B)
+def torch_loss(net, ids) -> float:
+    """main.py's evaluate (wlm_torch_check.torch_ppl: batches of 10, windows of 35,
+    carried state), as loss per word."""
+    return math.log(torch_ppl(net, ids, 35))
 
 
 def test_ids(ckpt, corpus: Path) -> np.ndarray:
