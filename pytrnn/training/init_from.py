@@ -42,6 +42,11 @@ def settle(model_cfg: RNNConfig, cfg: TrainConfig, given=None):
             f"--init draws a model's first weights and --init-from takes them from "
             f"{cfg.init_from}: leave out --init"
         )
+    if "max_words" in _typed(cfg, ["max_words"], given):
+        raise ConfigError(
+            f"--vocab-size would change nothing: a run from {cfg.init_from} keeps "
+            f"its vocabulary ({origin.cfg.vocab_size} words); leave it out"
+        )
     run = {"level": origin.level}
     if origin.level == "word":  # the words as its vocabulary was read
         run["tokenizer"] = origin.run.tokenizer

@@ -69,6 +69,10 @@ def test_shape_options_are_the_checkpoints(tmp_path):
         (["--layers", "2"], "--layers 2 would change"),
         (["--level", "word"], "--level word would change"),
         (["--init", "wlm"], "leave out --init"),
+        (
+            ["--level", "word", "--vocab-size", "50"],
+            "--vocab-size would change nothing",
+        ),
         (["--resume", a.path], "--init-from"),  # a resumed run keeps its own
     ]:
         one_line_error(invoke(*base, *extra), needle)
