@@ -251,6 +251,15 @@ def train(
 
         try:
             check_run_options(model_cfg, train_cfg)  # what needs no text read
+            if train_cfg.init_from:  # the shape and vocabulary's reading: its own
+                from pytrnn.training import init_from as start
+
+                settled = start.settle(model_cfg, train_cfg, given)
+                for n in (*start.SHAPE, *start.TEXT):
+                    if n in options:
+                        options[n] = getattr(settled[0 if n in start.SHAPE else 1], n)
+                        given = given | {n}
+                options["init"], given = D["init"], given - {"init"}  # draws nothing
         except PytrnnError as e:
             raise type(e)(attribute(str(e), origins, options)) from None
         typer.echo(to_toml(as_cli_options(ctx, options, given)), nl=False)

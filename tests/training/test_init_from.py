@@ -1,6 +1,8 @@
 """`--init-from` (#38 item 1): a new run from another checkpoint's weights, its shape
 and vocabulary from the checkpoint, everything else its own."""
 
+from pathlib import Path
+
 import numpy as np
 from helpers import invoke, one_line_error
 
@@ -11,6 +13,7 @@ from pytrnn.runtime import model as model_mod
 from pytrnn.training.progress import PrintReporter
 
 QUIET = PrintReporter(quiet=True)
+FIX = Path(__file__).parents[1] / "fixtures"
 LINES = [
     "the quick brown fox jumps over the lazy dog.",
     "a lazy dog sleeps; the fox runs (quickly) away!",
@@ -110,3 +113,17 @@ def test_words_outside_the_vocabulary_are_counted(tmp_path):
     plain = sum(1 for line in read for w in line if w not in vocab)
     assert plain > 0
     assert any(f" {plain} of " in ln and "<unk>" in ln for ln in lines), lines
+
+
+def test_print_config_shows_the_run_it_will_be(tmp_path):
+    """With --init-from, the printed file holds the checkpoint's shape (not the
+    recipe's), no --init, and reads back to itself."""
+    fixture = FIX / "word-0.1.0.npz"
+    r = invoke("train", "--recipe", "wlm", "--init-from", fixture, "--print-config")
+    assert r.exit_code == 0, r.output
+    toml = r.stdout
+    assert "hidden = 8\n" in toml and 'cell = "rnn"' in toml and "layers = 1\n" in toml
+    assert "emsize" not in toml and "\ninit = " not in toml
+    (tmp_path / "run.toml").write_text(toml)
+    again = invoke("train", "--config", tmp_path / "run.toml", "--print-config")
+    assert again.exit_code == 0 and again.stdout == toml, again.output
