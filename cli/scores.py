@@ -98,20 +98,14 @@ def eval_(
     elif cache_theta is not None or cache_lambda is not None:
         raise ConfigError("--cache-theta and --cache-lambda need --cache-window")
     dynamic = None
-    extra = [dynamic_decay, dynamic_eps, dynamic_window, dynamic_rule,
-             dynamic_stats_batches]  # fmt: skip
-    if dynamic_lr is not None:
+    given = {"decay": dynamic_decay, "eps": dynamic_eps, "window": dynamic_window,
+             "rule": dynamic_rule, "stats_batches": dynamic_stats_batches}  # fmt: skip
+    given = {k: v for k, v in given.items() if v is not None}
+    if dynamic_lr is not None:  # the rest's defaults are Dynamic's
         from pytrnn.runtime.dynamic import Dynamic
 
-        dynamic = Dynamic(
-            dynamic_lr,
-            0.002 if dynamic_decay is None else dynamic_decay,
-            2e-5 if dynamic_eps is None else dynamic_eps,
-            5 if dynamic_window is None else dynamic_window,
-            dynamic_rule or "rms",
-            dynamic_stats_batches,
-        )
-    elif any(v is not None for v in extra):
+        dynamic = Dynamic(dynamic_lr, **given)
+    elif given:
         raise ConfigError("the --dynamic-* options need --dynamic-lr")
     line = eval_line(
         evaluate(

@@ -122,6 +122,11 @@ class Chunk:
         n = 1 if not self.calls or self.calls >= K else -(-K // self.calls)
         return [slice(K * i // n, K * (i + 1) // n) for i in range(n)]
 
+    def part(self, s: slice) -> tuple:
+        """The windows ``s``: their X, Y, weights and mask (None without one)."""
+        M = None if self.M is None else self.M[s]
+        return self.X[s], self.Y[s], self.weights[s], M
+
 
 def padded(rows, K: int):
     """The real rows of a pass's last chunk, then weight-0 copies of them up to K

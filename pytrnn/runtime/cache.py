@@ -123,12 +123,12 @@ def cache_loss(
     return total, E * (n - 1)
 
 
-def mixed_rows(logp, top, hist_h, hist_y, chunk_h, chunk_y, seen, a, cache: Cache):
+def mixed_rows(logp, a, hist_h, hist_y, chunk_h, chunk_y, seen, cache: Cache):
     """Every id's log p under the cache for positions a .. a + len(logp) of one
     stream's chunk (the distribution ``mixed_errors`` takes p(y) of): ``logp``
-    (m, V) the model's, ``top`` (m, H) their states, ``hist_h`` (W, H) and
-    ``hist_y`` (W,) the W positions before the chunk, ``chunk_h`` / ``chunk_y`` the
-    chunk's, ``seen`` the stream's positions before it."""
+    (m, V) the model's, ``hist_h`` (W, H) and ``hist_y`` (W,) the W positions
+    before the chunk, ``chunk_h`` / ``chunk_y`` the chunk's states and next tokens,
+    ``seen`` the stream's positions before it."""
     W, V = cache.window, logp.shape[1]
     H = np.concatenate([hist_h, chunk_h], axis=0)
     N = np.concatenate([hist_y, chunk_y], axis=0)
@@ -137,7 +137,7 @@ def mixed_rows(logp, top, hist_h, hist_y, chunk_h, chunk_y, seen, a, cache: Cach
         t = a + r
         if seen + t < W:
             continue
-        logits = cache.theta * (H[t : t + W] @ top[r])
+        logits = cache.theta * (H[t : t + W] @ chunk_h[t])
         attn = np.exp(logits - logits.max())
         attn /= attn.sum()
         p_cache = np.zeros(V)

@@ -16,13 +16,14 @@ static one of the text as one carried stream.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from pytrnn.data.batches import eval_streams
+from pytrnn.data.batches import carried_chunks, eval_streams
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.forward import BUILDERS, state_shape
 from pytrnn.runtime.backends import compile_mode
@@ -33,7 +34,7 @@ STATS_STREAMS = 100  # dynamiceval.py's --batch_size for the gradient statistics
 @dataclass(frozen=True)
 class Dynamic:
     lr: float  # eta
-    decay: float  # lambda
+    decay: float = 0.002  # lambda (dynamiceval.py's --lamb)
     eps: float = 2e-5  # dynamiceval.py's epsilon
     window: int = 5  # tokens a segment (its --bptt)
     rule: str = "rms"  # or "sgd"
@@ -75,20 +76,15 @@ def gradient_stats(model, ids, window: int, batches=None, progress=None) -> dict
                            mode=compile_mode(model.backend))  # fmt: skip
     sq = {k: 0.0 for k in names}
     h, n = np.zeros(state_shape(model.cfg, E), model.cfg.dtype), 0
-    starts = range(0, S.shape[1] - 1, window)
-    for k, i in enumerate(starts):
-        if batches is not None and k >= batches:
-            break
-        m = min(window, S.shape[1] - 1 - i)
-        X, Y = np.zeros((window, E), np.int32), np.zeros((window, E), np.int32)
-        M = np.zeros((window, E), model.cfg.dtype)
-        X[:m], Y[:m], M[:m] = S[:, i : i + m].T, S[:, i + 1 : i + 1 + m].T, 1
-        h, *gs = fn(X, Y, M, h)
+    total = -(-(S.shape[1] - 1) // window)
+    total = total if batches is None else min(total, batches)
+    for _, chunk in itertools.islice(carried_chunks(S, window, model.cfg.dtype), total):
+        h, *gs = fn(chunk.X[0], chunk.Y[0], chunk.M[0], h)
         for name, v in zip(names, gs):
             sq[name] = sq[name] + np.asarray(v, np.float64) ** 2
         n += 1
         if progress:
-            progress(n, min(len(starts), batches or len(starts)))
+            progress(n, total)
     return {k: np.sqrt(v / max(n, 1)) for k, v in sq.items()}
 
 
@@ -126,15 +122,14 @@ def dynamic_loss(model, ids, dyn: Dynamic, ms: dict, restore: bool = True):
     fn = pytensor.function([*g.inputs, eta, lam, eps], [g.data_loss, g.state_last],
                            updates=updates, mode=compile_mode(model.backend),
                            on_unused_input="ignore")  # fmt: skip
-    ids, rule = np.asarray(ids), (dyn.lr, dyn.decay, dyn.eps)
+    ids, rule = (
+        np.asarray(ids),
+        [np.asarray(v, dt) for v in (dyn.lr, dyn.decay, dyn.eps)],
+    )
     h, total = np.zeros(state_shape(cfg, 1), dt), 0.0
-    try:
-        for i in range(0, len(ids) - 1, T):
-            m = min(T, len(ids) - 1 - i)
-            X, Y = np.zeros((T, 1), np.int32), np.zeros((T, 1), np.int32)
-            M = np.zeros((T, 1), dt)
-            X[:m, 0], Y[:m, 0], M[:m] = ids[i : i + m], ids[i + 1 : i + 1 + m], 1
-            loss, h = fn(X, Y, M, h, *(np.asarray(v, dt) for v in rule))
+    try:  # the text as one stream, right-padded segments of T
+        for _, chunk in carried_chunks(ids[None], T, dt):
+            loss, h = fn(chunk.X[0], chunk.Y[0], chunk.M[0], h, *rule)
             total += float(loss)
     finally:
         if restore:

@@ -132,9 +132,9 @@ class RNN:
     def train(self, chunk: Chunk, sync: bool = True, drop=None, rng=None, lr=None):
         """Train one chunk (pytrnn.data.batches): the entry every training step goes
         through. A fused chunk is one compiled call over its K windows (weight 0 skips
-        a padding copy), or ``chunk.calls`` windows a call; any other is one window through the window's own program,
-        the notebook's for its one unbatched window, at ``lr`` times ``chunk.rate``
-        where it has one. ``drop``: the chunk's masks, else drawn from ``rng`` (the
+        a padding copy), or ``chunk.calls`` windows a call; any other is one window
+        through the window's own program, the notebook's for its one unbatched
+        window, at ``lr`` times ``chunk.rate`` where it has one. ``drop``: the chunk's masks, else drawn from ``rng`` (the
         loop's), else from the model's own generator. Returns (losses, data losses),
         one per window, a window's data loss the mean over its streams; ``sync=False``
         leaves a window's on the device (reading them blocks until the step is done,
@@ -174,11 +174,7 @@ class RNN:
         if chunk.fused and not chunk.each:
             check_chunk(chunk.X, chunk.Y)
             for s in {s.stop - s.start: s for s in chunk.pieces()}.values():
-                X, Y, M = (
-                    chunk.X[s],
-                    chunk.Y[s],
-                    None if chunk.M is None else chunk.M[s],
-                )
+                X, Y, _, M = chunk.part(s)  # one call of each length, weights 0
                 K, T = np.shape(X)[:2]
                 B = np.shape(X)[2] if np.ndim(X) == 3 else None
                 drop = self.draw_drop(T, B, K) if self.cfg.noisy else None

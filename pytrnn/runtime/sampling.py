@@ -18,11 +18,12 @@ from pytrnn.runtime.model import RNN
 
 
 def softmax_t(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities at a temperature: softmax(logits / T), in float64."""
+    """Probabilities at a temperature: softmax(logits / T), in float64, of each
+    row (the last axis)."""
     z = np.asarray(logits, dtype=np.float64) / temperature
-    z -= z.max()
+    z -= z.max(axis=-1, keepdims=True)
     p = np.exp(z)
-    return p / p.sum()
+    return p / p.sum(axis=-1, keepdims=True)
 
 
 def _check_temperature(temperature: float) -> None:
@@ -134,7 +135,7 @@ def sample_chars_batch(model: RNN, vocab: Vocab, n: int, length: int = 200,
     out = [last] if not ids else []
     for _ in range(length):
         states, logits = step(last, states)
-        p = np.stack([softmax_t(row, temperature) for row in logits])
+        p = softmax_t(logits, temperature)
         last = _draw_rows(rng, p, argmax, top_k, top_p)
         out.append(last)
     rows = np.stack(out, axis=1) if out else np.zeros((n, 0), int)
@@ -198,9 +199,7 @@ def sample_sentence(
     ``<eos>``."""
     ids = encode_prime_words(vocab, list(prime))
     start = vocab.start_id if start is None else start
-    end, never = vocab.end_id, list(vocab.never_sampled)
-    if no_unk and vocab.unk_id is not None:
-        never.append(vocab.unk_id)
+    end, never = vocab.end_id, _never(vocab, no_unk)
     h, last, words = model.initial_state(), start, [vocab.symbols[i] for i in ids]
     for i in ids:
         h, _ = model.step(last, h)
@@ -292,19 +291,19 @@ def sample_sentences_batch(model: RNN, vocab: WordVocab, n: int,
     states = _fed(step, _states(model, n), [start, *ids][:-1])
     last = np.full(n, ([start, *ids])[-1])
     rows, done = [[vocab.symbols[i] for i in ids] for _ in range(n)], np.zeros(n, bool)
-    while not done.all() and len(rows[0]) < max_words:
+    for held in range(len(ids), max_words):  # the words every unfinished row holds
+        if done.all():
+            break
         states, logits = step(last, states)
-        p = np.stack([softmax_t(row, temperature) for row in logits])
+        p = softmax_t(logits, temperature)
         p[:, never] = 0.0
-        if len(rows[0]) < min_words:
+        if held < min_words:
             p[:, end] = 0.0
         last = _draw_rows(rng, p, argmax, top_k, top_p)
         done |= last == end
         for r in np.flatnonzero(~done):
             rows[r].append(vocab.symbols[last[r]])
-        for r in np.flatnonzero(done):  # a finished row stays as long: pad it
-            rows[r].append(None)
-    return [vocab.join([w for w in row if w is not None]) for row in rows]
+    return [vocab.join(row) for row in rows]
 
 
 def beam_sentence(model: RNN, vocab: WordVocab, width: int, max_words: int = 100,

@@ -85,12 +85,25 @@ def held_out(
     text as ``streams`` contiguous streams carrying their states."""
     if carry:
         return _carried(model, np.asarray(ids), L, streams)
-    windows = [(i, min(L, len(ids) - 1 - i)) for i in starts]
+    windows = cut_windows(ids, starts, L)
     B, total = _columns(L, model.cfg.vocab_size, len(windows)), 0.0
-    for k in range(0, len(windows), B):  # a short window: left-padded
-        seqs = [(ids[i : i + n], ids[i + 1 : i + 1 + n]) for i, n in windows[k : k + B]]
-        total += model.score(held_out_chunk(seqs, L, B, model.cfg.dtype))
+    for _, chunk in window_groups(ids, windows, L, B, model.cfg.dtype):
+        total += model.score(chunk)
     return total, sum(n for _, n in windows)
+
+
+def cut_windows(ids, starts, L: int) -> list[tuple[int, int]]:
+    """(start, steps) of the windows at ``starts``: L, or fewer at the end of ids."""
+    return [(i, min(L, len(ids) - 1 - i)) for i in starts]
+
+
+def window_groups(ids, windows, L: int, B: int, dtype):
+    """The windows in groups of B, each group one scoring call's chunk (a short
+    window left-padded): (group, chunk) pairs."""
+    for k in range(0, len(windows), B):
+        group = windows[k : k + B]
+        seqs = [(ids[i : i + n], ids[i + 1 : i + 1 + n]) for i, n in group]
+        yield group, held_out_chunk(seqs, L, B, dtype)
 
 
 def windows_in_a_row(model, L: int, E: int, n: int) -> int:

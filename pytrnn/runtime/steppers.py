@@ -61,10 +61,9 @@ class GraphStepper:
         windows, so a loop can report each call as it finishes."""
         done = []
         for s in chunk.pieces():
-            M = None if chunk.M is None else chunk.M[s]
+            X, Y, w, M = chunk.part(s)
             d = None if drop is None else noise_of(drop, s)
-            w = chunk.weights[s]
-            fn, args = self.chunk(programs, chunk.X[s], chunk.Y[s], w, d, M)
+            fn, args = self.chunk(programs, X, Y, w, d, M)
             done.append(fn(*args))
         if len(done) == 1:
             return fetch(done[0][0]), fetch(done[0][1])

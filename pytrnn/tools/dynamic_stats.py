@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pytrnn.config import TrainConfig
 from pytrnn.errors import ConfigError
 from pytrnn.files import atomic_write
 from pytrnn.runtime.checkpoint import params_digest
@@ -38,11 +39,11 @@ def training_ids(ck) -> np.ndarray:
         ids = stream_ids(vocab, units)
     else:
         ids, _ = Vocab(tuple(ck.vocab)).encode_known(texts.train)
-    held = 0.0
-    if texts.valid is None:
-        held += train.get("val_frac") or (0.0 if ck.level == "char" else 0.05)
-    if texts.test is None:
-        held += train.get("test_frac") or 0.0
+    run = TrainConfig(level=ck.level, val_frac=train.get("val_frac"),
+                      test_frac=train.get("test_frac") or 0.0)  # fmt: skip
+    held = (run.resolved_val_frac if texts.valid is None else 0.0) + (
+        run.test_frac if texts.test is None else 0.0
+    )
     return np.asarray(ids)[: len(ids) - int(len(ids) * held)]
 
 

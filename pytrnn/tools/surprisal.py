@@ -12,13 +12,19 @@ from them through the output layer (pytrnn.graphs.readout.build_rows).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
-from pytrnn.data.batches import carried_chunks, eval_streams, held_out_chunk, one
+from pytrnn.data.batches import carried_chunks, eval_streams, one
 from pytrnn.graphs.forward import state_shape
-from pytrnn.runtime.cache import Cache
-from pytrnn.runtime.scoring import pad_length
+from pytrnn.runtime.cache import Cache, mixed_rows
+from pytrnn.runtime.scoring import (
+    cut_windows,
+    pad_length,
+    window_groups,
+    windows_in_a_row,
+)
 
 LN2 = math.log(2)
 ROWS = 256  # states turned into distributions at once (ROWS x V log-probabilities)
@@ -45,13 +51,14 @@ def stats(logp: np.ndarray, y: np.ndarray, guesses: int) -> list[tuple]:
              [(int(t), p[i, t]) for t in top[i]]) for i in n]  # fmt: skip
 
 
-def _rows(model, top, y, guesses):
-    """stats() of top-layer states (N, H) in blocks of ROWS."""
+def _rows(model, top, y, guesses, mix=None):
+    """stats() of top-layer states (N, H) in blocks of ROWS; ``mix(logp, a)``:
+    the distribution scored instead, for the block of rows from a (the cache's)."""
     fn, out = model.programs.rows_function(), []
     top = np.asarray(top, model.cfg.dtype)
     for a in range(0, len(y), ROWS):
-        logp = np.asarray(fn(top[a : a + ROWS]))
-        out += stats(logp, y[a : a + ROWS], guesses)
+        logp = np.asarray(fn(top[a : a + ROWS]), np.float64)
+        out += stats(logp if mix is None else mix(logp, a), y[a : a + ROWS], guesses)
     return out
 
 
@@ -59,12 +66,9 @@ def windows(model, ids, L, guesses, B=16):
     """eval's windows from h = 0 (consecutive, from the first id, the last partial
     one included): [(position, stats)], position the index of the scored id."""
     ids = np.asarray(ids)
-    starts = [(i, min(L, len(ids) - 1 - i)) for i in range(0, len(ids) - 1, L)]
+    cut = cut_windows(ids, range(0, len(ids) - 1, L), L)
     out = []
-    for k in range(0, len(starts), B):
-        group = starts[k : k + B]
-        seqs = [(ids[i : i + n], ids[i + 1 : i + 1 + n]) for i, n in group]
-        chunk = held_out_chunk(seqs, L, B, model.cfg.dtype)
+    for group, chunk in window_groups(ids, cut, L, B, model.cfg.dtype):
         _, top, _ = model.states(chunk, np.zeros(state_shape(model.cfg, B)))
         for b, (i, n) in enumerate(group):  # left-padded: the last n steps
             rows = _rows(model, top[L - n :, b], ids[i + 1 : i + 1 + n], guesses)
@@ -76,9 +80,6 @@ def streams(model, ids, L, carry, n_streams, guesses, cache: Cache | None = None
     """eval's streams (wlm's batchify; with the cache, or a model that carries its
     state): [(position, stats)] of every scored id, in the text's order. With the
     cache, the mixed distribution is the one scored."""
-    from pytrnn.runtime.cache import mixed_rows
-    from pytrnn.runtime.scoring import windows_in_a_row
-
     E, S = eval_streams(ids, L, n_streams)
     n = S.shape[1]
     k = windows_in_a_row(model, L, E, n) if carry else 1
@@ -87,19 +88,15 @@ def streams(model, ids, L, carry, n_streams, guesses, cache: Cache | None = None
     W = cache.window if cache else 0
     hist_h = np.zeros((W, E, model.cfg.widths[-1]))
     hist_y = np.full((W, E), -1, np.int64)
-    fn = model.programs.rows_function()
     for m, chunk in carried_chunks(S, k * L, model.cfg.dtype):
         _, top, h = model.states(chunk, h if carry else zeros)
         top, y = top[:m].astype(np.float64), chunk.Y[0, :m].astype(np.int64)
         for e in range(E):
-            for a in range(0, m, ROWS):
-                b = min(a + ROWS, m)
-                logp = np.asarray(fn(top[a:b, e].astype(model.cfg.dtype)), np.float64)
-                if cache:
-                    logp = mixed_rows(logp, top[a:b, e], hist_h[:, e], hist_y[:, e],
-                                      top[:, e], y[:, e], seen, a, cache)  # fmt: skip
-                rows = stats(logp, y[a:b, e], guesses)
-                out += [(e * n + seen + t + 1, r) for t, r in zip(range(a, b), rows)]
+            mix = None if cache is None else partial(mixed_rows, hist_h=hist_h[:, e], hist_y=hist_y[:, e],
+                                    chunk_h=top[:, e], chunk_y=y[:, e], seen=seen,
+                                    cache=cache)  # fmt: skip
+            rows = _rows(model, top[:, e], y[:, e], guesses, mix)
+            out += [(e * n + seen + t + 1, r) for t, r in enumerate(rows)]
         if cache:
             hist_h = np.concatenate([hist_h, top], axis=0)[-W:]
             hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
