@@ -162,7 +162,7 @@ def score(
     else:
         from pytrnn.data.corpora import read_text
 
-        text = read_text(Path(input), input)
+        text = read_text(Path(input), f"--input {input}")
     for line in score_lines(checkpoint, text.splitlines(), carry, guesses,
                             value(backend)):  # fmt: skip
         typer.echo(line)

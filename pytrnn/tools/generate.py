@@ -63,7 +63,8 @@ def read_prime(prime: str, prime_file) -> str:
         raise ConfigError("give --prime or --prime-file, not both")
     path = Path(prime_file)
     if not path.is_file():
-        raise ConfigError(f"--prime-file {prime_file}: no such file")
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        raise ConfigError(f"--prime-file {prime_file}: {what}")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
