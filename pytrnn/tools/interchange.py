@@ -108,9 +108,8 @@ def _read(path):
 
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(
-            f"{path}: {'a folder, not' if p.is_dir() else 'no such'} file"
-        )
+        what = "a folder, not a file" if p.is_dir() else "no such file"
+        raise ConfigError(f"{path}: {what}")
     try:
         with safe_open(str(p), framework="numpy") as f:
             return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
