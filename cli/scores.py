@@ -26,11 +26,11 @@ def eval_(
         Backend | None, typer.Option(help="Default: the fastest here.")
     ] = None,
     batch: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Windows per call; a --carry-state model (or with the cache): contiguous streams, as wlm's eval batch."
+            help="Windows per call; a --carry-state model (or with the cache): contiguous streams, as wlm's eval batch (10)."
         ),
-    ] = 10,
+    ] = None,
     cache_window: Annotated[
         int | None,
         typer.Option(
@@ -107,6 +107,11 @@ def eval_(
         dynamic = Dynamic(dynamic_lr, **given)
     elif given:
         raise ConfigError("the --dynamic-* options need --dynamic-lr")
+    if dynamic is not None and batch is not None:
+        raise ConfigError(
+            "--batch would change nothing: dynamic evaluation scores the text as "
+            "one stream, segment by segment (--dynamic-window)"
+        )
     line = eval_line(
         evaluate(
             checkpoint,

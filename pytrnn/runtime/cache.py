@@ -86,41 +86,63 @@ def mixed_errors(errors, top, hist_h, hist_y, y, seen, cache: Cache) -> np.ndarr
     return out
 
 
-def cache_loss(
-    model, ids, L: int, cache: Cache, carry: bool, streams: int
-) -> tuple[float, int]:
-    """(summed -log p(y), tokens predicted) of ``ids`` with the cache: the text as
-    ``streams`` contiguous streams (wlm's batchify, as held-out scoring cuts it),
-    windows of L, each from its stream's carried state or, without ``carry``,
-    from zero."""
-    from pytrnn.runtime.scoring import windows_in_a_row
-
-    E, S = eval_streams(ids, L, streams)
-    n = S.shape[1]
-    if cache.window >= n - 1:  # no position would have W positions behind it
+def check_fits(cache: Cache, n: int, E: int) -> None:
+    """Refuse a window no position of E streams of n tokens would have behind it."""
+    if cache.window >= n - 1:
         raise ConfigError(
             f"--cache-window {cache.window} is not shorter than the "
             f"{n - 1} positions of each of the text's {E} streams: the "
             f"cache would never be used; pick a smaller window (or a "
             f"smaller --batch: longer streams)"
         )
+
+
+def stream_pieces(model, ids, L: int, carry: bool, streams: int):
+    """(the cache's inputs chunk by chunk, E, n): ``ids`` as ``streams``
+    contiguous streams of n tokens (wlm's batchify, as held-out scoring cuts it),
+    windows of L, each from its stream's carried state or, without ``carry``,
+    from zero; per chunk -log p_model(y) (m, E), the top-layer states (m, E, H)
+    and the targets (m, E)."""
+    from pytrnn.runtime.scoring import windows_in_a_row
+
+    E, S = eval_streams(ids, L, streams)
+    n = S.shape[1]
     k = windows_in_a_row(model, L, E, n) if carry else 1
-    T, W = k * L, cache.window
     zeros = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
-    h = zeros
-    hist_h = np.zeros((W, E, model.cfg.widths[-1]))
-    hist_y = np.full((W, E), -1, np.int64)  # no token: never a hit
-    total, seen = 0.0, 0
-    for m, chunk in carried_chunks(S, T, model.cfg.dtype):
-        errors, top, h = model.states(chunk, h if carry else zeros)
-        y = chunk.Y[0, :m].astype(np.int64)
-        total += mixed_errors(
-            errors[:m], top[:m].astype(np.float64), hist_h, hist_y, y, seen, cache
-        ).sum()
-        hist_h = np.concatenate([hist_h, top[:m]], axis=0)[-W:]
-        hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
-        seen += m
-    return total, E * (n - 1)
+
+    def pieces():
+        h = zeros
+        for m, chunk in carried_chunks(S, k * L, model.cfg.dtype):
+            errors, top, h = model.states(chunk, h if carry else zeros)
+            yield errors[:m], top[:m], chunk.Y[0, :m].astype(np.int64)
+
+    return pieces(), E, n
+
+
+def mixed_total(pieces, cache: Cache) -> float:
+    """The summed -log p(y) of consecutive pieces (errors, top, y) of E streams
+    under the cache, each stream's history carried from piece to piece."""
+    total, seen, hist_h, hist_y = 0.0, 0, None, None
+    for errors, top, y in pieces:
+        if hist_h is None:  # no position yet: no state, never a hit
+            hist_h = np.zeros((cache.window, *top.shape[1:]))
+            hist_y = np.full((cache.window, y.shape[1]), -1, np.int64)
+        top = np.asarray(top, np.float64)
+        total += mixed_errors(errors, top, hist_h, hist_y, y, seen, cache).sum()
+        hist_h = np.concatenate([hist_h, top], axis=0)[-cache.window :]
+        hist_y = np.concatenate([hist_y, y], axis=0)[-cache.window :]
+        seen += len(y)
+    return total
+
+
+def cache_loss(
+    model, ids, L: int, cache: Cache, carry: bool, streams: int
+) -> tuple[float, int]:
+    """(summed -log p(y), tokens predicted) of ``ids`` with the cache, scored as
+    ``stream_pieces`` cuts it."""
+    pieces, E, n = stream_pieces(model, ids, L, carry, streams)
+    check_fits(cache, n, E)
+    return mixed_total(pieces, cache), E * (n - 1)
 
 
 def mixed_rows(logp, a, hist_h, hist_y, chunk_h, chunk_y, seen, cache: Cache):

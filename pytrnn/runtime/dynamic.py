@@ -22,10 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.graph.replace import clone_replace
 
 from pytrnn.data.batches import carried_chunks, eval_streams
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.forward import BUILDERS, state_shape
+from pytrnn.graphs.readout import build_rows
 from pytrnn.runtime.backends import compile_mode
 
 STATS_STREAMS = 100  # dynamiceval.py's --batch_size for the gradient statistics
@@ -98,10 +100,21 @@ def decay_rates(ms: dict, decay: float) -> dict:
     return rates
 
 
-def dynamic_loss(model, ids, dyn: Dynamic, ms: dict, restore: bool = True):
-    """(summed -log p(y), tokens predicted) of ``ids`` as one stream scored
-    segment by segment, the model adapting after each; the model's parameters
-    are the trained ones again afterwards (unless not ``restore``)."""
+def segments(
+    model,
+    ids,
+    dyn: Dynamic,
+    ms: dict,
+    keep: bool = False,
+    rows: bool = False,
+    restore: bool = True,
+):
+    """``ids`` as one stream scored segment by segment, the model adapting after
+    each: per segment (its summed -log p(y), m), and with ``keep`` its pieces
+    for the cache (-log p(y) (m, 1), top-layer states (m, 1, H), targets (m, 1)),
+    with ``rows`` also every id's log-probability (m, V), each scored by the
+    parameters before the segment's step. The model's parameters are the trained
+    ones again afterwards (unless not ``restore``)."""
     cfg, shared = model.cfg, model.state.params
     T = dyn.window
     g, names, grads = _graph(model, T, 1)
@@ -119,19 +132,33 @@ def dynamic_loss(model, ids, dyn: Dynamic, ms: dict, restore: bool = True):
         else:
             step = lam * (p0 - p) - eta * grad
         updates.append((p, p + step))
-    fn = pytensor.function([*g.inputs, eta, lam, eps], [g.data_loss, g.state_last],
-                           updates=updates, mode=compile_mode(model.backend),
+    outs = [g.data_loss, g.state_last]
+    if keep or rows:
+        outs += [g.errors, g.top]
+    if rows:  # the output layer on this segment's states, before its step
+        (h,), logp = build_rows(cfg, shared)
+        outs.append(clone_replace(logp, replace={h: g.top[:, 0]}))
+    fn = pytensor.function([*g.inputs, eta, lam, eps], outs, updates=updates,
+                           mode=compile_mode(model.backend),
                            on_unused_input="ignore")  # fmt: skip
     ids, rule = (
         np.asarray(ids),
         [np.asarray(v, dt) for v in (dyn.lr, dyn.decay, dyn.eps)],
     )
-    h, total = np.zeros(state_shape(cfg, 1), dt), 0.0
+    h = np.zeros(state_shape(cfg, 1), dt)
     try:  # the text as one stream, right-padded segments of T
-        for _, chunk in carried_chunks(ids[None], T, dt):
-            loss, h = fn(chunk.X[0], chunk.Y[0], chunk.M[0], h, *rule)
-            total += float(loss)
+        for m, chunk in carried_chunks(ids[None], T, dt):
+            loss, h, *more = fn(chunk.X[0], chunk.Y[0], chunk.M[0], h, *rule)
+            piece = tuple(np.asarray(v)[:m] for v in more[:2])
+            if more:
+                piece += (chunk.Y[0, :m].astype(np.int64),)
+            yield float(loss), m, *piece, *(np.asarray(v)[:m] for v in more[2:])
     finally:
         if restore:
             model.set_params(theta0)
+
+
+def dynamic_loss(model, ids, dyn: Dynamic, ms: dict, restore: bool = True):
+    """(summed -log p(y), tokens predicted) of ``ids`` scored by ``segments``."""
+    total = sum(s[0] for s in segments(model, ids, dyn, ms, restore=restore))
     return total, len(ids) - 1

@@ -13,8 +13,9 @@ import numpy as np
 from pytrnn.config import TrainConfig
 from pytrnn.errors import ConfigError
 from pytrnn.files import atomic_write
+from pytrnn.runtime.cache import check_fits, mixed_total
 from pytrnn.runtime.checkpoint import params_digest
-from pytrnn.runtime.dynamic import dynamic_loss, gradient_stats
+from pytrnn.runtime.dynamic import dynamic_loss, gradient_stats, segments
 
 
 def training_ids(ck) -> np.ndarray:
@@ -66,6 +67,24 @@ def stats_for(model, ck, checkpoint, window: int, batches) -> dict:
     return ms
 
 
-def adapted_loss(model, ck, checkpoint, ids, dyn) -> tuple[float, int]:
+def adapted_loss(model, ck, checkpoint, ids, dyn, cache=None) -> tuple[float, int]:
+    """(summed -log p(y), tokens predicted) of ``ids`` under dynamic evaluation,
+    with the neural cache mixed into the adapted model's distribution where
+    given (the text is one stream, so it is that stream's cache)."""
     ms = stats_for(model, ck, checkpoint, dyn.window, dyn.stats_batches)
-    return dynamic_loss(model, ids, dyn, ms)
+    if cache is None:
+        return dynamic_loss(model, ids, dyn, ms)
+    check_fits(cache, len(ids), 1)
+    segs = segments(model, ids, dyn, ms, keep=True)
+    return mixed_total((s[2:5] for s in segs), cache), len(ids) - 1
+
+
+def adapted_rows(model, ck, checkpoint, ids, dyn, guesses, cache=None):
+    """``pytrnn eval --per-token`` under dynamic evaluation: [(position, stats)]
+    of every scored id (pytrnn.tools.surprisal.adapted)."""
+    from pytrnn.tools.surprisal import adapted
+
+    ms = stats_for(model, ck, checkpoint, dyn.window, dyn.stats_batches)
+    if cache is not None:
+        check_fits(cache, len(ids), 1)
+    return adapted(segments(model, ids, dyn, ms, rows=True), guesses, cache)

@@ -28,7 +28,7 @@ from pytrnn.files import atomic_write, check_writable
 from pytrnn.runtime.cache import Cache, cache_loss
 from pytrnn.runtime.scoring import EVAL_STREAMS, mean_word_loss, ppl_text, windows_loss
 from pytrnn.tools.generate import carries_state, layout, load_model, word_vocab
-from pytrnn.tools.surprisal import scored_rows, sentence_rows, tsv
+from pytrnn.tools.surprisal import LN2, scored_rows, sentence_rows, tsv
 
 
 def scored_file(corpus) -> Path:
@@ -45,11 +45,25 @@ def scored_file(corpus) -> Path:
     )
 
 
+def stream_text(ck, text: str, sentences=None):
+    """(ids, skipped) of a text as a stream model scores it: the checkpoint's
+    words (``<unk>`` for others; skipped where it has none) with the end of each
+    sentence (``sentences``: the text's, read before), or its characters (others
+    skipped)."""
+    if ck.level == "word":
+        vocab = word_vocab(ck)
+        if sentences is None:
+            sentences = read_units(text, ck.run.tokenizer, ck.run.lower)
+        sentences, skipped = known_words(vocab, sentences)
+        return stream_ids(vocab, sentences), skipped
+    return Vocab(tuple(ck.vocab)).encode_known(text)
+
+
 def evaluate(
     checkpoint,
     corpus,
     backend: str | None = None,
-    batch: int = EVAL_STREAMS,
+    batch: int | None = None,
     cache: Cache | None = None,
     per_token=None,
     guesses: int = 0,
@@ -58,11 +72,12 @@ def evaluate(
     """Figures of ``checkpoint`` on the text file ``corpus``: per char (loss, bits,
     chars scored, chars skipped) or per word (loss, perplexity, words, <unk> rate).
     ``batch``: windows per call, or for a model that carries its state the
-    contiguous streams the text is cut into (wlm's eval_batch_size). ``cache``:
+    contiguous streams the text is cut into (wlm's eval_batch_size; None: 10). ``cache``:
     the neural cache mixed in (pytrnn.runtime.cache; a stream model's text is then
     always cut into ``batch`` streams); its lambda 0 is the model alone.
     ``per_token``: a path the scored tokens' rows go to (pytrnn.tools.surprisal,
     ``guesses`` top guesses each), the cache's distribution where it is on."""
+    batch = EVAL_STREAMS if batch is None else batch
     if batch < 1:
         raise CorpusError(f"--batch must be at least 1, got {batch}")
     if guesses < 0:
@@ -71,11 +86,6 @@ def evaluate(
         raise ConfigError("--guesses fills --per-token's rows: give --per-token OUT")
     if dynamic is not None:
         dynamic = dynamic.validate()
-        if cache is not None or per_token is not None:
-            raise ConfigError(
-                "dynamic evaluation with --cache-* or --per-token is not built "
-                "yet: score with one of them at a time"
-            )
     if per_token is not None:
         check_writable(per_token, "--per-token", "tokens.tsv")
         if Path(per_token).resolve() in {
@@ -95,9 +105,8 @@ def evaluate(
     def scored(ids):
         L, carry = ck.cfg.window, carries_state(ck)
         if dynamic is not None:
-            from pytrnn.tools.dynamic_stats import adapted_loss
-
-            return adapted_loss(model, ck, checkpoint, ids, dynamic)
+            return adapted(model, ck, checkpoint, ids, dynamic, cache, per_token,
+                           guesses)  # fmt: skip
         if per_token is not None:
             rows = scored_rows(model, ck, ids, L, carry, batch, guesses, cache)
             write_rows(per_token, tsv(rows, ck.vocab, guesses, ("position",)))
@@ -111,8 +120,7 @@ def evaluate(
         if not sentences:
             raise CorpusError(f"{corpus} has no sentences to score")
         if layout(ck) == "stream":
-            sentences, skipped = known_words(vocab, sentences)
-            ids = stream_ids(vocab, sentences)
+            ids, skipped = stream_text(ck, text, sentences)
             total, n = scored(ids)
             loss = total / n
             return {
@@ -142,7 +150,7 @@ def evaluate(
             "words": sum(len(y) for _, y in seqs),
             "unk_rate": unknown_rate(seqs, vocab),
         }
-    ids, skipped = Vocab(tuple(ck.vocab)).encode_known(text)
+    ids, skipped = stream_text(ck, text)
     if len(ids) < 2:
         raise CorpusError(
             f"{corpus} has {len(ids)} characters of the model's "
@@ -156,6 +164,20 @@ def evaluate(
         "chars": n,
         "skipped_chars": skipped,
     }
+
+
+def adapted(model, ck, checkpoint, ids, dynamic, cache, per_token, guesses):
+    """Dynamic evaluation's figure (with the cache where given), and with
+    ``per_token`` its rows, written, from the same one pass (their surprisals
+    add up to the figure)."""
+    from pytrnn.tools.dynamic_stats import adapted_loss, adapted_rows
+
+    if per_token is None:
+        return adapted_loss(model, ck, checkpoint, ids, dynamic, cache)
+    got = adapted_rows(model, ck, checkpoint, ids, dynamic, guesses, cache)
+    rows = [((pos,), int(ids[pos]), r) for pos, r in got]
+    write_rows(per_token, tsv(rows, ck.vocab, guesses, ("position",)))
+    return sum(r[0] for _, r in got) * LN2, len(ids) - 1
 
 
 def eval_line(r: dict) -> str:

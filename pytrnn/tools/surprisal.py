@@ -104,6 +104,24 @@ def streams(model, ids, L, carry, n_streams, guesses, cache: Cache | None = None
     return sorted(out, key=lambda r: r[0])
 
 
+def adapted(segs, guesses, cache: Cache | None = None):
+    """[(position, stats)] of one stream from dynamic evaluation's segments
+    (pytrnn.runtime.dynamic.segments with ``rows``), each scored before its step;
+    with the cache, its mixture of the adapted distribution."""
+    out, seen, W = [], 0, cache.window if cache else 0
+    hist_h, hist_y = None, np.full(W, -1, np.int64)
+    for _, m, _, top, y, logp in segs:
+        top, y, logp = top[:, 0].astype(np.float64), y[:, 0], logp.astype(np.float64)
+        if cache:
+            hist_h = np.zeros((W, top.shape[1])) if hist_h is None else hist_h
+            logp = mixed_rows(logp, 0, hist_h, hist_y, top, y, seen, cache)
+            hist_h = np.concatenate([hist_h, top], axis=0)[-W:]
+            hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
+        out += [(seen + t + 1, r) for t, r in enumerate(stats(logp, y, guesses))]
+        seen += m
+    return out
+
+
 def sentence(model, x, y, h0, guesses):
     """One sequence from the state h0 (S, H): (its rows' stats, the state after
     its last step)."""

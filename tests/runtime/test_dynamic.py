@@ -9,8 +9,16 @@ from helpers import invoke
 from numpy_cells import final_states, forward, init, loss_and_grads
 
 import pytrnn
-from pytrnn.runtime.dynamic import Dynamic, decay_rates, dynamic_loss, gradient_stats
+from pytrnn.runtime.cache import Cache, cache_loss, mixed_total
+from pytrnn.runtime.dynamic import (
+    Dynamic,
+    decay_rates,
+    dynamic_loss,
+    gradient_stats,
+    segments,
+)
 from pytrnn.runtime.scoring import windows_loss
+from pytrnn.tools.surprisal import LN2, adapted
 
 D, H, T = 7, 4, 5
 
@@ -30,9 +38,10 @@ def numpy_rates(ms, lam):
     return {k: np.minimum(v / gsum, 1 / lam) for k, v in ms.items()}
 
 
-def numpy_dynamic(P0, ids, ms, lr, lam, eps, rule):
+def numpy_dynamic(P0, ids, ms, lr, lam, eps, rule, seen=None):
     """dynamiceval.py's evaluate on one stream: score a segment (mean loss),
-    then theta += lamb * decrate * (theta0 - theta) - lr * grad / (MS + eps)."""
+    then theta += lamb * decrate * (theta0 - theta) - lr * grad / (MS + eps).
+    ``seen``: a list given each position's (distribution, top state) as scored."""
     rates = numpy_rates(ms, lam)
     P, h, total = {k: v.copy() for k, v in P0.items()}, None, 0.0
     for i in range(0, len(ids) - 1, T):
@@ -40,7 +49,10 @@ def numpy_dynamic(P0, ids, ms, lr, lam, eps, rule):
         x, y = ids[i : i + m], ids[i + 1 : i + 1 + m]
         _, data, g = loss_and_grads("lstm", 1, P, x, y, 0.0, init=h, scale=1 / m)
         total += data
-        h = final_states("lstm", forward("lstm", 1, P, x, None, h)[2])
+        top, ps, caches = forward("lstm", 1, P, x, None, h)
+        h = final_states("lstm", caches)
+        if seen is not None:
+            seen += list(zip(ps, top))
         for k in P:
             if rule == "rms":
                 step = lam * rates[k] * (P0[k] - P[k]) - lr * g[k] / (ms[k] + eps)
@@ -120,3 +132,55 @@ def test_bad_dynamic_options_are_one_line(tmp_path):
                    "--dynamic-lr must be 0 or more")  # fmt: skip
     one_line_error(invoke("eval", ck, "--corpus", text, "--dynamic-lr", "1e-4",
                           "--dynamic-rule", "adam"), "rms or sgd")  # fmt: skip
+
+
+def numpy_mixed(seen, ids, cache):
+    """-log p(y) of each position of one stream: the scored distribution mixed
+    with pointer.py's cache over the positions before it (tests/runtime/
+    test_cache.py's rule), for every id: (positions, V)."""
+    out, W = [], cache.window
+    for t, (p, h) in enumerate(seen):
+        if t >= W:
+            hist = seen[t - W : t]
+            logits = np.array([cache.theta * h @ hh for _, hh in hist])
+            a = np.exp(logits - logits.max())
+            a /= a.sum()
+            p_cache = np.zeros_like(p)
+            for ai, nxt in zip(a, ids[t + 1 - W : t + 1]):
+                p_cache[nxt] += ai
+            p = (1 - cache.lam) * p + cache.lam * p_cache
+        out.append(-np.log(p))
+    return np.array(out)
+
+
+def test_the_cache_mixes_into_the_adapted_distribution():
+    """#38: dynamic evaluation with the cache and --per-token, against numpy:
+    each position's distribution is the adapted model's before its segment's
+    step, mixed with the cache of the one stream; at eta 0 the figure is the
+    static cache's of one stream."""
+    m, P0 = model()
+    rng = np.random.default_rng(8)
+    ids = rng.integers(0, D, 33)  # a last, shorter segment
+    ms = {k: 0.05 + rng.random(v.shape) for k, v in P0.items()}
+    dyn, cache = Dynamic(lr=0.3, decay=0.8, eps=1e-3, window=T), Cache(6, 1.5, 0.4)
+    seen = []
+    numpy_dynamic(P0, ids, ms, 0.3, 0.8, 1e-3, "rms", seen)
+    want = numpy_mixed(seen, ids, cache)  # (32, V)
+    y = ids[1:]
+    scored = want[np.arange(len(y)), y]
+    got = mixed_total((s[2:5] for s in segments(m, ids, dyn, ms, keep=True)), cache)
+    assert got == pytest.approx(scored.sum(), rel=1e-9)
+    rows = adapted(segments(m, ids, dyn, ms, rows=True), 2, cache)
+    assert [pos for pos, _ in rows] == list(range(1, 33))
+    bits = np.array([r[0] for _, r in rows])
+    np.testing.assert_allclose(bits, scored / LN2, rtol=1e-9)
+    best = np.argsort(want, axis=1, kind="stable")[:, 0]
+    assert [r[3][0][0] for _, r in rows] == list(best)  # the first guess
+    plain = adapted(segments(m, ids, dyn, ms, rows=True), 0)
+    total, _ = dynamic_loss(m, ids, dyn, ms)
+    assert sum(r[0] for _, r in plain) * LN2 == pytest.approx(total, rel=1e-12)
+    still = Dynamic(lr=0.0, decay=0.8, window=T)
+    at_zero = mixed_total((s[2:5] for s in segments(m, ids, still, ms, keep=True)),
+                          cache)  # fmt: skip
+    static, _ = cache_loss(m, ids, T, cache, carry=True, streams=1)
+    assert at_zero == pytest.approx(static, rel=1e-12)
