@@ -1,7 +1,7 @@
 """AWD-LSTM's recipe beside word_language_model's (tied) on one folder, pytrnn
 both, the same epochs: per epoch the validation perplexity and seconds, then the
-test perplexity, and for each model the neural cache tuned on valid only (a grid
-over W, theta, lambda, as AWD tuned pointer.py) and applied once to test.
+test perplexity, and for each model the neural cache tuned on valid only (``pytrnn
+tune``'s grid over W, theta, lambda, as AWD tuned pointer.py) and applied once to test.
 
     python bench/awd_parity.py ../shared/corpora/wikitext2-valid --epochs 6 \\
         --awd-overrides "--emsize 200 --hidden 400 --batch 20"
@@ -14,7 +14,6 @@ A benchmark, not a test: it prints what it finds, whichever way it goes.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import re
@@ -24,10 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-WINDOWS = (100, 500, 2000)
-THETAS = (0.3, 0.7, 1.0)
-LAMBDAS = (0.05, 0.1, 0.2)
 
 
 def train(data, recipe, extra, epochs, work, name) -> dict:
@@ -75,48 +70,26 @@ def train(data, recipe, extra, epochs, work, name) -> dict:
 
 
 def cache_rows(ckpt: Path, data: Path) -> dict:
-    """The cache tuned on valid (the grid), then test with the best and without:
-    one model, compiled once (pytrnn eval's computation, in this process)."""
-    from pytrnn.data.corpora import read_text
-    from pytrnn.data.words import read_units, stream_ids
-    from pytrnn.runtime.cache import Cache, cache_loss
-    from pytrnn.runtime.scoring import EVAL_STREAMS, windows_loss
-    from pytrnn.tools.generate import carries_state, load_model, word_vocab
+    """The cache tuned on valid over ``pytrnn tune``'s grid (pytrnn.tools.tune,
+    the cache only), then test with the best and without."""
+    from pytrnn.runtime.dynamic import Dynamic
+    from pytrnn.tools.tune import Grid, tune
 
-    model, ck = load_model(ckpt)
-    vocab, L, carry = word_vocab(ck), ck.cfg.window, carries_state(ck)
-
-    def ids(name):
-        text = read_text(data / name, name)
-        return stream_ids(vocab, read_units(text, ck.run.tokenizer, ck.run.lower))
-
-    def ppl(d, cache=None):
-        total, n = (
-            windows_loss(model, d, L, carry, EVAL_STREAMS)
-            if cache is None
-            else cache_loss(model, d, L, cache, carry, EVAL_STREAMS)
-        )
-        return math.exp(total / n)
-
-    valid, test = ids("valid.txt"), ids("test.txt")
-    best, t0 = None, time.perf_counter()
-    for W, theta, lam in itertools.product(WINDOWS, THETAS, LAMBDAS):
-        p = ppl(valid, Cache(W, theta, lam))
-        if best is None or p < best[0]:
-            best = (p, W, theta, lam)
-    tune_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with_cache = ppl(test, Cache(*best[1:]))
+    grid = Grid(dynamic=False)
+    rows, _ = tune(ckpt, data / "valid.txt", data / "test.txt", grid, Dynamic(0.0),
+                   say=lambda line: None)  # fmt: skip
+    static, cache = rows
     return {
-        "valid": ppl(valid),
-        "valid_cache": best[0],
-        "W": best[1],
-        "theta": best[2],
-        "lambda": best[3],
-        "test": ppl(test),
-        "test_cache": with_cache,
-        "tune_s": tune_s,
-        "test_cache_s": time.perf_counter() - t0,
+        "valid": math.exp(static.valid),
+        "valid_cache": math.exp(cache.valid),
+        "W": cache.cache.window,
+        "theta": cache.cache.theta,
+        "lambda": cache.cache.lam,
+        "test": math.exp(static.test),
+        "test_cache": math.exp(cache.test),
+        "tune_s": time.perf_counter() - t0 - static.seconds - cache.seconds,
+        "test_cache_s": cache.seconds,
     }
 
 

@@ -31,6 +31,7 @@ from pytrnn.cli.train import (  # noqa: F401 (registers train first; tests' name
     WLM_ALIASES,
     train,
 )
+from pytrnn.cli.tune import tune  # noqa: F401 (registers tune)
 
 
 @app.command("recipes")
