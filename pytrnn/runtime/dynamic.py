@@ -27,6 +27,7 @@ from pytensor.graph.replace import clone_replace
 from pytrnn.data.batches import carried_chunks, eval_streams
 from pytrnn.errors import ConfigError
 from pytrnn.graphs.forward import BUILDERS, state_shape
+from pytrnn.graphs.params import param_shapes
 from pytrnn.graphs.readout import build_rows
 from pytrnn.runtime.backends import compile_mode
 
@@ -59,13 +60,16 @@ class Dynamic:
 
 
 def _graph(model, T: int, B: int):
-    """The mean loss of T masked steps of B carried streams, its gradient."""
+    """The mean loss of T masked steps of B carried streams, its gradient, and
+    the parameters the graph reads (of static shapes: the adaptive softmax's
+    clusters are cut by them on JAX)."""
     cfg, shared = model.cfg, model.state.params
-    names = list(model.state.names)
-    g = BUILDERS["scan"](cfg, shared, length=T, masked=True, batch=B, h0=True)
+    names, shapes = list(model.state.names), param_shapes(cfg)
+    params = {k: pt.specify_shape(v, shapes[k]) for k, v in shared.items()}
+    g = BUILDERS["scan"](cfg, params, length=T, masked=True, batch=B, h0=True)
     mask = g.inputs[2]
     mean = g.data_loss * B / mask.sum()  # data_loss: the mean over the streams
-    return g, names, pytensor.grad(mean, [shared[k] for k in names])
+    return g, names, pytensor.grad(mean, [shared[k] for k in names]), params
 
 
 def gradient_stats(model, ids, window: int, batches=None, progress=None) -> dict:
@@ -73,7 +77,7 @@ def gradient_stats(model, ids, window: int, batches=None, progress=None) -> dict
     streams, windows of ``window`` carried, the RMS of each mean loss's gradient
     (``batches`` windows at most)."""
     E, S = eval_streams(ids, window, STATS_STREAMS)
-    g, names, grads = _graph(model, window, E)
+    g, names, grads, _ = _graph(model, window, E)
     fn = pytensor.function(g.inputs, [g.state_last, *grads],
                            mode=compile_mode(model.backend))  # fmt: skip
     sq = {k: 0.0 for k in names}
@@ -117,7 +121,7 @@ def segments(
     ones again afterwards (unless not ``restore``)."""
     cfg, shared = model.cfg, model.state.params
     T = dyn.window
-    g, names, grads = _graph(model, T, 1)
+    g, names, grads, params = _graph(model, T, 1)
     dt = cfg.dtype
     theta0 = {k: np.array(shared[k].get_value(), copy=True) for k in names}
     eta, lam, eps = (pt.scalar(n, dtype=dt) for n in ("eta", "lam", "eps"))
@@ -136,7 +140,7 @@ def segments(
     if keep or rows:
         outs += [g.errors, g.top]
     if rows:  # the output layer on this segment's states, before its step
-        (h,), logp = build_rows(cfg, shared)
+        (h,), logp = build_rows(cfg, params)
         outs.append(clone_replace(logp, replace={h: g.top[:, 0]}))
     fn = pytensor.function([*g.inputs, eta, lam, eps], outs, updates=updates,
                            mode=compile_mode(model.backend),

@@ -184,3 +184,20 @@ def test_the_cache_mixes_into_the_adapted_distribution():
                           cache)  # fmt: skip
     static, _ = cache_loss(m, ids, T, cache, carry=True, streams=1)
     assert at_zero == pytest.approx(static, rel=1e-12)
+
+
+def test_the_adaptive_softmax_adapts_too():
+    """JAX cuts the adaptive softmax's clusters only from parameters of static
+    shape: dynamic evaluation's graph (and its rows) must give them; eta 0 is the
+    static figure, and the rows add up to the adapted one."""
+    cfg = pytrnn.RNNConfig(vocab_size=11, hidden=6, emsize=5, window=T,
+                           softmax="adaptive", cutoffs="4")  # fmt: skip
+    m = pytrnn.RNN(cfg, mode="scan", backend="jax")
+    ids = np.random.default_rng(9).integers(0, 11, 28)
+    ms = {k: np.ones(v.shape) for k, v in m.get_params().items()}
+    total, _ = dynamic_loss(m, ids, Dynamic(lr=0.0, window=T), ms)
+    assert total == pytest.approx(windows_loss(m, ids, T, True, 1)[0], rel=1e-12)
+    dyn = Dynamic(lr=0.05, decay=0.1, window=T)
+    total, _ = dynamic_loss(m, ids, dyn, ms)
+    rows = adapted(segments(m, ids, dyn, ms, rows=True), 0)
+    assert sum(r[0] for _, r in rows) * LN2 == pytest.approx(total, rel=1e-12)
