@@ -2,7 +2,14 @@
 
 __version__ = "0.1.0"
 
-from pytrnn.config import RNNConfig, TrainConfig  # noqa: E402
+from pytrnn.config import (  # noqa: E402
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    RNNConfig,
+    RunConfig,
+    TrainConfig,
+)
 from pytrnn.errors import PytrnnError  # noqa: E402
 
 
@@ -36,6 +43,10 @@ __all__ = [
     "RNN",
     "RNNConfig",
     "TrainConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "DataConfig",
+    "RunConfig",
     "PytrnnError",
     "configure",
     "evaluate",

@@ -144,3 +144,32 @@ def test_a_notebook_runs_a_recipe_as_the_cli_does(folder, tmp_path):
     assert a.params.keys() == b.params.keys()
     for k in a.params:
         assert a.params[k].tobytes() == b.params[k].tobytes(), k
+
+
+def test_configs_by_concern():
+    """#35 item 4: the network, the optimizer with its regularizers, the data and
+    the run are four dataclasses, each field in one of them with its default and
+    resume rule; RNNConfig and TrainConfig are their flat records (the
+    checkpoint's and the graphs'), and split back into them."""
+    from dataclasses import asdict, fields
+
+    from pytrnn import DataConfig, ModelConfig, OptimConfig, RunConfig
+
+    def names(cls):
+        return [f.name for f in fields(cls)]
+
+    for whole, parts in ((pytrnn.RNNConfig, (ModelConfig, OptimConfig)),
+                         (pytrnn.TrainConfig, (DataConfig, RunConfig))):  # fmt: skip
+        a, b = (set(names(p)) for p in parts)
+        assert not a & b and a | b == set(names(whole))
+        assert all("resume" in f.metadata for f in fields(whole))
+    assert OptimConfig(optimizer="adam").lr == 0.001  # decided in its concern
+    assert ModelConfig(init="wlm").two_biases is True
+    assert (ModelConfig().hidden, OptimConfig().clip, DataConfig().batch,
+            RunConfig().passes) == (100, 5.0, 1, 10)  # the notebook's  # fmt: skip
+    c = pytrnn.configure(recipe="awd-lstm", corpus="data", tied=True)
+    m, t = c.model, c.train
+    assert (m.model.emsize, m.optim.wdrop, t.data.corpus) == (400, 0.5, "data")
+    assert pytrnn.RNNConfig.of(m.model, m.optim) == m
+    assert pytrnn.TrainConfig(**asdict(t.data), **asdict(t.run)) == t
+    assert "variable_bptt" in names(OptimConfig) and "batch" in names(DataConfig)
