@@ -1,7 +1,11 @@
 """Where a step of word_language_model's model goes in XLA on this CPU: the 2x200
 LSTM with emsize 200 on V = 12,252 (the WikiText-2 cut), batch 20 x 35 tokens,
 float32. Each piece jitted and timed alone (best of 5 means of 10 calls), beside
-the whole step that ``pytrnn train --recipe wlm`` takes (its words/s).
+the whole step that ``pytrnn train --recipe wlm`` takes (its words/s). Then the
+whole output layer (logits, log-softmax, its gradient, dW, dh) three ways: one
+jitted function, a ``lax.scan`` over chunks of rows that keeps each chunk's logits
+in cache (#39's fused, chunked layer, prototyped here), and numpy's unfused path on
+this machine's BLAS.
 
     python bench/wlm_step_breakdown.py [V]
 """
@@ -69,3 +73,60 @@ print(
     f"output layer and softmax: {total:.1f} ms a step; a step of 700 tokens at "
     f"8,000 tokens/s is {700 / 8000 * 1e3:.0f} ms"
 )
+
+
+def layer(h, W, y):
+    """The output layer's loss and its gradients (dh, dW), unfused."""
+    z = h @ W
+    lp = jax.nn.log_softmax(z, -1)
+    loss = -jnp.take_along_axis(lp, y[:, None], 1).sum()
+    dz = jnp.exp(lp).at[jnp.arange(len(y)), y].add(-1.0)
+    return loss, dz @ W.T, h.T @ dz
+
+
+def chunked(rows):
+    """The same, a chunk of ``rows`` rows at a time: logits never whole."""
+
+    def run(h, W, y):
+        hc, yc = h.reshape(-1, rows, H), y.reshape(-1, rows)
+
+        def body(dW, c):
+            loss, dh, dWc = layer(c[0], W, c[1])
+            return dW + dWc, (loss, dh)
+
+        dW, (loss, dh) = jax.lax.scan(body, jnp.zeros_like(W), (hc, yc))
+        return loss.sum(), dh.reshape(N, H), dW
+
+    return jax.jit(run)
+
+
+def numpy_layer(h, W, y):
+    z = h @ W
+    z -= z.max(1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(1, keepdims=True)
+    loss = -np.log(p[np.arange(len(y)), y]).sum()
+    p[np.arange(len(y)), y] -= 1.0
+    return loss, p @ W.T, h.T @ p
+
+
+flops = 3 * 2 * N * H * V
+hn, Wn, yn = (np.asarray(a) for a in (h, W, y))
+want = jax.jit(layer)(h, W, y)
+print("the whole output layer (forward and backward), 700 rows:")
+for name, f in [("one jitted function", jax.jit(layer))] + [
+    (f"lax.scan over chunks of {r} rows", chunked(r)) for r in (35, 140, 350)
+]:
+    got = f(h, W, y)
+    err = max(float(jnp.abs(a - b).max() / jnp.abs(b).max()) for a, b in zip(got, want))
+    ms = timed(f, h, W, y)
+    print(
+        f"  {name}: {ms:.1f} ms, {flops / ms / 1e6:.0f} GFLOP/s (rel. diff {err:.1e})"
+    )
+best = float("inf")
+for _ in range(5):
+    t0 = time.perf_counter()
+    numpy_layer(hn, Wn, yn)
+    best = min(best, time.perf_counter() - t0)
+print(f"  numpy (this machine's BLAS), unfused: {best * 1e3:.1f} ms, "
+      f"{flops / best / 1e9:.0f} GFLOP/s")  # fmt: skip

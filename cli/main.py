@@ -167,7 +167,7 @@ def bench(
                 "--level word measures one backend on its own text: "
                 "leave out --cells, --e2e, --corpus and extra --backend"
             )
-        console = wide(120)
+        console = wide(150)
         out = words(
             smoke=smoke,
             backend=value(backend[0]) if backend else None,

@@ -72,6 +72,7 @@ def reproduce_table(out: dict, console: Console) -> None:
 
 def bench_tables(out: dict, console: Console) -> None:
     """``pytrnn bench``: the grid, the XLA reference line, the cells, In[107]."""
+    machine_lines(out, console)
     table = Table(
         title=f"chars/s on {out['corpus']} (H={out['hidden']}, L={out['window']}, "
         f"D={out['vocab']}); f32 matmul peak "
@@ -128,7 +129,20 @@ def bench_tables(out: dict, console: Console) -> None:
         )
 
 
+def machine_lines(out: dict, console: Console) -> None:
+    """The machine the figures were measured on, and its products' rates."""
+    from pytrnn.bench.machine import products_line
+    from pytrnn.tools.info import cpu_line
+
+    console.print(f"measured on: {cpu_line(out['machine'])}", markup=False)
+    for dt, rates in out.get("products", {}).items():
+        line = products_line(rates, out["step_rows"], out["hidden"], out["vocab"], dt)
+        console.print(line, markup=False)
+
+
 def word_bench_table(out: dict, console: Console) -> None:
+    machine_lines(out, console)
+    peer = any(r["vs_torch"] == r["vs_torch"] for r in out["rows"])  # not all nan
     table = Table(
         title=f"words/s, V={out['vocab']}, H={out['hidden']}, windows of "
         f"{out['window']}; f32 matmul peak "
@@ -141,6 +155,7 @@ def word_bench_table(out: dict, console: Console) -> None:
             "words/s",
             "x numpy",
             "x JAX (same batch, dtype)",
+            *(("x PyTorch (same batch, dtype)",) if peer else ()),
             "compile s",
             "% f32 peak",
         ),
@@ -151,6 +166,7 @@ def word_bench_table(out: dict, console: Console) -> None:
             f"{r['words_per_s']:,.0f}",
             f"{r['vs_numpy']:.2f}",
             f"{r['vs_jax']:.2f}",
+            *((f"{r['vs_torch']:.2f}",) if peer else ()),
             f"{r['compile_s']:.1f}",
             f"{100 * r['of_peak']:.0f}%",
         )

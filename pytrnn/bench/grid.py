@@ -25,6 +25,7 @@ from pytrnn.data.corpora import Vocab, load_corpus
 from pytrnn.graphs.params import init_params
 from pytrnn.runtime.backends import fuses_windows
 from pytrnn.runtime.model import RNN
+from pytrnn.tools.info import cpu_facts
 from pytrnn.training.loop import ASYNC_STEPS
 
 L = 25
@@ -291,6 +292,7 @@ def run(
     recurrent = xla_matmul_gflops(64, H)
     flops_per_char = 6 * H * (H + vocab.size)
     out = {
+        "machine": cpu_facts(),
         "corpus": name,
         "hidden": H,
         "window": L,

@@ -24,10 +24,12 @@ import numpy as np
 from pytrnn.bench.baselines import numpy_train
 from pytrnn.bench.cells import blocked, jax_cell_trainer
 from pytrnn.bench.grid import Row, _timed, best_of, matmul_peak_gflops
+from pytrnn.bench.machine import product_rates
 from pytrnn.config import RNNConfig, TrainConfig
 from pytrnn.data.batches import split_streams, stack_windows, window_starts
 from pytrnn.data.words import WordVocab, auto_cutoffs, split_sentences, stream_ids
 from pytrnn.graphs.params import init_params
+from pytrnn.tools.info import cpu_facts
 from pytrnn.training.progress import PrintReporter
 
 WINDOW = 35  # word_language_model's bptt
@@ -308,7 +310,14 @@ def run(
         if r.name.startswith("hand-written JAX")
     }
     flops = 6 * H * (H + V)  # per word: output layer and its gradients, recurrence
+    step_rows = 20 * WINDOW  # batch 20's step: the rows of its output layer
     out = {
+        "machine": cpu_facts(),
+        "products": {
+            dt: product_rates(step_rows, H, V, dt, repeat=2 if smoke else 5)
+            for dt in ("float32", "float64")
+        },
+        "step_rows": step_rows,
         "vocab": V,
         "hidden": H,
         "window": WINDOW,
@@ -318,10 +327,17 @@ def run(
     }
     if softmax == "adaptive":
         out["cutoffs"] = cutoffs
+    torch_speed = {
+        (dtype, B): r.chars_per_s
+        for r, dtype, B in rows
+        if r.name.startswith("PyTorch")
+    }
     for r, dtype, B in rows:
         r.vs_numpy = r.chars_per_s / np_speed
         r.vs_jax = r.chars_per_s / jax_speed.get((dtype, B), float("nan"))
         d = {**r.__dict__, "words_per_s": r.chars_per_s}
+        # the peer measured in this run, this process (torch importable here)
+        d["vs_torch"] = r.chars_per_s / torch_speed.get((dtype, B), float("nan"))
         d.pop("chars_per_s")
         d["of_peak"] = r.chars_per_s * flops / 1e9 / peak
         out["rows"].append(d)

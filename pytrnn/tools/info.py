@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import os
+import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import pytensor
@@ -17,6 +20,34 @@ from pytrnn.runtime.backends import (
     jax_cache_dir,
     jax_devices,
 )
+
+# the instruction sets that matter here: the products' width, bf16 with f32 sums
+FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_facts() -> dict:
+    """{"cpu": model name, "cores": usable cores, "flags": {flag: bool}}."""
+    model, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model is None:
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:  # not Linux: the model as Python knows it, flags unknown
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    model = model or platform.processor() or platform.machine()
+    return {"cpu": model, "cores": cores or os.cpu_count(),
+            "flags": {f: f in flags for f in FLAGS}}  # fmt: skip
+
+
+def cpu_line(facts: dict) -> str:
+    have = [f for f, on in facts["flags"].items() if on]
+    return (f"{facts['cpu']}, {facts['cores']} cores, "
+            f"{' '.join(have) if have else 'no listed flags'}")  # fmt: skip
 
 
 def _version(pkg: str) -> str:
@@ -54,6 +85,7 @@ def info(probe: bool = True) -> dict:
     devices = [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax_devices()]
     blas = pytensor.config.blas__ldflags
     return {
+        "cpu": cpu_line(cpu_facts()),
         "pytrnn": __version__,
         "pytensor": _version("pytensor"),
         "jax": _version("jax"),

@@ -324,6 +324,7 @@ def test_cli_lists_its_choices_and_panels():
 def test_bench_words_smoke(tmp_path):
     """pytrnn bench --level word: baselines and pytrnn rows on the made-up text, each
     ratio its own speed over the baseline of the same batch and dtype."""
+    import importlib.util
     import json
 
     from pytrnn.bench.words import synthetic_text
@@ -345,6 +346,21 @@ def test_bench_words_smoke(tmp_path):
     assert ours["vs_numpy"] == pytest.approx(ours["words_per_s"] / np_speed)
     assert all(row["words_per_s"] > 0 for row in data["rows"])
     assert "words/s" in r.stdout
+    # #39 item 4: the figures carry their machine, measured in the same run
+    from pytrnn.tools.info import FLAGS, cpu_facts
+
+    assert data["machine"] == cpu_facts() and set(data["machine"]["flags"]) == set(
+        FLAGS
+    )
+    assert f"measured on: {data['machine']['cpu']}" in r.stdout
+    for dt in ("float32", "float64"):
+        rates = data["products"][dt]
+        assert set(rates) == {"h @ W", "h.T @ dz", "dz @ W.T"}
+        assert all(0 < v[k] < 1e5 for v in rates.values() for k in ("blas", "xla"))
+        assert f"GFLOP/s BLAS/XLA at (700x16)(16x503) {dt}" in r.stdout
+    if importlib.util.find_spec("torch") is None:  # no peer here: no column
+        assert all(row["vs_torch"] != row["vs_torch"] for row in data["rows"])
+        assert "x PyTorch" not in r.stdout
 
 
 @pytest.mark.parametrize(

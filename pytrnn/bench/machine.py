@@ -1,0 +1,58 @@
+"""What this machine's BLAS (numpy) and XLA reach at the word step's products,
+measured with the figures they explain; the CPU's model and flags come from
+pytrnn.tools.info. Ratios differ by CPU: every bench prints both beside its rows,
+so a figure carries its machine."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+
+def _best(fn, repeat: int) -> float:
+    import time
+
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def product_rates(rows: int, H: int, V: int, dtype: str = "float32",
+                  repeat: int = 5) -> dict:  # fmt: skip
+    """GFLOP/s of the output layer's three products at a step's shapes, ``rows``
+    positions (batch x window): the logits ``h @ W`` (rows, H) x (H, V), the
+    weight's gradient ``h.T @ dz`` and the states' ``dz @ W.T``; each with numpy
+    (this machine's BLAS) and alone in XLA (jitted, on the CPU)."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((rows, H)).astype(dtype)
+    W = rng.standard_normal((H, V)).astype(dtype)
+    dz = rng.standard_normal((rows, V)).astype(dtype)
+    flops = 2 * rows * H * V
+    products = {
+        "h @ W": (lambda a, b, c: a @ b, (h, W, dz)),
+        "h.T @ dz": (lambda a, b, c: a.T @ c, (h, W, dz)),
+        "dz @ W.T": (lambda a, b, c: c @ b.T, (h, W, dz)),
+    }
+    cpu = jax.devices("cpu")[0]
+    out = {}
+    for name, (fn, args) in products.items():
+        blas = _best(partial(fn, *args), repeat)
+        dev = [jax.device_put(jnp.asarray(a), cpu) for a in args]
+        jitted = partial(jax.jit(fn), *dev)  # on the CPU: its inputs live there
+        xla = _best(lambda f=jitted: f().block_until_ready(), repeat)
+        out[name] = {"blas": flops / blas / 1e9, "xla": flops / xla / 1e9}
+    return out
+
+
+def products_line(rates: dict, rows: int, H: int, V: int, dtype: str) -> str:
+    parts = [f"{n} {r['blas']:.0f}/{r['xla']:.0f}" for n, r in rates.items()]
+    return (f"GFLOP/s BLAS/XLA at ({rows}x{H})({H}x{V}) {dtype}: "
+            + ", ".join(parts))  # fmt: skip
