@@ -8,6 +8,7 @@ symbolic ops inlined on C.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 from pytensor.compile.mode import get_mode
@@ -62,6 +63,12 @@ def _jax_on_cpu() -> bool:
     return (device if isinstance(device, str) else device.platform) == "cpu"
 
 
+# the largest transposed operand (elements) made a real copy: the recurrent
+# matrices and a step's states are; an output layer's (V, H) matrix is not, where
+# the copy costs more than the folded product (docs/performance.md, #39 item 3)
+TRANSPOSE_COPY_MAX = int(float(os.environ.get("PYTRNN_TRANSPOSE_COPY_MAX", 1_000_000)))
+
+
 def patch_jax_transposes() -> None:
     """On CPU, make PyTensor's matrix transposes real copies for XLA.
 
@@ -70,9 +77,11 @@ def patch_jax_transposes() -> None:
     (here: ``Whh.T @ h`` 2.7 us against 1.05 us for a copied ``Whh.T``, and
     ``hs.T @ dz`` 20 us against 9.5 us). BPTT is full of them (``dWhy = hs.T @ dz``,
     ``dz @ Why.T``, ``Whh.T`` in the backward scan), so one
-    ``lax.optimization_barrier`` per transpose, which keeps it a small copy, trains
-    about 1.15x faster at batch 1 (docs/performance.md). GPUs transpose for free
-    inside cuBLAS: there the dispatch is left alone.
+    ``lax.optimization_barrier`` per transpose, which keeps it a small copy, trained
+    about 1.15x faster at batch 1 (docs/performance.md). A large operand (above
+    ``TRANSPOSE_COPY_MAX`` elements: wlm's 12,252 x 200 output or tied embedding) is
+    left folded: its copy made wlm's recipe 1.15x to 1.4x slower on an Intel Xeon.
+    GPUs transpose for free inside cuBLAS: there the dispatch is left alone.
     """
     from pytensor.tensor.elemwise import DimShuffle
 
@@ -82,6 +91,8 @@ def patch_jax_transposes() -> None:
         import jax
 
         def transpose_copy(x):
+            if x.size > TRANSPOSE_COPY_MAX:  # shapes are known while JAX traces
+                return shuffle(x)
             return jax.lax.optimization_barrier(shuffle(x))
 
         return transpose_copy

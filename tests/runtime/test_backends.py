@@ -142,6 +142,12 @@ def test_jax_transposes_are_real_copies_on_cpu(rng):
     np.testing.assert_allclose(fn(A, B), A.T @ B, rtol=1e-12)
     jaxpr = str(jax.make_jaxpr(jax_funcify(fn.maker.fgraph))(A, B))
     assert "optimization_barrier" in jaxpr, jaxpr
+    # a large operand (wlm's output weight) stays folded: its copy costs more
+    from pytrnn.runtime.patches import TRANSPOSE_COPY_MAX
+
+    big = np.zeros((TRANSPOSE_COPY_MAX // 4 + 1, 4), np.float32)
+    jaxpr = str(jax.make_jaxpr(jax_funcify(fn.maker.fgraph))(big, big))
+    assert "optimization_barrier" not in jaxpr, jaxpr
 
 
 def test_a_scan_compiled_on_the_c_vm_still_converts_to_jax():
