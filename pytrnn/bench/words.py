@@ -315,7 +315,7 @@ def run(
         "machine": cpu_facts(),
         "products": {
             dt: product_rates(step_rows, H, V, dt, repeat=2 if smoke else 5)
-            for dt in ("float32", "float64")
+            for dt in ("float32", "float64", "bfloat16")
         },
         "step_rows": step_rows,
         "vocab": V,
