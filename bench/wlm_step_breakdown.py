@@ -130,3 +130,25 @@ for _ in range(5):
     best = min(best, time.perf_counter() - t0)
 print(f"  numpy (this machine's BLAS), unfused: {best * 1e3:.1f} ms, "
       f"{flops / best / 1e9:.0f} GFLOP/s")  # fmt: skip
+
+# as pytrnn trains: a lax.scan over K windows (a fused chunk), the layer nested in it
+K = 8
+hs, ys = jnp.stack([h] * K), jnp.stack([y] * K)
+
+
+def windows(inner):
+    def run(W, hs, ys):
+        def step(W, c):
+            loss, dh, dW = inner(c[0], W, c[1])
+            return W - 1e-6 * dW, loss + dh.sum()
+
+        return jax.lax.scan(step, W, (hs, ys))
+
+    return jax.jit(run)
+
+
+print(f"the same inside a lax.scan over {K} windows, per window:")
+for name, inner in [("one function", layer)] + [
+    (f"chunks of {r} rows", chunked(r).__wrapped__) for r in (140, 350)
+]:
+    print(f"  {name}: {timed(windows(inner), W, hs, ys) / K:.1f} ms")
