@@ -245,6 +245,10 @@ def train(
     for line in notes(recipe, typed):
         typer.echo(line, err=True)
     model_cfg, train_cfg = build(options, origins)  # a run that cannot start stops here
+    if train_cfg.init_from:  # its shape comes from the checkpoint, not from a recipe
+        from pytrnn.training.init_from import SHAPE
+
+        origins = {k: v for k, v in origins.items() if k not in SHAPE}
     if print_config:  # a resumed run's rate stays unset: the file resumes with its own
         from pytrnn.recipes import to_toml
         from pytrnn.training.run import check_run_options

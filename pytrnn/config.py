@@ -249,10 +249,11 @@ class RNNConfig(OptimConfig, ModelConfig):
         """Training draws random masks of any kind (dropout, dropoute, wdrop)."""
         return self.drops or self.dropoute > 0 or self.wdrop > 0
 
-    def validate(self, vocab_known: bool = True) -> RNNConfig:
+    def validate(self, vocab_known: bool = True, shape_known: bool = True) -> RNNConfig:
         """Every value in range; ``vocab_known`` False: V is not read yet (the
-        corpus fills it), so what depends on it waits (pytrnn.validation)."""
-        check_model(self, vocab_known)
+        corpus fills it), ``shape_known`` False: the embedding and tying come from
+        --init-from's checkpoint; what depends on them waits (pytrnn.validation)."""
+        check_model(self, vocab_known, shape_known)
         return self
 
     def to_dict(self) -> dict:

@@ -233,7 +233,8 @@ def build(options: dict, origins: dict) -> tuple[RNNConfig, TrainConfig]:
     typed names the recipe or file it came from."""
     try:  # a resumed run's rate left unset: RNNConfig's default, the checkpoint's kept
         train = from_options(TrainConfig, options).validate()
-        return from_options(RNNConfig, options).validate(vocab_known=False), train
+        model = from_options(RNNConfig, options)
+        return model.validate(vocab_known=False, shape_known=not train.init_from), train
     except PytrnnError as e:
         raise type(e)(recipes.attribute(str(e), origins, options)) from None
 

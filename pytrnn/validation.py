@@ -25,7 +25,9 @@ def check_seed(seed: int) -> int:
     return seed
 
 
-def check_model(cfg, vocab_known: bool = True) -> None:
+def check_model(cfg, vocab_known: bool = True, shape_known: bool = True) -> None:
+    """``shape_known`` False: a run from --init-from takes its embedding and tying
+    from the checkpoint, so the rules that read them wait for it."""
     if cfg.vocab_size < 2:
         raise ConfigError(f"vocab_size must be at least 2, got {cfg.vocab_size}")
     if cfg.hidden < 1:
@@ -57,7 +59,11 @@ def check_model(cfg, vocab_known: bool = True) -> None:
         raise ConfigError("--beta1, --beta2 and --alpha must be in [0, 1)")
     if cfg.emsize is not None and cfg.emsize < 1:
         raise ConfigError(f"--emsize must be at least 1, got {cfg.emsize}")
-    if cfg.tied and (not cfg.emsize or (cfg.layers == 1 and cfg.emsize != cfg.hidden)):
+    if (
+        shape_known
+        and cfg.tied
+        and (not cfg.emsize or (cfg.layers == 1 and cfg.emsize != cfg.hidden))
+    ):
         got = f"--emsize {cfg.emsize}" if cfg.emsize else "no --emsize"
         raise ConfigError(
             f"--tied needs --emsize equal to --hidden with one layer "
@@ -69,9 +75,9 @@ def check_model(cfg, vocab_known: bool = True) -> None:
         r = getattr(cfg, name)
         if r is not None and not 0 <= r < 1:
             raise ConfigError(f"--{name} must be in [0, 1), got {r}")
-    if (cfg.dropouti or 0) > 0 and not cfg.emsize:
+    if shape_known and (cfg.dropouti or 0) > 0 and not cfg.emsize:
         raise ConfigError("--dropouti is on the embedding's output: add --emsize")
-    if cfg.dropoute > 0 and not cfg.emsize:
+    if shape_known and cfg.dropoute > 0 and not cfg.emsize:
         raise ConfigError("--dropoute drops rows of the embedding: add --emsize")
     for name in ("ar", "tar", "wdecay"):
         if not getattr(cfg, name) >= 0:

@@ -65,6 +65,12 @@ def settle(model_cfg: RNNConfig, cfg: TrainConfig, given=None):
                 f"vocabulary; leave out {flag}"
             )
     model_cfg = replace(model_cfg, **{n: getattr(origin.cfg, n) for n in SHAPE})
+    for name in () if model_cfg.emsize else ("dropouti", "dropoute"):
+        if (getattr(model_cfg, name) or 0) > 0:  # its shape is not for typing
+            raise ConfigError(
+                f"--{name} {getattr(model_cfg, name)} acts on an embedding, and the "
+                f"model {cfg.init_from} holds has none: type --{name} 0"
+            )
     return model_cfg, replace(cfg, **run), origin
 
 

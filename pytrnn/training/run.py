@@ -271,7 +271,7 @@ def train(
     from its default."""
     reporter = reporter or PrintReporter()
     cfg.validate()
-    model_cfg.validate(vocab_known=False)
+    model_cfg.validate(vocab_known=False, shape_known=not cfg.init_from)
     with owned_signals() as signals:
         if cfg.coordinator:
             from pytrnn.runtime.parallel import init_distributed
@@ -286,6 +286,7 @@ def train(
         origin = None  # a new run from another's weights
         if resumed is None and cfg.init_from:
             model_cfg, cfg, origin = init_from.settle(model_cfg, cfg, given)
+            model_cfg.validate(vocab_known=False)  # with the checkpoint's shape
         backend = resolve_backend(cfg.backend)  # here only: the rest are given it
         if resumed is None and cfg.level == "word":
             cfg = settle_word_run(cfg, given, backend)

@@ -77,8 +77,9 @@ def test_shape_options_are_the_checkpoints(tmp_path):
             "--vocab-size would change nothing",
         ),
         (["--resume", a.path], "--init-from"),  # a resumed run keeps its own
+        (["--dropouti", "0.5"], "has none: type --dropouti 0"),  # not "add --emsize"
     ]:
-        one_line_error(invoke(*base, *extra), needle)
+        assert "--emsize" not in one_line_error(invoke(*base, *extra), needle)
     assert not (tmp_path / "x.npz").exists()
     r = invoke(*base, "--hidden", "8", "--lr", "0.02", "--sample-length", "0")
     assert r.exit_code == 0, r.output
@@ -127,3 +128,19 @@ def test_print_config_shows_the_run_it_will_be(tmp_path):
     (tmp_path / "run.toml").write_text(toml)
     again = invoke("train", "--config", tmp_path / "run.toml", "--print-config")
     assert again.exit_code == 0 and again.stdout == toml, again.output
+
+
+def test_embedding_options_wait_for_the_checkpoints_shape(tmp_path):
+    """A typed --dropouti needs an embedding: with --init-from, the checkpoint's
+    (not the options' none) decides; it was refused with "add --emsize" before."""
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat .\na dog sat .\n" * 30)
+    common = ["--corpus", text, "--passes", "1", "--sample-length", "0"]
+    r = invoke("train", *common, "--level", "word", "--emsize", "8", "--hidden", "8",
+               "--checkpoint", tmp_path / "e.npz")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = invoke("train", *common, "--init-from", tmp_path / "e.npz", "--dropouti",
+               "0.5", "--checkpoint", tmp_path / "f.npz")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    tuned = ck.load(tmp_path / "f.npz").cfg
+    assert (tuned.dropouti, tuned.emsize) == (0.5, 8)
