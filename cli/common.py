@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import sys
 from enum import Enum
+from typing import Annotated
 
 import typer
 import typer.core
@@ -118,3 +119,18 @@ MODEL, DATA, TRAINING, SPEED, SCALE, OUTPUT = (
     "Output",
 )
 AWD = "AWD-LSTM's regularizers"
+
+
+# dynamic evaluation's settings besides its rate, shared by eval and tune
+DynamicEps = Annotated[float | None, typer.Option(help="Its epsilon (2e-5).")]
+DynamicWindow = Annotated[int | None, typer.Option(help="Tokens a segment (5).")]
+DynamicRule = Annotated[str | None, typer.Option(help="rms (dynamiceval.py's) or sgd.")]
+DynamicStatsBatches = Annotated[
+    int | None,
+    typer.Option(help="Training windows for the gradient statistics (all)."),
+]
+
+
+def dynamic_given(**values) -> dict:
+    """The dynamic-evaluation settings typed (Dynamic's defaults for the rest)."""
+    return {k: v for k, v in values.items() if v is not None}

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from pytrnn.cli.common import Backend, app, user_errors, value
+from pytrnn.cli.common import (
+    Backend,
+    DynamicEps,
+    DynamicRule,
+    DynamicStatsBatches,
+    DynamicWindow,
+    app,
+    dynamic_given,
+    user_errors,
+    value,
+)
 
 
 @app.command("eval")
@@ -68,19 +78,10 @@ def eval_(
         float | None,
         typer.Option(help="Its decay lambda toward the trained weights (0.002)."),
     ] = None,
-    dynamic_eps: Annotated[
-        float | None, typer.Option(help="Its epsilon (2e-5).")
-    ] = None,
-    dynamic_window: Annotated[
-        int | None, typer.Option(help="Tokens a segment (5).")
-    ] = None,
-    dynamic_rule: Annotated[
-        str | None, typer.Option(help="rms (dynamiceval.py's) or sgd.")
-    ] = None,
-    dynamic_stats_batches: Annotated[
-        int | None,
-        typer.Option(help="Training windows for the gradient statistics (all)."),
-    ] = None,
+    dynamic_eps: DynamicEps = None,
+    dynamic_window: DynamicWindow = None,
+    dynamic_rule: DynamicRule = None,
+    dynamic_stats_batches: DynamicStatsBatches = None,
 ):
     """Score a checkpoint on a text: loss per char and bits/char, or per word and
     perplexity (data loss only, the checkpoint's own vocabulary)."""
@@ -98,9 +99,8 @@ def eval_(
     elif cache_theta is not None or cache_lambda is not None:
         raise ConfigError("--cache-theta and --cache-lambda need --cache-window")
     dynamic = None
-    given = {"decay": dynamic_decay, "eps": dynamic_eps, "window": dynamic_window,
-             "rule": dynamic_rule, "stats_batches": dynamic_stats_batches}  # fmt: skip
-    given = {k: v for k, v in given.items() if v is not None}
+    given = dynamic_given(decay=dynamic_decay, eps=dynamic_eps, window=dynamic_window,
+                          rule=dynamic_rule, stats_batches=dynamic_stats_batches)  # fmt: skip
     if dynamic_lr is not None:  # the rest's defaults are Dynamic's
         from pytrnn.runtime.dynamic import Dynamic
 

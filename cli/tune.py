@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from pytrnn.cli.common import Backend, app, user_errors, value
+from pytrnn.cli.common import (
+    Backend,
+    DynamicEps,
+    DynamicRule,
+    DynamicStatsBatches,
+    DynamicWindow,
+    app,
+    dynamic_given,
+    user_errors,
+    value,
+)
 
 
 def numbers(option: str, text: str | None, kind=float) -> tuple | None:
@@ -56,19 +66,10 @@ def tune(
     dynamic_decays: Annotated[
         str | None, typer.Option(help="Its decays (likewise).")
     ] = None,
-    dynamic_eps: Annotated[
-        float | None, typer.Option(help="Its epsilon (2e-5).")
-    ] = None,
-    dynamic_window: Annotated[
-        int | None, typer.Option(help="Tokens a segment (5).")
-    ] = None,
-    dynamic_rule: Annotated[
-        str | None, typer.Option(help="rms (dynamiceval.py's) or sgd.")
-    ] = None,
-    dynamic_stats_batches: Annotated[
-        int | None,
-        typer.Option(help="Training windows for the gradient statistics (all)."),
-    ] = None,
+    dynamic_eps: DynamicEps = None,
+    dynamic_window: DynamicWindow = None,
+    dynamic_rule: DynamicRule = None,
+    dynamic_stats_batches: DynamicStatsBatches = None,
     batch: Annotated[
         int | None,
         typer.Option(help="Streams the static and cache figures cut a text into (10)."),
@@ -91,9 +92,9 @@ def tune(
             raise ConfigError(
                 f"--no-{kind} leaves the --{kind}-* options nothing to do"
             )
-    given = {"eps": dynamic_eps, "window": dynamic_window, "rule": dynamic_rule,
-             "stats_batches": dynamic_stats_batches}  # fmt: skip
-    base = Dynamic(0.0, **{k: v for k, v in given.items() if v is not None})
+    base = Dynamic(0.0, **dynamic_given(eps=dynamic_eps, window=dynamic_window,
+                                        rule=dynamic_rule,
+                                        stats_batches=dynamic_stats_batches))  # fmt: skip
     grid = tuning.Grid(
         windows=numbers("--cache-windows", cache_windows, int) or tuning.CACHE_WINDOWS,
         thetas=numbers("--cache-thetas", cache_thetas) or tuning.CACHE_THETAS,
