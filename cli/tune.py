@@ -110,5 +110,5 @@ def tune(
     valid_n, test_n = info["valid_tokens"], info["test_tokens"]
     typer.echo(f"chosen on {valid} ({valid_n} tokens), scored once on {test} "
                f"({test_n} tokens):")  # fmt: skip
-    for line in tuning.table(rows, info, checkpoint, test, base, batch):
+    for line in tuning.table(rows, info, checkpoint, test, batch):
         typer.echo(line)

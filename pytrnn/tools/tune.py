@@ -85,7 +85,7 @@ def setting(row: Row) -> str:
     return "; ".join(parts)
 
 
-def command(checkpoint, test, row: Row, base: Dynamic, batch) -> str:
+def command(checkpoint, test, row: Row, batch) -> str:
     """The ``pytrnn eval`` that prints ``row``'s test figure."""
     out = ["pytrnn", "eval", str(checkpoint), "--corpus", str(test)]
     if row.cache is not None:
@@ -188,7 +188,7 @@ def tune(checkpoint, valid, test, grid: Grid, base: Dynamic, batch=None,
     }
 
 
-def table(rows, info, checkpoint, test, base, batch) -> list[str]:
+def table(rows, info, checkpoint, test, batch) -> list[str]:
     """The summary: each row's valid and test figure, the change, the time of
     its test figure, and the command that reproduces it."""
     level = info["level"]
@@ -205,5 +205,5 @@ def table(rows, info, checkpoint, test, base, batch) -> list[str]:
                    f"{r.seconds:>8.1f} s")  # fmt: skip
     out.append("")
     for r in rows:
-        out.append(f"{r.name}: {command(checkpoint, test, r, base, batch)}")
+        out.append(f"{r.name}: {command(checkpoint, test, r, batch)}")
     return out
