@@ -10,17 +10,13 @@ from operator import matmul
 
 import numpy as np
 
+from pytrnn.bench.grid import best_of
+
 
 def _best(fn, repeat: int) -> float:
-    import time
-
+    """The best of ``repeat`` timings after one call that compiles and warms."""
     fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_of(fn, repeat)
 
 
 def product_rates(rows: int, H: int, V: int, dtype: str = "float32",

@@ -119,19 +119,29 @@ def stream_pieces(model, ids, L: int, carry: bool, streams: int):
     return pieces(), E, n
 
 
+def with_history(pieces, window: int):
+    """Consecutive pieces (errors, top, y, ...) of E streams, each with the
+    ``window`` positions of its streams before it: (errors, top as float64, y,
+    the rest, hist_h (W, E, H), hist_y (W, E), positions seen before). A position
+    before the first has no state and no next token (-1: never a hit)."""
+    seen, hist_h, hist_y = 0, None, None
+    for errors, top, y, *rest in pieces:
+        top = np.asarray(top, np.float64)
+        if hist_h is None:
+            hist_h = np.zeros((window, *top.shape[1:]))
+            hist_y = np.full((window, *y.shape[1:]), -1, np.int64)
+        yield errors, top, y, *rest, hist_h, hist_y, seen
+        hist_h = np.concatenate([hist_h, top], axis=0)[len(top) :]
+        hist_y = np.concatenate([hist_y, y], axis=0)[len(y) :]
+        seen += len(y)
+
+
 def mixed_total(pieces, cache: Cache) -> float:
     """The summed -log p(y) of consecutive pieces (errors, top, y) of E streams
     under the cache, each stream's history carried from piece to piece."""
-    total, seen, hist_h, hist_y = 0.0, 0, None, None
-    for errors, top, y in pieces:
-        if hist_h is None:  # no position yet: no state, never a hit
-            hist_h = np.zeros((cache.window, *top.shape[1:]))
-            hist_y = np.full((cache.window, y.shape[1]), -1, np.int64)
-        top = np.asarray(top, np.float64)
+    total = 0.0
+    for errors, top, y, hist_h, hist_y, seen in with_history(pieces, cache.window):
         total += mixed_errors(errors, top, hist_h, hist_y, y, seen, cache).sum()
-        hist_h = np.concatenate([hist_h, top], axis=0)[-cache.window :]
-        hist_y = np.concatenate([hist_y, y], axis=0)[-cache.window :]
-        seen += len(y)
     return total
 
 

@@ -66,7 +66,23 @@ def _jax_on_cpu() -> bool:
 # the largest transposed operand (elements) made a real copy: the recurrent
 # matrices and a step's states are; an output layer's (V, H) matrix is not, where
 # the copy costs more than the folded product (docs/performance.md, #39 item 3)
-TRANSPOSE_COPY_MAX = int(float(os.environ.get("PYTRNN_TRANSPOSE_COPY_MAX", 1_000_000)))
+TRANSPOSE_COPY_MAX = 1_000_000
+
+
+def transpose_copy_max() -> float:
+    """``TRANSPOSE_COPY_MAX``, or the environment's PYTRNN_TRANSPOSE_COPY_MAX (a
+    number of elements; inf: every transpose copied, 0: none)."""
+    text = os.environ.get("PYTRNN_TRANSPOSE_COPY_MAX")
+    if text is None:
+        return TRANSPOSE_COPY_MAX
+    try:
+        return float(text)
+    except ValueError:
+        from pytrnn.errors import ConfigError
+
+        raise ConfigError(
+            f"PYTRNN_TRANSPOSE_COPY_MAX is a number of elements (or inf), got {text!r}"
+        ) from None
 
 
 def patch_jax_transposes() -> None:
@@ -79,11 +95,13 @@ def patch_jax_transposes() -> None:
     ``dz @ Why.T``, ``Whh.T`` in the backward scan), so one
     ``lax.optimization_barrier`` per transpose, which keeps it a small copy, trained
     about 1.15x faster at batch 1 (docs/performance.md). A large operand (above
-    ``TRANSPOSE_COPY_MAX`` elements: wlm's 12,252 x 200 output or tied embedding) is
+    ``transpose_copy_max()`` elements: wlm's 12,252 x 200 output or tied embedding) is
     left folded: its copy made wlm's recipe 1.15x to 1.4x slower on an Intel Xeon.
     GPUs transpose for free inside cuBLAS: there the dispatch is left alone.
     """
     from pytensor.tensor.elemwise import DimShuffle
+
+    limit = transpose_copy_max()
 
     def copy_transposes(shuffle, op, node):
         if tuple(op.new_order) != (1, 0) or not _jax_on_cpu():
@@ -91,7 +109,7 @@ def patch_jax_transposes() -> None:
         import jax
 
         def transpose_copy(x):
-            if x.size > TRANSPOSE_COPY_MAX:  # shapes are known while JAX traces
+            if x.size > limit:  # shapes are known while JAX traces
                 return shuffle(x)
             return jax.lax.optimization_barrier(shuffle(x))
 

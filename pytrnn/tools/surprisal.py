@@ -16,14 +16,13 @@ from functools import partial
 
 import numpy as np
 
-from pytrnn.data.batches import carried_chunks, eval_streams, one
+from pytrnn.data.batches import one
 from pytrnn.graphs.forward import state_shape
-from pytrnn.runtime.cache import Cache, mixed_rows
+from pytrnn.runtime.cache import Cache, mixed_rows, stream_pieces, with_history
 from pytrnn.runtime.scoring import (
     cut_windows,
     pad_length,
     window_groups,
-    windows_in_a_row,
 )
 
 LN2 = math.log(2)
@@ -80,45 +79,33 @@ def streams(model, ids, L, carry, n_streams, guesses, cache: Cache | None = None
     """eval's streams (wlm's batchify; with the cache, or a model that carries its
     state): [(position, stats)] of every scored id, in the text's order. With the
     cache, the mixed distribution is the one scored."""
-    E, S = eval_streams(ids, L, n_streams)
-    n = S.shape[1]
-    k = windows_in_a_row(model, L, E, n) if carry else 1
-    zeros = np.zeros(state_shape(model.cfg, E), model.cfg.dtype)
-    h, seen, out = zeros, 0, []
-    W = cache.window if cache else 0
-    hist_h = np.zeros((W, E, model.cfg.widths[-1]))
-    hist_y = np.full((W, E), -1, np.int64)
-    for m, chunk in carried_chunks(S, k * L, model.cfg.dtype):
-        _, top, h = model.states(chunk, h if carry else zeros)
-        top, y = top[:m].astype(np.float64), chunk.Y[0, :m].astype(np.int64)
+    pieces, E, n = stream_pieces(model, ids, L, carry, n_streams)
+    out = []
+    for _, top, y, hist_h, hist_y, seen in with_history(pieces, _window(cache)):
         for e in range(E):
             mix = None if cache is None else partial(mixed_rows, hist_h=hist_h[:, e], hist_y=hist_y[:, e],
                                     chunk_h=top[:, e], chunk_y=y[:, e], seen=seen,
                                     cache=cache)  # fmt: skip
             rows = _rows(model, top[:, e], y[:, e], guesses, mix)
             out += [(e * n + seen + t + 1, r) for t, r in enumerate(rows)]
-        if cache:
-            hist_h = np.concatenate([hist_h, top], axis=0)[-W:]
-            hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
-        seen += m
     return sorted(out, key=lambda r: r[0])
+
+
+def _window(cache: Cache | None) -> int:
+    return cache.window if cache else 0  # no cache: no history kept
 
 
 def adapted(segs, guesses, cache: Cache | None = None):
     """[(position, stats)] of one stream from dynamic evaluation's segments
     (pytrnn.runtime.dynamic.segments with ``rows``), each scored before its step;
     with the cache, its mixture of the adapted distribution."""
-    out, seen, W = [], 0, cache.window if cache else 0
-    hist_h, hist_y = None, np.full(W, -1, np.int64)
-    for _, m, _, top, y, logp in segs:
-        top, y, logp = top[:, 0].astype(np.float64), y[:, 0], logp.astype(np.float64)
+    pieces = ((err, top, y, logp) for _, _, err, top, y, logp in segs)
+    out = []
+    for _, top, y, logp, hist_h, hist_y, seen in with_history(pieces, _window(cache)):
+        top, y, logp = top[:, 0], y[:, 0], logp.astype(np.float64)
         if cache:
-            hist_h = np.zeros((W, top.shape[1])) if hist_h is None else hist_h
-            logp = mixed_rows(logp, 0, hist_h, hist_y, top, y, seen, cache)
-            hist_h = np.concatenate([hist_h, top], axis=0)[-W:]
-            hist_y = np.concatenate([hist_y, y], axis=0)[-W:]
+            logp = mixed_rows(logp, 0, hist_h[:, 0], hist_y[:, 0], top, y, seen, cache)
         out += [(seen + t + 1, r) for t, r in enumerate(stats(logp, y, guesses))]
-        seen += m
     return out
 
 

@@ -139,7 +139,8 @@ def tune(checkpoint, valid, test, grid: Grid, base: Dynamic, batch=None,
     for name, path in (("--valid", valid), ("--test", test)):
         if not Path(path).is_file():
             raise ConfigError(f"{name} {path}: no such file")
-    base, _ = base.validate(), list(grid.caches())  # bad values before any work
+    base = base.validate()
+    list(grid.caches())  # each cache setting validated before any work
     model, ck = load_model(checkpoint, backend)
     if ck.level == "word" and layout(ck) != "stream":
         raise ConfigError(
