@@ -10,7 +10,7 @@ torch is never a pytrnn dependency. Make a separate venv for it and get wlm's co
 
     python bench/wlm_parity.py ../shared/corpora/wikitext2-valid --epochs 1 \\
         --torch-python /tmp/torchvenv/bin/python --wlm /tmp/examples/word_language_model \\
-        --seeds 1111,1112 [--tied]
+        --seeds 1111,1112 [--tied] [--pytrnn-args '--precision bf16']
 
 Without --torch-python / --wlm only pytrnn runs (its figures and the corpus counts).
 The token counts printed are data.Corpus's (transcribed here) beside pytrnn's.
@@ -104,7 +104,7 @@ def run_wlm(python, wlm, data, epochs, seed, tied, work) -> dict:
     }
 
 
-def run_pytrnn(data, epochs, seed, tied, work) -> dict:
+def run_pytrnn(data, epochs, seed, tied, work, extra=()) -> dict:
     ckpt, log = work / f"p{seed}.npz", work / f"p{seed}.jsonl"
     cmd = [
         sys.executable,
@@ -126,6 +126,7 @@ def run_pytrnn(data, epochs, seed, tied, work) -> dict:
         "--sample-length",
         "0",
         "--overwrite",
+        *extra,
     ] + (["--tied"] if tied else [])
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -210,6 +211,11 @@ def main():
         help="the float32 matmul peak (default: measured here, JAX)",
     )
     ap.add_argument("--eval-tokens", type=int, default=100_000)
+    ap.add_argument(
+        "--pytrnn-args",
+        default="",
+        help="more options for pytrnn's runs, e.g. '--precision bf16'",
+    )
     a = ap.parse_args()
 
     ours, theirs = pytrnn_counts(a.data), corpus_counts(a.data)
@@ -231,7 +237,7 @@ def main():
                 if peer
                 else None
             )
-            p = run_pytrnn(a.data, a.epochs, seed, a.tied, work)
+            p = run_pytrnn(a.data, a.epochs, seed, a.tied, work, a.pytrnn_args.split())
             print(
                 f"\nseed {seed}{' --tied' if a.tied else ''}: per epoch, validation ppl "
                 f"and seconds (training + validation)"

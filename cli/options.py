@@ -16,6 +16,7 @@ from pytrnn.cli.common import (
     Init,
     Layout,
     Level,
+    Precision,
     Softmax,
     Tokenizer,
 )
@@ -259,6 +260,21 @@ head_bias = Annotated[
     typer.Option(
         "--head-bias",
         help="Adaptive: a bias on the head (torch's head_bias).",
+        rich_help_panel=MODEL,
+    ),
+]
+output_chunk = Annotated[
+    int,
+    typer.Option(
+        metavar="ROWS",
+        help="The full softmax in chunks of ROWS rows, its gradient in the same pass: never a step's whole logits (memory at large vocabularies; docs/performance.md). 0: the whole step at once.",
+        rich_help_panel=MODEL,
+    ),
+]
+precision = Annotated[
+    Precision,
+    typer.Option(
+        help="full: every product in --dtype; bf16: the full softmax's products on bfloat16 operands with float32 sums (needs --dtype float32; docs/performance.md).",
         rich_help_panel=MODEL,
     ),
 ]

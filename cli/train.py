@@ -173,6 +173,8 @@ def train(
     cutoffs: o.cutoffs = D["cutoffs"],
     div_value: o.div_value = D["div_value"],
     head_bias: o.head_bias = D["head_bias"],
+    output_chunk: o.output_chunk = D["output_chunk"],
+    precision: o.precision = D["precision"],
     optimizer: r.optimizer = D["optimizer"],
     lr: r.lr = D["lr"],
     loss_scale: r.loss_scale = D["loss_scale"],

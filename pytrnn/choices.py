@@ -19,6 +19,8 @@ INITS = ("notebook", "wlm")
 TOKENIZERS = ("regex", "whitespace")
 # the output layer: one V-wide softmax, or torch's adaptive one
 SOFTMAXES = ("full", "adaptive")
+# the output layer's products: in --dtype, or on bfloat16 with float32 sums
+PRECISIONS = ("full", "bf16")
 # every option with a fixed set of values, by its field: the CLI's Enums, configure's
 # checks and the configs' own read this one table
 CHOICES = {
@@ -28,6 +30,7 @@ CHOICES = {
     "cell": CELL_NAMES,
     "optimizer": OPTIMIZERS,
     "softmax": SOFTMAXES,
+    "precision": PRECISIONS,
     "dtype": DTYPES,
     "mode": MODES,
     "backend": BACKEND_NAMES,
@@ -35,7 +38,15 @@ CHOICES = {
     "loss_scale": LOSS_SCALES,
     "init": INITS,
 }
-MODEL_CHOICES = ("dtype", "cell", "optimizer", "loss_scale", "init", "softmax")
+MODEL_CHOICES = (
+    "dtype",
+    "cell",
+    "optimizer",
+    "loss_scale",
+    "init",
+    "softmax",
+    "precision",
+)
 # the field's standard word-level corpora (pytrnn.data.standard fetches them)
 STANDARD_CORPORA = ("wikitext-2", "wikitext-103", "ptb")
 # torch.optim's documented defaults: the learning rate when none is given, and eps

@@ -110,6 +110,10 @@ class ModelConfig:
     # cluster i projects to H // div_value ** (i + 1)
     div_value: float = option(4.0, LOCKED)
     head_bias: bool = option(False, LOCKED)  # the head's bias (torch's head_bias)
+    # rows per chunk of the full softmax; 0: whole; None: from V (graphs.chunked)
+    output_chunk: int | None = option(None, FREE)  # how, not what: may change
+    # bf16: the output layer's products on bfloat16, float32 sums (graphs.mixed)
+    precision: str = option("full", LOCKED)
 
     def __post_init__(self):
         if self.two_biases is None:  # torch's layout with torch's init

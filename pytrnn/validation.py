@@ -130,6 +130,21 @@ def check_model(cfg, vocab_known: bool = True, shape_known: bool = True) -> None
             )
     elif cfg.cutoffs or cfg.head_bias:
         raise ConfigError("--cutoffs and --head-bias are for --softmax adaptive")
+    if cfg.output_chunk is not None and cfg.output_chunk < 0:
+        raise ConfigError(
+            f"--output-chunk is a number of rows (0: the whole step), got "
+            f"{cfg.output_chunk}"
+        )
+    if cfg.output_chunk and cfg.softmax != "full":
+        raise ConfigError(
+            "--output-chunk cuts the full softmax; the adaptive softmax computes "
+            "each cluster on its own rows already"
+        )
+    if cfg.precision == "bf16" and (cfg.dtype != "float32" or cfg.softmax != "full"):
+        raise ConfigError(
+            "--precision bf16 runs the full softmax's products on bfloat16 with "
+            "float32 sums: it needs --dtype float32 and --softmax full"
+        )
     if cfg.variable_bptt and cfg.bptt_truncate > 0:
         raise ConfigError("--variable-bptt and --bptt-truncate cannot be combined")
     if cfg.eps is not None and not cfg.eps >= 0:

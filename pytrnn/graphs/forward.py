@@ -45,7 +45,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.special import softmax
 
 from pytrnn.config import RNNConfig
-from pytrnn.graphs import adaptive
+from pytrnn.graphs import adaptive, chunked, mixed
 from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.layers import (
     layer_drop,
@@ -67,20 +67,21 @@ class RNNGraph:
 
     inputs: list  # [x, y] or [x, y, mask]
     loss: pytensor.Variable  # data_loss + reg * sum of squares (the notebook's loss)
-    data_loss: (
-        pytensor.Variable
-    )  # sum over positions of -log probs_t[y_t] (mean over streams)
+    data_loss: pytensor.Variable  # sum of -log probs_t[y_t] (mean over streams)
     probs_last: pytensor.Variable  # (D,) after the last step
     state_last: pytensor.Variable | None = None  # (S, B, H) with carried state
     errors: pytensor.Variable | None = None  # (T,) or (T, B): -log p[y], 0 where masked
-    top: pytensor.Variable | None = (
-        None  # (T, [B,] H): the top layer's undropped states
-    )
+    top: pytensor.Variable | None = None  # (T, [B,] H): top's undropped states
+    held: tuple | None = None  # (loss, data_loss) computing no gradient, if other
+
+    @property
+    def held_out(self) -> tuple:  # (loss, data_loss) for programs that only score
+        return self.held or (self.loss, self.data_loss)
 
 
-def output(h, Why, by):
+def output(h, Why, by, precision="full"):
     """Next-token probabilities: h (H,) -> (D,), or (T, H) -> (T, D) row-wise."""
-    return softmax(h.dot(Why) + by, axis=-1)
+    return softmax(mixed.dot(h, Why, precision) + by, axis=-1)
 
 
 def reg_loss(params, cfg: RNNConfig):
@@ -154,10 +155,34 @@ def _finish(
     penalty=None,
     top=None,
     extra=None,
+    fused=False,
 ) -> RNNGraph:
+    """``extra``: the adaptive softmax's clusters' part of the summed loss, or the
+    chunked layer's whole sum (with its gradient; ``held``: the errors' alone)."""
     if mask is not None:
         errors = errors * mask
-    data_loss = total = errors.sum() if extra is None else errors.sum() + extra
+    held = None
+    if fused:
+        total, extra = extra, None
+        held = _objectives(cfg, params, errors.sum(), errors, mask, batch, penalty)
+    else:
+        total = errors.sum() if extra is None else errors.sum() + extra
+    loss, data_loss = _objectives(cfg, params, total, errors, mask, batch, penalty)
+    inputs = [x, y] if mask is None else [x, y, mask]
+    if drop is not None and drop.owner is None:
+        inputs.append(drop)
+    inputs += [v for v in (noise or {}).values() if v.owner is None]
+    state_last = None
+    if h0 is not None:
+        state_last = _stack_finals(finals, batch)
+        if h0.owner is None and not isinstance(h0, SharedVariable):
+            inputs.append(h0)
+    return RNNGraph(inputs, loss, data_loss, probs_last, state_last, errors, top, held)
+
+
+def _objectives(cfg, params, total, errors, mask, batch, penalty):
+    """(loss, data_loss) from the summed errors ``total``."""
+    data_loss = total
     if batch is not None:  # mean over streams of the window sums: lr keeps its meaning
         data_loss = data_loss / np.asarray(batch, dtype=cfg.dtype)
     objective = data_loss
@@ -168,16 +193,7 @@ def _finish(
     loss = objective + np.asarray(cfg.reg, dtype=cfg.dtype) * reg_loss(params, cfg)
     if penalty is not None:
         loss = loss + penalty
-    inputs = [x, y] if mask is None else [x, y, mask]
-    if drop is not None and drop.owner is None:
-        inputs.append(drop)
-    inputs += [v for v in (noise or {}).values() if v.owner is None]
-    state_last = None
-    if h0 is not None:
-        state_last = _stack_finals(finals, batch)
-        if h0.owner is None and not isinstance(h0, SharedVariable):
-            inputs.append(h0)
-    return RNNGraph(inputs, loss, data_loss, probs_last, state_last, errors, top)
+    return loss, data_loss
 
 
 def _cut(cfg: RNNConfig, length: int | None):
@@ -240,8 +256,7 @@ def build_unrolled(
 
     ``batch`` B: x, y are (T, B) and the data loss is the mean over the B streams.
     ``xy``: existing (x, y) or (x, y, mask) variables to build on (fused windows).
-    ``h0``: the carried state (True: a new input), or None for zero.
-    ``traced_length`` is build_scan's; a loop unrolled in Python has a fixed length.
+    ``h0``: the carried state (True: a new input) or None; ``traced_length``: unused.
     """
     T = length or cfg.window
     x, y, mask = seq_inputs(cfg, T, masked, batch)
@@ -268,16 +283,20 @@ def build_unrolled(
         if drop is None
         else [h * layer_drop(cfg, drop, cfg.layers - 1)[i] for i, h in enumerate(top)]
     )
-    extra = None
+    extra, chunk = None, chunked.output_rows(cfg, T * (batch or 1))
     if cfg.softmax == "adaptive":
         errors, extra, probs = adaptive_output(
             cfg, params, pt.stack(hs), y, mask, batch, capacity
         )
+    elif chunk:
+        Why, by = output_weight(params), params["by"]
+        errors, extra = chunked.output_layer(cfg, Why, by, pt.stack(hs), y, mask, chunk)
+        probs = output(hs[-1], Why, by, cfg.precision)
     else:
         errors, probs = [], None
         Why = output_weight(params)
         for i in range(T):
-            probs = output(hs[i], Why, params["by"])  # (D,) or (B, D)
+            probs = output(hs[i], Why, params["by"], cfg.precision)  # (D,)|(B, D)
             errors.append(-pt.log(_pick(probs, y[i], batch)))
         errors = pt.stack(errors)
     tops = pt.stack(top)
@@ -297,6 +316,7 @@ def build_unrolled(
         penalties(cfg, tops, pt.stack(hs), mask),
         tops,
         extra,
+        fused=bool(chunk),
     )
 
 
@@ -345,11 +365,15 @@ def build_scan(
         last_steps(mask) if h0 is not None else None,
     )
     hs = top if drop is None else top * layer_drop(cfg, drop, cfg.layers - 1)
-    extra = None
+    extra, chunk = None, chunked.output_rows(cfg, (length or cfg.window) * (batch or 1))
     if cfg.softmax == "adaptive":
         errors, extra, last = adaptive_output(cfg, params, hs, y, mask, batch, capacity)
+    elif chunk:
+        Why, by = output_weight(params), params["by"]
+        errors, extra = chunked.output_layer(cfg, Why, by, hs, y, mask, chunk)
+        last = output(hs[-1], Why, by, cfg.precision)
     else:
-        probs = output(hs, output_weight(params), params["by"])  # (T, D) or (T, B, D)
+        probs = output(hs, output_weight(params), params["by"], cfg.precision)
         T = x.shape[0] if length is None else length
         errors = -pt.log(_at_targets(probs, y, T, batch))  # (T,) or (T, B)
         last = probs[-1]
@@ -369,6 +393,7 @@ def build_scan(
         penalties(cfg, top, hs, mask),
         top,
         extra,
+        fused=bool(chunk),
     )
 
 

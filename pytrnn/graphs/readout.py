@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytensor.tensor as pt
 
 from pytrnn.config import RNNConfig
-from pytrnn.graphs import adaptive
+from pytrnn.graphs import adaptive, mixed
 from pytrnn.graphs.cells import CELLS
 from pytrnn.graphs.layers import step_layers
 from pytrnn.graphs.params import output_weight
@@ -25,7 +25,8 @@ def build_step(cfg: RNNConfig, params: dict, batched: bool = False):
     new, h_top = step_layers(cfg, params, x_t, state, batched)
     if cfg.softmax == "adaptive":  # log-probabilities serve as logits
         return [x_t, state], [new, adaptive.log_prob(cfg, params, h_top)]
-    return [x_t, state], [new, h_top.dot(output_weight(params)) + params["by"]]
+    z = mixed.dot(h_top, output_weight(params), cfg.precision)
+    return [x_t, state], [new, z + params["by"]]
 
 
 def build_rows(cfg: RNNConfig, params: dict):
@@ -34,6 +35,6 @@ def build_rows(cfg: RNNConfig, params: dict):
     h = pt.matrix("h", dtype=cfg.dtype)
     if cfg.softmax == "adaptive":
         return [h], adaptive.log_prob(cfg, params, h)
-    z = h.dot(output_weight(params)) + params["by"]
+    z = mixed.dot(h, output_weight(params), cfg.precision) + params["by"]
     z = z - z.max(axis=-1, keepdims=True)
     return [h], z - pt.log(pt.exp(z).sum(axis=-1, keepdims=True))

@@ -22,6 +22,7 @@ from pytrnn.config import BACKEND_NAMES, FUSE_CHUNK, FUSE_SENTENCES, FUSES_WINDO
 from pytrnn.errors import ConfigError
 from pytrnn.runtime.patches import (
     patch_c_symbolic_ops,
+    patch_jax_bf16,
     patch_jax_c_blas,
     patch_jax_free_lengths,
     patch_jax_reductions,
@@ -192,6 +193,7 @@ def compile_mode(name: str) -> Mode:
         patch_jax_transposes()
         patch_jax_free_lengths()
         patch_jax_c_blas()
+        patch_jax_bf16()
     elif name == "c":
         patch_c_symbolic_ops()
     return get_mode(BACKENDS[name])

@@ -1,8 +1,8 @@
 """The fixes pytrnn makes to PyTensor's JAX dispatch and C rewrites, each applied
 once, when a backend's compile mode is first asked for (runtime.backends.compile_mode):
 reductions that keep their dtype, transposes XLA's CPU backend reads fast, one graph of
-free length traced per length, the C backend's BLAS ops on JAX, and PyTensor's
-symbolic ops inlined on C.
+free length traced per length, the C backend's BLAS ops on JAX, bf16 products on
+JAX, and PyTensor's symbolic ops inlined on C.
 """
 
 from __future__ import annotations
@@ -235,6 +235,21 @@ def patch_jax_c_blas() -> None:
     }
     for op_type, formula in formulas.items():
         jax_funcify.register(op_type)(lambda op, formula=formula, **kwargs: formula)
+
+
+@functools.cache
+def patch_jax_bf16() -> None:
+    """``bf16_dot`` (pytrnn.graphs.mixed) on JAX: bfloat16 operands, float32 sums."""
+    import jax.numpy as jnp
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    from pytrnn.graphs.mixed import Bf16Dot
+
+    def bf16_dot(a, b):
+        bf = jnp.bfloat16
+        return jnp.dot(a.astype(bf), b.astype(bf), preferred_element_type=jnp.float32)
+
+    jax_funcify.register(Bf16Dot)(lambda op, **kwargs: bf16_dot)
 
 
 @functools.cache

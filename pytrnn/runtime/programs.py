@@ -117,8 +117,8 @@ class Programs:
             outputs = [g.loss, g.data_loss]
             return pytensor.function(g.inputs, outputs, updates=updates, mode=pt_mode)
         outputs = {
-            "loss": [g.loss, g.data_loss],
-            "carried_loss": [g.data_loss, g.state_last],
+            "loss": list(g.held_out),
+            "carried_loss": [g.held_out[1], g.state_last],
             "states": [g.errors, g.top, g.state_last],  # the neural cache's inputs
         }.get(kind)
         if outputs is not None:
