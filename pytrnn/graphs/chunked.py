@@ -25,24 +25,29 @@ from pytensor.gradient import disconnected_type
 from pytrnn.graphs import mixed
 
 # --output-chunk left unset: a step whose logits take more than AUTO_WHOLE_BYTES
-# goes in chunks of about AUTO_CHUNK_BYTES of logits (measured: docs/performance.md)
-AUTO_WHOLE_BYTES = 32 << 20
+# (by --precision) goes in about AUTO_CHUNKS chunks, each at least AUTO_CHUNK_BYTES
+# of logits. Measured (docs/performance.md): in float32, chunks halve the step's
+# memory at WikiText-103's V and cost time there (each chunk reads and writes dW:
+# fewer chunks, less), and change it by less than its noise at WikiText-2's; bf16's
+# products gain only in chunks (1.3x at WikiText-2's V), none whole
+AUTO_WHOLE_BYTES = {"full": 256 << 20, "bf16": 8 << 20}
 AUTO_CHUNK_BYTES = 8 << 20
+AUTO_CHUNKS = 6
 
 
 def output_rows(cfg, rows: int) -> int:
     """Rows per chunk of the full softmax for a step of ``rows`` rows (0: the
-    whole step at once): --output-chunk, else a step whose logits pass
-    AUTO_WHOLE_BYTES goes in chunks whose logits take about AUTO_CHUNK_BYTES,
-    32 to 256 rows (docs/performance.md, "The output layer in chunks")."""
+    whole step at once): --output-chunk, else see AUTO_WHOLE_BYTES; 32 to 256
+    rows (docs/performance.md, "The output layer in chunks, and bf16")."""
     if cfg.softmax != "full":
         return 0
     if cfg.output_chunk is not None:
         return cfg.output_chunk
     row = cfg.vocab_size * (8 if cfg.dtype == "float64" else 4)
-    if rows * row <= AUTO_WHOLE_BYTES:
+    if rows * row <= AUTO_WHOLE_BYTES[cfg.precision]:
         return 0
-    return max(32, min(256, AUTO_CHUNK_BYTES // row))
+    per = max(AUTO_CHUNK_BYTES // row, -(-rows // AUTO_CHUNKS))
+    return max(32, min(256, per))
 
 
 def rows_per_chunk(chunk: int, rows: int) -> tuple[int, int]:

@@ -162,20 +162,23 @@ def test_bad_values_are_one_line():
 
 
 def test_rows_per_chunk_are_chosen_from_the_vocabulary():
-    """Left unset, a step whose logits pass 32 MiB goes in chunks of about 8 MiB
-    of logits (32 to 256 rows); smaller steps (the notebook's, every test model)
-    keep the whole layer; a typed value wins; the adaptive softmax is never cut."""
+    """Left unset, a step whose logits pass 256 MiB (8 MiB with bf16) goes in
+    about 6 chunks of at least 8 MiB of logits (32 to 256 rows); smaller steps
+    (the notebook's, wlm's on WikiText-2 in float32, every test model) keep the
+    whole layer; a typed value wins; the adaptive softmax is never cut."""
     rows = chunked.output_rows
     assert rows(pytrnn.RNNConfig(), 25) == 0  # the notebook's
-    wlm = pytrnn.RNNConfig(vocab_size=12_252, dtype="float32")
-    assert rows(wlm, 700) == 171 and rows(wlm, 440) == 0  # 34 / 22 MB of logits
+    assert rows(pytrnn.RNNConfig(vocab_size=12_252, dtype="float32"), 700) == 0
     wt103 = pytrnn.RNNConfig(vocab_size=267_735, dtype="float32")
-    assert rows(wt103, 700) == 32
-    assert rows(pytrnn.RNNConfig(vocab_size=8_003), 1000) == 131  # float64
-    assert rows(pytrnn.RNNConfig(vocab_size=98), 64 * 50 * 100) == 256
-    assert rows(pytrnn.RNNConfig(vocab_size=12_252, output_chunk=0), 10**5) == 0
+    assert rows(wt103, 700) == 117  # 750 MB of logits whole: 6 chunks of 117
+    assert chunked.rows_per_chunk(117, 700) == (6, 117)
+    assert rows(pytrnn.RNNConfig(vocab_size=33_278), 2800) == 256  # 745 MB, float64
+    bf16 = pytrnn.RNNConfig(vocab_size=12_252, dtype="float32", precision="bf16")
+    assert rows(bf16, 700) == 171 and chunked.rows_per_chunk(171, 700) == (5, 140)
+    assert rows(bf16, 100) == 0  # 4.9 MB
+    assert rows(pytrnn.RNNConfig(vocab_size=98), 64 * 50 * 10_000) == 256
+    assert rows(wt103.__class__(vocab_size=267_735, output_chunk=0), 700) == 0
     assert rows(pytrnn.RNNConfig(output_chunk=7), 25) == 7
     adaptive = pytrnn.RNNConfig(vocab_size=267_735, softmax="adaptive", cutoffs="9")
     assert rows(adaptive, 700) == 0
-    assert chunked.rows_per_chunk(171, 700) == (5, 140)  # even: 5 chunks of 140
     assert chunked.rows_per_chunk(3, 7) == (3, 3)
