@@ -264,10 +264,10 @@ head_bias = Annotated[
     ),
 ]
 output_chunk = Annotated[
-    int,
+    int | None,
     typer.Option(
         metavar="ROWS",
-        help="The full softmax in chunks of ROWS rows, its gradient in the same pass: never a step's whole logits (memory at large vocabularies; docs/performance.md). 0: the whole step at once.",
+        help="The full softmax in chunks of ROWS rows, its gradient in the same pass: never a step's whole logits (memory at large vocabularies). 0: the whole step at once. Unset: chunks where a step's logits pass 256 MiB (8 MiB with --precision bf16; docs/performance.md).",
         rich_help_panel=MODEL,
     ),
 ]
