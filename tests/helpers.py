@@ -34,6 +34,25 @@ def cached_model(mode="unroll", backend="jax", **cfg_kw) -> pytrnn.RNN:
 
 
 LR, REG, CLIP = 0.01, 0.01, 5.0
+# AWD-LSTM's regularizers, every one on, on a tied 2 x 4 LSTM (tests/graphs)
+AWD_ON = dict(
+    cell="lstm",
+    layers=2,
+    emsize=4,
+    tied=True,
+    dropouti=0.3,
+    dropouth=0.2,
+    dropouto=0.4,
+    dropoute=0.2,
+    wdrop=0.5,
+    ar=2.0,
+    tar=1.0,
+    wdecay=0.01,
+    locked_dropout=True,
+    clip=0.0,
+    clip_norm=0.5,
+    loss_scale="token",
+)
 TOL = {"float64": 1e-9, "float32": 1e-4}
 WORD_LENGTHS = (5, 6, 5, 6)  # one bucket (6): one compile per backend
 

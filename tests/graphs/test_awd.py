@@ -8,6 +8,7 @@ windows, carried state and right-padded windows of --variable-bptt."""
 
 import numpy as np
 import pytest
+from helpers import AWD_ON
 from numpy_cells import final_states, forward, init, loss_and_grads, opt_step
 
 import pytrnn
@@ -15,24 +16,7 @@ from pytrnn.errors import ConfigError
 
 D, H, L = 6, 4, 5
 LR, REG, WD = 0.05, 0.01, 0.01
-AWD = dict(
-    cell="lstm",
-    layers=2,
-    emsize=H,
-    tied=True,
-    dropouti=0.3,
-    dropouth=0.2,
-    dropouto=0.4,
-    dropoute=0.2,
-    wdrop=0.5,
-    ar=2.0,
-    tar=1.0,
-    wdecay=WD,
-    locked_dropout=True,
-    clip=0.0,
-    clip_norm=0.5,
-    loss_scale="token",
-)
+AWD = AWD_ON  # its hidden (4) is H, its wdecay WD
 _MODELS: dict = {}
 
 
@@ -148,14 +132,16 @@ def test_awd_step_matches_numpy(mode, backend, optimizer, switch):
     check_params(m, P, state)
 
 
-def test_fused_batched_carried_windows_match_numpy():
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_fused_batched_carried_windows_match_numpy(chunk):
     """K windows of B streams in one fused call (JAX), each carrying its state,
     every regularizer on and ASGD: the masks per window, locked along time, the
-    embedding's and the weights' shared by the streams."""
+    embedding's and the weights' shared by the streams. ``chunk``: the output
+    layer in chunks of 4 rows (pytrnn.graphs.chunked), against the same numpy."""
     rng = np.random.default_rng(4)
     B, K = 2, 3
     P = init("lstm", 2, D, H, rng, emsize=H, tied=True)
-    m = model("scan", "jax", carry=True, optimizer="asgd", **AWD)
+    m = model("scan", "jax", carry=True, optimizer="asgd", output_chunk=chunk, **AWD)
     m.set_params(P)
     m.set_opt_state(pytrnn.graphs.optim.init_state(m.cfg))
     m.reset_carry(B)

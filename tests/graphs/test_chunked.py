@@ -11,6 +11,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from helpers import AWD_ON
 
 import pytrnn
 from pytrnn.errors import ConfigError
@@ -73,24 +74,7 @@ CASES = {
         False,
     ),
     "awd: lstm tied, every regularizer, carried": (
-        dict(
-            cell="lstm",
-            layers=2,
-            emsize=H,
-            tied=True,
-            dropouti=0.3,
-            dropouth=0.2,
-            dropouto=0.4,
-            dropoute=0.2,
-            wdrop=0.5,
-            ar=2.0,
-            tar=1.0,
-            locked_dropout=True,
-            clip=0.0,
-            clip_norm=0.5,
-            loss_scale="token",
-            optimizer="asgd",
-        ),
+        dict(AWD_ON, optimizer="asgd"),
         "scan",
         "jax",
         2,
