@@ -146,7 +146,8 @@ def _pullback(inputs, outputs, output_grads):
 
 
 def fused_loss(h2, W, b, y, m, chunk: int, precision: str = "full"):
-    """sum over rows of m * -log softmax(h W + b)[y] for h (N, H), whose gradient (h, W, b and m) was computed in the same pass over chunks."""
+    """sum over rows of m * -log softmax(h W + b)[y] for h (N, H), whose gradient
+    (h, W, b and m) was computed in the same pass over chunks."""
     ins = [v.type() for v in (h2, W, b, y, m)]
     op = OpFromGraph(
         ins,

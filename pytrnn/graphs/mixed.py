@@ -29,7 +29,7 @@ def round_bf16(a: np.ndarray) -> np.ndarray:
 
 
 class Bf16Dot(Op):
-    """a @ b for float32 matrices, each operand rounded to bfloat16, summed in float32."""
+    """a @ b of float32 matrices, each rounded to bfloat16 first, summed in float32."""
 
     __props__ = ()
 
